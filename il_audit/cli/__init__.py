@@ -1,0 +1,40 @@
+"""The operator CLI, ``il-audit``: one entry point, a subcommand per job.
+
+Every option can also be set through the environment variable named in its
+help, exit codes are 0 on success, 1 when the job failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from il_audit._version import __version__
+from il_audit.cli.demo import demo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="il-audit")
+@click.option(
+    "-v", "--verbose", count=True, envvar="IL_AUDIT_VERBOSE", help="More log output (-vv: debug)."
+)
+def cli(verbose: int) -> None:
+    """il-audit: audit and analytics events from Python services through Pub/Sub.
+
+    \b
+    Examples:
+      il-audit demo                      # run a synthetic workload locally
+      il-audit demo --events 5000
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(standalone_mode=True))

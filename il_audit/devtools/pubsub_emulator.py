@@ -1,0 +1,154 @@
+"""Find, start and stop the official Pub/Sub emulator (the Java one from the Cloud SDK).
+
+The launcher is looked up in this order: ``IL_AUDIT_PUBSUB_EMULATOR`` (path to
+``cloud-pubsub-emulator``), the usual Cloud SDK install paths, then the SDK root
+that ``gcloud info`` reports. The emulator always listens on 127.0.0.1.
+
+``python -m il_audit.devtools.pubsub_emulator`` runs one in the foreground and
+prints ``PUBSUB_EMULATOR_HOST=...`` once it answers (``.ci/run`` uses that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+from il_audit.devtools.ports import free_port, wait_for_http
+from il_audit.errors import AuditError
+
+LAUNCHER_VARIABLE: Final = "IL_AUDIT_PUBSUB_EMULATOR"
+_RELATIVE_LAUNCHER: Final = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
+_SDK_ROOTS: Final = (
+    "/usr/lib/google-cloud-sdk",
+    "/usr/share/google-cloud-sdk",
+    "/opt/google-cloud-sdk",
+    "~/google-cloud-sdk",
+)
+INSTALL_HINT: Final = (
+    "the official Pub/Sub emulator is not installed: install the Google Cloud SDK and run "
+    "'gcloud components install pubsub-emulator' (or the Debian package "
+    "google-cloud-cli-pubsub-emulator), or point IL_AUDIT_PUBSUB_EMULATOR at "
+    "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+)
+
+
+class EmulatorNotFoundError(AuditError, FileNotFoundError):
+    """The Pub/Sub emulator launcher could not be found."""
+
+
+class EmulatorStartError(AuditError, RuntimeError):
+    """The emulator did not come up."""
+
+
+def find_launcher() -> Path:
+    """Path of ``cloud-pubsub-emulator``; raises :class:`EmulatorNotFoundError` with advice."""
+    override = os.environ.get(LAUNCHER_VARIABLE, "").strip()
+    if override:
+        path = Path(override).expanduser()
+        if path.is_file():
+            return path
+        raise EmulatorNotFoundError(f"{LAUNCHER_VARIABLE}={override} is not a file")
+    for root in _SDK_ROOTS:
+        candidate = Path(root).expanduser() / _RELATIVE_LAUNCHER
+        if candidate.is_file():
+            return candidate
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        try:
+            root = subprocess.run(
+                [gcloud, "info", "--format=value(installation.sdk_root)"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            root = ""
+        if root and (Path(root) / _RELATIVE_LAUNCHER).is_file():
+            return Path(root) / _RELATIVE_LAUNCHER
+    raise EmulatorNotFoundError(INSTALL_HINT)
+
+
+@dataclass
+class PubSubEmulator:
+    """A running emulator process; use :func:`start` to get one and :meth:`stop` to end it."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``, the value for ``PUBSUB_EMULATOR_HOST``."""
+        return f"127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the emulator's process group (the launcher starts a JVM)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def start(port: int | None = None, *, timeout: float = 60.0) -> PubSubEmulator:
+    """Start the emulator on 127.0.0.1 (a free port unless given) and wait until it answers."""
+    launcher = find_launcher()
+    port = port or free_port()
+    log_path = Path(tempfile.gettempdir()) / f"il-audit-pubsub-emulator-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [str(launcher), "--host=127.0.0.1", f"--port={port}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    emulator = PubSubEmulator(port, process, log_path, log)
+    if not wait_for_http(f"http://127.0.0.1:{port}/", timeout, alive=emulator.alive):
+        emulator.stop()
+        tail = log_path.read_text(errors="replace")[-2000:]
+        raise EmulatorStartError(f"the Pub/Sub emulator did not answer on {port}:\n{tail}")
+    return emulator
+
+
+def main() -> None:
+    """Run an emulator in the foreground until SIGTERM/SIGINT."""
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    try:
+        emulator = start(port)
+    except (EmulatorNotFoundError, EmulatorStartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    print(f"PUBSUB_EMULATOR_HOST={emulator.host}", flush=True)
+
+    def _stop(signum: int, frame: object) -> None:
+        emulator.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    emulator.process.wait()
+
+
+if __name__ == "__main__":
+    main()

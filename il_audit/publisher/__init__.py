@@ -1,0 +1,63 @@
+"""The publisher library apps import: ``emit()`` in microseconds, Pub/Sub in the background.
+
+``publisher.emit(...)`` and ``il_audit.emit(...)`` are the same function.
+"""
+
+from il_audit.publisher._default import (
+    configure,
+    emit,
+    emit_api_usage,
+    emit_batch,
+    emit_resource_usage,
+    flush_audit_writer,
+    get_publisher,
+    set_publisher,
+    shutdown,
+    stats,
+)
+from il_audit.publisher._transports.memory import MemoryTransport, PublishedMessage
+from il_audit.publisher.client import AuditPublisher, PublisherStats
+from il_audit.publisher.context import (
+    AuditContext,
+    audit_context,
+    bind_context,
+    current_context,
+    unbind_context,
+)
+from il_audit.publisher.errors import (
+    InvalidEventError,
+    PublisherError,
+    PublishFailedError,
+    QueueFullError,
+    TransportUnavailableError,
+)
+
+flush = flush_audit_writer
+
+__all__ = [
+    "AuditContext",
+    "AuditPublisher",
+    "InvalidEventError",
+    "MemoryTransport",
+    "PublishFailedError",
+    "PublishedMessage",
+    "PublisherError",
+    "PublisherStats",
+    "QueueFullError",
+    "TransportUnavailableError",
+    "audit_context",
+    "bind_context",
+    "configure",
+    "current_context",
+    "emit",
+    "emit_api_usage",
+    "emit_batch",
+    "emit_resource_usage",
+    "flush",
+    "flush_audit_writer",
+    "get_publisher",
+    "set_publisher",
+    "shutdown",
+    "stats",
+    "unbind_context",
+]

@@ -1,0 +1,86 @@
+"""Packing encoded events into Pub/Sub messages: NDJSON data plus shared attributes.
+
+One message carries up to ``max_events_per_message`` lines and at most
+``max_message_bytes`` (a single larger event travels alone). Packing divides
+the per-message costs of publishing, of function invocations and of insert
+requests by the packing factor.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+from il_audit.schemas.envelope import SCHEMA_VERSION
+
+ATTR_SCHEMA: Final = "il_audit_schema"
+ATTR_COUNT: Final = "il_audit_count"
+ATTR_APP: Final = "app"
+ATTR_EVENT_TYPE: Final = "event_type"
+_MAX_ATTRIBUTE_VALUE: Final = 1024  # Pub/Sub's limit on an attribute value, in bytes
+_MIXED: Final = object()
+
+
+class OutgoingMessage:
+    """A message being filled, then published, then possibly retried.
+
+    ``first_seq``/``last_seq`` are the publisher's sequence numbers of the
+    events inside, which is how ``flush()`` knows what is still outstanding.
+    """
+
+    __slots__ = (
+        "_app",
+        "_event_type",
+        "attempts",
+        "count",
+        "first_seq",
+        "last_seq",
+        "lines",
+        "opened_at",
+        "retry_at",
+        "size",
+    )
+
+    def __init__(self, first_seq: int) -> None:
+        self.lines: list[bytes] = []
+        self.size = 0
+        self.count = 0
+        self.first_seq = first_seq
+        self.last_seq = first_seq
+        self.opened_at = time.monotonic()
+        self.attempts = 0
+        self.retry_at = 0.0
+        self._app: object = None
+        self._event_type: object = None
+
+    def fits(self, line: bytes, max_events: int, max_bytes: int) -> bool:
+        """Whether ``line`` can join without breaking either limit (the first line always fits)."""
+        if not self.lines:
+            return True
+        return self.count < max_events and self.size + 1 + len(line) <= max_bytes
+
+    def add(self, line: bytes, seq: int, app: str | None, event_type: str | None) -> None:
+        """Append one encoded event."""
+        self.size += len(line) + (1 if self.lines else 0)
+        self.lines.append(line)
+        self.count += 1
+        self.last_seq = seq
+        if self.count == 1:
+            self._app, self._event_type = app, event_type
+        else:
+            if self._app != app:
+                self._app = _MIXED
+            if self._event_type != event_type:
+                self._event_type = _MIXED
+
+    def data(self) -> bytes:
+        """The message body: one envelope per line."""
+        return b"\n".join(self.lines)
+
+    def attributes(self) -> dict[str, str]:
+        """``il_audit_schema``, ``il_audit_count``, and ``app``/``event_type`` when shared."""
+        attributes = {ATTR_SCHEMA: str(SCHEMA_VERSION), ATTR_COUNT: str(self.count)}
+        for name, value in ((ATTR_APP, self._app), (ATTR_EVENT_TYPE, self._event_type)):
+            if isinstance(value, str) and value and len(value.encode()) <= _MAX_ATTRIBUTE_VALUE:
+                attributes[name] = value
+        return attributes

@@ -1,0 +1,174 @@
+"""The wire envelope: one flat JSON object per event, one per NDJSON line.
+
+:class:`Envelope` is what publishers send and what the subscriber validates.
+It is strict (unknown top-level fields are rejected, sizes are bounded) so
+that garbage is dead-lettered with a reason instead of reaching the tables.
+The subscriber's additions (pricing, delivery metadata) live in ``rows.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from il_audit.schemas.taxonomy import EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH
+
+SCHEMA_VERSION: Final = 1
+MAX_ENVELOPE_BYTES: Final = 1_048_576
+"""A serialized envelope (one NDJSON line) larger than 1 MiB is invalid."""
+MAX_USAGE_ITEMS: Final = 100
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Label = Annotated[str, StringConstraints(max_length=256)]
+Identifier = Annotated[str, StringConstraints(max_length=1024)]
+EventId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+]
+Email = Annotated[str, StringConstraints(max_length=320)]
+JsonObject = dict[str, Any]
+"""A JSON object. Not ``JsonValue``: that validates every nested value through a
+Python callback, which tripled the cost of an envelope; values that are not
+JSON fail at serialization instead (publisher) or cannot occur (JSON input)."""
+EventType = Annotated[
+    str,
+    StringConstraints(max_length=MAX_EVENT_TYPE_LENGTH, pattern=EVENT_TYPE_PATTERN.pattern),
+]
+
+ENVELOPE_STRICT = ConfigDict(
+    extra="forbid",
+    strict=True,
+    frozen=True,
+)
+
+
+class Source(StrEnum):
+    """Where an event came from."""
+
+    API = "api"
+    BEACON = "beacon"
+    JOB = "job"
+    SCHEDULED_TASK = "scheduled_task"
+
+
+SourceName = Literal["api", "beacon", "job", "scheduled_task"]
+
+
+class UsageItem(BaseModel):
+    """One metered item of an event: tokens of a model call, or a quantity of a unit.
+
+    Publishers never price; the subscriber looks ``(service, model_id)`` up in the
+    cost catalog at ``occurred_at``.
+    """
+
+    model_config = ENVELOPE_STRICT
+
+    service: Name = Field(description="Billable service, e.g. vertex_gemini, cloud_run.")
+    operation: Label | None = Field(
+        default=None, description="API operation, e.g. generate_content."
+    )
+    model_id: Label | None = Field(
+        default=None, description="Model id or resource rate key (cost_rates.model_id)."
+    )
+    category: Label | None = Field(default=None, description="Caller's category, e.g. vision.")
+    input_tokens: int | None = Field(default=None, ge=0, description="Prompt tokens.")
+    output_tokens: int | None = Field(default=None, ge=0, description="Completion tokens.")
+    quantity: float | None = Field(default=None, ge=0, description="Units consumed.")
+    unit: Label | None = Field(default=None, description="Unit of quantity, e.g. vCPU_second.")
+    tokens_estimated: bool = Field(default=False, description="Token counts are estimates.")
+    latency_ms: float | None = Field(default=None, ge=0, description="Call latency in ms.")
+
+
+class Envelope(BaseModel):
+    """One audit event as published: a flat JSON object with ``schema_version``."""
+
+    model_config = ENVELOPE_STRICT
+
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Envelope version.")
+    event_id: EventId = Field(description="Unique, time-ordered id (UUIDv7); the insertId.")
+    event_type: EventType = Field(description="Taxonomy value, lowercase dotted.")
+    occurred_at: AwareDatetime = Field(description="When it happened (UTC).")
+    app: Name = Field(description="Emitting application, e.g. ingest, chat.")
+    environment: Label | None = Field(default=None, description="Deployment environment.")
+    module: Label | None = Field(default=None, description="Module within the app.")
+    actor_uid: Label | None = Field(default=None, description="Stable user id.")
+    actor_email: Email | None = Field(default=None, description="User email when known.")
+    trace_id: Label | None = Field(default=None, description="Distributed trace id.")
+    request_id: Label | None = Field(default=None, description="Per-request id.")
+    session_id: Label | None = Field(
+        default=None, description="Session id, e.g. the chat conversation_session_id."
+    )
+    batch_id: Label | None = Field(default=None, description="Batch or job id.")
+    correlation_id: Label | None = Field(default=None, description="Id of the correlated entity.")
+    correlation_type: Label | None = Field(default=None, description="Kind of correlated entity.")
+    action: Label | None = Field(default=None, description="Verb, e.g. login.")
+    status: Label | None = Field(default=None, description="Outcome, e.g. succeeded.")
+    resource_type: Label | None = Field(default=None, description="Kind of resource acted on.")
+    resource_id: Identifier | None = Field(default=None, description="Id of the resource.")
+    before: JsonObject | None = Field(default=None, description="State before a change.")
+    after: JsonObject | None = Field(default=None, description="State after a change.")
+    metadata: JsonObject | None = Field(default=None, description="Free-form context.")
+    source: SourceName = Field(default="api", description="api, beacon, job or scheduled_task.")
+    payload: JsonObject | None = Field(default=None, description="Event-type-specific fields.")
+    usage: list[UsageItem] = Field(
+        default_factory=list, max_length=MAX_USAGE_ITEMS, description="Metered items."
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_at_in_utc(cls, value: datetime) -> datetime:
+        # Envelopes may carry any offset; tables and golden files always see UTC.
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+ENVELOPE_FIELDS: Final = frozenset(Envelope.model_fields)
+"""Top-level keys an envelope may carry; other ``emit()`` keywords go into ``payload``."""
+
+
+def envelope_json(envelope: Envelope) -> bytes:
+    """Serialize ``envelope`` to its compact wire form (nulls left out), without a newline."""
+    return envelope.__pydantic_serializer__.to_json(envelope, exclude_none=True)
+
+
+class EnvelopeTooLargeError(ValueError):
+    """A serialized envelope is over :data:`MAX_ENVELOPE_BYTES`."""
+
+
+def parse_envelope(line: bytes | str) -> Envelope:
+    """Validate one NDJSON line into an :class:`Envelope`.
+
+    Raises :class:`EnvelopeTooLargeError` for a line over 1 MiB and
+    ``pydantic.ValidationError`` for anything else wrong with it.
+    """
+    size = len(line) if isinstance(line, bytes) else len(line.encode("utf-8", "surrogatepass"))
+    if size > MAX_ENVELOPE_BYTES:
+        raise EnvelopeTooLargeError(
+            f"envelope: {size} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit"
+        )
+    return Envelope.model_validate_json(line)
+
+
+def describe_validation_error(error: ValidationError, *, limit: int = 5) -> str:
+    """A one-line summary of what is wrong, naming fields but never echoing their values.
+
+    Values may carry personal data, and this text ends up in logs and in the
+    ``dead_letters.error_detail`` column.
+    """
+    problems = []
+    for item in error.errors(include_url=False, include_input=False)[:limit]:
+        location = ".".join(str(part) for part in item["loc"]) or "(envelope)"
+        problems.append(f"{location}: {item['msg']}")
+    more = error.error_count() - limit
+    if more > 0:
+        problems.append(f"and {more} more")
+    return "; ".join(problems)

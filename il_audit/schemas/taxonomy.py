@@ -1,0 +1,156 @@
+"""Event types: dotted strings persisted forever. Append new ones; never rename.
+
+The constants below are the built-in taxonomy. Host apps add their own types
+with :func:`register` (or ``IL_AUDIT_EXTRA_EVENT_TYPES`` in the environment,
+which the subscriber must share), and check membership with :func:`is_known`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+
+# --- Auth -------------------------------------------------------------------
+AUTH_LOGIN_SUCCEEDED = "auth.login.succeeded"
+AUTH_LOGIN_FAILED = "auth.login.failed"
+AUTH_LOGOUT = "auth.logout"
+
+# --- User profile -----------------------------------------------------------
+USER_SETTINGS_UPDATED = "user.settings.updated"
+
+# --- Config -----------------------------------------------------------------
+CONFIG_PROMPT_UPDATED = "config.prompt.updated"
+CONFIG_SCHEDULED_TASK_UPDATED = "config.scheduled_task.updated"
+CONFIG_SCHEDULED_TASK_RUN = "config.scheduled_task.run"
+
+# --- Ingest -----------------------------------------------------------------
+INGEST_JOB_STARTED = "ingest.job.started"
+INGEST_JOB_COMPLETED = "ingest.job.completed"
+INGEST_JOB_FAILED = "ingest.job.failed"
+INGEST_FILE_INDEXED = "ingest.file.indexed"
+INGEST_FILE_FAILED = "ingest.file.failed"
+INGEST_FILE_SKIPPED = "ingest.file.skipped"
+INGEST_PREFLIGHT = "ingest.preflight"
+
+# --- Drive ------------------------------------------------------------------
+DRIVE_OAUTH_CONNECTED = "drive.oauth.connected"
+DRIVE_OAUTH_DISCONNECTED = "drive.oauth.disconnected"
+DRIVE_SELECTION_CREATED = "drive.selection.created"
+DRIVE_SELECTION_DELETED = "drive.selection.deleted"
+DRIVE_CONSENT_GRANTED = "drive.consent.granted"
+DRIVE_PIPELINE_STATUS_CHANGED = "drive.pipeline.status_changed"
+DRIVE_SYNC_EVENT = "drive.sync.event"
+
+# --- UI beacons: the only types a browser may send ---------------------------
+UI_TAB_VIEWED = "ui.tab.viewed"
+UI_DRIVE_SEARCH = "ui.drive.search"
+UI_CONSENT_MODAL_OPENED = "ui.consent.modal_opened"
+UI_CONSENT_SUBMITTED = "ui.consent.submitted"
+UI_CHAT_SESSION_STARTED = "ui.chat.session.started"
+UI_CHAT_SESSION_ENDED = "ui.chat.session.ended"
+UI_CHAT_SOURCE_ATTACHED = "ui.chat.source.attached"
+UI_CHAT_NEW_CHAT = "ui.chat.new_chat.clicked"
+
+# --- Chat (server side) -----------------------------------------------------
+CHAT_TURN_SUCCEEDED = "chat.turn.succeeded"
+CHAT_TURN_FAILED = "chat.turn.failed"
+CHAT_SESSION_STARTED = "chat.session.started"
+CHAT_SESSION_ENDED = "chat.session.ended"
+
+# --- Cost usage -------------------------------------------------------------
+API_USAGE_RECORDED = "cost.api.usage"
+RESOURCE_USAGE_RECORDED = "cost.resource.usage"
+
+BEACON_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        UI_TAB_VIEWED,
+        UI_DRIVE_SEARCH,
+        UI_CONSENT_MODAL_OPENED,
+        UI_CONSENT_SUBMITTED,
+        UI_CHAT_SESSION_STARTED,
+        UI_CHAT_SESSION_ENDED,
+        UI_CHAT_SOURCE_ATTACHED,
+        UI_CHAT_NEW_CHAT,
+    }
+)
+
+BUILTIN_EVENT_TYPES: frozenset[str] = frozenset(
+    value
+    for name, value in dict(globals()).items()
+    if name.isupper() and isinstance(value, str) and "." in value
+)
+
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+"""Lowercase dotted names with at least two segments, e.g. ``billing.invoice.sent``."""
+
+MAX_EVENT_TYPE_LENGTH = 128
+
+_lock = threading.Lock()
+_registered: frozenset[str] = frozenset()
+_registered_prefixes: tuple[str, ...] = ()
+
+
+class InvalidEventTypeError(ValueError):
+    """An event type name does not follow the lowercase dotted convention."""
+
+
+def check_name(event_type: str) -> str:
+    """Return ``event_type`` if well formed, else raise :class:`InvalidEventTypeError`."""
+    if (
+        not isinstance(event_type, str)
+        or len(event_type) > MAX_EVENT_TYPE_LENGTH
+        or not EVENT_TYPE_PATTERN.match(event_type)
+    ):
+        raise InvalidEventTypeError(
+            f"event type {event_type!r} is not lowercase dotted "
+            f"(like 'billing.invoice.sent', at most {MAX_EVENT_TYPE_LENGTH} characters)"
+        )
+    return event_type
+
+
+def register(*event_types: str) -> None:
+    """Accept host-defined event types in this process, e.g. ``register("billing.invoice.sent")``.
+
+    A name ending in ``.*`` registers a whole prefix. Registering a built-in or an
+    already registered name is harmless. The subscriber learns host types from
+    ``IL_AUDIT_EXTRA_EVENT_TYPES``, so set that variable in the function too.
+    """
+    global _registered, _registered_prefixes
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for event_type in event_types:
+        if event_type.endswith(".*"):
+            prefix = event_type[:-2]
+            check_name(prefix + ".x")
+            prefixes.add(prefix + ".")
+        else:
+            names.add(check_name(event_type))
+    with _lock:
+        _registered = _registered | names
+        _registered_prefixes = tuple(sorted(set(_registered_prefixes) | prefixes))
+
+
+def register_many(event_types: Iterable[str]) -> None:
+    """Register every name of ``event_types`` (see :func:`register`)."""
+    register(*event_types)
+
+
+def unregister_all() -> None:
+    """Forget every host-registered type (tests)."""
+    global _registered, _registered_prefixes
+    with _lock:
+        _registered = frozenset()
+        _registered_prefixes = ()
+
+
+def is_known(event_type: str) -> bool:
+    """True for built-in types, registered names and names under a registered prefix."""
+    if event_type in BUILTIN_EVENT_TYPES or event_type in _registered:
+        return True
+    return any(event_type.startswith(prefix) for prefix in _registered_prefixes)
+
+
+def known_event_types() -> frozenset[str]:
+    """Built-in plus registered names (registered prefixes are not expanded)."""
+    return BUILTIN_EVENT_TYPES | _registered

@@ -1,0 +1,124 @@
+"""Topics, subscriptions and pulling against the Pub/Sub emulator with the real client."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as core_exceptions
+from google.cloud import pubsub_v1
+
+PROJECT = "il-audit-test"
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A pulled message, decoded enough for assertions."""
+
+    message_id: str
+    data: bytes
+    attributes: dict[str, str]
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        """The NDJSON lines, decoded."""
+        return [json.loads(line) for line in self.data.split(b"\n") if line.strip()]
+
+    @property
+    def event_count(self) -> int:
+        """How many envelopes the message carries."""
+        return len([line for line in self.data.split(b"\n") if line.strip()])
+
+
+@dataclass
+class TopicWithSubscription:
+    """A fresh topic and a pull subscription on it."""
+
+    project: str
+    topic_id: str
+    topic_path: str
+    subscription_path: str
+
+    def pull(self, *, expect_events: int, timeout: float = 30.0) -> list[ReceivedMessage]:
+        """Pull and ack until messages holding ``expect_events`` envelopes arrived.
+
+        Keeps pulling for a short grace period after that, so that duplicates,
+        if any, show up in the result; stops at ``timeout`` regardless.
+        """
+        return pull_messages(self.subscription_path, expect_events=expect_events, timeout=timeout)
+
+    def pull_envelopes(self, *, expect_events: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """:meth:`pull`, then every envelope of every message, decoded."""
+        return [
+            envelope
+            for message in self.pull(expect_events=expect_events, timeout=timeout)
+            for envelope in message.envelopes()
+        ]
+
+
+def create_topic_with_subscription(prefix: str = "events") -> TopicWithSubscription:
+    """A topic and subscription with unique names in the emulator."""
+    assert os.environ.get("PUBSUB_EMULATOR_HOST"), "the emulator fixture must be active"
+    suffix = f"{os.getpid()}-{next(_names)}"
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic_id = f"{prefix}-{suffix}"
+    topic_path = publisher.topic_path(PROJECT, topic_id)
+    subscription_path = subscriber.subscription_path(PROJECT, f"{prefix}-sub-{suffix}")
+    publisher.create_topic(name=topic_path)
+    subscriber.create_subscription(
+        name=subscription_path, topic=topic_path, ack_deadline_seconds=60
+    )
+    subscriber.close()
+    return TopicWithSubscription(PROJECT, topic_id, topic_path, subscription_path)
+
+
+def pull_messages(
+    subscription_path: str, *, expect_events: int, timeout: float = 30.0, grace: float = 0.5
+) -> list[ReceivedMessage]:
+    """Synchronously pull and ack messages (see :meth:`TopicWithSubscription.pull`)."""
+    subscriber = pubsub_v1.SubscriberClient()
+    received: list[ReceivedMessage] = []
+    deadline = time.monotonic() + timeout
+    grace_until: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            if grace_until is not None and time.monotonic() >= grace_until:
+                break
+            # The emulator holds an empty pull open until its deadline: keep it short.
+            wait = 0.5 if grace_until is not None else 2.0
+            try:
+                response = subscriber.pull(
+                    request={"subscription": subscription_path, "max_messages": 1000},
+                    timeout=wait,
+                    retry=None,
+                )
+            except core_exceptions.DeadlineExceeded:
+                continue
+            if response.received_messages:
+                subscriber.acknowledge(
+                    request={
+                        "subscription": subscription_path,
+                        "ack_ids": [m.ack_id for m in response.received_messages],
+                    }
+                )
+            for message in response.received_messages:
+                received.append(
+                    ReceivedMessage(
+                        message.message.message_id,
+                        bytes(message.message.data),
+                        dict(message.message.attributes),
+                    )
+                )
+            events = sum(message.event_count for message in received)
+            if events >= expect_events and grace_until is None:
+                grace_until = time.monotonic() + grace
+            if not response.received_messages:
+                time.sleep(0.05)
+    finally:
+        subscriber.close()
+    return received

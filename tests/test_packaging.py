@@ -1,0 +1,100 @@
+"""The built wheel and sdist carry the package data, and the wheel works on its own.
+
+Builds without isolation (the dev venv provides setuptools) so the test never
+reaches the network; the fresh venv borrows third-party dependencies from the
+dev venv through a .pth file, but il_audit itself comes only from the wheel.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_FILES = (
+    "il_audit/config/defaults.json",
+    "il_audit/static/audit_beacon.js",
+    "il_audit/py.typed",
+)
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out
+
+
+def test_wheel_and_sdist_carry_the_data_files(dist: Path) -> None:
+    """defaults.json, static/ and py.typed are in both artefacts."""
+    [wheel] = dist.glob("*.whl")
+    [sdist] = dist.glob("*.tar.gz")
+    wheel_names = set(zipfile.ZipFile(wheel).namelist())
+    with tarfile.open(sdist) as archive:
+        sdist_names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for name in DATA_FILES:
+        assert name in wheel_names
+        assert name in sdist_names
+    assert not any(name.startswith("tests/") for name in wheel_names)
+
+
+def test_wheel_installs_and_imports_in_a_fresh_venv(dist: Path, tmp_path: Path) -> None:
+    """The public API imports from the installed wheel and bundled defaults load."""
+    [wheel] = dist.glob("*.whl")
+    target = tmp_path / "venv"
+    venv.create(target, with_pip=True)
+    python = target / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    check = (
+        "import il_audit, json\n"
+        "from il_audit import emit, AuditContext, flush_audit_writer, taxonomy\n"
+        "from il_audit.publisher import emit as emit2\n"
+        "from importlib import resources\n"
+        "assert emit is emit2\n"
+        f"assert il_audit.__file__.startswith({site!r})\n"
+        "print(json.dumps({'dataset': il_audit.get_audit_settings().dataset,\n"
+        "  'beacon': resources.files('il_audit').joinpath('static/audit_beacon.js').is_file()}))\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '{"dataset": "intelligence_layer_logs", "beacon": true}'
+    cli = subprocess.run(
+        [str(target / "bin" / "il-audit"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "il-audit" in cli.stdout
