@@ -28,7 +28,6 @@ from il_audit.publisher import _lifecycle
 from il_audit.publisher._batch import OutgoingMessage
 from il_audit.publisher._encode import Captured, ContextDefaults, encode
 from il_audit.publisher._ids import new_event_id
-from il_audit.publisher._retry import backoff_seconds, is_retryable
 from il_audit.publisher._transports.base import PublishFuture
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher._transports.factory import transport_factory
@@ -40,6 +39,7 @@ from il_audit.publisher.errors import (
     QueueFullError,
     TransportUnavailableError,
 )
+from il_audit.retrying import backoff_seconds, is_retryable
 from il_audit.schemas import taxonomy
 
 logger = logging.getLogger(__name__)

@@ -73,6 +73,9 @@ class DeadLetterRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    dead_letter_id: Label = Field(
+        description="message_id:line_index (stable across redeliveries; the insertId)."
+    )
     received_at: AwareDatetime = Field(description="When the subscriber rejected it.")
     error_class: Name = Field(description="Why, as a stable class, e.g. schema_violation.")
     error_detail: Annotated[str, StringConstraints(max_length=MAX_ERROR_DETAIL_CHARS)] = Field(

@@ -178,6 +178,12 @@ DEAD_LETTERS = table_spec_for(
     partition_field="received_at",
     clustering=("error_class", "app"),
 )
+# The column each table deduplicates on (insertId in BigQuery, primary key in DuckDB).
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("event_id",),
+    "dead_letters": ("dead_letter_id",),
+    "cost_rates": ("service", "model_id", "effective_from"),
+}
 COST_RATES = table_spec_for(
     CostRateRow,
     name="cost_rates",

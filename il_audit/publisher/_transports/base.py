@@ -13,7 +13,7 @@ class Transport(Protocol):
     """Delivers messages for the background publisher.
 
     ``publish`` may raise or return a future that fails; the publisher decides
-    whether to retry (see ``il_audit.publisher._retry``). Transports are only
+    whether to retry (see ``il_audit.retrying``). Transports are only
     ever called from the publisher's own thread.
     """
 

@@ -17,10 +17,10 @@ import grpc._channel
 import grpc._interceptor  # noqa: F401
 from google.api_core import retry as api_retry
 from google.api_core.timeout import ConstantTimeout
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from il_audit.publisher._retry import is_retryable
 from il_audit.publisher._transports.base import PublishFuture
+from il_audit.retrying import is_retryable
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""Which publish errors are worth retrying, and how long to wait before the next try.
+"""Which errors are worth retrying, and how long to wait before the next try.
 
-One place decides, for every transport: server errors (5xx), timeouts (408),
-throttling (429) and network failures retry; any other client error (4xx:
-bad request, permission, missing topic) is permanent and counted as failed.
+One place decides for every Google API call il-audit makes (Pub/Sub publish,
+BigQuery inserts, dead-letter publishes): server errors (5xx), timeouts
+(408), throttling (429) and network failures retry; any other client error
+(4xx: bad request, permission, missing topic) is permanent.
 """
 
 from __future__ import annotations

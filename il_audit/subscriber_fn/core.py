@@ -1,0 +1,247 @@
+"""The pure core: one Pub/Sub message in, rows for ``events`` and rejects out. No I/O.
+
+``process_message(data, attributes, meta, catalog, now)`` splits the NDJSON
+body into lines and treats each on its own: a line becomes exactly one event
+row or exactly one reject, so one bad line never blocks its neighbours.
+Blank lines carry nothing and are skipped; a message with no non-blank line at
+all is one reject (``empty_message``).
+
+Rejects are poison: retrying cannot fix them. The edges (Cloud Function,
+embedded mode) record them in ``dead_letters`` and on the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from il_audit.schemas.envelope import MAX_ENVELOPE_BYTES, Envelope, describe_validation_error
+from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
+from il_audit.schemas.taxonomy import is_known
+from il_audit.subscriber_fn.pricing import PricingCatalog, price_usage
+
+
+class ErrorClass(StrEnum):
+    """Why a line was rejected; stable values stored in ``dead_letters.error_class``."""
+
+    UNDECODABLE = "undecodable"
+    """Not UTF-8."""
+    INVALID_JSON = "invalid_json"
+    """Not JSON, or not a JSON object."""
+    SCHEMA_VIOLATION = "schema_violation"
+    """JSON, but not a valid envelope (missing or unknown fields, wrong types...)."""
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    """A well-formed envelope whose event_type is not in the taxonomy."""
+    OVERSIZE = "oversize"
+    """A line over the 1 MiB envelope limit."""
+    EMPTY_MESSAGE = "empty_message"
+    """A message without a single non-blank line."""
+    SINK_REJECTED = "sink_rejected"
+    """The warehouse refused the row permanently (set by the edges, not the core)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """What Pub/Sub says about a message besides its data and attributes."""
+
+    message_id: str | None = None
+    publish_time: datetime | None = None
+    delivery_attempt: int | None = None
+    subscription: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A line (or whole message, ``line_index`` None) that cannot be accepted."""
+
+    error_class: ErrorClass
+    error_detail: str
+    raw: bytes
+    line_index: int | None
+    event_id: str | None = None
+    app: str | None = None
+    event_type: str | None = None
+
+
+@dataclass(slots=True)
+class ProcessResult:
+    """Rows for the events table and rejects, in line order."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    row_lines: list[int] = field(default_factory=list)
+    """``row_lines[i]`` is the line index that produced ``rows[i]``."""
+    raw_lines: list[bytes] = field(default_factory=list)
+    """``raw_lines[i]`` is the raw line behind ``rows[i]`` (for sink rejections)."""
+
+
+_UNKNOWN_TYPE_HINT: Final = (
+    " (host types must be listed in IL_AUDIT_EXTRA_EVENT_TYPES where the subscriber runs)"
+)
+
+
+def process_message(
+    data: bytes,
+    attributes: Mapping[str, str],
+    meta: MessageMeta,
+    catalog: PricingCatalog,
+    now: datetime,
+) -> ProcessResult:
+    """Validate, price and shape every line of one message. Never raises for bad input."""
+    result = ProcessResult()
+    seen_any = False
+    for index, line in enumerate(data.split(b"\n")):
+        if not line.strip():
+            continue
+        seen_any = True
+        outcome = process_line(line, index, meta, catalog, now)
+        if isinstance(outcome, Reject):
+            result.rejects.append(outcome)
+        else:
+            result.rows.append(outcome)
+            result.row_lines.append(index)
+            result.raw_lines.append(line)
+    if not seen_any:
+        result.rejects.append(
+            Reject(ErrorClass.EMPTY_MESSAGE, "the message has no envelope lines", data, None)
+        )
+    return result
+
+
+def process_line(
+    line: bytes,
+    index: int,
+    meta: MessageMeta,
+    catalog: PricingCatalog,
+    now: datetime,
+) -> dict[str, Any] | Reject:
+    """One NDJSON line to an events row, or a :class:`Reject` saying why not."""
+    if len(line) > MAX_ENVELOPE_BYTES:
+        return _reject(
+            ErrorClass.OVERSIZE,
+            f"{len(line)} bytes is over the {MAX_ENVELOPE_BYTES}-byte envelope limit",
+            line,
+            index,
+        )
+    try:
+        envelope = Envelope.model_validate_json(line)
+    except ValidationError as exc:
+        return _classify(exc, line, index)
+    if not is_known(envelope.event_type):
+        return _reject(
+            ErrorClass.UNKNOWN_EVENT_TYPE,
+            f"event_type {envelope.event_type!r} is not in the taxonomy" + _UNKNOWN_TYPE_HINT,
+            line,
+            index,
+            envelope.event_id,
+            envelope.app,
+            envelope.event_type,
+        )
+    row = envelope.model_dump()
+    priced = price_usage(envelope.usage, envelope.occurred_at, catalog)
+    row["usage"] = priced.usage
+    row["cost_usd"] = priced.cost_usd
+    row["pricing_source"] = priced.pricing_source
+    row["rate_version"] = priced.rate_version
+    row["pricing_status"] = priced.pricing_status
+    row["ingested_at"] = now
+    row["publish_time"] = meta.publish_time
+    row["message_id"] = meta.message_id
+    row["delivery_attempt"] = meta.delivery_attempt
+    return row
+
+
+def _classify(error: ValidationError, line: bytes, index: int) -> Reject:
+    first = error.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _reject(
+                ErrorClass.UNDECODABLE, f"not UTF-8: {exc.reason} at byte {exc.start}", line, index
+            )
+        return _reject(ErrorClass.INVALID_JSON, f"not JSON: {first['msg']}", line, index)
+    if first["type"] == "model_type" and not first["loc"]:
+        return _reject(ErrorClass.INVALID_JSON, "not a JSON object", line, index)
+    event_id, app, event_type = readable_identity(line)
+    return _reject(
+        ErrorClass.SCHEMA_VIOLATION,
+        describe_validation_error(error),
+        line,
+        index,
+        event_id,
+        app,
+        event_type,
+    )
+
+
+def readable_identity(line: bytes) -> tuple[str | None, str | None, str | None]:
+    """``event_id``, ``app`` and ``event_type`` of a line, where they are readable strings."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None, None, None
+    if not isinstance(data, dict):
+        return None, None, None
+    values = []
+    for key in ("event_id", "app", "event_type"):
+        value = data.get(key)
+        values.append(value[:256] if isinstance(value, str) else None)
+    return values[0], values[1], values[2]
+
+
+def _reject(
+    error_class: ErrorClass,
+    detail: str,
+    line: bytes,
+    index: int | None,
+    event_id: str | None = None,
+    app: str | None = None,
+    event_type: str | None = None,
+) -> Reject:
+    return Reject(
+        error_class, detail[:MAX_ERROR_DETAIL_CHARS], line, index, event_id, app, event_type
+    )
+
+
+def dead_letter_row(
+    reject: Reject,
+    attributes: Mapping[str, str],
+    meta: MessageMeta,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``dead_letters`` row for a reject (the raw line kept as text, escaped if not UTF-8)."""
+    text = reject.raw.decode("utf-8", "backslashreplace")
+    truncated = len(text) > MAX_RAW_LINE_CHARS
+    return {
+        "dead_letter_id": dead_letter_id(reject, meta),
+        "received_at": now,
+        "error_class": reject.error_class.value,
+        "error_detail": reject.error_detail,
+        "message_id": meta.message_id,
+        "publish_time": meta.publish_time,
+        "delivery_attempt": meta.delivery_attempt,
+        "line_index": reject.line_index,
+        "event_id": reject.event_id,
+        "app": reject.app,
+        "event_type": reject.event_type,
+        "raw_line": text[:MAX_RAW_LINE_CHARS],
+        "raw_truncated": truncated,
+        "raw_sha256": hashlib.sha256(reject.raw).hexdigest(),
+        "attributes": dict(attributes) or None,
+    }
+
+
+def dead_letter_id(reject: Reject, meta: MessageMeta) -> str:
+    """A stable id for a reject, so a redelivered message does not dead-letter twice."""
+    digest = hashlib.sha256(reject.raw).hexdigest()[:32]
+    if meta.message_id:
+        return f"{meta.message_id}:{'m' if reject.line_index is None else reject.line_index}"
+    return f"sha256:{digest}:{reject.line_index}"

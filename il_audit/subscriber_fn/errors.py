@@ -1,0 +1,27 @@
+"""Errors of the subscriber. A :class:`TransientError` means "retry the whole message"."""
+
+from __future__ import annotations
+
+from il_audit.errors import AuditError
+
+
+class SubscriberError(AuditError):
+    """Base class of subscriber errors."""
+
+
+class TransientError(SubscriberError):
+    """Retrying later may succeed (5xx, 429, timeouts, a locked file, the DLQ unreachable).
+
+    The function lets it propagate so that Pub/Sub redelivers the message with
+    backoff and, after ``max_delivery_attempts``, dead-letters it itself.
+    Redelivery is safe: rows are keyed by ``event_id`` and dead letters by
+    ``message_id:line_index``.
+    """
+
+
+class SinkUnavailableError(TransientError):
+    """The warehouse could not be reached or refused the request for now."""
+
+
+class DeadLetterPublishError(TransientError):
+    """Rejects could not be published to the dead-letter topic."""

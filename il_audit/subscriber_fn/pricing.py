@@ -1,0 +1,265 @@
+"""The cost catalog and pricing: exact money from effective-dated rates.
+
+A :class:`PricingCatalog` holds rates keyed by ``(service, model_id)``, each in
+force from its ``effective_from`` day (UTC) until the next one. Pricing a usage
+item uses the rate in force at the event's ``occurred_at``:
+
+- tokens: ``(input_tokens * input_price_per_1m + output_tokens * output_price_per_1m) / 1e6``
+- units: ``quantity * unit_price``
+
+Money is ``Decimal`` rounded half-even to 9 decimal places (BigQuery NUMERIC).
+An item without a matching rate is left unpriced; it never drops the event.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from importlib import resources
+from typing import Any, Final
+
+from il_audit.errors import AuditError
+from il_audit.schemas.envelope import UsageItem
+from il_audit.schemas.rows import PricingSource, PricingStatus
+
+MONEY_QUANTUM: Final = Decimal("0.000000001")
+_MILLION: Final = Decimal(1_000_000)
+_ZERO: Final = Decimal(0)
+
+SEED_FALLBACK: Final = "seed_catalog_fallback"
+"""``pricing_source`` when the cost_rates table was asked for but could not be used."""
+
+
+class CatalogError(AuditError, ValueError):
+    """A rate is malformed or overlaps another one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """One price, in force for ``(service, model_id)`` from ``effective_from``."""
+
+    service: str
+    model_id: str
+    effective_from: date
+    input_price_per_1m_tokens: Decimal | None = None
+    output_price_per_1m_tokens: Decimal | None = None
+    unit_price: Decimal | None = None
+    unit: str | None = None
+    rate_version: str | None = None
+    source_url: str | None = None
+
+    @property
+    def prices_tokens(self) -> bool:
+        """Whether this rate has a token price."""
+        return self.input_price_per_1m_tokens is not None or (
+            self.output_price_per_1m_tokens is not None
+        )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, default_version: str | None = None) -> Rate:
+        """Build a rate from a JSON/CSV/table row, validating every field."""
+        try:
+            service = _required_text(data, "service")
+            model_id = _required_text(data, "model_id")
+            effective = data.get("effective_from")
+            if isinstance(effective, datetime):
+                effective = effective.date()
+            elif isinstance(effective, str):
+                effective = date.fromisoformat(effective.strip())
+            if not isinstance(effective, date):
+                raise CatalogError("effective_from is required (YYYY-MM-DD)")
+            rate = cls(
+                service=service,
+                model_id=model_id,
+                effective_from=effective,
+                input_price_per_1m_tokens=_price(data, "input_price_per_1m_tokens"),
+                output_price_per_1m_tokens=_price(data, "output_price_per_1m_tokens"),
+                unit_price=_price(data, "unit_price"),
+                unit=_optional_text(data, "unit"),
+                rate_version=_optional_text(data, "rate_version") or default_version,
+                source_url=_optional_text(data, "source_url"),
+            )
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, CatalogError):
+                raise
+            raise CatalogError(str(exc)) from exc
+        if not rate.prices_tokens and rate.unit_price is None:
+            raise CatalogError(
+                f"rate {service}/{model_id} from {rate.effective_from} has no price "
+                "(give input/output_price_per_1m_tokens or unit_price)"
+            )
+        return rate
+
+    def to_row(self) -> dict[str, Any]:
+        """The rate as a ``cost_rates`` row."""
+        return {
+            "service": self.service,
+            "model_id": self.model_id,
+            "effective_from": self.effective_from,
+            "input_price_per_1m_tokens": self.input_price_per_1m_tokens,
+            "output_price_per_1m_tokens": self.output_price_per_1m_tokens,
+            "unit_price": self.unit_price,
+            "unit": self.unit,
+            "rate_version": self.rate_version,
+            "source_url": self.source_url,
+        }
+
+
+def _required_text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{key} is required")
+    return value.strip()
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value).strip()
+
+
+def _price(data: Mapping[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        # str() first: a float becomes its shortest repr, not its binary expansion.
+        price = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation as exc:
+        raise CatalogError(f"{key} is not a number: {value!r}") from exc
+    if not price.is_finite() or price < 0:
+        raise CatalogError(f"{key} must be a finite, non-negative number")
+    return price
+
+
+class PricingCatalog:
+    """Rates indexed for lookup by ``(service, model_id)`` and time."""
+
+    def __init__(self, rates: Iterable[Rate], *, source: str, version: str | None = None) -> None:
+        self.source = source
+        self.version = version
+        grouped: dict[tuple[str, str], list[Rate]] = {}
+        for rate in rates:
+            grouped.setdefault((rate.service, rate.model_id), []).append(rate)
+        self._index: dict[tuple[str, str], tuple[list[date], list[Rate]]] = {}
+        for key, group in grouped.items():
+            group.sort(key=lambda rate: rate.effective_from)
+            days = [rate.effective_from for rate in group]
+            for earlier, later in itertools.pairwise(days):
+                if earlier == later:
+                    raise CatalogError(
+                        f"two rates for {key[0]}/{key[1]} take effect on {later.isoformat()}"
+                    )
+            self._index[key] = (days, group)
+
+    @property
+    def rates(self) -> list[Rate]:
+        """Every rate, grouped by key and ordered by effective_from."""
+        return [rate for _, group in self._index.values() for rate in group]
+
+    def __len__(self) -> int:
+        return sum(len(group) for _, group in self._index.values())
+
+    def rate_at(self, service: str, model_id: str | None, at: datetime) -> Rate | None:
+        """The rate in force for ``(service, model_id)`` on ``at``'s UTC day, if any."""
+        entry = self._index.get((service, model_id or ""))
+        if entry is None:
+            return None
+        days, group = entry
+        position = bisect.bisect_right(days, at.date()) - 1
+        return group[position] if position >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class PricedEvent:
+    """Pricing of one event: items with ``cost_usd``, and the event-level summary."""
+
+    usage: list[dict[str, Any]]
+    cost_usd: Decimal | None
+    pricing_source: str | None
+    rate_version: str | None
+    pricing_status: str | None
+
+
+_NOT_PRICED: Final = PricedEvent([], None, None, None, None)
+
+
+def item_cost(item: UsageItem, rate: Rate) -> Decimal | None:
+    """Cost of one item under ``rate``, or None when the rate cannot price it."""
+    cost: Decimal | None = None
+    has_tokens = item.input_tokens is not None or item.output_tokens is not None
+    if has_tokens and rate.prices_tokens:
+        tokens = (item.input_tokens or 0) * (rate.input_price_per_1m_tokens or _ZERO) + (
+            item.output_tokens or 0
+        ) * (rate.output_price_per_1m_tokens or _ZERO)
+        cost = tokens / _MILLION
+    if item.quantity is not None and rate.unit_price is not None:
+        # repr() of a float is its shortest round-tripping decimal: 0.1 stays 0.1.
+        cost = (cost or _ZERO) + Decimal(repr(item.quantity)) * rate.unit_price
+    return None if cost is None else cost.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def price_usage(
+    usage: Sequence[UsageItem], occurred_at: datetime, catalog: PricingCatalog
+) -> PricedEvent:
+    """Price every item; an item without a rate keeps ``cost_usd`` null."""
+    if not usage:
+        return _NOT_PRICED
+    items: list[dict[str, Any]] = []
+    total = _ZERO
+    priced = 0
+    versions: set[str] = set()
+    for item in usage:
+        row = item.model_dump()
+        rate = catalog.rate_at(item.service, item.model_id, occurred_at)
+        cost = item_cost(item, rate) if rate is not None else None
+        row["cost_usd"] = cost
+        if cost is not None and rate is not None:
+            priced += 1
+            total += cost
+            versions.add(rate.rate_version or rate.effective_from.isoformat())
+        items.append(row)
+    if priced == len(items):
+        status = PricingStatus.PRICED.value
+    elif priced:
+        status = PricingStatus.PARTIALLY_PRICED.value
+    else:
+        status = PricingStatus.UNPRICED.value
+    return PricedEvent(
+        usage=items,
+        cost_usd=total if priced else None,
+        pricing_source=catalog.source,
+        rate_version=",".join(sorted(versions)) or None,
+        pricing_status=status,
+    )
+
+
+@functools.cache
+def seed_catalog() -> PricingCatalog:
+    """The catalog bundled with the package (``cost_rates_seed.json``), parsed once."""
+    text = (
+        resources.files("il_audit.subscriber_fn")
+        .joinpath("cost_rates_seed.json")
+        .read_text("utf-8")
+    )
+    data = json.loads(text)
+    version = data.get("rate_version")
+    rates = [Rate.from_mapping(entry, default_version=version) for entry in data["rates"]]
+    return PricingCatalog(rates, source=PricingSource.SEED_CATALOG.value, version=version)
+
+
+def catalog_from_rows(
+    rows: Iterable[Mapping[str, Any]], *, source: str = PricingSource.BIGQUERY_CATALOG.value
+) -> PricingCatalog:
+    """A catalog from ``cost_rates`` rows (raises :class:`CatalogError` on bad rows)."""
+    rates = [Rate.from_mapping(row) for row in rows]
+    versions = {rate.rate_version for rate in rates if rate.rate_version}
+    version = max(versions) if versions else None
+    return PricingCatalog(rates, source=source, version=version)

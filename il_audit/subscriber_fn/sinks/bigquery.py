@@ -1,0 +1,296 @@
+"""The BigQuery sink: streaming inserts with ``insertId = event_id``.
+
+Requests stay under BigQuery's limits (500 rows and 9 MB per
+``tabledata.insertAll``). Per-row ``insertErrors`` are handled row by row:
+``invalid`` rows are refused permanently (the caller dead-letters them),
+``stopped`` rows (not inserted because a neighbour was invalid) are sent
+again, anything else is transient. A request refused as a whole with 400/413
+is split in halves until the offending row is alone. Retryable HTTP errors
+(classified in ``il_audit.retrying``) become
+:class:`~il_audit.subscriber_fn.errors.SinkUnavailableError`, so Pub/Sub
+redelivers the message; the insertIds make that harmless.
+
+Tables and the dataset are created on first use, from ``il_audit.schemas``.
+``IL_BQ_API_ENDPOINT`` points the client at a local stand-in (anonymous
+credentials).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
+
+from google.api_core import exceptions as core_exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+from il_audit.config.settings import AuditSettings
+from il_audit.retrying import is_retryable
+from il_audit.schemas.tables import (
+    COST_RATES,
+    DEAD_LETTERS,
+    EVENTS,
+    KEY_COLUMNS,
+    TABLES,
+    ColumnSpec,
+    TableSpec,
+)
+from il_audit.subscriber_fn.errors import SinkUnavailableError
+from il_audit.subscriber_fn.sinks.base import Row, dumps
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS_PER_REQUEST: Final = 500
+MAX_REQUEST_BYTES: Final = 9_000_000
+_MAX_STOPPED_ROUNDS: Final = 3
+_PERMANENT_ROW_REASONS: Final = frozenset({"invalid"})
+
+
+def schema_fields(columns: Sequence[ColumnSpec]) -> list[bigquery.SchemaField]:
+    """BigQuery SchemaFields for column specs (nested records included)."""
+    return [
+        bigquery.SchemaField(
+            column.name,
+            column.type,
+            mode=column.mode,
+            description=column.description,
+            fields=schema_fields(column.fields),
+        )
+        for column in columns
+    ]
+
+
+def _json_columns(spec: TableSpec) -> frozenset[str]:
+    return frozenset(column.name for column in spec.columns if column.type == "JSON")
+
+
+def to_insert_row(row: Row, json_columns: frozenset[str]) -> dict[str, Any]:
+    """A row as insertAll wants it: JSON columns as JSON text, numbers and times as strings."""
+    prepared: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None:
+            continue
+        if key in json_columns:
+            prepared[key] = dumps(value)
+        else:
+            prepared[key] = value
+    # One round trip through json turns Decimal, datetime and date into strings.
+    converted: dict[str, Any] = json.loads(dumps(prepared))
+    return converted
+
+
+class BigQuerySink:
+    """Streams rows into ``{project}.{dataset}.{events,dead_letters,cost_rates}``."""
+
+    name = "bigquery"
+
+    def __init__(
+        self,
+        client: bigquery.Client,
+        dataset: str,
+        *,
+        location: str | None = None,
+        retry_deadline: float = 20.0,
+        timeout: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.dataset = dataset
+        self.location = location
+        self.timeout = timeout
+        self._retry = DEFAULT_RETRY.with_deadline(retry_deadline)
+        self._ensured = False
+
+    @classmethod
+    def from_settings(cls, settings: AuditSettings) -> BigQuerySink:
+        """A sink for the configured project and dataset (and endpoint override)."""
+        if settings.bq_api_endpoint:
+            client = bigquery.Client(
+                project=settings.project or "il-audit-local",
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options=ClientOptions(api_endpoint=settings.bq_api_endpoint),
+            )
+        else:
+            client = bigquery.Client(project=settings.project)
+        return cls(client, settings.dataset, location=settings.dataset_location)
+
+    def table_id(self, spec: TableSpec) -> str:
+        """``project.dataset.table`` of a spec."""
+        return f"{self.client.project}.{self.dataset}.{spec.name}"
+
+    def ensure_tables(self) -> None:
+        """Create the dataset and the three tables if they are missing."""
+        if self._ensured:
+            return
+        try:
+            dataset = bigquery.Dataset(f"{self.client.project}.{self.dataset}")
+            if self.location:
+                dataset.location = self.location
+            self.client.create_dataset(dataset, exists_ok=True, timeout=self.timeout)
+            for spec in TABLES:
+                self.client.create_table(self._table(spec), exists_ok=True, timeout=self.timeout)
+        except core_exceptions.GoogleAPICallError as exc:
+            if is_retryable(exc):
+                raise SinkUnavailableError(f"cannot create BigQuery tables: {exc}") from exc
+            raise
+        except OSError as exc:
+            raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
+        self._ensured = True
+
+    def _table(self, spec: TableSpec) -> bigquery.Table:
+        table = bigquery.Table(self.table_id(spec), schema=schema_fields(spec.columns))
+        table.description = spec.description
+        if spec.partition_field:
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=spec.partition_field
+            )
+        if spec.clustering:
+            table.clustering_fields = list(spec.clustering)
+        return table
+
+    def write_events(self, rows: Sequence[Row]) -> dict[int, str]:
+        """Insert event rows; returns the rows BigQuery refused permanently."""
+        return self._insert(EVENTS, rows)
+
+    def write_dead_letters(self, rows: Sequence[Row]) -> None:
+        """Insert dead-letter rows (a permanently refused one is logged; its topic copy remains)."""
+        for index, reason in self._insert(DEAD_LETTERS, rows).items():
+            logger.error(
+                "il-audit: dead letter %s refused by BigQuery: %s",
+                rows[index].get("dead_letter_id"),
+                reason,
+            )
+
+    def read_cost_rates(self) -> list[dict[str, Any]]:
+        """Every row of cost_rates (``tabledata.list``; no query job needed)."""
+        self.ensure_tables()
+        try:
+            return [
+                dict(row.items())
+                for row in self.client.list_rows(
+                    self.table_id(COST_RATES), retry=self._retry, timeout=self.timeout
+                )
+            ]
+        except core_exceptions.GoogleAPICallError as exc:
+            raise SinkUnavailableError(f"cannot read cost_rates: {exc}") from exc
+        except OSError as exc:
+            raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the client's HTTP session."""
+        self.client.close()  # type: ignore[no-untyped-call]
+
+    # ------------------------------------------------------------------ inserts
+
+    def _insert(self, spec: TableSpec, rows: Sequence[Row]) -> dict[int, str]:
+        if not rows:
+            return {}
+        self.ensure_tables()
+        json_columns = _json_columns(spec)
+        (key,) = KEY_COLUMNS[spec.name]
+        prepared = [to_insert_row(row, json_columns) for row in rows]
+        sizes = [len(dumps(row)) + 64 for row in prepared]
+        row_ids = [str(row[key]) for row in rows]
+        refused: dict[int, str] = {}
+        for chunk in _chunks(list(range(len(rows))), sizes):
+            self._insert_chunk(spec, chunk, prepared, row_ids, refused)
+        return refused
+
+    def _insert_chunk(
+        self,
+        spec: TableSpec,
+        indices: list[int],
+        prepared: list[dict[str, Any]],
+        row_ids: list[str],
+        refused: dict[int, str],
+        *,
+        may_recreate: bool = True,
+    ) -> None:
+        for _ in range(_MAX_STOPPED_ROUNDS):
+            try:
+                errors = self.client.insert_rows_json(
+                    self.table_id(spec),
+                    [prepared[index] for index in indices],
+                    row_ids=[row_ids[index] for index in indices],
+                    retry=self._retry,
+                    timeout=self.timeout,
+                )
+            except core_exceptions.GoogleAPICallError as exc:
+                self._request_refused(
+                    spec, indices, prepared, row_ids, refused, exc, may_recreate=may_recreate
+                )
+                return
+            except OSError as exc:
+                raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
+            stopped: list[int] = []
+            for entry in errors:
+                index = indices[int(entry["index"])]
+                reasons = {str(error.get("reason")) for error in entry.get("errors", [])}
+                if reasons & _PERMANENT_ROW_REASONS:
+                    messages = "; ".join(
+                        f"{error.get('location') or '-'}: {error.get('message')}"
+                        for error in entry.get("errors", [])
+                        if error.get("reason") in _PERMANENT_ROW_REASONS
+                    )
+                    refused[index] = f"BigQuery refused the row: {messages}"[:1000]
+                elif reasons <= {"stopped"}:
+                    stopped.append(index)
+                else:
+                    raise SinkUnavailableError(
+                        f"BigQuery could not insert into {spec.name} now: {sorted(reasons)}"
+                    )
+            if not stopped:
+                return
+            indices = stopped
+        raise SinkUnavailableError(f"rows into {spec.name} kept being stopped")
+
+    def _request_refused(
+        self,
+        spec: TableSpec,
+        indices: list[int],
+        prepared: list[dict[str, Any]],
+        row_ids: list[str],
+        refused: dict[int, str],
+        error: core_exceptions.GoogleAPICallError,
+        *,
+        may_recreate: bool,
+    ) -> None:
+        if is_retryable(error):
+            raise SinkUnavailableError(
+                f"BigQuery insert into {spec.name} failed: {error}"
+            ) from error
+        if isinstance(error, core_exceptions.NotFound):
+            if not may_recreate:
+                raise SinkUnavailableError(f"BigQuery table {spec.name} is missing: {error}")
+            # The table was dropped under us: recreate it once, then try again.
+            self._ensured = False
+            self.ensure_tables()
+            self._insert_chunk(spec, indices, prepared, row_ids, refused, may_recreate=False)
+            return
+        if len(indices) > 1:
+            middle = len(indices) // 2
+            self._insert_chunk(spec, indices[:middle], prepared, row_ids, refused)
+            self._insert_chunk(spec, indices[middle:], prepared, row_ids, refused)
+            return
+        refused[indices[0]] = f"BigQuery refused the row: {error.message}"[:1000]
+
+
+def _chunks(indices: list[int], sizes: list[int]) -> list[list[int]]:
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    current_bytes = 0
+    for index in indices:
+        size = sizes[index]
+        if current and (
+            len(current) >= MAX_ROWS_PER_REQUEST or current_bytes + size > MAX_REQUEST_BYTES
+        ):
+            chunks.append(current)
+            current, current_bytes = [], 0
+        current.append(index)
+        current_bytes += size
+    if current:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,93 @@
+"""Property tests of the core: any input, every line accounted for exactly once, no crash."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from il_audit.schemas import ENVELOPE_FIELDS
+from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, process_message
+from il_audit.subscriber_fn.pricing import seed_catalog
+from tests.support.factories import make_envelope
+
+NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+field_names = st.sampled_from(sorted(ENVELOPE_FIELDS)) | st.text(max_size=12)
+
+
+@st.composite
+def mutated_envelopes(draw: st.DrawFn) -> bytes:
+    """A valid envelope with some fields replaced, removed or added at random."""
+    envelope: dict[str, Any] = make_envelope(
+        usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash", "input_tokens": 5}]
+    )
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(field_names)
+        if draw(st.booleans()):
+            envelope[key] = draw(json_values)
+        else:
+            envelope.pop(key, None)
+    return json.dumps(envelope).encode()
+
+
+lines = st.one_of(
+    st.binary(max_size=300),
+    mutated_envelopes(),
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.just(b""),
+)
+
+
+def check_accounting(data: bytes) -> None:
+    result = process_message(data, {"app": "x"}, MessageMeta("m"), seed_catalog(), NOW)
+    nonblank = [index for index, line in enumerate(data.split(b"\n")) if line.strip()]
+    if not nonblank:
+        assert result.rows == []
+        assert [reject.error_class for reject in result.rejects] == [ErrorClass.EMPTY_MESSAGE]
+        return
+    seen = Counter(result.row_lines) + Counter(reject.line_index for reject in result.rejects)
+    assert sorted(seen) == nonblank
+    assert set(seen.values()) == {1}
+    assert len(result.rows) == len(result.row_lines) == len(result.raw_lines)
+    for reject in result.rejects:
+        assert reject.error_detail
+        assert isinstance(reject.error_class, ErrorClass)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=4000))
+def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(data: bytes) -> None:
+    """Any bytes: each non-blank line is exactly one row or one reject."""
+    check_accounting(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines, max_size=8))
+def test_mixed_lines_are_each_a_row_or_a_reject(parts: list[bytes]) -> None:
+    """Valid, mutated, arbitrary-JSON and garbage lines in one message: one outcome each."""
+    check_accounting(b"\n".join(parts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutated_envelopes())
+def test_rows_always_carry_an_id_type_app_and_time(line: bytes) -> None:
+    """Whatever survives validation has the identity columns filled."""
+    result = process_message(line, {}, MessageMeta("m"), seed_catalog(), NOW)
+    for row in result.rows:
+        assert row["event_id"]
+        assert row["event_type"]
+        assert row["app"]
+        assert row["occurred_at"].tzinfo is not None

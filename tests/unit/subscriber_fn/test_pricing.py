@@ -1,0 +1,176 @@
+"""Pricing: exact money, effective dates, unknown rates never drop an event."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from il_audit.schemas import UsageItem
+from il_audit.subscriber_fn.pricing import (
+    CatalogError,
+    PricingCatalog,
+    Rate,
+    catalog_from_rows,
+    item_cost,
+    price_usage,
+    seed_catalog,
+)
+
+WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def usage(**fields: object) -> UsageItem:
+    return UsageItem.model_validate({"service": "vertex_gemini", **fields})
+
+
+@pytest.mark.parametrize(
+    ("service", "model_id", "tokens_in", "tokens_out", "expected"),
+    [
+        ("vertex_gemini", "gemini-2.5-flash-lite", 1_000_000, 1_000_000, "0.375000000"),
+        ("vertex_gemini", "gemini-2.0-flash", 1_000_000, 1_000_000, "0.500000000"),
+        ("vertex_gemini", "gemini-3.1-flash-lite", 2_000_000, 500_000, "0.400000000"),
+        ("vertex_embedding", "gemini-embedding-001", 4_000_000, 0, "0.100000000"),
+        ("vertex_gemini", "gemini-2.0-flash", 1234, 567, "0.000350200"),
+    ],
+)
+def test_seed_token_prices(
+    service: str, model_id: str, tokens_in: int, tokens_out: int, expected: str
+) -> None:
+    """Token cost = (in x price_in + out x price_out) / 1e6, from the seed rates."""
+    item = usage(
+        service=service, model_id=model_id, input_tokens=tokens_in, output_tokens=tokens_out
+    )
+    priced = price_usage([item], WHEN, seed_catalog())
+    assert priced.cost_usd == Decimal(expected)
+    assert priced.usage[0]["cost_usd"] == Decimal(expected)
+    assert priced.pricing_status == "priced"
+    assert priced.rate_version == "2026-07-01"
+    assert priced.pricing_source == "seed_catalog"
+
+
+def test_unit_prices_are_exact() -> None:
+    """Cloud Run vCPU-seconds and GCS bytes: quantity x unit_price, no float error."""
+    cpu = usage(service="cloud_run", model_id="cpu_second", quantity=0.1)
+    storage = usage(service="gcs", model_id="storage_byte", quantity=3_000_000_000)
+    priced = price_usage([cpu, storage], WHEN, seed_catalog())
+    assert [item["cost_usd"] for item in priced.usage] == [
+        Decimal("0.000002400"),
+        Decimal("0.060000000"),
+    ]
+    assert priced.cost_usd == Decimal("0.060002400")
+
+
+def test_money_rounds_half_even_to_nine_places() -> None:
+    """Costs are NUMERIC: 9 decimal places, banker's rounding."""
+    catalog = PricingCatalog(
+        [Rate("s", "m", date(2026, 1, 1), unit_price=Decimal("0.0000000005"))], source="x"
+    )
+    assert item_cost(usage(service="s", model_id="m", quantity=1), catalog.rates[0]) == Decimal(
+        "0E-9"
+    )
+    assert item_cost(usage(service="s", model_id="m", quantity=3), catalog.rates[0]) == Decimal(
+        "0.000000002"
+    )
+
+
+def test_unknown_rate_leaves_the_item_unpriced() -> None:
+    """An item without a rate keeps cost_usd null; the event is partially priced, not dropped."""
+    known = usage(model_id="gemini-2.0-flash", input_tokens=1_000_000)
+    unknown = usage(model_id="gemini-9", input_tokens=10)
+    priced = price_usage([known, unknown], WHEN, seed_catalog())
+    assert [item["cost_usd"] for item in priced.usage] == [Decimal("0.100000000"), None]
+    assert priced.pricing_status == "partially_priced"
+    assert priced.cost_usd == Decimal("0.100000000")
+
+
+def test_nothing_priced_is_unpriced_with_null_total() -> None:
+    """No item priced: status unpriced and a null total (not zero)."""
+    priced = price_usage([usage(model_id="gemini-9", input_tokens=10)], WHEN, seed_catalog())
+    assert (priced.pricing_status, priced.cost_usd, priced.rate_version) == ("unpriced", None, None)
+
+
+def test_no_usage_means_no_pricing_fields() -> None:
+    """Events without usage carry no pricing status at all."""
+    priced = price_usage([], WHEN, seed_catalog())
+    assert (priced.cost_usd, priced.pricing_status, priced.pricing_source) == (None, None, None)
+
+
+def test_the_rate_in_force_at_occurred_at_wins() -> None:
+    """Effective-dated rates: the latest one starting on or before the event's UTC day."""
+    catalog = catalog_from_rows(
+        [
+            {
+                "service": "s",
+                "model_id": "m",
+                "effective_from": "2026-01-01",
+                "unit_price": "1",
+                "rate_version": "v1",
+            },
+            {
+                "service": "s",
+                "model_id": "m",
+                "effective_from": "2026-06-01",
+                "unit_price": "2",
+                "rate_version": "v2",
+            },
+        ]
+    )
+    item = usage(service="s", model_id="m", quantity=1)
+    before = price_usage([item], datetime(2025, 12, 31, 23, 59, tzinfo=UTC), catalog)
+    january = price_usage([item], datetime(2026, 5, 31, 23, 59, 59, tzinfo=UTC), catalog)
+    june = price_usage([item], datetime(2026, 6, 1, 0, 0, tzinfo=UTC), catalog)
+    assert before.pricing_status == "unpriced"
+    assert (january.cost_usd, january.rate_version) == (Decimal("1.000000000"), "v1")
+    assert (june.cost_usd, june.rate_version) == (Decimal("2.000000000"), "v2")
+    assert june.pricing_source == "bigquery_catalog"
+
+
+def test_tokens_against_a_unit_rate_are_unpriced() -> None:
+    """A rate cannot price what it has no price for."""
+    item = usage(service="cloud_run", model_id="cpu_second", input_tokens=100)
+    assert price_usage([item], WHEN, seed_catalog()).pricing_status == "unpriced"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"model_id": "m", "effective_from": "2026-01-01", "unit_price": "1"}, "service"),
+        ({"service": "s", "model_id": "m", "unit_price": "1"}, "effective_from"),
+        ({"service": "s", "model_id": "m", "effective_from": "2026-01-01"}, "no price"),
+        (
+            {"service": "s", "model_id": "m", "effective_from": "2026-01-01", "unit_price": "-1"},
+            "non-negative",
+        ),
+        (
+            {"service": "s", "model_id": "m", "effective_from": "2026-13-01", "unit_price": "1"},
+            "month",
+        ),
+        (
+            {"service": "s", "model_id": "m", "effective_from": "2026-01-01", "unit_price": "abc"},
+            "not a number",
+        ),
+    ],
+)
+def test_malformed_rates_are_refused(row: dict[str, str], message: str) -> None:
+    """A rate without its key, date or price, or with a bad number, is a CatalogError."""
+    with pytest.raises(CatalogError, match=message):
+        catalog_from_rows([row])
+
+
+def test_two_rates_on_the_same_day_overlap() -> None:
+    """Two prices for one key taking effect the same day are refused."""
+    row = {"service": "s", "model_id": "m", "effective_from": "2026-01-01", "unit_price": "1"}
+    with pytest.raises(CatalogError, match="take effect"):
+        catalog_from_rows([row, {**row, "unit_price": "2"}])
+
+
+def test_seed_catalog_has_the_seed_rates() -> None:
+    """The bundled catalog holds the six rates of the 0.1 library, version 2026-07-01."""
+    catalog = seed_catalog()
+    assert catalog.version == "2026-07-01"
+    assert len(catalog) == 6
+    cpu = catalog.rate_at("cloud_run", "cpu_second", WHEN)
+    assert cpu is not None
+    assert cpu.unit_price == Decimal("0.000024")
