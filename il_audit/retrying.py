@@ -16,16 +16,31 @@ from google.api_core import exceptions as core_exceptions
 # 408 timeout, 429 throttled; 409 and 499 are how api_core maps gRPC ABORTED and
 # CANCELLED, which the Pub/Sub client itself treats as transient.
 _RETRYABLE_HTTP: Final = frozenset({408, 409, 429, 499})
+# BigQuery answers throttling and quota with 403 and these reasons.
+_RETRYABLE_REASONS: Final = frozenset({"quotaExceeded", "rateLimitExceeded", "backendError"})
 
 
 def is_retryable(error: BaseException) -> bool:
-    """True when publishing again later may succeed."""
+    """True when trying again later may succeed.
+
+    Errors of il-audit's own may say so with a ``retryable`` class attribute
+    (the subscriber's TransientError does), so that the embedded transport's
+    failures are retried like Pub/Sub's.
+    """
+    marked = getattr(error, "retryable", None)
+    if isinstance(marked, bool):
+        return marked
     if isinstance(error, core_exceptions.GoogleAPICallError):
         code = error.code
         if code is None:
             return True
         code = int(code)
-        return code >= 500 or code in _RETRYABLE_HTTP
+        if code >= 500 or code in _RETRYABLE_HTTP:
+            return True
+        return any(
+            isinstance(detail, dict) and detail.get("reason") in _RETRYABLE_REASONS
+            for detail in (error.errors or ())
+        )
     if isinstance(error, core_exceptions.RetryError):
         return True  # the client's own retry deadline ran out on a retryable error
     # Network-level failures surface as OSError/TimeoutError/ConnectionError.

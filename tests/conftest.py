@@ -17,6 +17,8 @@ from il_audit.config.settings import ENABLE_VARIABLES, ENV_BINDINGS, reset_audit
 from il_audit.devtools import pubsub_emulator
 from il_audit.publisher import _default
 from il_audit.schemas import taxonomy
+from tests.support import bigquery_standin
+from tests.support.bigquery_standin import BigQueryStandIn
 
 _SESSION_EMULATOR_HOST = os.environ.get("PUBSUB_EMULATOR_HOST", "")
 _ISOLATED_VARIABLES = {
@@ -59,6 +61,16 @@ def _emulator_host() -> Iterator[str]:
         yield emulator.host
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[BigQueryStandIn]:
+    """The BigQuery stand-in (bqemulator), one process per session (about 1.5 s to start)."""
+    running = bigquery_standin.start_for_tests()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture

@@ -50,10 +50,11 @@ def test_wheel_and_sdist_carry_the_data_files(dist: Path) -> None:
     assert not any(name.startswith("tests/") for name in wheel_names)
 
 
-def test_wheel_installs_and_imports_in_a_fresh_venv(dist: Path, tmp_path: Path) -> None:
-    """The public API imports from the installed wheel and bundled defaults load."""
+@pytest.fixture(scope="module")
+def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A fresh venv with the wheel installed (third-party packages borrowed via a .pth)."""
     [wheel] = dist.glob("*.whl")
-    target = tmp_path / "venv"
+    target = tmp_path_factory.mktemp("fresh") / "venv"
     venv.create(target, with_pip=True)
     python = target / "bin" / "python"
     subprocess.run(
@@ -69,6 +70,15 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(dist: Path, tmp_path: Path) 
         text=True,
     ).stdout.strip()
     (Path(site) / "dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return target, site
+
+
+def test_wheel_installs_and_imports_in_a_fresh_venv(
+    installed: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The public API imports from the installed wheel and bundled defaults load."""
+    target, site = installed
+    python = target / "bin" / "python"
     check = (
         "import il_audit, json\n"
         "from il_audit import emit, AuditContext, flush_audit_writer, taxonomy\n"
@@ -98,3 +108,63 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(dist: Path, tmp_path: Path) 
     )
     assert cli.returncode == 0, cli.stderr
     assert "il-audit" in cli.stdout
+
+
+def test_demo_from_the_wheel_reports_what_independent_queries_find(
+    installed: tuple[Path, str], tmp_path: Path
+) -> None:
+    """`il-audit demo` (the README's first command) fills a DuckDB file whose report matches
+    the workload it generated and SQL run on the tables directly."""
+    import json
+    from collections import Counter
+    from decimal import Decimal
+
+    import duckdb
+
+    from il_audit.demo_workload import generate
+
+    target, _ = installed
+    database = tmp_path / "demo.duckdb"
+    events = 3000
+    result = subprocess.run(
+        [str(target / "bin" / "il-audit"), "demo", "--events", str(events), "--json",
+         "--database", str(database)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    workload = list(generate(events, seed=7))
+    malformed = sum(event.malformed for event in workload)
+    expected_types = Counter(event.event_type for event in workload if not event.malformed)
+    assert (report["events"], report["accepted"], report["dead_lettered"]) == (
+        events, events - malformed, malformed
+    )  # fmt: skip
+    with duckdb.connect(str(database), read_only=True) as connection:
+        by_type = dict(
+            connection.execute("SELECT event_type, COUNT(*) FROM events GROUP BY 1").fetchall()
+        )
+        total_cost = connection.execute("SELECT SUM(cost_usd) FROM events").fetchone()
+        item_cost = connection.execute(
+            "SELECT SUM(u.cost_usd) FROM (SELECT UNNEST(usage) AS u FROM events)"
+        ).fetchone()
+        reasons = dict(connection.execute(
+            "SELECT error_class, COUNT(*) FROM dead_letters GROUP BY 1").fetchall())  # fmt: skip
+        users = dict(connection.execute(
+            "SELECT app, COUNT(*) FROM events GROUP BY 1").fetchall())  # fmt: skip
+    assert by_type == dict(expected_types)
+    sections = report["report"]
+    top_types = {row["event_type"]: row["events"] for row in sections["Events by type (top 12)"]}
+    assert all(by_type[name] == count for name, count in top_types.items())
+    assert len(top_types) == 12
+    report_cost = sum(
+        Decimal(row["cost_usd"]) for row in sections["Cost by app and pricing source (USD)"]
+    )
+    assert report_cost == total_cost[0] == item_cost[0]
+    model_cost = sum(
+        Decimal(row["cost_usd"]) for row in sections["Cost by model (USD)"] if row["cost_usd"]
+    )
+    assert model_cost == report_cost
+    assert {
+        row["error_class"]: row["dead_letters"] for row in sections["Dead letters by reason"]
+    } == reasons
+    assert {row["app"]: row["events"] for row in sections["Active users by app"]} == users

@@ -13,6 +13,12 @@ import click
 
 from il_audit._version import __version__
 from il_audit.cli.demo import demo
+from il_audit.cli.dev import dev
+from il_audit.cli.infra import infra
+from il_audit.cli.query import query
+from il_audit.cli.rates import rates
+from il_audit.cli.schema import schema
+from il_audit.config.settings import reset_audit_settings_cache
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -30,9 +36,15 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    reset_audit_settings_cache()  # every invocation reads the environment afresh
 
 
 cli.add_command(demo)
+cli.add_command(dev)
+cli.add_command(infra)
+cli.add_command(query)
+cli.add_command(rates)
+cli.add_command(schema)
 
 
 def main() -> None:

@@ -1,23 +1,61 @@
-"""``il-audit demo``: run a synthetic workload and report what was captured."""
+"""``il-audit demo``: a synthetic workload through the embedded pipeline, then a report.
+
+Everything is the real thing: ``emit()`` and the background publisher, the
+subscriber's validation, pricing and dead-lettering, the DuckDB sink and the
+analytics views; only the transport is in-process instead of Pub/Sub.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import time
-from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import click
 
+from il_audit.cli._output import _plain, render
 from il_audit.config.settings import Transport, get_audit_settings
 from il_audit.demo_workload import generate
-from il_audit.publisher._transports.memory import MemoryTransport
 from il_audit.publisher.client import AuditPublisher
+
+REPORT_QUERIES: dict[str, str] = {
+    "Events by type (top 12)": """
+        SELECT event_type, SUM(events) AS events, SUM(actors) AS actor_days
+        FROM events_by_type_daily GROUP BY event_type ORDER BY events DESC, event_type LIMIT 12""",
+    "Active users by app": """
+        SELECT app, MAX(active_users) AS peak_daily_users, SUM(events) AS events
+        FROM active_users_daily GROUP BY app ORDER BY app""",
+    "Cost by app and pricing source (USD)": """
+        SELECT app, pricing_source, SUM(priced_events) AS events, SUM(cost_usd) AS cost_usd,
+               SUM(partially_priced_events) AS partially_priced, SUM(unpriced_events) AS unpriced
+        FROM cost_by_app_daily GROUP BY app, pricing_source ORDER BY app, pricing_source""",
+    "Cost by model (USD)": """
+        SELECT service, model_id, pricing_source, SUM(items) AS items,
+               SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+               SUM(quantity) AS quantity, SUM(cost_usd) AS cost_usd,
+               SUM(unpriced_items) AS unpriced_items
+        FROM cost_by_model_daily GROUP BY service, model_id, pricing_source
+        ORDER BY cost_usd DESC NULLS LAST, service, model_id""",
+    "Dead letters by reason": """
+        SELECT error_class, SUM(dead_letters) AS dead_letters, ANY_VALUE(sample_detail) AS sample
+        FROM dead_letters_by_reason GROUP BY error_class ORDER BY dead_letters DESC""",
+}
+
+
+def _spread(index: int, events: int, now: datetime, days: int = 3) -> datetime:
+    """Spread the workload evenly over the last ``days`` days (deterministic)."""
+    return now - timedelta(seconds=days * 86400 * (events - index) / max(events, 1))
 
 
 @click.command()
 @click.option(
     "--events",
-    type=click.IntRange(1, 10_000_000),
-    default=2000,
+    type=click.IntRange(1, 1_000_000),
+    default=5000,
     envvar="IL_AUDIT_DEMO_EVENTS",
     help="How many events to emit (env IL_AUDIT_DEMO_EVENTS).",
 )
@@ -28,33 +66,100 @@ from il_audit.publisher.client import AuditPublisher
     envvar="IL_AUDIT_DEMO_SEED",
     help="Workload seed (env IL_AUDIT_DEMO_SEED).",
 )
-def demo(events: int, seed: int) -> None:
-    """Emit a realistic synthetic workload (apps, users, logins, ingest jobs with
-    Gemini tokens, Cloud Run CPU, chat sessions, UI beacons, a few malformed
-    events) through the in-memory transport, then summarise what was published.
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="./il_audit_demo.duckdb",
+    envvar="IL_AUDIT_DEMO_DATABASE",
+    help="Demo warehouse file, recreated on every run (env IL_AUDIT_DEMO_DATABASE).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for scripts).")
+def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
+    """Run a realistic synthetic workload through the embedded pipeline and report on it.
+
+    Several apps and users: logins and failed logins, ingest jobs with Gemini
+    token usage and Cloud Run CPU seconds, chat sessions and turns, UI beacon
+    events, and a few malformed events, which are dead-lettered with their
+    reason. The report is read from the analytics views.
 
     \b
     Example:
-      il-audit demo --events 5000
+      il-audit demo --events 20000
+      il-audit query --database il_audit_demo.duckdb "SELECT * FROM cost_by_model_daily"
     """
+    for leftover in (database, database.with_name(database.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        # The malformed events are deliberate; the report lists them instead.
+        logging.getLogger("il_audit").setLevel(logging.ERROR)
     settings = get_audit_settings().model_copy(
-        update={"enabled": True, "transport": Transport.MEMORY, "write_queue_max_size": events + 1}
+        update={
+            "enabled": True,
+            "transport": Transport.LOCAL,
+            "duckdb_path": str(database),
+            "write_queue_max_size": events + 1,
+            "environment": "demo",
+        }
     )
-    transport = MemoryTransport(max_messages=None)
-    publisher = AuditPublisher(settings, transport=transport)
+    publisher = AuditPublisher(settings)
+    now = datetime.now(UTC)
     started = time.perf_counter()
-    with click.progressbar(generate(events, seed=seed), length=events, label="emitting") as bar:
-        for event in bar:
-            publisher.submit(event.event_type, event.context, dict(event.fields))
-    flushed = publisher.shutdown(timeout=60)
+    for index, event in enumerate(generate(events, seed=seed)):
+        publisher.submit(
+            event.event_type,
+            event.context,
+            {**event.fields, "occurred_at": _spread(index, events, now)},
+        )
+    _wait_with_progress(publisher, events, quiet=as_json)
+    publisher.shutdown(timeout=60)
     elapsed = time.perf_counter() - started
     stats = publisher.stats()
-    envelopes = transport.envelopes()
-    by_type = Counter(envelope.get("event_type") for envelope in envelopes)
-    click.echo(f"\n{len(envelopes)} events in {len(transport.messages)} messages, {elapsed:.2f}s")
-    click.echo(f"  published={stats.published} invalid={stats.invalid} dropped={stats.dropped}")
-    click.echo("\nevents by type:")
-    for event_type, count in sorted(by_type.items(), key=lambda item: (-item[1], str(item[0]))):
-        click.echo(f"  {event_type:<32} {count:>7}")
-    if not flushed or stats.published != events:
-        raise click.ClickException("not every event was published")
+    if stats.published != events:
+        raise click.ClickException(
+            f"only {stats.published} of {events} events were processed "
+            f"(failed {stats.failed}, dropped {stats.dropped}); see the log above"
+        )
+    from il_audit.cli.query import run_query
+
+    sections = {title: run_query(sql, database) for title, sql in REPORT_QUERIES.items()}
+    accepted = run_query("SELECT COUNT(*) FROM events", database)[1][0][0]
+    dead = run_query("SELECT COUNT(*) FROM dead_letters", database)[1][0][0]
+    if as_json:
+        payload: dict[str, Any] = {
+            "events": events,
+            "accepted": accepted,
+            "dead_lettered": dead,
+            "seconds": round(elapsed, 3),
+            "database": str(database),
+            "report": {
+                title: [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
+                for title, (columns, rows) in sections.items()
+            },
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(
+        f"\n{events:,} events in {elapsed:.1f} s ({events / elapsed:,.0f} events/s) -> {database}"
+    )
+    click.echo(f"accepted {accepted:,}, dead-lettered {dead:,}, dropped {stats.dropped:,}\n")
+    for title, (columns, rows) in sections.items():
+        click.secho(title, bold=True)
+        click.echo(render(columns, rows, "table"))
+        click.echo()
+    hint = "SELECT * FROM cost_by_model_daily"
+    click.echo(f'Try: il-audit query --database {database} "{hint}"')
+
+
+def _wait_with_progress(publisher: AuditPublisher, total: int, *, quiet: bool) -> None:
+    """Show events processed by the pipeline until all are done."""
+    done = 0
+    sink = io.StringIO() if quiet else None  # --json: keep stdout machine-readable
+    with click.progressbar(length=total, label="processing", file=sink) as bar:
+        while done < total:
+            stats = publisher.stats()
+            current = stats.published + stats.failed
+            bar.update(current - done)
+            done = current
+            if stats.pending == 0 and current < total:
+                break  # nothing left in flight: the rest failed; reported by the caller
+            time.sleep(0.1)

@@ -110,11 +110,13 @@ class PubSubEmulator:
             self._log = None
 
 
-def start(port: int | None = None, *, timeout: float = 60.0) -> PubSubEmulator:
+def start(
+    port: int | None = None, *, timeout: float = 60.0, log_path: Path | None = None
+) -> PubSubEmulator:
     """Start the emulator on 127.0.0.1 (a free port unless given) and wait until it answers."""
     launcher = find_launcher()
     port = port or free_port()
-    log_path = Path(tempfile.gettempdir()) / f"il-audit-pubsub-emulator-{port}.log"
+    log_path = log_path or Path(tempfile.gettempdir()) / f"il-audit-pubsub-emulator-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
         [str(launcher), "--host=127.0.0.1", f"--port={port}"],

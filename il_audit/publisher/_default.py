@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from il_audit.config.settings import AuditSettings, get_audit_settings
+from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher.client import (
     AuditPublisher,
     DropCallback,
@@ -65,12 +65,20 @@ def _strict_from_env() -> bool:
 
 
 def _log_destination(client: AuditPublisher) -> None:
+    """One line saying where events go (a warning when auto chose the local file)."""
     settings = client.settings
     kind = client.transport_kind
     if kind == "pubsub":
         where = f"Pub/Sub topic projects/{settings.project}/topics/{settings.topic}"
     elif kind == "local":
         where = f"the embedded pipeline writing {settings.duckdb_path}"
+        if settings.transport is Transport.AUTO:
+            logger.warning(
+                "il-audit: no GCP project found, so events go to %s "
+                "(set GOOGLE_CLOUD_PROJECT to publish to Pub/Sub, IL_AUDIT_TRANSPORT to choose)",
+                where,
+            )
+            return
     elif kind == "off":
         where = "nowhere (auditing is off)"
     else:

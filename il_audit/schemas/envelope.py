@@ -28,6 +28,8 @@ SCHEMA_VERSION: Final = 1
 MAX_ENVELOPE_BYTES: Final = 1_048_576
 """A serialized envelope (one NDJSON line) larger than 1 MiB is invalid."""
 MAX_USAGE_ITEMS: Final = 100
+INT64_MAX: Final = 2**63 - 1
+"""Largest value of an INT64 column."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Label = Annotated[str, StringConstraints(max_length=256)]
@@ -81,12 +83,18 @@ class UsageItem(BaseModel):
         default=None, description="Model id or resource rate key (cost_rates.model_id)."
     )
     category: Label | None = Field(default=None, description="Caller's category, e.g. vision.")
-    input_tokens: int | None = Field(default=None, ge=0, description="Prompt tokens.")
-    output_tokens: int | None = Field(default=None, ge=0, description="Completion tokens.")
-    quantity: float | None = Field(default=None, ge=0, description="Units consumed.")
+    input_tokens: int | None = Field(default=None, ge=0, le=INT64_MAX, description="Prompt tokens.")
+    output_tokens: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="Completion tokens."
+    )
+    quantity: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Units consumed."
+    )
     unit: Label | None = Field(default=None, description="Unit of quantity, e.g. vCPU_second.")
     tokens_estimated: bool = Field(default=False, description="Token counts are estimates.")
-    latency_ms: float | None = Field(default=None, ge=0, description="Call latency in ms.")
+    latency_ms: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Call latency in ms."
+    )
 
 
 class Envelope(BaseModel):

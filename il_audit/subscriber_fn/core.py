@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,8 @@ from il_audit.schemas.envelope import MAX_ENVELOPE_BYTES, Envelope, describe_val
 from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
 from il_audit.schemas.taxonomy import is_known
 from il_audit.subscriber_fn.pricing import PricingCatalog, price_usage
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorClass(StrEnum):
@@ -45,6 +48,8 @@ class ErrorClass(StrEnum):
     """A message without a single non-blank line."""
     SINK_REJECTED = "sink_rejected"
     """The warehouse refused the row permanently (set by the edges, not the core)."""
+    INTERNAL_ERROR = "internal_error"
+    """The core itself failed on the line (a bug): isolated so its neighbours still pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,16 @@ def process_message(
         if not line.strip():
             continue
         seen_any = True
-        outcome = process_line(line, index, meta, catalog, now)
+        try:
+            outcome = process_line(line, index, meta, catalog, now)
+        except Exception as exc:  # a bug must not block the good lines of the message
+            logger.exception("il-audit: the core failed on line %d of %s", index, meta.message_id)
+            outcome = _reject(
+                ErrorClass.INTERNAL_ERROR,
+                f"the subscriber failed: {type(exc).__name__}",
+                line,
+                index,
+            )
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         else:

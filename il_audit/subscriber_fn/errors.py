@@ -18,6 +18,8 @@ class TransientError(SubscriberError):
     ``message_id:line_index``.
     """
 
+    retryable = True  # read by il_audit.retrying.is_retryable
+
 
 class SinkUnavailableError(TransientError):
     """The warehouse could not be reached or refused the request for now."""

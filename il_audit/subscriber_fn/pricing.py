@@ -29,6 +29,8 @@ from il_audit.schemas.envelope import UsageItem
 from il_audit.schemas.rows import PricingSource, PricingStatus
 
 MONEY_QUANTUM: Final = Decimal("0.000000001")
+MAX_MONEY: Final = Decimal("99999999999999999999999999999.999999999")
+"""The largest BigQuery NUMERIC; a cost above it cannot be stored and stays unpriced."""
 _MILLION: Final = Decimal(1_000_000)
 _ZERO: Final = Decimal(0)
 
@@ -203,7 +205,10 @@ def item_cost(item: UsageItem, rate: Rate) -> Decimal | None:
     if item.quantity is not None and rate.unit_price is not None:
         # repr() of a float is its shortest round-tripping decimal: 0.1 stays 0.1.
         cost = (cost or _ZERO) + Decimal(repr(item.quantity)) * rate.unit_price
-    return None if cost is None else cost.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    if cost is None or not cost.is_finite() or cost > MAX_MONEY:
+        # quantize() would raise InvalidOperation; a cost NUMERIC cannot hold is not a price.
+        return None
+    return cost.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def price_usage(
@@ -259,7 +264,8 @@ def catalog_from_rows(
     rows: Iterable[Mapping[str, Any]], *, source: str = PricingSource.BIGQUERY_CATALOG.value
 ) -> PricingCatalog:
     """A catalog from ``cost_rates`` rows (raises :class:`CatalogError` on bad rows)."""
-    rates = [Rate.from_mapping(row) for row in rows]
+    # The same rate loaded twice is one rate; only conflicting prices are an error.
+    rates = list(dict.fromkeys(Rate.from_mapping(row) for row in rows))
     versions = {rate.rate_version for rate in rates if rate.rate_version}
     version = max(versions) if versions else None
     return PricingCatalog(rates, source=source, version=version)

@@ -41,8 +41,19 @@ def transport_factory(settings: AuditSettings) -> TransportFactory:
         return pubsub
     if kind is Transport.MEMORY:
         return MemoryTransport
+    if kind is Transport.LOCAL:
+        try:
+            from il_audit.subscriber_fn.embedded import LocalTransport
+        except ImportError as exc:
+            return _unavailable(
+                f"the embedded transport needs DuckDB: pip install 'il-audit[embedded]' ({exc})"
+            )
+        return lambda: LocalTransport(settings)
+    return _unavailable(f"transport {kind.value!r} is not available")
 
+
+def _unavailable(reason: str) -> TransportFactory:
     def unavailable() -> TransportProtocol:
-        raise TransportUnavailableError(f"transport {kind.value!r} is not available in this build")
+        raise TransportUnavailableError(reason)
 
     return unavailable

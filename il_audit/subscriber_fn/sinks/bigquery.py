@@ -48,6 +48,7 @@ MAX_ROWS_PER_REQUEST: Final = 500
 MAX_REQUEST_BYTES: Final = 9_000_000
 _MAX_STOPPED_ROUNDS: Final = 3
 _PERMANENT_ROW_REASONS: Final = frozenset({"invalid"})
+_ROW_PROBLEM_CODES: Final = frozenset({400, 413})  # a whole request refused for its content
 
 
 def schema_fields(columns: Sequence[ColumnSpec]) -> list[bigquery.SchemaField]:
@@ -129,9 +130,15 @@ class BigQuerySink:
             dataset = bigquery.Dataset(f"{self.client.project}.{self.dataset}")
             if self.location:
                 dataset.location = self.location
-            self.client.create_dataset(dataset, exists_ok=True, timeout=self.timeout)
+            self.client.create_dataset(
+                dataset, exists_ok=True, retry=self._retry, timeout=self.timeout
+            )
             for spec in TABLES:
-                self.client.create_table(self._table(spec), exists_ok=True, timeout=self.timeout)
+                self.client.create_table(
+                    self._table(spec), exists_ok=True, retry=self._retry, timeout=self.timeout
+                )
+        except core_exceptions.RetryError as exc:  # the retry deadline ran out
+            raise SinkUnavailableError(f"cannot create BigQuery tables: {exc}") from exc
         except core_exceptions.GoogleAPICallError as exc:
             if is_retryable(exc):
                 raise SinkUnavailableError(f"cannot create BigQuery tables: {exc}") from exc
@@ -174,8 +181,30 @@ class BigQuerySink:
                     self.table_id(COST_RATES), retry=self._retry, timeout=self.timeout
                 )
             ]
-        except core_exceptions.GoogleAPICallError as exc:
+        except (core_exceptions.GoogleAPICallError, core_exceptions.RetryError) as exc:
             raise SinkUnavailableError(f"cannot read cost_rates: {exc}") from exc
+        except OSError as exc:
+            raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
+
+    def upsert_cost_rates(self, rows: Sequence[Row]) -> None:
+        """Insert or replace cost_rates rows by (service, model_id, effective_from), with MERGE.
+
+        DML rather than streaming, so that a changed price replaces the old row.
+        """
+        if not rows:
+            return
+        self.ensure_tables()
+        sql = merge_cost_rates_sql(self.table_id(COST_RATES), rows)
+        try:
+            self.client.query(sql, retry=self._retry, timeout=self.timeout).result(
+                retry=self._retry, timeout=self.timeout
+            )
+        except core_exceptions.RetryError as exc:
+            raise SinkUnavailableError(f"cannot update cost_rates: {exc}") from exc
+        except core_exceptions.GoogleAPICallError as exc:
+            if is_retryable(exc):
+                raise SinkUnavailableError(f"cannot update cost_rates: {exc}") from exc
+            raise
         except OSError as exc:
             raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
 
@@ -192,8 +221,12 @@ class BigQuerySink:
         json_columns = _json_columns(spec)
         (key,) = KEY_COLUMNS[spec.name]
         prepared = [to_insert_row(row, json_columns) for row in rows]
-        sizes = [len(dumps(row)) + 64 for row in prepared]
         row_ids = [str(row[key]) for row in rows]
+        # Each row's size as the client sends it: json.dumps, ASCII-escaped, ", " separators.
+        sizes = [
+            len(json.dumps({"json": row, "insertId": row_id})) + 2
+            for row, row_id in zip(prepared, row_ids, strict=True)
+        ]
         refused: dict[int, str] = {}
         for chunk in _chunks(list(range(len(rows))), sizes):
             self._insert_chunk(spec, chunk, prepared, row_ids, refused)
@@ -223,7 +256,7 @@ class BigQuerySink:
                     spec, indices, prepared, row_ids, refused, exc, may_recreate=may_recreate
                 )
                 return
-            except OSError as exc:
+            except (core_exceptions.RetryError, OSError) as exc:
                 raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
             stopped: list[int] = []
             for entry in errors:
@@ -270,12 +303,19 @@ class BigQuerySink:
             self.ensure_tables()
             self._insert_chunk(spec, indices, prepared, row_ids, refused, may_recreate=False)
             return
+        if error.code not in _ROW_PROBLEM_CODES:
+            # Not about the rows (permission, ...): fail the message; Pub/Sub retries it and
+            # dead-letters it whole after max_delivery_attempts, ready for replay.
+            raise SinkUnavailableError(f"insert into {spec.name} refused: {error}") from error
         if len(indices) > 1:
             middle = len(indices) // 2
             self._insert_chunk(spec, indices[:middle], prepared, row_ids, refused)
             self._insert_chunk(spec, indices[middle:], prepared, row_ids, refused)
             return
-        refused[indices[0]] = f"BigQuery refused the row: {error.message}"[:1000]
+        reason = error.message
+        if error.errors and isinstance(error.errors[0], dict):
+            reason = str(error.errors[0].get("message") or reason)
+        refused[indices[0]] = f"BigQuery refused the row: {reason}"[:1000]
 
 
 def _chunks(indices: list[int], sizes: list[int]) -> list[list[int]]:
@@ -294,3 +334,41 @@ def _chunks(indices: list[int], sizes: list[int]) -> list[list[int]]:
     if current:
         chunks.append(current)
     return chunks
+
+
+_COST_RATE_TYPES: Final = {column.name: column.type for column in COST_RATES.columns}
+
+
+def _sql_literal(value: Any, bq_type: str) -> str:
+    if value is None:
+        return f"CAST(NULL AS {bq_type})"
+    if bq_type == "STRING":
+        # json escapes quotes, backslashes and control characters the way BigQuery
+        # string literals do; non-ASCII stays as UTF-8 (no surrogate-pair escapes).
+        return json.dumps(str(value), ensure_ascii=False)
+    if bq_type in ("NUMERIC", "DATE", "TIMESTAMP"):
+        text = dumps(value).strip('"')
+        return f"{bq_type} {json.dumps(text)}"
+    return str(value)
+
+
+def merge_cost_rates_sql(table_id: str, rows: Sequence[Row]) -> str:
+    """A MERGE that upserts ``rows`` into the cost_rates table ``table_id``."""
+    columns = [name for name in _COST_RATE_TYPES if name != "loaded_at"]
+    selects = []
+    for row in rows:
+        values = [
+            f"{_sql_literal(row.get(name), _COST_RATE_TYPES[name])} AS {name}" for name in columns
+        ]
+        selects.append("SELECT " + ", ".join(values))
+    source = "\n  UNION ALL ".join(selects)
+    key = " AND ".join(f"t.{name} = s.{name}" for name in KEY_COLUMNS[COST_RATES.name])
+    updates = ", ".join(f"{name} = s.{name}" for name in columns)
+    names = ", ".join([*columns, "loaded_at"])
+    inserted = ", ".join([*(f"s.{name}" for name in columns), "CURRENT_TIMESTAMP()"])
+    # Every value is a typed literal built by _sql_literal; no input text reaches SQL raw.
+    return (
+        f"MERGE `{table_id}` AS t\nUSING (\n  {source}\n) AS s\nON {key}\n"  # noqa: S608
+        f"WHEN MATCHED THEN UPDATE SET {updates}, loaded_at = CURRENT_TIMESTAMP()\n"
+        f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({inserted})"
+    )

@@ -15,6 +15,7 @@ which is two orders of magnitude faster than ``executemany`` for nested rows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -22,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -72,6 +74,14 @@ def create_table_sql(spec: TableSpec) -> str:
         columns.append(f"{column.name} {duckdb_type(column)}{not_null}")
     key = ", ".join(KEY_COLUMNS[spec.name])
     return f"CREATE TABLE IF NOT EXISTS {spec.name} ({', '.join(columns)}, PRIMARY KEY ({key}))"
+
+
+@functools.cache
+def view_statements() -> tuple[tuple[str, str], ...]:
+    """(name, DuckDB SELECT) of every analytics view, transpiled once per process."""
+    from il_audit.sql import for_duckdb, views
+
+    return tuple((view.name, for_duckdb(view.sql)) for view in views())
 
 
 def _read_json_columns(spec: TableSpec) -> str:
@@ -126,6 +136,8 @@ class DuckDBSink:
         with self._lock, self.connect() as connection:
             for spec in TABLES:
                 connection.execute(create_table_sql(spec))
+            for name, sql in view_statements():
+                connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
         self._ensured = True
 
     def write_events(self, rows: Sequence[Row]) -> dict[int, str]:
@@ -145,6 +157,8 @@ class DuckDBSink:
     def upsert_cost_rates(self, rows: Sequence[Row]) -> None:
         """Insert or replace cost_rates rows (keyed by service, model_id, effective_from)."""
         self.ensure_tables()
+        now = datetime.now(UTC)
+        rows = [{**row, "loaded_at": row.get("loaded_at") or now} for row in rows]
         with self._lock, self.connect() as connection, _ndjson_file(rows) as path:
             connection.execute(
                 f"INSERT OR REPLACE INTO {COST_RATES.name} BY NAME SELECT * FROM read_json(?, "

@@ -150,3 +150,55 @@ def test_duplicate_lines_give_duplicate_rows_for_the_sink_to_dedupe() -> None:
     data = make_envelope(event_id="same")
     line = json.dumps(data).encode()
     assert len(run(line, line).rows) == 2
+
+
+@pytest.mark.parametrize(
+    ("item", "outcome"),
+    [
+        ('{"service":"cloud_run","model_id":"cpu_second","quantity":Infinity}', "schema_violation"),
+        ('{"service":"cloud_run","model_id":"cpu_second","quantity":NaN}', "schema_violation"),
+        ('{"service":"cloud_run","model_id":"cpu_second","quantity":1e308}', "unpriced"),
+        (
+            '{"service":"vertex_gemini","model_id":"gemini-2.0-flash","input_tokens":'
+            + str(10**40)
+            + "}",
+            "schema_violation",
+        ),
+        (
+            '{"service":"cloud_run","model_id":"cpu_second","latency_ms":-Infinity}',
+            "schema_violation",
+        ),
+    ],
+)
+def test_extreme_numbers_are_rejected_or_left_unpriced(item: str, outcome: str) -> None:
+    """Infinity, NaN and numbers beyond NUMERIC/INT64 never crash the core."""
+    line = envelope_line(usage=[]).replace(b'"usage":[]', b'"usage":[' + item.encode() + b"]")
+    result = run(line)
+    if outcome == "unpriced":
+        [row] = result.rows
+        assert row["pricing_status"] == "unpriced"
+    else:
+        [reject] = result.rejects
+        assert reject.error_class.value == outcome
+
+
+def test_a_failure_inside_the_core_is_isolated_to_its_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug on one line becomes an internal_error reject; the other lines still pass."""
+    from il_audit.subscriber_fn import core
+
+    real = core.price_usage
+
+    def flaky(usage, occurred_at, catalog):  # type: ignore[no-untyped-def]
+        if usage:
+            raise ZeroDivisionError("bug")
+        return real(usage, occurred_at, catalog)
+
+    monkeypatch.setattr(core, "price_usage", flaky)
+    usage = [{"service": "cloud_run", "model_id": "cpu_second", "quantity": 1}]
+    result = run(envelope_line(), envelope_line(usage=usage), envelope_line())
+    assert result.row_lines == [0, 2]
+    [reject] = result.rejects
+    assert (reject.error_class.value, reject.line_index) == ("internal_error", 1)
+    assert "ZeroDivisionError" in reject.error_detail

@@ -17,8 +17,16 @@ from tests.support.factories import make_envelope
 
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
+# Infinity, NaN and numbers far beyond INT64/NUMERIC are valid in Python's JSON and
+# in pydantic's parser: the core must reject or price them, never raise.
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**62, max_value=2**140)
+    | st.floats()
+    | st.sampled_from([1e308, -1e308, 5e-324])
+    | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
@@ -31,15 +39,18 @@ field_names = st.sampled_from(sorted(ENVELOPE_FIELDS)) | st.text(max_size=12)
 @st.composite
 def mutated_envelopes(draw: st.DrawFn) -> bytes:
     """A valid envelope with some fields replaced, removed or added at random."""
-    envelope: dict[str, Any] = make_envelope(
-        usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash", "input_tokens": 5}]
-    )
+    item: dict[str, Any] = {"service": "cloud_run", "model_id": "cpu_second", "quantity": 1.5}
+    envelope: dict[str, Any] = make_envelope(usage=[item])
     for _ in range(draw(st.integers(0, 3))):
         key = draw(field_names)
         if draw(st.booleans()):
             envelope[key] = draw(json_values)
         else:
             envelope.pop(key, None)
+    if draw(st.booleans()):  # mutate the priced usage item itself
+        item_key = draw(st.sampled_from(["quantity", "input_tokens", "output_tokens",
+                                          "latency_ms", "model_id", "service"]))  # fmt: skip
+        item[item_key] = draw(json_values)
     return json.dumps(envelope).encode()
 
 

@@ -1,0 +1,171 @@
+"""``il-audit dev``: the local stack (Pub/Sub emulator, function, optional BigQuery stand-in)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".il-audit-dev",
+    envvar="IL_AUDIT_DEV_DIR",
+    help="Where the stack's state, logs and DuckDB file live (env IL_AUDIT_DEV_DIR).",
+)
+
+
+@click.group()
+def dev() -> None:
+    """Run the pipeline locally: emulator -> push -> functions-framework -> DuckDB/BigQuery.
+
+    \b
+    Examples:
+      il-audit dev up                 # emulator + function writing .il-audit-dev/local.duckdb
+      eval "$(il-audit dev env)"      # point this shell's apps at it
+      il-audit dev status
+      il-audit dev down
+    """
+
+
+@dev.command()
+@STATE_DIR_OPTION
+@click.option(
+    "--project",
+    default="il-audit-local",
+    envvar="IL_AUDIT_DEV_PROJECT",
+    help="Project id used in the emulators (env IL_AUDIT_DEV_PROJECT).",
+)
+@click.option(
+    "--topic",
+    default="il-audit-events",
+    envvar="IL_AUDIT_TOPIC",
+    help="Events topic (env IL_AUDIT_TOPIC).",
+)
+@click.option(
+    "--dlq-topic",
+    default="il-audit-events-dlq",
+    envvar="IL_AUDIT_DLQ_TOPIC",
+    help="Dead-letter topic (env IL_AUDIT_DLQ_TOPIC).",
+)
+@click.option(
+    "--pubsub-port",
+    type=int,
+    default=None,
+    envvar="IL_AUDIT_DEV_PUBSUB_PORT",
+    help="Emulator port; free port if unset (env IL_AUDIT_DEV_PUBSUB_PORT).",
+)
+@click.option(
+    "--function-port",
+    type=int,
+    default=None,
+    envvar="IL_AUDIT_DEV_FUNCTION_PORT",
+    help="Function port; free port if unset (env IL_AUDIT_DEV_FUNCTION_PORT).",
+)
+@click.option(
+    "--bigquery/--no-bigquery",
+    default=False,
+    envvar="IL_AUDIT_DEV_BIGQUERY",
+    help="Also start the BigQuery stand-in and write there (env IL_AUDIT_DEV_BIGQUERY).",
+)
+@click.option(
+    "--bigquery-port",
+    type=int,
+    default=None,
+    envvar="IL_AUDIT_DEV_BIGQUERY_PORT",
+    help="Stand-in port; free port if unset (env IL_AUDIT_DEV_BIGQUERY_PORT).",
+)
+def up(
+    state_dir: Path,
+    project: str,
+    topic: str,
+    dlq_topic: str,
+    pubsub_port: int | None,
+    function_port: int | None,
+    bigquery: bool,
+    bigquery_port: int | None,
+) -> None:
+    """Start the stack on 127.0.0.1 and provision topics and subscriptions."""
+    from il_audit.devtools import dev_stack
+    from il_audit.devtools.pubsub_emulator import EmulatorNotFoundError
+
+    try:
+        state = dev_stack.up(
+            state_dir,
+            project=project,
+            topic=topic,
+            dlq_topic=dlq_topic,
+            pubsub_port=pubsub_port,
+            function_port=function_port,
+            bigquery=bigquery,
+            bigquery_port=bigquery_port,
+        )
+    except (dev_stack.DevStackError, EmulatorNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for component in state.components:
+        click.echo(
+            f"{component.name:<18} pid {component.pid:<8} {component.url}  log: {component.log}"
+        )
+    click.echo("\nPoint an app at it:")
+    for line in dev_stack.env_lines(state):
+        click.echo(f"  {line}")
+    click.echo('(or: eval "$(il-audit dev env)")')
+
+
+@dev.command()
+@STATE_DIR_OPTION
+def env(state_dir: Path) -> None:
+    """Print `export` lines for the running stack."""
+    from il_audit.devtools import dev_stack
+
+    state = dev_stack.DevState.load(state_dir)
+    if state is None:
+        raise click.ClickException(f"no local stack recorded in {state_dir}; run `il-audit dev up`")
+    click.echo("\n".join(dev_stack.env_lines(state)))
+
+
+@dev.command()
+@STATE_DIR_OPTION
+def status(state_dir: Path) -> None:
+    """Show each component and whether it answers; exit 1 if any is down."""
+    from il_audit.devtools import dev_stack
+
+    state = dev_stack.DevState.load(state_dir)
+    if state is None:
+        click.echo(f"no local stack recorded in {state_dir}")
+        raise SystemExit(1)
+    healthy = True
+    for component in state.components:
+        running = dev_stack.is_running(component)
+        answering = running and _answers(component.url)
+        healthy &= answering
+        state_text = "up" if answering else ("running, not answering" if running else "down")
+        click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {state_text}")
+    if not healthy:
+        raise SystemExit(1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URL from our state
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@dev.command()
+@STATE_DIR_OPTION
+def down(state_dir: Path) -> None:
+    """Stop what `dev up` started (only those processes, by pid)."""
+    from il_audit.devtools import dev_stack
+
+    results = dev_stack.down(state_dir)
+    if not results:
+        click.echo(f"nothing to stop: no local stack recorded in {state_dir}")
+        return
+    for name, was_running in results:
+        click.echo(f"{name:<18} {'stopped' if was_running else 'was not running'}")

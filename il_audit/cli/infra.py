@@ -1,0 +1,106 @@
+"""``il-audit infra apply``: create or update topics, subscriptions, dataset, tables and views."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def infra() -> None:
+    """Provision the pipeline's Pub/Sub and BigQuery resources (idempotent)."""
+
+
+@infra.command("apply")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--pubsub/--no-pubsub",
+    default=True,
+    envvar="IL_AUDIT_INFRA_PUBSUB",
+    help="Provision Pub/Sub (env IL_AUDIT_INFRA_PUBSUB).",
+)
+@click.option(
+    "--bigquery/--no-bigquery",
+    default=True,
+    envvar="IL_AUDIT_INFRA_BIGQUERY",
+    help="Provision BigQuery (env IL_AUDIT_INFRA_BIGQUERY).",
+)
+@click.option(
+    "--subscription",
+    default=None,
+    envvar="IL_AUDIT_SUBSCRIPTION",
+    help="Events subscription id; default TOPIC-sub (env IL_AUDIT_SUBSCRIPTION).",
+)
+@click.option(
+    "--push-endpoint",
+    default=None,
+    envvar="IL_AUDIT_PUSH_ENDPOINT",
+    help="Push to this URL instead of pull (env IL_AUDIT_PUSH_ENDPOINT).",
+)
+@click.option(
+    "--max-delivery-attempts",
+    type=click.IntRange(5, 100),
+    default=5,
+    envvar="IL_AUDIT_MAX_DELIVERY_ATTEMPTS",
+    help="Attempts before Pub/Sub dead-letters (env IL_AUDIT_MAX_DELIVERY_ATTEMPTS).",
+)
+@click.option(
+    "--min-backoff",
+    type=click.IntRange(0, 600),
+    default=10,
+    envvar="IL_AUDIT_MIN_BACKOFF_SECONDS",
+    help="Retry backoff floor, seconds (env IL_AUDIT_MIN_BACKOFF_SECONDS).",
+)
+@click.option(
+    "--max-backoff",
+    type=click.IntRange(0, 600),
+    default=600,
+    envvar="IL_AUDIT_MAX_BACKOFF_SECONDS",
+    help="Retry backoff ceiling, seconds (env IL_AUDIT_MAX_BACKOFF_SECONDS).",
+)
+def apply_command(
+    dry_run: bool,
+    pubsub: bool,
+    bigquery: bool,
+    subscription: str | None,
+    push_endpoint: str | None,
+    max_delivery_attempts: int,
+    min_backoff: int,
+    max_backoff: int,
+) -> None:
+    """Create what is missing and update what differs; a second run changes nothing.
+
+    Project, topics and dataset come from the usual settings (GOOGLE_CLOUD_PROJECT,
+    IL_AUDIT_TOPIC, IL_AUDIT_DLQ_TOPIC, IL_BQ_AUDIT_DATASET...). Against the
+    emulators set PUBSUB_EMULATOR_HOST and IL_BQ_API_ENDPOINT (`il-audit dev env`).
+
+    \b
+    Examples:
+      il-audit infra apply --dry-run
+      il-audit infra apply --push-endpoint https://REGION-PROJECT.cloudfunctions.net/il-audit
+    """
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.infra import SubscriptionPolicy, apply
+
+    if min_backoff > max_backoff:
+        raise click.BadParameter("--min-backoff must not exceed --max-backoff")
+    settings = get_audit_settings()
+    policy = SubscriptionPolicy(
+        max_delivery_attempts=max_delivery_attempts,
+        min_backoff_seconds=min_backoff,
+        max_backoff_seconds=max_backoff,
+        push_endpoint=push_endpoint,
+    )
+    try:
+        plan = apply(
+            settings,
+            dry_run=dry_run,
+            pubsub=pubsub,
+            bigquery=bigquery,
+            subscription=subscription,
+            policy=policy,
+            progress=lambda change: click.echo(change.line()),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    prefix = "dry run: would apply " if dry_run and plan.changed else ""
+    click.echo(f"\n{prefix}{plan.summary()}")

@@ -1,0 +1,41 @@
+"""``il-audit schema export``: the BigQuery JSON schemas of every table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def schema() -> None:
+    """Table schemas, derived from the row models (never written by hand)."""
+
+
+@schema.command("export")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    envvar="IL_AUDIT_SCHEMA_OUT",
+    help="Directory to write into (env IL_AUDIT_SCHEMA_OUT).",
+)
+def export(out: Path) -> None:
+    """Write TABLE.json (the `bq mk --schema` / Terraform `schema` form) and TABLE.table.json
+    (schema plus partitioning and clustering) for events, dead_letters and cost_rates.
+
+    \b
+    Example:
+      il-audit schema export --out infra/schemas
+      bq mk --table --schema infra/schemas/events.json \\
+         --time_partitioning_field occurred_at --clustering_fields app,event_type \\
+         PROJECT:intelligence_layer_logs.events
+    """
+    from il_audit.schemas.tables import TABLES
+
+    out.mkdir(parents=True, exist_ok=True)
+    for spec in TABLES:
+        (out / f"{spec.name}.json").write_text(json.dumps(spec.schema_json(), indent=2) + "\n")
+        (out / f"{spec.name}.table.json").write_text(json.dumps(spec.table_json(), indent=2) + "\n")
+        click.echo(f"wrote {out / spec.name}.json, {spec.name}.table.json")

@@ -1,0 +1,151 @@
+"""Start and stop the local BigQuery stand-in (bqemulator): for tests and ``il-audit dev``.
+
+bqemulator lives in its own virtualenv (its pins clash with the project's): the python named
+by ``IL_AUDIT_BQEMULATOR_PYTHON``, else ``.venv-bqemulator/`` in the current directory or in
+the checkout this package runs from (``make setup`` creates it, with ``bqemulator==1.4.0``,
+``numpy`` and DuckDB 1.x). :func:`start` runs ``bqemulator_launcher.py`` with that python on
+a free (or given) 127.0.0.1 port, in its own process group, and waits until it answers HTTP;
+:meth:`BigQueryStandIn.stop` ends the group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+from il_audit.devtools.ports import free_port, wait_for_http
+from il_audit.errors import AuditError
+
+PYTHON_VARIABLE: Final = "IL_AUDIT_BQEMULATOR_PYTHON"
+VENV_NAME: Final = ".venv-bqemulator"
+CHECKOUT_ROOT: Final = Path(__file__).resolve().parents[2]
+LAUNCHER: Final = Path(__file__).with_name("bqemulator_launcher.py")
+DEFAULT_PROJECT: Final = "il-audit-test"
+INSTALL_HINT: Final = (
+    "the BigQuery stand-in (bqemulator) is not installed: run `make setup`, which creates "
+    f"{VENV_NAME}/ with bqemulator==1.4.0 and numpy, or point {PYTHON_VARIABLE} at "
+    "a python that has them"
+)
+# Keep in step with IMPORT_ERROR_EXIT_CODE in bqemulator_launcher.py (a different interpreter).
+_LAUNCHER_IMPORT_ERROR: Final = 3
+
+
+class StandInNotFoundError(AuditError, FileNotFoundError):
+    """No python with bqemulator was found."""
+
+
+class StandInStartError(AuditError, RuntimeError):
+    """The stand-in did not come up."""
+
+
+def find_python() -> Path:
+    """The python that runs the launcher; raises :class:`StandInNotFoundError` with advice."""
+    override = os.environ.get(PYTHON_VARIABLE, "").strip()
+    if override:
+        path = Path(override).expanduser()
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+        raise StandInNotFoundError(f"{PYTHON_VARIABLE}={override} is not an executable file")
+    for root in (Path.cwd(), CHECKOUT_ROOT):
+        path = root / VENV_NAME / "bin" / "python"
+        if path.is_file():
+            return path
+    raise StandInNotFoundError(INSTALL_HINT)
+
+
+@dataclass
+class BigQueryStandIn:
+    """A running stand-in; :func:`start` gives one, :meth:`stop` ends it."""
+
+    port: int
+    project: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    startup_seconds: float = 0.0
+    """From spawning the launcher to the first HTTP answer."""
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The REST endpoint, for ``client_options={"api_endpoint": url}``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        """Whether the launcher process is still running."""
+        return self.process.poll() is None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the stand-in's output, for failure messages."""
+        if self._log is not None:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the launcher's process group (SIGTERM, then SIGKILL after ``timeout``)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def start(
+    project: str = DEFAULT_PROJECT,
+    *,
+    port: int | None = None,
+    timeout: float = 60.0,
+    exit_with_parent: bool = True,
+    log_path: Path | None = None,
+) -> BigQueryStandIn:
+    """Start the stand-in on 127.0.0.1 and wait until it answers HTTP.
+
+    ``exit_with_parent`` (tests) stops it when this process dies; ``il-audit dev up``
+    turns it off so the stand-in outlives the command.
+    """
+    python = find_python()
+    port = port or free_port()
+    log_path = log_path or Path(tempfile.gettempdir()) / f"il-audit-bqemulator-{port}.log"
+    log = log_path.open("wb")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [
+            str(python),
+            str(LAUNCHER),
+            f"--port={port}",
+            f"--project={project}",
+            *(["--exit-with-parent"] if exit_with_parent else []),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    standin = BigQueryStandIn(port, project, process, log_path, _log=log)
+    # Any answer will do: uvicorn only listens once the app is wired up.
+    answered = wait_for_http(f"{standin.url}/", timeout, alive=standin.alive)
+    standin.startup_seconds = time.monotonic() - started
+    if answered:
+        return standin
+    exit_code = process.poll()
+    tail = standin.log_tail()
+    standin.stop()
+    if exit_code == _LAUNCHER_IMPORT_ERROR:
+        raise StandInNotFoundError(f"{INSTALL_HINT}\n{tail}")
+    raise StandInStartError(
+        f"the BigQuery stand-in did not answer on port {port} within {timeout:.0f} s "
+        f"(exit code {exit_code}); log {log_path}:\n{tail}"
+    )

@@ -1,0 +1,143 @@
+"""Run bqemulator's REST server as the local BigQuery stand-in: 127.0.0.1, in memory,
+without ``INSTALL spatial``.
+
+This script runs under the python of ``.venv-bqemulator/`` (``make setup`` creates it), never
+the project's, and imports nothing from il_audit: bqemulator 1.4.0 pins ``sqlglot<30.12`` and
+``grpcio-tools<1.81``, which clash with the project's dependencies.
+``il_audit/devtools/bigquery_standin.py`` starts and stops it (tests, ``il-audit dev up
+--bigquery``)::
+
+    .venv-bqemulator/bin/python il_audit/devtools/bqemulator_launcher.py --port 9050
+
+It prints ``BQEMULATOR_REST_URL=http://127.0.0.1:PORT`` once the server listens (``--port 0``
+picks a free port) and runs until SIGTERM/SIGINT, or until its parent process goes away
+(``--exit-with-parent``), so that a killed test run does not leave it behind.
+
+Workarounds, here in the stand-in's launcher only (the pipeline's code knows nothing of them):
+
+- bqemulator's ``DuckDBEngine._load_spatial`` runs ``INSTALL spatial`` at every start and
+  refuses to start when it fails; the install downloads the extension from DuckDB's
+  extension repository, which these machines cannot reach. The launcher replaces that
+  method before the server is built: it only ``LOAD``s spatial when a copy is already
+  installed locally, and otherwise goes on without it. GEOGRAPHY columns and ``ST_*``
+  functions are then unavailable; il-audit's tables and SQL use neither.
+- ``enable_format_extensions`` is turned off: it would try ``INSTALL avro`` over the
+  network at every start (best effort, but a wasted wait). Avro loads are not used here.
+- The gRPC API (Storage Read/Write) gets a random port instead of the fixed 9060, so
+  several stand-ins (parallel test runs) do not collide. The REST API is what
+  ``google-cloud-bigquery`` uses for everything il-audit does.
+
+Not here but in the ``Makefile``: the venv pins DuckDB to 1.x. Under DuckDB 2.x a
+``fetchone()`` in bqemulator's ``tabledata.list`` leaves a result open on its single
+connection, and every ``insertAll`` after it fails with HTTP 500.
+
+Data lives in memory (``PersistenceMode.EPHEMERAL``) and is gone when the process ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import sys
+from typing import Any
+
+IMPORT_ERROR_EXIT_CODE = 3
+"""Exit status when bqemulator or numpy cannot be imported (the helper gives the install hint)."""
+
+_PARENT_POLL_SECONDS = 1.0
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="REST port on 127.0.0.1 (0: free)")
+    parser.add_argument("--project", default="il-audit-test", help="default project id")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="bqemulator log level",
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one exits",
+    )
+    return parser.parse_args(argv)
+
+
+def _skip_spatial_install(log_level: str) -> None:
+    """Patch bqemulator's engine so that start-up never runs ``INSTALL spatial``."""
+    from bqemulator.config import LogFormat, LogLevel
+    from bqemulator.observability.logging_ import configure_logging, get_logger
+
+    # Before the engine import, whose SQL translator logs at debug level on import.
+    configure_logging(level=LogLevel(log_level), fmt=LogFormat.JSON)
+    from bqemulator.storage.engine import DuckDBEngine
+
+    log = get_logger("il_audit.tests.bqemulator_launcher")
+
+    def _load_spatial_if_installed(self: Any) -> None:
+        # LOAD reads the extension from the local extension directory only (no network).
+        try:
+            self.connection.execute("LOAD spatial")
+        except Exception as exc:  # any failure just means "not installed"
+            log.warning("duckdb.spatial_skipped", reason=str(exc).splitlines()[0])
+
+    DuckDBEngine._load_spatial = _load_spatial_if_installed  # type: ignore[method-assign]
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from bqemulator.config import LogLevel, PersistenceMode, Settings
+    from bqemulator.server import EmulatorServer
+
+    settings = Settings(
+        persistence_mode=PersistenceMode.EPHEMERAL,
+        rest_host="127.0.0.1",
+        rest_port=args.port,
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        default_project_id=args.project,
+        enable_format_extensions=False,
+        log_level=LogLevel(args.log_level),
+    )
+    server = EmulatorServer(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    try:
+        print(f"BQEMULATOR_REST_URL={server.rest_url}", flush=True)
+        waiters = [asyncio.create_task(stop.wait())]
+        if args.exit_with_parent:
+            waiters.append(asyncio.create_task(_parent_gone(os.getppid())))
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+    finally:
+        await server.stop()
+
+
+async def _parent_gone(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(_PARENT_POLL_SECONDS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the stand-in and serve until told to stop."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        # bqemulator does not declare numpy, but DuckDB needs it for the UDFs registered at start.
+        importlib.import_module("numpy")
+        _skip_spatial_install(args.log_level)
+    except ImportError as exc:
+        print(f"error: {sys.executable} lacks bqemulator or numpy: {exc}", file=sys.stderr)
+        sys.exit(IMPORT_ERROR_EXIT_CODE)
+    asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()

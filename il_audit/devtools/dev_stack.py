@@ -1,0 +1,211 @@
+"""``il-audit dev``: start, describe and stop the local stack, remembering what it started.
+
+``up`` starts the official Pub/Sub emulator, functions-framework serving the
+subscriber and, on request, the BigQuery stand-in; provisions the topics and
+subscriptions; and writes ``state.json`` in the state directory (pids, ports,
+the environment an app needs). ``down`` stops only the processes recorded
+there, after checking that each pid still runs what we started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from il_audit.devtools import pubsub_emulator
+from il_audit.devtools.local_stack import PubSubLayout, provision_pubsub, start_function
+from il_audit.errors import AuditError
+
+DEFAULT_PROJECT: Final = "il-audit-local"
+STATE_FILE: Final = "state.json"
+
+
+class DevStackError(AuditError, RuntimeError):
+    """The local stack could not be started, or its state is unusable."""
+
+
+@dataclass
+class Component:
+    """A process ``up`` started."""
+
+    name: str
+    pid: int
+    port: int
+    url: str
+    marker: str
+    """A string its command line contains (guards against pid reuse)."""
+    log: str
+
+
+@dataclass
+class DevState:
+    """What ``up`` started and the environment apps need."""
+
+    project: str
+    components: list[Component] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+
+    def save(self, directory: Path) -> Path:
+        """Write ``state.json`` in ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / STATE_FILE
+        path.write_text(json.dumps(asdict(self), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> DevState | None:
+        """The saved state, or None when nothing was started from ``directory``."""
+        path = directory / STATE_FILE
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        components = [Component(**item) for item in data.pop("components", [])]
+        return cls(components=components, **data)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def is_running(component: Component) -> bool:
+    """Whether the pid is alive and still runs the command we started."""
+    try:
+        os.kill(component.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    cmdline = _cmdline(component.pid)
+    return not cmdline or component.marker in cmdline
+
+
+def stop_component(component: Component, timeout: float = 10.0) -> bool:
+    """Stop a recorded process group; False if it was not running (or is not ours)."""
+    if not is_running(component):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(component.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(component.pid):
+            return True
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(component.pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours is gone for every purpose but the process table.
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return False
+    return True
+
+
+def up(
+    directory: Path,
+    *,
+    project: str = DEFAULT_PROJECT,
+    topic: str = "il-audit-events",
+    dlq_topic: str = "il-audit-events-dlq",
+    pubsub_port: int | None = None,
+    function_port: int | None = None,
+    bigquery: bool = False,
+    bigquery_port: int | None = None,
+) -> DevState:
+    """Start everything and provision Pub/Sub; stops what it started if a step fails."""
+    existing = DevState.load(directory)
+    if existing is not None and any(is_running(c) for c in existing.components):
+        raise DevStackError(
+            f"a local stack from {directory} is already running; `il-audit dev down` first"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    state = DevState(project=project)
+    try:
+        emulator = pubsub_emulator.start(pubsub_port, log_path=directory / "pubsub-emulator.log")
+        state.components.append(
+            Component("pubsub-emulator", emulator.process.pid, emulator.port,
+                      f"http://{emulator.host}/", "pubsub-emulator", str(emulator.log_path))
+        )  # fmt: skip
+        function_env = {
+            "PUBSUB_EMULATOR_HOST": emulator.host,
+            "GOOGLE_CLOUD_PROJECT": project,
+            "IL_AUDIT_TOPIC": topic,
+            "IL_AUDIT_DLQ_TOPIC": dlq_topic,
+            "IL_AUDIT_SINK": "duckdb",
+            "IL_AUDIT_DUCKDB_PATH": str((directory / "local.duckdb").resolve()),
+        }
+        if bigquery:
+            from il_audit.devtools import bigquery_standin
+
+            standin = bigquery_standin.start(
+                project,
+                port=bigquery_port,
+                exit_with_parent=False,
+                log_path=directory / "bigquery-standin.log",
+            )
+            state.components.append(
+                Component("bigquery-standin", standin.process.pid, standin.port, standin.url,
+                          "bqemulator", str(standin.log_path))
+            )  # fmt: skip
+            function_env.update({"IL_AUDIT_SINK": "bigquery", "IL_BQ_API_ENDPOINT": standin.url})
+        server = start_function(function_env, port=function_port,
+                                log_path=directory / "function.log")  # fmt: skip
+        state.components.append(
+            Component("function", server.process.pid, server.port, server.url,
+                      "functions_framework", str(server.log_path))
+        )  # fmt: skip
+        os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+        provision_pubsub(PubSubLayout.for_topic(project, topic, dlq_topic), server.url)
+        state.env = {
+            "PUBSUB_EMULATOR_HOST": emulator.host,
+            "GOOGLE_CLOUD_PROJECT": project,
+            "IL_AUDIT_TRANSPORT": "pubsub",
+            "IL_AUDIT_TOPIC": topic,
+            "IL_AUDIT_DLQ_TOPIC": dlq_topic,
+        }
+        if bigquery:
+            state.env["IL_BQ_API_ENDPOINT"] = function_env["IL_BQ_API_ENDPOINT"]
+        else:
+            state.env["IL_AUDIT_DUCKDB_PATH"] = function_env["IL_AUDIT_DUCKDB_PATH"]
+    except BaseException:
+        for component in reversed(state.components):
+            stop_component(component)
+        raise
+    state.save(directory)
+    return state
+
+
+def down(directory: Path) -> list[tuple[str, bool]]:
+    """Stop what ``up`` recorded; returns (name, was running) per component."""
+    state = DevState.load(directory)
+    if state is None:
+        return []
+    results = [(c.name, stop_component(c)) for c in reversed(state.components)]
+    (directory / STATE_FILE).unlink(missing_ok=True)
+    return results
+
+
+def env_lines(state: DevState) -> list[str]:
+    """``export NAME=value`` lines for ``eval "$(il-audit dev env)"``."""
+    return [f"export {name}={value}" for name, value in state.env.items()]

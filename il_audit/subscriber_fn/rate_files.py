@@ -1,0 +1,152 @@
+"""Rate files for ``il-audit rates load``: parse, validate, and diff against the table.
+
+A file is JSON (the seed catalog's shape, ``{"rate_version": ..., "rates":
+[...]}``, or a bare list) or CSV with a header naming the same fields:
+service, model_id, effective_from, input_price_per_1m_tokens,
+output_price_per_1m_tokens, unit_price, unit, rate_version, source_url.
+Every problem is reported with its row number; two entries for the same
+(service, model_id, effective_from) are refused as overlapping.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from il_audit.subscriber_fn.pricing import CatalogError, Rate
+
+RateKey = tuple[str, str, str]
+FIELDS = (
+    "service",
+    "model_id",
+    "effective_from",
+    "input_price_per_1m_tokens",
+    "output_price_per_1m_tokens",
+    "unit_price",
+    "unit",
+    "rate_version",
+    "source_url",
+)
+
+
+def rate_key(rate: Rate) -> RateKey:
+    """(service, model_id, effective_from) as text: the table's key."""
+    return rate.service, rate.model_id, rate.effective_from.isoformat()
+
+
+def _entries(path: Path) -> tuple[list[Any], str | None]:
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        unknown = set(reader.fieldnames or ()) - set(FIELDS)
+        if unknown:
+            raise CatalogError(f"{path}: unknown column(s) {sorted(unknown)}; expected {FIELDS}")
+        return [dict(row) for row in reader], None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CatalogError(f"{path}: not JSON ({exc}); use .csv for CSV files") from exc
+    if isinstance(data, dict):
+        rates = data.get("rates")
+        version = data.get("rate_version")
+        if not isinstance(rates, list):
+            raise CatalogError(f'{path}: expected {{"rates": [...]}} or a list of rates')
+        return rates, version if isinstance(version, str) else None
+    if isinstance(data, list):
+        return data, None
+    raise CatalogError(f"{path}: expected a JSON object or list")
+
+
+def read_rate_file(path: Path) -> list[Rate]:
+    """Every rate in ``path``; raises :class:`CatalogError` listing all the problems."""
+    entries, version = _entries(path)
+    rates: list[Rate] = []
+    problems: list[str] = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"entry {number}: not an object")
+            continue
+        unknown = set(entry) - set(FIELDS)
+        if unknown:
+            problems.append(f"entry {number}: unknown field(s) {sorted(unknown)}")
+            continue
+        try:
+            rates.append(Rate.from_mapping(entry, default_version=version))
+        except CatalogError as exc:
+            problems.append(f"entry {number}: {exc}")
+    seen: dict[RateKey, int] = {}
+    for number, rate in enumerate(rates, start=1):
+        key = rate_key(rate)
+        if key in seen:
+            problems.append(
+                f"entries {seen[key]} and {number} overlap: both set {key[0]}/{key[1]} "
+                f"from {key[2]}"
+            )
+        seen.setdefault(key, number)
+    if problems:
+        raise CatalogError(f"{path}: " + "; ".join(problems))
+    if not rates:
+        raise CatalogError(f"{path}: no rates")
+    return rates
+
+
+@dataclass
+class RatesDiff:
+    """What loading a file would change in the table."""
+
+    added: list[Rate] = field(default_factory=list)
+    changed: list[tuple[Rate, Rate]] = field(default_factory=list)
+    unchanged: list[Rate] = field(default_factory=list)
+
+    @property
+    def to_write(self) -> list[Rate]:
+        """Rates that are new or different."""
+        return self.added + [new for _, new in self.changed]
+
+    def lines(self) -> list[str]:
+        """Human-readable diff: ``+`` new, ``~`` changed (old -> new), ``=`` unchanged."""
+        out = [f"+ {_describe(rate)}" for rate in self.added]
+        for old, new in self.changed:
+            out.append(f"~ {_describe(old)}\n    -> {_prices(new)}")
+        out.extend(f"= {_describe(rate)}" for rate in self.unchanged)
+        return out
+
+
+def _prices(rate: Rate) -> str:
+    parts = []
+    for name in ("input_price_per_1m_tokens", "output_price_per_1m_tokens", "unit_price", "unit",
+                 "rate_version"):  # fmt: skip
+        value = getattr(rate, name)
+        if value is not None:
+            parts.append(f"{name}={value}")
+    return ", ".join(parts)
+
+
+def _describe(rate: Rate) -> str:
+    return f"{rate.service}/{rate.model_id} from {rate.effective_from}: {_prices(rate)}"
+
+
+def diff_rates(existing: Iterable[Rate], incoming: Sequence[Rate]) -> RatesDiff:
+    """Compare incoming rates with the table's, by key."""
+    current = {rate_key(rate): rate for rate in existing}
+    result = RatesDiff()
+    for rate in incoming:
+        old = current.get(rate_key(rate))
+        if old is None:
+            result.added.append(rate)
+        elif _comparable(old) != _comparable(rate):
+            result.changed.append((old, rate))
+        else:
+            result.unchanged.append(rate)
+    return result
+
+
+def _comparable(rate: Rate) -> tuple[Any, ...]:
+    def norm(value: Any) -> Any:
+        return value.normalize() if hasattr(value, "normalize") else value
+
+    return tuple(norm(getattr(rate, name)) for name in FIELDS)

@@ -1,0 +1,115 @@
+"""The embedded file shared between processes: an app writing, `il-audit query` reading,
+and `il-audit dev up` / `down` managing the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[2]
+IL_AUDIT = [sys.executable, "-m", "il_audit.cli"]
+
+
+def run(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )  # fmt: skip
+
+
+def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
+    """Queries from a second process succeed during emission and see the count grow to the total."""
+    database = tmp_path / "shared.duckdb"
+    writer = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/integration/scripts/emit_local.py"), "3000", "100"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "IL_AUDIT_TRANSPORT": "local",
+             "IL_AUDIT_DUCKDB_PATH": str(database)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    counts: list[int] = []
+    try:
+        while writer.poll() is None:
+            if database.exists():
+                result = run([*IL_AUDIT, "query", "SELECT COUNT(*) AS n FROM events",
+                              "--database", str(database), "--format", "json"])  # fmt: skip
+                assert result.returncode == 0, result.stderr
+                counts.append(json.loads(result.stdout)[0]["n"])
+            time.sleep(0.2)
+        out, err = writer.communicate(timeout=120)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["flushed"] is True
+    assert (stats["published"], stats["dropped"], stats["failed"]) == (3000, 0, 0)
+    assert len(counts) >= 2, "the reader got in at least twice while the writer ran"
+    assert counts == sorted(counts)
+    final = run([*IL_AUDIT, "query", "SELECT COUNT(DISTINCT event_id) AS n FROM events",
+                 "--database", str(database), "--format", "json"])  # fmt: skip
+    assert json.loads(final.stdout) == [{"n": 3000}]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
+    tmp_path: Path, pubsub_emulator_host: str
+) -> None:
+    """dev up -> an app process emits -> rows arrive -> dev down leaves no process behind."""
+    state_dir = tmp_path / "dev"
+    env = {"IL_AUDIT_DEV_DIR": str(state_dir), "PUBSUB_EMULATOR_HOST": ""}
+    up = run([*IL_AUDIT, "dev", "up"], env)
+    assert up.returncode == 0, up.stderr
+    try:
+        state = json.loads((state_dir / "state.json").read_text())
+        pids = [component["pid"] for component in state["components"]]
+        assert all(_alive(pid) for pid in pids)
+        exports = run([*IL_AUDIT, "dev", "env"], env).stdout.splitlines()
+        app_env = dict(line.removeprefix("export ").split("=", 1) for line in exports)
+        app = run([sys.executable, "-c",
+                   "import il_audit\n"
+                   "from il_audit import taxonomy as T\n"
+                   "ctx = il_audit.AuditContext(app='devapp')\n"
+                   "for i in range(50): il_audit.emit(T.AUTH_LOGOUT, context=ctx)\n"
+                   "assert il_audit.flush_audit_writer(30)\n"], app_env)  # fmt: skip
+        assert app.returncode == 0, app.stderr
+        database = Path(app_env["IL_AUDIT_DUCKDB_PATH"])
+        count = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and count < 50:
+            try:
+                with duckdb.connect(str(database), read_only=True) as connection:
+                    row = connection.execute(
+                        "SELECT count(*) FROM events WHERE app='devapp'"
+                    ).fetchone()
+                count = row[0] if row else 0
+            except duckdb.Error:
+                pass
+            time.sleep(0.2)
+        assert count == 50
+        status = run([*IL_AUDIT, "dev", "status"], env)
+        assert status.returncode == 0, status.stdout
+    finally:
+        down = run([*IL_AUDIT, "dev", "down"], env)
+    assert down.returncode == 0, down.stderr
+    assert "stopped" in down.stdout
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+    assert run([*IL_AUDIT, "dev", "status"], env).returncode == 1
