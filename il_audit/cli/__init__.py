@@ -14,6 +14,7 @@ import click
 from il_audit._version import __version__
 from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
+from il_audit.cli.dlq import dlq
 from il_audit.cli.infra import infra
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
@@ -31,8 +32,11 @@ def cli(verbose: int) -> None:
 
     \b
     Examples:
-      il-audit demo                      # run a synthetic workload locally
-      il-audit demo --events 5000
+      il-audit demo                          # synthetic workload, embedded, with a report
+      il-audit query "SELECT * FROM cost_by_app_daily"
+      il-audit dev up && eval "$(il-audit dev env)"
+      il-audit infra apply --dry-run
+      il-audit rates load prices.csv --dry-run
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -41,6 +45,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(demo)
 cli.add_command(dev)
+cli.add_command(dlq)
 cli.add_command(infra)
 cli.add_command(query)
 cli.add_command(rates)

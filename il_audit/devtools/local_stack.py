@@ -90,7 +90,9 @@ def provision_pubsub(
     inspect_path = subscriber.subscription_path(layout.project, layout.dlq_subscription)
     report[inspect_path] = _create(
         lambda: subscriber.create_subscription(
-            request={"name": inspect_path, "topic": dlq_path, "ack_deadline_seconds": 60}
+            # Short: the dlq tools extend their leases right after pulling, and anything a
+            # crashed run had pulled should come back quickly.
+            request={"name": inspect_path, "topic": dlq_path, "ack_deadline_seconds": 10}
         )
     )
     subscriber.close()

@@ -126,7 +126,14 @@ _default_lock = threading.Lock()
 
 
 def build_pipeline(settings: AuditSettings, *, with_topic: bool = True) -> Pipeline:
-    """A pipeline from settings: sink, catalog source and (with a project) the DLQ topic."""
+    """A pipeline from settings: sink, catalog source and (with a project) the DLQ topic.
+
+    Host event types listed in ``IL_AUDIT_EXTRA_EVENT_TYPES`` are registered here,
+    so the subscriber accepts what the apps registered.
+    """
+    from il_audit.schemas import taxonomy
+
+    taxonomy.register_many(settings.extra_event_types)
     sink = create_sink(settings)
     sink.ensure_tables()
     dead_letters: DeadLetterChannel | None = None

@@ -20,9 +20,13 @@ def run(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, check=False,
+        args,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
@@ -30,16 +34,31 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     database = tmp_path / "shared.duckdb"
     writer = subprocess.Popen(
         [sys.executable, str(ROOT / "tests/integration/scripts/emit_local.py"), "3000", "100"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "IL_AUDIT_TRANSPORT": "local",
-             "IL_AUDIT_DUCKDB_PATH": str(database)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "IL_AUDIT_TRANSPORT": "local",
+            "IL_AUDIT_DUCKDB_PATH": str(database),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     counts: list[int] = []
     try:
         while writer.poll() is None:
             if database.exists():
-                result = run([*IL_AUDIT, "query", "SELECT COUNT(*) AS n FROM events",
-                              "--database", str(database), "--format", "json"])  # fmt: skip
+                result = run(
+                    [
+                        *IL_AUDIT,
+                        "query",
+                        "SELECT COUNT(*) AS n FROM events",
+                        "--database",
+                        str(database),
+                        "--format",
+                        "json",
+                    ]
+                )
                 assert result.returncode == 0, result.stderr
                 counts.append(json.loads(result.stdout)[0]["n"])
             time.sleep(0.2)
@@ -53,8 +72,17 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     assert (stats["published"], stats["dropped"], stats["failed"]) == (3000, 0, 0)
     assert len(counts) >= 2, "the reader got in at least twice while the writer ran"
     assert counts == sorted(counts)
-    final = run([*IL_AUDIT, "query", "SELECT COUNT(DISTINCT event_id) AS n FROM events",
-                 "--database", str(database), "--format", "json"])  # fmt: skip
+    final = run(
+        [
+            *IL_AUDIT,
+            "query",
+            "SELECT COUNT(DISTINCT event_id) AS n FROM events",
+            "--database",
+            str(database),
+            "--format",
+            "json",
+        ]
+    )
     assert json.loads(final.stdout) == [{"n": 3000}]
 
 
@@ -81,12 +109,18 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         assert all(_alive(pid) for pid in pids)
         exports = run([*IL_AUDIT, "dev", "env"], env).stdout.splitlines()
         app_env = dict(line.removeprefix("export ").split("=", 1) for line in exports)
-        app = run([sys.executable, "-c",
-                   "import il_audit\n"
-                   "from il_audit import taxonomy as T\n"
-                   "ctx = il_audit.AuditContext(app='devapp')\n"
-                   "for i in range(50): il_audit.emit(T.AUTH_LOGOUT, context=ctx)\n"
-                   "assert il_audit.flush_audit_writer(30)\n"], app_env)  # fmt: skip
+        app = run(
+            [
+                sys.executable,
+                "-c",
+                "import il_audit\n"
+                "from il_audit import taxonomy as T\n"
+                "ctx = il_audit.AuditContext(app='devapp')\n"
+                "for i in range(50): il_audit.emit(T.AUTH_LOGOUT, context=ctx)\n"
+                "assert il_audit.flush_audit_writer(30)\n",
+            ],
+            app_env,
+        )
         assert app.returncode == 0, app.stderr
         database = Path(app_env["IL_AUDIT_DUCKDB_PATH"])
         count = 0

@@ -24,13 +24,22 @@ def database(tmp_path: Path) -> Path:
     path = tmp_path / "cli.duckdb"
     sink = DuckDBSink(path)
     lines = [
-        envelope_line(event_id="e-1", app="ingest", event_type="cost.api.usage",
-                      usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash",
-                              "input_tokens": 1_000_000}]),
+        envelope_line(
+            event_id="e-1",
+            app="ingest",
+            event_type="cost.api.usage",
+            usage=[
+                {
+                    "service": "vertex_gemini",
+                    "model_id": "gemini-2.0-flash",
+                    "input_tokens": 1_000_000,
+                }
+            ],
+        ),
         envelope_line(event_id="e-2", app="ingest"),
         envelope_line(event_id="e-3", app="chat", metadata={"k": [1, 2]}),
         b"{broken",
-    ]  # fmt: skip
+    ]
     result = process_message(b"\n".join(lines), {}, MessageMeta("m"), seed_catalog(), FROZEN_TIME)
     sink.write_events(result.rows)
     from il_audit.subscriber_fn.core import dead_letter_row
@@ -49,9 +58,11 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_query_prints_an_aligned_table(database: Path) -> None:
     """Columns line up under their headers, numbers to the right, with a row count."""
     code, out = invoke(
-        "query", "SELECT app, COUNT(*) AS n FROM events GROUP BY app ORDER BY app",
-        "--database", str(database),
-    )  # fmt: skip
+        "query",
+        "SELECT app, COUNT(*) AS n FROM events GROUP BY app ORDER BY app",
+        "--database",
+        str(database),
+    )
     assert code == 0
     assert out.splitlines() == ["app     n", "------  -", "chat    1", "ingest  2", "(2 rows)"]
 
@@ -70,9 +81,13 @@ def test_query_reads_bigquery_sql_with_qualified_names(database: Path) -> None:
 def test_query_csv_and_json_columns(database: Path) -> None:
     """CSV has a header row; JSON columns come out as JSON."""
     code, out = invoke(
-        "query", "SELECT event_id, metadata FROM events WHERE app = 'chat'",
-        "--database", str(database), "--format", "csv",
-    )  # fmt: skip
+        "query",
+        "SELECT event_id, metadata FROM events WHERE app = 'chat'",
+        "--database",
+        str(database),
+        "--format",
+        "csv",
+    )
     assert code == 0
     assert list(csv.reader(io.StringIO(out))) == [["event_id", "metadata"], ["e-3", '{"k":[1,2]}']]
 
@@ -80,9 +95,13 @@ def test_query_csv_and_json_columns(database: Path) -> None:
 def test_query_views_exist_in_the_file(database: Path) -> None:
     """The analytics views are created with the tables."""
     code, out = invoke(
-        "query", "SELECT error_class, dead_letters FROM dead_letters_by_reason",
-        "--database", str(database), "--format", "json",
-    )  # fmt: skip
+        "query",
+        "SELECT error_class, dead_letters FROM dead_letters_by_reason",
+        "--database",
+        str(database),
+        "--format",
+        "json",
+    )
     assert code == 0
     assert json.loads(out) == [{"error_class": "invalid_json", "dead_letters": 1}]
 
@@ -136,8 +155,9 @@ def test_rates_load_dry_run_writes_nothing(tmp_path: Path) -> None:
     """--dry-run shows the diff and leaves the table as it was."""
     database = tmp_path / "rates.duckdb"
     file = write_rates(tmp_path / "rates.csv", [RATE])
-    code, out = invoke("rates", "load", str(file), "--target", "embedded",
-                       "--database", str(database), "--dry-run")  # fmt: skip
+    code, out = invoke(
+        "rates", "load", str(file), "--target", "embedded", "--database", str(database), "--dry-run"
+    )
     assert code == 0
     assert out.startswith("+ vertex_gemini/gemini-2.0-flash from 2026-12-01")
     assert "nothing written" in out

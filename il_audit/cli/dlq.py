@@ -1,0 +1,342 @@
+"""``il-audit dlq``: inspect, replay and purge the dead-letter subscription."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from il_audit.cli._output import render
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _subscription_option(function: F) -> F:
+    function = click.option(
+        "--lease-seconds",
+        type=click.IntRange(10, 600),
+        default=60,
+        envvar="IL_AUDIT_DLQ_LEASE_SECONDS",
+        help="How long pulled messages stay hidden while this run works; after a crash "
+        "they return after this (env IL_AUDIT_DLQ_LEASE_SECONDS).",
+    )(function)
+    return click.option(
+        "--subscription",
+        envvar="IL_AUDIT_DLQ_SUBSCRIPTION",
+        default=None,
+        help="Dead-letter subscription (id or full path); default DLQ_TOPIC-inspect "
+        "(env IL_AUDIT_DLQ_SUBSCRIPTION).",
+    )(function)
+
+
+def _selection_options(function: F) -> F:
+    options = [
+        click.option(
+            "--filter",
+            "filters",
+            multiple=True,
+            metavar="NAME=GLOB",
+            help="Attribute filter, e.g. app=ingest, event_type=ui.* (repeatable).",
+        ),
+        click.option(
+            "--error-class",
+            "error_classes",
+            multiple=True,
+            help="Only this error class, e.g. unknown_event_type or "
+            "delivery_exhausted (repeatable).",
+        ),
+        click.option(
+            "--since",
+            type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+            default=None,
+            help="Only messages dead-lettered at or after (UTC).",
+        ),
+        click.option(
+            "--until",
+            type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+            default=None,
+            help="Only messages dead-lettered at or before (UTC).",
+        ),
+        click.option(
+            "--limit",
+            type=click.IntRange(1),
+            default=None,
+            help="Look at no more than this many messages.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _source(subscription: str | None, lease_seconds: int = 60) -> Any:
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.dlq import PubSubSource
+
+    settings = get_audit_settings()
+    if not settings.project and not (subscription and "/" in subscription):
+        raise click.ClickException("no project: set GOOGLE_CLOUD_PROJECT (or give a full path)")
+    return PubSubSource(
+        subscription or f"{settings.dlq_topic}-inspect",
+        project=settings.project,
+        lease_seconds=lease_seconds,
+    )
+
+
+def _selector(
+    filters: tuple[str, ...],
+    error_classes: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+) -> Any:
+    from il_audit.operations.dlq import DlqError, Selector
+
+    try:
+        return Selector.parse(filters, error_classes, _utc(since), _utc(until))
+    except DlqError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: look at them, send them back, or archive and drop them.
+
+    Nothing is acknowledged before it was republished (replay) or archived
+    (purge); a killed run leaves messages in the subscription.
+
+    \b
+    Examples:
+      il-audit dlq inspect
+      il-audit dlq replay --error-class delivery_exhausted --dry-run
+      il-audit dlq replay --filter app=ingest --revalidate --report replay.json
+      il-audit dlq purge --error-class schema_violation --since 2026-11-01 --yes
+    """
+
+
+@dlq.command()
+@_subscription_option
+@_selection_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    envvar="IL_AUDIT_DLQ_FORMAT",
+    help="Output format (env IL_AUDIT_DLQ_FORMAT).",
+)
+def inspect(
+    subscription: str | None,
+    lease_seconds: int,
+    filters: tuple[str, ...],
+    error_classes: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """Peek without acknowledging: groups by error class and app, with counts and a sample."""
+    from il_audit.operations.dlq import DlqError
+    from il_audit.operations.dlq import inspect as run_inspect
+
+    source = _source(subscription, lease_seconds)
+    try:
+        groups = run_inspect(
+            source, limit=limit or 1000, selector=_selector(filters, error_classes, since, until)
+        )
+    except DlqError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        source.close()
+    columns = ["error_class", "app", "messages", "events", "first_seen", "last_seen", "sample"]
+    rows = [
+        (g.error_class, g.app, g.messages, g.events, g.first_seen, g.last_seen, g.sample_detail)
+        for g in groups
+    ]
+    if fmt == "json":
+        click.echo(render(columns, rows, "json"))
+    elif rows:
+        click.echo(render(columns, rows, "table"))
+    else:
+        click.echo("the dead-letter subscription is empty")
+
+
+@dlq.command()
+@_subscription_option
+@_selection_options
+@click.option(
+    "--to-topic",
+    default=None,
+    envvar="IL_AUDIT_REPLAY_TOPIC",
+    help="Republish here; default the events topic (env IL_AUDIT_REPLAY_TOPIC).",
+)
+@click.option("--dry-run", is_flag=True, help="Select and check, publish and acknowledge nothing.")
+@click.option(
+    "--revalidate",
+    is_flag=True,
+    help="Check against the current schema, taxonomy and catalog first; messages "
+    "that would fail again are reported and left in place.",
+)
+@click.option(
+    "--max-replays",
+    type=click.IntRange(1),
+    default=3,
+    envvar="IL_AUDIT_MAX_REPLAYS",
+    help="Refuse messages replayed this many times already (env IL_AUDIT_MAX_REPLAYS).",
+)
+@click.option("--force", is_flag=True, help="Replay past --max-replays.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1000),
+    default=500,
+    envvar="IL_AUDIT_DLQ_BATCH_SIZE",
+    help="Messages pulled, republished and acknowledged together (env IL_AUDIT_DLQ_BATCH_SIZE).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the summary as JSON to this file.",
+)
+def replay(
+    subscription: str | None,
+    lease_seconds: int,
+    filters: tuple[str, ...],
+    error_classes: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    to_topic: str | None,
+    dry_run: bool,
+    revalidate: bool,
+    max_replays: int,
+    force: bool,
+    batch_size: int,
+    report_path: Path | None,
+) -> None:
+    """Republish selected dead letters to the events topic, keeping every event_id.
+
+    Adds il_audit_replayed_from and an incremented il_audit_replay_count, and
+    acknowledges a message only after its republish is confirmed. Exit code 1
+    when any publish failed (those messages stay in the subscription).
+    """
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.dlq import DlqError
+    from il_audit.operations.dlq import replay as run_replay
+
+    settings = get_audit_settings()
+    source = _source(subscription, lease_seconds)
+    publisher = pubsub_v1.PublisherClient(
+        batch_settings=pubsub_v1.types.BatchSettings(max_messages=1000, max_latency=0.02)
+    )
+    topic = (
+        to_topic
+        if to_topic and "/" in to_topic
+        else publisher.topic_path(settings.project, to_topic or settings.topic)
+    )
+    try:
+        with click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar:
+            report = run_replay(
+                source,
+                lambda data, attributes: publisher.publish(topic, data, **attributes),
+                selector=_selector(filters, error_classes, since, until),
+                limit=limit,
+                cap=max_replays,
+                force=force,
+                dry_run=dry_run,
+                revalidate=revalidate,
+                batch=batch_size,
+                progress=bar.update,
+            )
+    except DlqError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        source.close()
+        publisher.stop()
+    for failing in report.failing[:20]:
+        click.echo(f"still failing {failing['message_id']}: {'; '.join(failing['problems'][:3])}")
+    if report.capped:
+        click.echo(
+            f"{len(report.capped)} message(s) reached the replay cap ({max_replays}); "
+            "--force replays them anyway"
+        )
+    for error in report.errors[:20]:
+        click.echo(f"publish failed: {error}", err=True)
+    click.echo(("dry run: " if dry_run else "") + report.summary())
+    if report_path is not None:
+        report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    if report.failed:
+        raise SystemExit(1)
+
+
+@dlq.command()
+@_subscription_option
+@_selection_options
+@click.option(
+    "--archive",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSONL file to append the purged messages to; default dlq-archive-YYYYmmddTHHMMSSZ.jsonl.",
+)
+@click.option("--yes", is_flag=True, help="Really acknowledge (delete) the selected messages.")
+@click.option("--dry-run", is_flag=True, help="Show what would be purged (inspect).")
+def purge(
+    subscription: str | None,
+    lease_seconds: int,
+    filters: tuple[str, ...],
+    error_classes: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    archive: Path | None,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Archive selected dead letters to a JSONL file, then acknowledge them.
+
+    The archive is written and flushed to disk before anything is acknowledged.
+    """
+    from il_audit.operations.dlq import DlqError
+    from il_audit.operations.dlq import purge as run_purge
+
+    if dry_run or not yes:
+        if not dry_run:
+            raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
+        click.get_current_context().invoke(
+            inspect,
+            subscription=subscription,
+            lease_seconds=lease_seconds,
+            filters=filters,
+            error_classes=error_classes,
+            since=since,
+            until=until,
+            limit=limit,
+            fmt="table",
+        )
+        return
+    archive = archive or Path(f"dlq-archive-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
+    source = _source(subscription, lease_seconds)
+    try:
+        with click.progressbar(length=limit or 0, label="purging", show_pos=True) as bar:
+            report = run_purge(
+                source,
+                archive,
+                selector=_selector(filters, error_classes, since, until),
+                limit=limit,
+                progress=bar.update,
+            )
+    except DlqError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        source.close()
+    click.echo(report.summary())

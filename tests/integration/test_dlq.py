@@ -1,0 +1,299 @@
+"""Dead-letter operations end to end: the emulator, the function, the CLI in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from il_audit.operations.dlq import read_archive
+from il_audit.publisher import AuditContext
+from il_audit.schemas import taxonomy as T
+from tests.support.bigquery_standin import BigQueryStandIn
+from tests.support.stack import ROOT, Stack, wait_until
+
+CTX = AuditContext(app="ingest", actor_uid="u-1")
+BILLING = {"IL_AUDIT_EXTRA_EVENT_TYPES": "billing.*"}
+
+
+@pytest.fixture
+def stack(pubsub_emulator_host: str, tmp_path: Path) -> Iterator[Stack]:
+    """A stack whose function does not know billing.* events yet."""
+    created = Stack(pubsub_emulator_host, tmp_path, "dlq")
+    created.start_function()
+    created.provision(max_delivery_attempts=5, max_backoff_seconds=2)
+    yield created
+    created.stop_function()
+
+
+def emit_billing(stack: Stack, count: int) -> list[str]:
+    """Emit billing.* events the function does not know yet: each becomes a dead letter."""
+    publisher = stack.publisher()
+    ids = [
+        publisher.emit("billing.invoice.sent", context=CTX, resource_id=str(i))
+        for i in range(count)
+    ]
+    assert publisher.flush(30)
+    publisher.shutdown(5)
+    return [event_id for event_id in ids if event_id]
+
+
+def test_inspect_groups_without_acknowledging(stack: Stack) -> None:
+    """inspect groups by error class and app, and the messages stay for the next look."""
+    emit_billing(stack, 3)
+    wait_until(lambda: stack.dlq_messages() == 3, 30, "three dead letters")
+    [group] = stack.dlq_groups()
+    assert (group["error_class"], group["app"], group["messages"]) == (
+        "unknown_event_type",
+        "ingest",
+        3,
+    )
+    assert "billing.invoice.sent" in group["sample"]
+    assert group["first_seen"] <= group["last_seen"]
+    assert stack.dlq_messages() == 3  # still there
+
+
+def test_revalidate_leaves_poison_and_replays_once_fixed(stack: Stack, tmp_path: Path) -> None:
+    """Lines that would fail again stay; after the fix they are replayed and stored once."""
+    ids = emit_billing(stack, 3)
+    wait_until(lambda: stack.dlq_messages() == 3, 30, "three dead letters")
+    result = stack.cli("dlq", "replay", "--revalidate", "--report", str(tmp_path / "r1.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r1.json").read_text())
+    assert (report["still_failing"], report["replayed"]) == (3, 0)
+    assert "unknown_event_type" in report["still_failing_messages"][0]["problems"][0]
+    assert stack.dlq_messages() == 3
+    stack.start_function(**BILLING)  # the fix is deployed
+    result = stack.cli(
+        "dlq", "replay", "--revalidate", "--report", str(tmp_path / "r2.json"), env=BILLING
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "r2.json").read_text())["replayed"] == 3
+    wait_until(lambda: stack.count("SELECT count(*) FROM events") == 3, 30, "three rows")
+    stored = stack.query("SELECT event_id, payload->>'$.resource_id' FROM events ORDER BY 2")
+    assert sorted(row[0] for row in stored) == sorted(ids)
+    assert stack.dlq_messages() == 0
+
+
+def test_still_poison_returns_with_its_reason_until_the_replay_cap(stack: Stack) -> None:
+    """Replayed poison comes back with an incremented count; at the cap replay refuses it."""
+    emit_billing(stack, 1)
+    wait_until(lambda: stack.dlq_messages() == 1, 30, "the dead letter")
+    for round_number in (1, 2, 3):
+        result = stack.cli("dlq", "replay")
+        assert result.returncode == 0, result.stderr
+        assert "replayed 1 " in result.stdout
+        wait_until(
+            lambda n=round_number: stack.count("SELECT count(*) FROM dead_letters") == n + 1,
+            30,
+            f"dead letter number {round_number + 1}",
+        )
+        wait_until(lambda: stack.dlq_messages() == 1, 30, "the dead letter back in the DLQ")
+    capped = stack.cli("dlq", "replay")
+    assert "reached the replay cap" in capped.stdout
+    assert "replayed 0 " in capped.stdout
+    assert stack.dlq_messages() == 1
+    counts = stack.query(
+        "SELECT attributes->>'$.il_audit_replay_count' FROM dead_letters ORDER BY received_at"
+    )
+    assert [row[0] for row in counts] == [None, "1", "2", "3"]
+    forced = stack.cli("dlq", "replay", "--force")
+    assert "replayed 1 " in forced.stdout
+
+
+def test_purge_archives_then_acknowledges_only_what_was_selected(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Purge writes the selected messages to JSONL first and leaves the others."""
+    publisher = stack.publisher()
+    publisher.emit("billing.invoice.sent", context=CTX)
+    publisher.emit("billing.invoice.sent", context=AuditContext(app="chat"))
+    assert publisher.flush(30)
+    publisher.shutdown(5)
+    wait_until(lambda: stack.dlq_messages() == 2, 30, "two dead letters")
+    refused = stack.cli("dlq", "purge", "--filter", "app=chat")
+    assert refused.returncode == 2
+    archive = tmp_path / "archive.jsonl"
+    result = stack.cli("dlq", "purge", "--filter", "app=chat", "--archive", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "purged 1" in result.stdout
+    [record] = list(read_archive(archive))
+    assert record["attributes"]["app"] == "chat"
+    assert json.loads(record["data"])["event_type"] == "billing.invoice.sent"
+    assert [group["app"] for group in stack.dlq_groups()] == ["ingest"]
+
+
+def test_outage_then_replay_lands_every_event_once(stack: Stack, tmp_path: Path) -> None:
+    """Sink down -> Pub/Sub retries and dead-letters -> sink back -> replay -> stored once."""
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the database directory should be")
+    database = blocker / "audit.duckdb"
+    stack.start_function(IL_AUDIT_DUCKDB_PATH=str(database))
+    publisher = stack.publisher()
+    sent = [publisher.emit(T.AUTH_LOGOUT, context=CTX, attempt=str(i)) for i in range(2)]
+    assert publisher.flush(30)
+    publisher.shutdown(5)
+    wait_until(lambda: stack.dlq_messages() >= 1, 120, "Pub/Sub to dead-letter the message")
+    [group] = stack.dlq_groups()
+    assert group["error_class"] == "delivery_exhausted"
+    assert group["events"] == 2
+    blocker.unlink()  # the warehouse is back
+    result = stack.cli("dlq", "replay", "--error-class", "delivery_exhausted")
+    assert result.returncode == 0, result.stderr
+    stack.database = database
+
+    def landed() -> bool:
+        return stack.count("SELECT count(*) FROM events") == 2
+
+    wait_until(landed, 180, "the replayed events")
+    assert sorted(row[0] for row in stack.query("SELECT event_id FROM events")) == sorted(sent)
+    assert stack.dlq_messages() == 0
+
+
+def test_killing_replay_at_random_points_loses_and_duplicates_nothing(stack: Stack) -> None:
+    """SIGKILL replay again and again; then every event is stored once and the DLQ is empty."""
+    ids = emit_billing(stack, 150)
+    wait_until(lambda: stack.dlq_messages() == 150, 60, "150 dead letters")
+    stack.start_function(**BILLING)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        **stack.env,
+        **BILLING,
+        "IL_AUDIT_DLQ_LEASE_SECONDS": "10",
+    }
+    rng = random.Random(20261127)
+    kills = 0
+    for _ in range(6):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "il_audit.cli", "dlq", "replay", "--batch-size", "5"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.8, 3.5))  # start-up takes ~1.5 s; kill mid-work
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(30)
+    assert kills >= 4
+
+    # The killed runs' leases expire within 10 s; replay whatever is visible until done.
+    rounds: list[str] = []
+
+    def everything_landed() -> bool:
+        stored = stack.count("SELECT count(DISTINCT event_id) FROM events")
+        if stored == len(ids):
+            return True
+        finished = stack.cli("dlq", "replay", env={**BILLING, "IL_AUDIT_DLQ_LEASE_SECONDS": "10"})
+        rounds.append(f"{stored} stored; {finished.stdout.strip().splitlines()[-1:]}")
+        time.sleep(2)
+        return False
+
+    try:
+        wait_until(everything_landed, 120, "every event replayed")
+    finally:
+        print("\n".join(rounds))
+    assert stack.count("SELECT count(*) FROM events") == len(ids)  # never twice
+    assert sorted(row[0] for row in stack.query("SELECT event_id FROM events")) == sorted(ids)
+    wait_until(lambda: stack.dlq_messages() == 0, 60, "an empty dead-letter subscription")
+
+
+class CrashBeforeAck(Exception):
+    """Stands for the process dying between publishing and acknowledging."""
+
+
+def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(stack: Stack) -> None:
+    """Published but not acknowledged: the message returns, is replayed again, stored once."""
+    from google.cloud import pubsub_v1
+
+    from il_audit.operations.dlq import PubSubSource, replay
+
+    ids = emit_billing(stack, 5)
+    wait_until(lambda: stack.dlq_messages() == 5, 30, "five dead letters")
+    stack.start_function(**BILLING)
+    subscription = f"projects/{stack.layout.project}/subscriptions/{stack.layout.dlq_subscription}"
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(stack.layout.project, stack.layout.topic)
+
+    class CrashingSource(PubSubSource):
+        def ack(self, ack_ids: list[str]) -> None:  # type: ignore[override]
+            raise CrashBeforeAck
+
+    crashing = CrashingSource(subscription, lease_seconds=10, pull_timeout=0.5)
+    crashed = replay(crashing, lambda data, attrs: publisher.publish(topic, data, **attrs))
+    crashing.close()
+    assert crashed.replayed == 0  # published, never acknowledged
+    assert any("CrashBeforeAck" in error for error in crashed.errors)
+    wait_until(lambda: stack.count("SELECT count(*) FROM events") == 5, 30, "the first copies")
+    time.sleep(10.5)  # the lease of the crashed run expires
+    source = PubSubSource(subscription, lease_seconds=10, pull_timeout=0.5)
+    report = replay(source, lambda data, attrs: publisher.publish(topic, data, **attrs))
+    source.close()
+    assert report.replayed == 5
+    time.sleep(2)
+    assert stack.count("SELECT count(*) FROM events") == 5  # second copies deduplicated
+    assert sorted(row[0] for row in stack.query("SELECT event_id FROM events")) == sorted(ids)
+    assert stack.dlq_messages() == 0
+
+
+def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
+    stack: Stack, standin: BigQueryStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stand-in keeps both copies (it ignores insertId); events_deduped shows one."""
+    from google.cloud import pubsub_v1
+
+    from il_audit.config.settings import AuditSettings
+    from il_audit.operations.dlq import PubSubSource, replay
+    from il_audit.operations.infra import apply
+
+    dataset = f"dedup_{os.getpid()}"
+    bigquery_env = {
+        "IL_AUDIT_SINK": "bigquery",
+        "IL_BQ_API_ENDPOINT": standin.url,
+        "IL_BQ_AUDIT_DATASET": dataset,
+        "GOOGLE_CLOUD_PROJECT": standin.project,
+    }
+    ids = emit_billing(stack, 3)
+    wait_until(lambda: stack.dlq_messages() == 3, 30, "three dead letters")
+    stack.start_function(**BILLING, **bigquery_env)
+    settings = AuditSettings.from_env({**stack.env, **bigquery_env})
+    apply(settings, pubsub=False)  # tables and views in the stand-in
+    subscription = f"projects/{stack.layout.project}/subscriptions/{stack.layout.dlq_subscription}"
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(stack.layout.project, stack.layout.topic)
+
+    def publish(data: bytes, attributes: dict[str, str]):  # type: ignore[no-untyped-def]
+        return publisher.publish(topic, data, **attributes)
+
+    class CrashingSource(PubSubSource):
+        def ack(self, ack_ids: list[str]) -> None:  # type: ignore[override]
+            raise CrashBeforeAck
+
+    crashed = replay(CrashingSource(subscription, lease_seconds=10, pull_timeout=0.5), publish)
+    assert crashed.replayed == 0
+    from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
+
+    client = BigQuerySink.from_settings(settings).client
+    table = f"`{standin.project}.{dataset}"
+
+    def rows(name: str) -> int:
+        return int(
+            next(iter(client.query(f"SELECT COUNT(*) AS n FROM {table}.{name}`").result()))["n"]
+        )
+
+    wait_until(lambda: rows("events") == 3, 60, "the first copies")
+    time.sleep(10.5)
+    replay(PubSubSource(subscription, lease_seconds=10, pull_timeout=0.5), publish)
+    wait_until(lambda: rows("events") == 6, 60, "the second copies (no insertId dedup here)")
+    assert rows("events_deduped") == 3
+    deduped = client.query(f"SELECT event_id FROM {table}.events_deduped`").result()
+    assert sorted(row["event_id"] for row in deduped) == sorted(ids)

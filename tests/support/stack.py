@@ -1,0 +1,133 @@
+"""A local stack for end-to-end tests: provisioned emulator layout plus a restartable function."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from il_audit.devtools.local_stack import (
+    FunctionServer,
+    PubSubLayout,
+    provision_pubsub,
+    start_function,
+)
+from il_audit.publisher import AuditPublisher
+from tests.support.factories import make_settings
+from tests.support.pubsub import PROJECT
+
+ROOT = Path(__file__).resolve().parents[2]
+_names = itertools.count(1)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` every 0.2 s; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Stack:
+    """Topic, dead-letter topic, push subscription and a function writing to DuckDB."""
+
+    def __init__(self, emulator_host: str, directory: Path, prefix: str = "stack") -> None:
+        self.emulator_host = emulator_host
+        self.database = directory / "stack.duckdb"
+        self.layout = PubSubLayout.for_topic(PROJECT, f"{prefix}-{os.getpid()}-{next(_names)}")
+        self.server: FunctionServer | None = None
+        self.port: int | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What an app or the CLI needs to talk to this stack."""
+        return {
+            "PUBSUB_EMULATOR_HOST": self.emulator_host,
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "IL_AUDIT_TOPIC": self.layout.topic,
+            "IL_AUDIT_DLQ_TOPIC": self.layout.dlq_topic,
+        }
+
+    def start_function(self, **extra_env: str) -> FunctionServer:
+        """(Re)start the function on the same port, writing ``database`` unless overridden."""
+        self.stop_function()
+        env = {**self.env, "IL_AUDIT_SINK": "duckdb", "IL_AUDIT_DUCKDB_PATH": str(self.database)}
+        self.server = start_function({**env, **extra_env}, port=self.port)
+        self.port = self.server.port
+        return self.server
+
+    def provision(self, **policy: Any) -> None:
+        """Create topics and subscriptions pointing at the running function."""
+        assert self.server is not None
+        provision_pubsub(self.layout, self.server.url, **policy)
+
+    def stop_function(self) -> None:
+        """Stop the function if it runs."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def publisher(self, **settings: Any) -> AuditPublisher:
+        """A publisher for this stack's topic."""
+        return AuditPublisher(
+            make_settings(transport="pubsub", project=PROJECT, topic=self.layout.topic, **settings)
+        )
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows from the stack's DuckDB file ([] while it is busy or missing)."""
+        if not self.database.exists():
+            return []
+        try:
+            with duckdb.connect(str(self.database), read_only=True) as connection:
+                return connection.execute(sql).fetchall()
+        except duckdb.Error:
+            return []
+
+    def count(self, sql: str) -> int:
+        """The single number ``sql`` returns (-1 while unreadable)."""
+        rows = self.query(sql)
+        return int(rows[0][0]) if rows else -1
+
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``il-audit ARGS`` in a fresh process against this stack."""
+        return subprocess.run(
+            [sys.executable, "-m", "il_audit.cli", *args],
+            env={**os.environ, "PYTHONPATH": str(ROOT), **self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def dlq_groups(self, **env: str) -> list[dict[str, Any]]:
+        """``il-audit dlq inspect --format json`` of this stack's dead-letter subscription."""
+        result = self.cli("dlq", "inspect", "--format", "json", env=env)
+        assert result.returncode == 0, result.stderr
+        groups: list[dict[str, Any]] = json.loads(result.stdout)
+        return groups
+
+    def dlq_messages(self) -> int:
+        """How many messages wait in the dead-letter subscription (peeked in-process, not acked)."""
+        from il_audit.operations.dlq import PubSubSource, inspect
+
+        source = PubSubSource(
+            f"projects/{PROJECT}/subscriptions/{self.layout.dlq_subscription}",
+            lease_seconds=10,
+            pull_timeout=0.5,
+        )
+        try:
+            return sum(group.messages for group in inspect(source, limit=None))
+        finally:
+            source.close()
