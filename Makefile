@@ -33,8 +33,11 @@ setup-test: $(VENV)/.installed $(BQEMULATOR_VENV)/.installed
 demo: setup
 	$(VENV)/bin/il-audit demo
 
+# Coverage starts before pytest so that modules pytest plugins import early are measured;
+# processes the tests start (the function, the CLI) are not.
 test: setup-test
-	$(PY) -m pytest
+	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage report
 
 lint: setup
 	$(VENV)/bin/ruff check .

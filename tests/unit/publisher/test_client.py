@@ -85,7 +85,8 @@ def test_emit_returns_the_event_id_and_publishes_it() -> None:
 
 def test_events_are_packed_up_to_the_per_message_limit() -> None:
     """250 events at 100 per message make three messages of 100, 100 and 50."""
-    publisher = make_publisher(max_events_per_message=100)
+    # A long linger: only the count limit and the flush may close a message here.
+    publisher = make_publisher(max_events_per_message=100, max_latency_ms=60_000)
     for index in range(250):
         publisher.emit(T.UI_TAB_VIEWED, context=CTX, element_id=str(index))
     assert publisher.flush(5)
