@@ -33,7 +33,7 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     """Queries from a second process succeed during emission and see the count grow to the total."""
     database = tmp_path / "shared.duckdb"
     writer = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests/integration/scripts/emit_local.py"), "3000", "100"],
+        [sys.executable, str(ROOT / "tests/integration/scripts/emit_local.py"), "6000", "100"],
         env={
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -69,7 +69,7 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     assert writer.returncode == 0, err
     stats = json.loads(out.strip().splitlines()[-1])
     assert stats["flushed"] is True
-    assert (stats["published"], stats["dropped"], stats["failed"]) == (3000, 0, 0)
+    assert (stats["published"], stats["dropped"], stats["failed"]) == (6000, 0, 0)
     assert len(counts) >= 2, "the reader got in at least twice while the writer ran"
     assert counts == sorted(counts)
     final = run(
@@ -83,7 +83,7 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
             "json",
         ]
     )
-    assert json.loads(final.stdout) == [{"n": 3000}]
+    assert json.loads(final.stdout) == [{"n": 6000}]
 
 
 def _alive(pid: int) -> bool:

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import functions_framework
 import pytest
 
 from il_audit.subscriber_fn import main, pipeline
 from il_audit.subscriber_fn.main import decode_event
+from tests.support.duck import read
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 MAIN = Path(main.__file__)
@@ -41,8 +41,7 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(tmp_path / "fn.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return read(tmp_path / "fn.duckdb", sql)
 
 
 def test_raw_push_from_the_emulator_is_stored(client: Any, tmp_path: Path) -> None:
@@ -76,6 +75,7 @@ def test_transient_failure_answers_an_error_for_pubsub_to_retry(
     request = recorded("pubsub_push_emulator.json")
     sink = pipeline.default_pipeline().sink
     # The warehouse file becomes unreachable (its directory is gone).
+    sink.close()
     sink.path = tmp_path / "elsewhere" / "missing" / "fn.duckdb"  # type: ignore[attr-defined]
     response = client.post("/", json=request["body"], headers=request["headers"])
     assert response.status_code == 500

@@ -112,6 +112,7 @@ def test_unavailable_sink_raises_for_retry(tmp_path: Path) -> None:
     """A sink that cannot be reached makes the message retry."""
     pipeline, _ = make_pipeline(tmp_path)
     assert isinstance(pipeline.sink, DuckDBSink)
+    pipeline.sink.close()
     pipeline.sink.path = tmp_path / "missing-dir" / "sub" / "x.duckdb"
     pipeline.sink._ensured = True  # skip the directory creation, as if the disk vanished
     with pytest.raises(SinkUnavailableError):
