@@ -10,17 +10,15 @@ a free (or given) 127.0.0.1 port, in its own process group, and waits until it a
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from il_audit.devtools.ports import free_port, wait_for_http
+from il_audit.devtools.processes import ChildProcess, spawn
 from il_audit.errors import AuditError
 
 PYTHON_VARIABLE: Final = "IL_AUDIT_BQEMULATOR_PYTHON"
@@ -61,46 +59,17 @@ def find_python() -> Path:
 
 
 @dataclass
-class BigQueryStandIn:
+class BigQueryStandIn(ChildProcess):
     """A running stand-in; :func:`start` gives one, :meth:`stop` ends it."""
 
-    port: int
-    project: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    project: str = DEFAULT_PROJECT
     startup_seconds: float = 0.0
     """From spawning the launcher to the first HTTP answer."""
-    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         """The REST endpoint, for ``client_options={"api_endpoint": url}``."""
         return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        """Whether the launcher process is still running."""
-        return self.process.poll() is None
-
-    def log_tail(self, chars: int = 3000) -> str:
-        """The end of the stand-in's output, for failure messages."""
-        if self._log is not None:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the launcher's process group (SIGTERM, then SIGKILL after ``timeout``)."""
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def start(
@@ -119,9 +88,8 @@ def start(
     python = find_python()
     port = port or free_port()
     log_path = log_path or Path(tempfile.gettempdir()) / f"il-audit-bqemulator-{port}.log"
-    log = log_path.open("wb")
     started = time.monotonic()
-    process = subprocess.Popen(
+    process, log = spawn(
         [
             str(python),
             str(LAUNCHER),
@@ -129,12 +97,9 @@ def start(
             f"--project={project}",
             *(["--exit-with-parent"] if exit_with_parent else []),
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        log_path,
     )
-    standin = BigQueryStandIn(port, project, process, log_path, _log=log)
+    standin = BigQueryStandIn(port, process, log_path, log, project=project)
     # Any answer will do: uvicorn only listens once the app is wired up.
     answered = wait_for_http(f"{standin.url}/", timeout, alive=standin.alive)
     standin.startup_seconds = time.monotonic() - started

@@ -9,21 +9,19 @@ function, and a pull subscription on the dead-letter topic for inspection.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from google.api_core import exceptions as core_exceptions
 from google.protobuf import duration_pb2
 
 from il_audit.devtools.ports import free_port, wait_for_http
+from il_audit.devtools.processes import ChildProcess, spawn
 from il_audit.errors import AuditError
 
 
@@ -108,40 +106,13 @@ def _create(call: Any) -> str:
 
 
 @dataclass
-class FunctionServer:
+class FunctionServer(ChildProcess):
     """A functions-framework child process serving the subscriber function."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         """Base URL of the function."""
         return f"http://127.0.0.1:{self.port}/"
-
-    def alive(self) -> bool:
-        """Whether the process is still running."""
-        return self.process.poll() is None
-
-    def log_text(self) -> str:
-        """What the function has logged so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the process group."""
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def start_function(
@@ -156,8 +127,7 @@ def start_function(
 
     port = port or free_port()
     log_path = log_path or Path(tempfile.gettempdir()) / f"il-audit-function-{port}.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
+    process, log = spawn(
         [
             sys.executable,
             "-m",
@@ -173,11 +143,8 @@ def start_function(
             "--port",
             str(port),
         ],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        log_path,
+        {**os.environ, **env},
     )
     server = FunctionServer(port, process, log_path, log)
     if not wait_for_http(server.url, timeout, alive=server.alive):

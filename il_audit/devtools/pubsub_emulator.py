@@ -10,18 +10,18 @@ prints ``PUBSUB_EMULATOR_HOST=...`` once it answers (``.ci/run`` uses that).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from il_audit.devtools.ports import free_port, wait_for_http
+from il_audit.devtools.processes import ChildProcess, spawn
 from il_audit.errors import AuditError
 
 LAUNCHER_VARIABLE: Final = "IL_AUDIT_PUBSUB_EMULATOR"
@@ -78,36 +78,13 @@ def find_launcher() -> Path:
 
 
 @dataclass
-class PubSubEmulator:
+class PubSubEmulator(ChildProcess):
     """A running emulator process; use :func:`start` to get one and :meth:`stop` to end it."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
         """``127.0.0.1:PORT``, the value for ``PUBSUB_EMULATOR_HOST``."""
         return f"127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        """Whether the process is still running."""
-        return self.process.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the emulator's process group (the launcher starts a JVM)."""
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def start(
@@ -117,18 +94,11 @@ def start(
     launcher = find_launcher()
     port = port or free_port()
     log_path = log_path or Path(tempfile.gettempdir()) / f"il-audit-pubsub-emulator-{port}.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [str(launcher), "--host=127.0.0.1", f"--port={port}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process, log = spawn([str(launcher), "--host=127.0.0.1", f"--port={port}"], log_path)
     emulator = PubSubEmulator(port, process, log_path, log)
     if not wait_for_http(f"http://127.0.0.1:{port}/", timeout, alive=emulator.alive):
         emulator.stop()
-        tail = log_path.read_text(errors="replace")[-2000:]
+        tail = emulator.log_tail(2000)
         raise EmulatorStartError(f"the Pub/Sub emulator did not answer on {port}:\n{tail}")
     return emulator
 

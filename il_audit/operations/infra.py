@@ -228,14 +228,14 @@ class BigQueryProvisioner:
 
     def ensure_table(self, spec: Any, apply: bool) -> Change:
         """Ensure a table exists with at least the spec's columns (new ones are added)."""
-        from il_audit.subscriber_fn.sinks.bigquery import schema_fields
+        from il_audit.subscriber_fn.sinks.bigquery import bigquery_table, schema_fields
 
         table_id = f"{self.dataset_id}.{spec.name}"
         try:
             table = self.client.get_table(table_id)
         except core_exceptions.NotFound:
             if apply:
-                self.client.create_table(_table_for(spec, table_id), exists_ok=True)
+                self.client.create_table(bigquery_table(spec, table_id), exists_ok=True)
             detail = f"partitioned by {spec.partition_field}" if spec.partition_field else ""
             return Change("table", table_id, "create", detail)
         existing = {schema_field.name for schema_field in table.schema}
@@ -287,22 +287,6 @@ class BigQueryProvisioner:
 
 def _normalise_sql(sql: str) -> str:
     return " ".join(sql.split())
-
-
-def _table_for(spec: Any, table_id: str) -> Any:
-    from google.cloud import bigquery
-
-    from il_audit.subscriber_fn.sinks.bigquery import schema_fields
-
-    table = bigquery.Table(table_id, schema=schema_fields(spec.columns))
-    table.description = spec.description
-    if spec.partition_field:
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY, field=spec.partition_field
-        )
-    if spec.clustering:
-        table.clustering_fields = list(spec.clustering)
-    return table
 
 
 def bigquery_client(settings: AuditSettings) -> Any:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +26,9 @@ from il_audit.publisher import AuditContext, AuditPublisher
 from il_audit.schemas import taxonomy as T
 from tests.support.factories import make_settings
 from tests.support.pubsub import PROJECT, pull_messages
+from tests.support.stack import wait_until
 
 _names = itertools.count(1)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def query(path: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -17,9 +17,10 @@ credentials).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from google.api_core import exceptions as core_exceptions
@@ -63,6 +64,35 @@ def schema_fields(columns: Sequence[ColumnSpec]) -> list[bigquery.SchemaField]:
         )
         for column in columns
     ]
+
+
+@contextlib.contextmanager
+def unavailable_on_transient(what: str, *, any_api_error: bool = False) -> Iterator[None]:
+    """Turn the errors a retry may cure into :class:`SinkUnavailableError`; others pass
+    (with ``any_api_error``, every API error counts as unavailable)."""
+    try:
+        yield
+    except core_exceptions.RetryError as exc:  # the retry deadline ran out
+        raise SinkUnavailableError(f"{what}: {exc}") from exc
+    except core_exceptions.GoogleAPICallError as exc:
+        if any_api_error or is_retryable(exc):
+            raise SinkUnavailableError(f"{what}: {exc}") from exc
+        raise
+    except OSError as exc:
+        raise SinkUnavailableError(f"{what}: cannot reach BigQuery: {exc}") from exc
+
+
+def bigquery_table(spec: TableSpec, table_id: str) -> bigquery.Table:
+    """A Table for ``spec``: schema, description, day partitioning and clustering."""
+    table = bigquery.Table(table_id, schema=schema_fields(spec.columns))
+    table.description = spec.description
+    if spec.partition_field:
+        table.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY, field=spec.partition_field
+        )
+    if spec.clustering:
+        table.clustering_fields = list(spec.clustering)
+    return table
 
 
 def _json_columns(spec: TableSpec) -> frozenset[str]:
@@ -126,7 +156,7 @@ class BigQuerySink:
         """Create the dataset and the three tables if they are missing."""
         if self._ensured:
             return
-        try:
+        with unavailable_on_transient("cannot create BigQuery tables"):
             dataset = bigquery.Dataset(f"{self.client.project}.{self.dataset}")
             if self.location:
                 dataset.location = self.location
@@ -135,28 +165,12 @@ class BigQuerySink:
             )
             for spec in TABLES:
                 self.client.create_table(
-                    self._table(spec), exists_ok=True, retry=self._retry, timeout=self.timeout
+                    bigquery_table(spec, self.table_id(spec)),
+                    exists_ok=True,
+                    retry=self._retry,
+                    timeout=self.timeout,
                 )
-        except core_exceptions.RetryError as exc:  # the retry deadline ran out
-            raise SinkUnavailableError(f"cannot create BigQuery tables: {exc}") from exc
-        except core_exceptions.GoogleAPICallError as exc:
-            if is_retryable(exc):
-                raise SinkUnavailableError(f"cannot create BigQuery tables: {exc}") from exc
-            raise
-        except OSError as exc:
-            raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
         self._ensured = True
-
-    def _table(self, spec: TableSpec) -> bigquery.Table:
-        table = bigquery.Table(self.table_id(spec), schema=schema_fields(spec.columns))
-        table.description = spec.description
-        if spec.partition_field:
-            table.time_partitioning = bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY, field=spec.partition_field
-            )
-        if spec.clustering:
-            table.clustering_fields = list(spec.clustering)
-        return table
 
     def write_events(self, rows: Sequence[Row]) -> dict[int, str]:
         """Insert event rows; returns the rows BigQuery refused permanently."""
@@ -174,17 +188,14 @@ class BigQuerySink:
     def read_cost_rates(self) -> list[dict[str, Any]]:
         """Every row of cost_rates (``tabledata.list``; no query job needed)."""
         self.ensure_tables()
-        try:
+        # Any failure here means "price from the seed for now" to the catalog provider.
+        with unavailable_on_transient("cannot read cost_rates", any_api_error=True):
             return [
                 dict(row.items())
                 for row in self.client.list_rows(
                     self.table_id(COST_RATES), retry=self._retry, timeout=self.timeout
                 )
             ]
-        except (core_exceptions.GoogleAPICallError, core_exceptions.RetryError) as exc:
-            raise SinkUnavailableError(f"cannot read cost_rates: {exc}") from exc
-        except OSError as exc:
-            raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
 
     def upsert_cost_rates(self, rows: Sequence[Row]) -> None:
         """Insert or replace cost_rates rows by (service, model_id, effective_from), with MERGE.
@@ -195,18 +206,10 @@ class BigQuerySink:
             return
         self.ensure_tables()
         sql = merge_cost_rates_sql(self.table_id(COST_RATES), rows)
-        try:
+        with unavailable_on_transient("cannot update cost_rates"):
             self.client.query(sql, retry=self._retry, timeout=self.timeout).result(
                 retry=self._retry, timeout=self.timeout
             )
-        except core_exceptions.RetryError as exc:
-            raise SinkUnavailableError(f"cannot update cost_rates: {exc}") from exc
-        except core_exceptions.GoogleAPICallError as exc:
-            if is_retryable(exc):
-                raise SinkUnavailableError(f"cannot update cost_rates: {exc}") from exc
-            raise
-        except OSError as exc:
-            raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
 
     def close(self) -> None:
         """Close the client's HTTP session."""
