@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,6 +43,18 @@ class Sink(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def redact_values(message: str) -> str:
+    """A warehouse error message with quoted fragments (often the offending value) removed.
+
+    Such messages end up in logs and in ``dead_letters.error_detail``, which must
+    never carry event payloads.
+    """
+    return _QUOTED.sub("'<value>'", message)
 
 
 def json_default(value: Any) -> Any:

@@ -41,7 +41,7 @@ from il_audit.schemas.tables import (
     TableSpec,
 )
 from il_audit.subscriber_fn.errors import SinkUnavailableError
-from il_audit.subscriber_fn.sinks.base import Row, dumps
+from il_audit.subscriber_fn.sinks.base import Row, dumps, redact_values
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ class BigQuerySink:
                         for error in entry.get("errors", [])
                         if error.get("reason") in _PERMANENT_ROW_REASONS
                     )
-                    refused[index] = f"BigQuery refused the row: {messages}"[:1000]
+                    refused[index] = f"BigQuery refused the row: {redact_values(messages)}"[:1000]
                 elif reasons <= {"stopped"}:
                     stopped.append(index)
                 else:
@@ -318,7 +318,7 @@ class BigQuerySink:
         reason = error.message
         if error.errors and isinstance(error.errors[0], dict):
             reason = str(error.errors[0].get("message") or reason)
-        refused[indices[0]] = f"BigQuery refused the row: {reason}"[:1000]
+        refused[indices[0]] = f"BigQuery refused the row: {redact_values(reason)}"[:1000]
 
 
 def _chunks(indices: list[int], sizes: list[int]) -> list[list[int]]:

@@ -44,7 +44,7 @@ from il_audit.schemas.tables import (
     TableSpec,
 )
 from il_audit.subscriber_fn.errors import SinkUnavailableError
-from il_audit.subscriber_fn.sinks.base import Row, dumps
+from il_audit.subscriber_fn.sinks.base import Row, dumps, redact_values
 
 logger = logging.getLogger(__name__)
 
@@ -298,14 +298,18 @@ class DuckDBSink:
                 return {}
             except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
                 # One bad row fails the statement: find it by inserting one at a time.
-                logger.warning("il-audit: DuckDB refused a batch (%s); isolating rows", exc)
+                logger.warning(
+                    "il-audit: DuckDB refused a batch (%s); isolating rows", type(exc).__name__
+                )
                 refused: dict[int, str] = {}
                 for index, row in enumerate(rows):
                     try:
                         with _ndjson_file([row]) as path:
                             connection.execute(sql, [path])
                     except (duckdb.ConversionException, duckdb.InvalidInputException) as row_exc:
-                        refused[index] = f"DuckDB refused the row: {row_exc}"[:1000]
+                        refused[index] = f"DuckDB refused the row: {redact_values(str(row_exc))}"[
+                            :1000
+                        ]
                 return refused
             except duckdb.Error as exc:
                 raise SinkUnavailableError(f"DuckDB write to {spec.name} failed: {exc}") from exc

@@ -258,6 +258,21 @@ def test_invalid_rows_are_refused_and_their_neighbours_stored(
     ]
 
 
+def test_refusal_reasons_never_carry_the_offending_value(
+    fake: FakeBigQuery, sink: BigQuerySink
+) -> None:
+    """Quoted values in BigQuery's messages are redacted before they reach dead_letters."""
+    fake.refuse_rows(
+        lambda row: row["event_id"] == "bad",
+        location="actor_uid",
+        message="Cannot convert value 'jane@example.com' to INT64",
+    )
+    refused = sink.write_events(event_rows("bad"))
+    assert refused == {
+        0: "BigQuery refused the row: actor_uid: Cannot convert value '<value>' to INT64"
+    }
+
+
 def test_a_row_that_does_not_fit_the_table_is_refused(
     fake: FakeBigQuery, sink: BigQuerySink
 ) -> None:
