@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -31,7 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from _readme import write_section  # noqa: E402
 from google.cloud import pubsub_v1  # noqa: E402
 
 from il_audit.config.settings import AuditSettings  # noqa: E402
@@ -190,15 +191,7 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        readme = Path(__file__).parent / "README.md"
-        readme.write_text(
-            re.sub(
-                r"<!-- dlq:begin -->.*<!-- dlq:end -->",
-                f"<!-- dlq:begin -->\n{text}<!-- dlq:end -->",
-                readme.read_text(),
-                flags=re.S,
-            )
-        )
+        write_section("dlq", text)
 
 
 if __name__ == "__main__":

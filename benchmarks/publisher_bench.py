@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -31,7 +30,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from _readme import write_section  # noqa: E402
 from google.cloud import pubsub_v1  # noqa: E402
 
 from il_audit.config.settings import AuditSettings  # noqa: E402
@@ -226,15 +227,7 @@ def main() -> None:
     text = table(results, args)
     print(text)
     if args.write:
-        readme = Path(__file__).parent / "README.md"
-        content = readme.read_text()
-        content = re.sub(
-            r"<!-- publisher:begin -->.*<!-- publisher:end -->",
-            f"<!-- publisher:begin -->\n{text}<!-- publisher:end -->",
-            content,
-            flags=re.S,
-        )
-        readme.write_text(content)
+        write_section("publisher", text)
 
 
 if __name__ == "__main__":

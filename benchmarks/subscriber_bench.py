@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -26,8 +25,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
 import duckdb  # noqa: E402
+from _readme import write_section  # noqa: E402
 
 from il_audit.config.settings import AuditSettings  # noqa: E402
 from il_audit.devtools import pubsub_emulator  # noqa: E402
@@ -168,14 +169,7 @@ def main() -> None:
     text = table(core, stack, args)
     print(text)
     if args.write:
-        readme = Path(__file__).parent / "README.md"
-        content = re.sub(
-            r"<!-- subscriber:begin -->.*<!-- subscriber:end -->",
-            f"<!-- subscriber:begin -->\n{text}<!-- subscriber:end -->",
-            readme.read_text(),
-            flags=re.S,
-        )
-        readme.write_text(content)
+        write_section("subscriber", text)
 
 
 if __name__ == "__main__":

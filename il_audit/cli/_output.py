@@ -11,25 +11,25 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from il_audit.subscriber_fn.sinks.base import json_default
+
 FORMATS = ("table", "json", "csv")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-friendly value: exact decimals as strings, times in ISO 8601."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, (date, time)):
+    if isinstance(value, (Decimal, datetime, date)):
+        return json_default(value)
+    if isinstance(value, time):
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, str):
         # DuckDB returns JSON columns as text; show them as the JSON they are.
         if value[:1] in "{[" and value[-1:] in "}]":
@@ -44,10 +44,10 @@ def _plain(value: Any) -> Any:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    plain = _plain(value)
-    if isinstance(plain, (dict, list)):
-        return json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
-    return str(plain)
+    converted = plain(value)
+    if isinstance(converted, (dict, list)):
+        return json.dumps(converted, ensure_ascii=False, separators=(",", ":"))
+    return str(converted)
 
 
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
@@ -55,7 +55,7 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
     if fmt == "json":
         return json.dumps(
             [
-                {name: _plain(value) for name, value in zip(columns, row, strict=True)}
+                {name: plain(value) for name, value in zip(columns, row, strict=True)}
                 for row in rows
             ],
             ensure_ascii=False,

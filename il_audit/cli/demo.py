@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from il_audit.cli._output import _plain, render
+from il_audit.cli._output import plain, render
 from il_audit.config.settings import Transport, get_audit_settings
 from il_audit.demo_workload import generate
 from il_audit.publisher.client import AuditPublisher
@@ -132,7 +132,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
             "seconds": round(elapsed, 3),
             "database": str(database),
             "report": {
-                title: [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
+                title: [dict(zip(columns, map(plain, row), strict=True)) for row in rows]
                 for title, (columns, rows) in sections.items()
             },
         }

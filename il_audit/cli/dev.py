@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import click
+
+from il_audit.devtools.ports import answers
 
 STATE_DIR_OPTION = click.option(
     "--state-dir",
@@ -139,22 +139,12 @@ def status(state_dir: Path) -> None:
     healthy = True
     for component in state.components:
         running = dev_stack.is_running(component)
-        answering = running and _answers(component.url)
+        answering = running and answers(component.url, timeout=2)
         healthy &= answering
         state_text = "up" if answering else ("running, not answering" if running else "down")
         click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {state_text}")
     if not healthy:
         raise SystemExit(1)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URL from our state
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
 
 
 @dev.command()

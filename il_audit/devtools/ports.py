@@ -16,6 +16,17 @@ def free_port() -> int:
         return port
 
 
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether something answers HTTP at ``url`` (any status counts)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - local URL we built
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
 def wait_for_http(url: str, timeout: float, *, alive: object = None) -> bool:
     """Poll ``url`` until it answers (any HTTP status) or ``timeout`` passes.
 
@@ -26,11 +37,7 @@ def wait_for_http(url: str, timeout: float, *, alive: object = None) -> bool:
     while time.monotonic() < deadline:
         if callable(alive) and not alive():
             return False
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - local URL we built
-                return True
-        except urllib.error.HTTPError:
+        if answers(url):
             return True
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     return False

@@ -191,9 +191,13 @@ class AuditPublisher:
     def _submit_slow(
         self, event_type: str, context: AuditContext | None, fields: dict[str, Any]
     ) -> str | None:
-        """Everything the hot path leaves out: off, strict, shut down, not started yet."""
+        """Everything the hot path leaves out: off, not started yet, strict, shut down."""
         if self._off:
             return None
+        if not self._running and not self._closed:
+            self._start()  # sets _plain unless strict
+            if self._plain:
+                return self.submit(event_type, context, fields)
         now = _time_ns()
         event_id = fields.pop("event_id", None) or new_event_id(now)
         if context is None:
@@ -208,9 +212,7 @@ class AuditPublisher:
             self._drop("queue_full", event_type)
             return event_id
         queue.append((event_id, now, event_type, context, fields))
-        if not self._running:
-            self._start()
-        elif self._idle:
+        if self._idle:
             self._wake.set()
         return event_id
 

@@ -158,7 +158,7 @@ def process_line(
             envelope.app,
             envelope.event_type,
         )
-    row = envelope.model_dump()
+    row = envelope.model_dump(exclude={"usage"})  # pricing dumps the items itself
     priced = price_usage(envelope.usage, envelope.occurred_at, catalog)
     row["usage"] = priced.usage
     row["cost_usd"] = priced.cost_usd
@@ -255,7 +255,6 @@ def dead_letter_row(
 
 def dead_letter_id(reject: Reject, meta: MessageMeta) -> str:
     """A stable id for a reject, so a redelivered message does not dead-letter twice."""
-    digest = hashlib.sha256(reject.raw).hexdigest()[:32]
     if meta.message_id:
         return f"{meta.message_id}:{'m' if reject.line_index is None else reject.line_index}"
-    return f"sha256:{digest}:{reject.line_index}"
+    return f"sha256:{hashlib.sha256(reject.raw).hexdigest()[:32]}:{reject.line_index}"

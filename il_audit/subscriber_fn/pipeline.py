@@ -31,7 +31,6 @@ from il_audit.subscriber_fn.core import (
     Reject,
     dead_letter_row,
     process_message,
-    readable_identity,
 )
 from il_audit.subscriber_fn.sinks.base import Sink, create_sink
 
@@ -83,22 +82,20 @@ class Pipeline:
         now = self.clock()
         result = process_message(data, attributes, meta, self.catalogs.current(), now)
         rejects = list(result.rejects)
-        if result.rows:
-            refused = self.sink.write_events(result.rows)
-            for index, reason in sorted(refused.items()):
-                raw = result.raw_lines[index]
-                event_id, app, event_type = readable_identity(raw)
-                rejects.append(
-                    Reject(
-                        ErrorClass.SINK_REJECTED,
-                        reason,
-                        raw,
-                        result.row_lines[index],
-                        event_id,
-                        app,
-                        event_type,
-                    )
+        refused = self.sink.write_events(result.rows) if result.rows else {}
+        for index, reason in sorted(refused.items()):
+            row = result.rows[index]
+            rejects.append(
+                Reject(
+                    ErrorClass.SINK_REJECTED,
+                    reason,
+                    result.raw_lines[index],
+                    result.row_lines[index],
+                    row["event_id"],
+                    row["app"],
+                    row["event_type"],
                 )
+            )
         if rejects:
             self.sink.write_dead_letters(
                 [dead_letter_row(reject, attributes, meta, now) for reject in rejects]
@@ -106,7 +103,7 @@ class Pipeline:
             if self.dead_letters is not None:
                 self.dead_letters.publish(rejects, attributes, meta)
         outcome = Outcome(
-            accepted=len(result.rows) - (len(rejects) - len(result.rejects)),
+            accepted=len(result.rows) - len(refused),
             rejected=len(rejects),
             error_classes=tuple(sorted({reject.error_class.value for reject in rejects})),
         )
