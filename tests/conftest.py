@@ -13,7 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from il_audit.config.settings import ENABLE_VARIABLES, ENV_BINDINGS, reset_audit_settings_cache
+from il_audit.config.runtime import MANAGED_RUNTIME_VARIABLES
+from il_audit.config.settings import (
+    ENABLE_VARIABLES,
+    ENV_BINDINGS,
+    refuse_invalid_settings,
+)
 from il_audit.devtools import pubsub_emulator
 from il_audit.publisher import _default
 from il_audit.schemas import taxonomy
@@ -24,6 +29,7 @@ _SESSION_EMULATOR_HOST = os.environ.get("PUBSUB_EMULATOR_HOST", "")
 _ISOLATED_VARIABLES = {
     *(variable for variables in ENV_BINDINGS.values() for variable in variables),
     *ENABLE_VARIABLES,
+    *MANAGED_RUNTIME_VARIABLES,
     "PUBSUB_EMULATOR_HOST",
 }
 
@@ -37,12 +43,12 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no il-audit variables, fresh settings and no default publisher."""
     for variable in _ISOLATED_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
-    reset_audit_settings_cache()
+    refuse_invalid_settings(False)
     _default.reset_for_tests()
     taxonomy.unregister_all()
     yield
     _default.reset_for_tests()
-    reset_audit_settings_cache()
+    refuse_invalid_settings(False)
     taxonomy.unregister_all()
 
 

@@ -15,11 +15,12 @@ from il_audit._version import __version__
 from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
+from il_audit.cli.doctor import doctor
 from il_audit.cli.infra import infra
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
 from il_audit.cli.schema import schema
-from il_audit.config.settings import reset_audit_settings_cache
+from il_audit.config.settings import refuse_invalid_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -33,6 +34,7 @@ def cli(verbose: int) -> None:
     \b
     Examples:
       il-audit demo                          # synthetic workload, embedded, with a report
+      il-audit doctor                        # where events would go from here, and why
       il-audit query "SELECT * FROM cost_by_app_daily"
       il-audit dev up && eval "$(il-audit dev env)"
       il-audit infra apply --dry-run
@@ -40,12 +42,15 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    reset_audit_settings_cache()  # every invocation reads the environment afresh
+    # Every invocation reads the environment afresh, and refuses a bad value instead of
+    # falling back to the default as an app does.
+    refuse_invalid_settings()
 
 
 cli.add_command(demo)
 cli.add_command(dev)
 cli.add_command(dlq)
+cli.add_command(doctor)
 cli.add_command(infra)
 cli.add_command(query)
 cli.add_command(rates)

@@ -3,28 +3,39 @@
 Precedence is environment first, then ``defaults.json`` shipped in this
 package; nothing is hard-coded elsewhere. Every field names the variables that
 set it, so ``il-audit --help`` and the README can be generated from one place.
+
+A bad value is treated differently by who reads it. An app (through
+:func:`get_audit_settings`) logs one error naming the variable, the value and
+the default it uses instead, and keeps auditing: a typo in a tuning variable
+must never switch auditing off. Strict mode, the CLI and the subscriber
+refuse the value with :class:`~il_audit.errors.SettingsError`, with the same
+message.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 from collections.abc import Mapping
 from enum import StrEnum
 from importlib import resources
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from il_audit.config.runtime import detect_managed_runtime
 from il_audit.errors import SettingsError
+
+logger = logging.getLogger(__name__)
 
 
 class Transport(StrEnum):
     """Where ``emit()`` sends events."""
 
     AUTO = "auto"
-    """``pubsub`` when a GCP project is resolvable, otherwise ``local``."""
+    """``pubsub`` on a managed Google runtime or with a project variable, otherwise ``local``."""
     PUBSUB = "pubsub"
     """Google Cloud Pub/Sub (or the emulator named by ``PUBSUB_EMULATOR_HOST``)."""
     LOCAL = "local"
@@ -74,10 +85,17 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "retry_max_seconds": ("IL_AUDIT_RETRY_MAX_SECONDS",),
     "strict": ("IL_AUDIT_STRICT",),
     "extra_event_types": ("IL_AUDIT_EXTRA_EVENT_TYPES",),
+    "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
+    "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
 }
 
 # Both switches must be on; IL_ENABLE_BQ_LOGS is the seed library's older name.
 ENABLE_VARIABLES = ("IL_ENABLE_AUDIT_LOGS", "IL_ENABLE_BQ_LOGS")
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+_BOOL_RULE: Final = "must be one of 1/true/yes/on or 0/false/no/off"
+# Parsed with _TRUE/_FALSE (pydantic alone would also take "t" or "y").
+_BOOL_FIELDS: Final = frozenset({"store_query_text", "strict"})
 
 # Pub/Sub allows at most 10 MB per message; stay well below to leave room for attributes.
 PUBSUB_MESSAGE_LIMIT_BYTES = 9_000_000
@@ -153,6 +171,26 @@ class AuditSettings(BaseModel):
         description="Host event types accepted besides the taxonomy; 'prefix.*' allowed "
         "(IL_AUDIT_EXTRA_EVENT_TYPES, comma-separated).",
     )
+    spool_dir: str | None = Field(
+        default=None,
+        description="Directory of the disk spool that keeps unpublished messages across "
+        "outages and restarts; off when unset (IL_AUDIT_SPOOL_DIR).",
+    )
+    spool_max_bytes: int = Field(
+        ge=1024 * 1024,
+        description="Bytes the whole spool directory may hold; past it messages are dropped "
+        "and counted (IL_AUDIT_SPOOL_MAX_BYTES).",
+    )
+    managed_runtime: str | None = Field(
+        default=None,
+        description="The variable that marks a managed Google runtime (K_SERVICE, "
+        "CLOUD_RUN_JOB, FUNCTION_TARGET, GAE_SERVICE), when one is set.",
+    )
+    origins: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Where each value came from (field -> variable or defaults.json key).",
+    )
 
     @field_validator("extra_event_types", mode="before")
     @classmethod
@@ -161,12 +199,18 @@ class AuditSettings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("project", "app", "environment", "bq_api_endpoint", mode="before")
+    @field_validator("project", "app", "environment", "bq_api_endpoint", "spool_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("transport", "sink", "cost_rates_source", mode="before")
+    @classmethod
+    def _enum_ignores_case(cls, value: Any) -> Any:
+        # "BigQuery" and "bigquery" are the same choice.
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def max_latency_seconds(self) -> float:
@@ -175,61 +219,152 @@ class AuditSettings(BaseModel):
 
     @property
     def resolved_transport(self) -> Transport:
-        """The transport ``auto`` stands for: Pub/Sub with a project, else embedded."""
+        """The transport ``auto`` stands for.
+
+        Pub/Sub on a managed Google runtime (whose disk goes away with the
+        instance, so an embedded file there would lose every event) or with a
+        project variable; the embedded file otherwise, so that a laptop logged
+        in with gcloud never publishes to whatever project gcloud points at.
+        """
         if not self.enabled:
             return Transport.OFF
         if self.transport is Transport.AUTO:
-            return Transport.PUBSUB if self.project else Transport.LOCAL
+            if self.managed_runtime or self.project:
+                return Transport.PUBSUB
+            return Transport.LOCAL
         return self.transport
 
+    def origin(self, field: str) -> str:
+        """Where ``field``'s value came from, for humans (``il-audit doctor``)."""
+        return self.origins.get(field, "the built-in default")
+
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AuditSettings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, lenient: bool = False
+    ) -> AuditSettings:
         """Build settings from ``environ`` (default ``os.environ``) over the bundled defaults.
 
-        Raises :class:`~il_audit.errors.SettingsError` naming the variable at fault.
+        A bad value raises :class:`~il_audit.errors.SettingsError` naming the
+        variable, its value and the rule it breaks. With ``lenient`` the same
+        message is logged instead and the default is used; a garbled enable
+        switch is ignored, so auditing stays on.
         """
         env = os.environ if environ is None else environ
         defaults = bundled_defaults()
-        values: dict[str, Any] = {}
-        origin: dict[str, str] = {}
-        for name in cls.model_fields:
-            default_key = _DEFAULT_KEYS.get(name, name)
-            if default_key in defaults:
-                values[name] = defaults[default_key]
-                origin[name] = f"defaults.json key {default_key!r}"
-        for name, variables in ENV_BINDINGS.items():
-            for variable in variables:
-                raw = env.get(variable, "").strip()
-                if raw:
-                    values[name] = raw
-                    origin[name] = f"environment variable {variable}"
-                    break
-        switches = [
-            _parse_bool(env[variable].strip(), variable)
-            for variable in ENABLE_VARIABLES
-            if env.get(variable, "").strip()
-        ]
-        if switches:
-            values["enabled"] = all(switches)
-            origin["enabled"] = "environment variables " + "/".join(ENABLE_VARIABLES)
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = []
-            for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else "?"
-                where = origin.get(field, "default")
-                problems.append(f"{field} (from {where}): {error['msg']}")
-            raise SettingsError("invalid il-audit settings: " + "; ".join(problems)) from exc
+        read = _read(cls, env, defaults)
+        values, from_env, problems = read.values, read.from_env, read.problems
+        while True:
+            try:
+                settings = cls.model_validate(values)
+                break
+            except ValidationError as exc:
+                invalid = _env_problems(exc, from_env)
+                if invalid is None:  # a bundled default is broken: nothing to fall back to
+                    raise SettingsError(f"invalid il-audit settings: {exc}") from exc
+                problems.extend(invalid)
+                if not lenient:
+                    raise _settings_error(problems) from exc
+                for problem in invalid:  # back to the bundled default, then validate again
+                    key = _DEFAULT_KEYS.get(problem.field, problem.field)
+                    values[problem.field] = defaults.get(key)
+                    values["origins"][problem.field] = f"defaults.json key {key!r}"
+                    del from_env[problem.field]
+        if problems and not lenient:
+            raise _settings_error(problems)
+        for problem in problems:
+            logger.error("il-audit: %s; %s", problem.text, _fallback(problem, settings))
+        return settings
 
 
-def _parse_bool(raw: str, variable: str) -> bool:
-    lowered = raw.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{variable} must be true or false, got {raw!r}")
+class _Read(NamedTuple):
+    values: dict[str, Any]
+    from_env: dict[str, tuple[str, str]]
+    """field -> (variable, raw value) for values taken from the environment."""
+    problems: list[_Problem]
+
+
+def _read(model: type[AuditSettings], env: Mapping[str, str], defaults: Mapping[str, Any]) -> _Read:
+    """Raw values: bundled defaults overlaid with the environment, plus unusable switches."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name in model.model_fields:
+        key = _DEFAULT_KEYS.get(name, name)
+        if key in defaults:
+            values[name] = defaults[key]
+            origins[name] = f"defaults.json key {key!r}"
+    problems: list[_Problem] = []
+    from_env: dict[str, tuple[str, str]] = {}
+    for name, variables in ENV_BINDINGS.items():
+        found = _first_set(env, variables)
+        if found is None:
+            continue
+        variable, raw = found
+        if name in _BOOL_FIELDS and raw.lower() not in _TRUE | _FALSE:
+            problems.append(_Problem(name, variable, raw, _BOOL_RULE))
+            continue
+        values[name] = raw
+        origins[name] = f"environment variable {variable}"
+        from_env[name] = found
+    switches = []
+    for variable in ENABLE_VARIABLES:
+        raw = env.get(variable, "").strip()
+        if raw.lower() in _TRUE | _FALSE:
+            switches.append(raw.lower() in _TRUE)
+        elif raw:
+            problems.append(_Problem("enabled", variable, raw, _BOOL_RULE))
+    if switches:
+        values["enabled"] = all(switches)
+        origins["enabled"] = "environment variables " + "/".join(ENABLE_VARIABLES)
+    values["managed_runtime"] = detect_managed_runtime(env)
+    values["origins"] = origins
+    return _Read(values, from_env, problems)
+
+
+class _Problem(NamedTuple):
+    """One unusable value: which field, which variable, what it held, which rule it broke."""
+
+    field: str
+    variable: str
+    value: str
+    rule: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.variable}={self.value!r} is not valid: {self.rule}"
+
+
+def _first_set(env: Mapping[str, str], variables: tuple[str, ...]) -> tuple[str, str] | None:
+    for variable in variables:
+        raw = env.get(variable, "").strip()
+        if raw:
+            return variable, raw
+    return None
+
+
+def _env_problems(
+    error: ValidationError, from_env: Mapping[str, tuple[str, str]]
+) -> list[_Problem] | None:
+    """The validation errors as problems of environment values (None if one is not)."""
+    found: dict[str, _Problem] = {}
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        if field not in from_env:
+            return None
+        variable, raw = from_env[field]
+        found.setdefault(field, _Problem(field, variable, raw, str(item["msg"])))
+    return list(found.values())
+
+
+def _settings_error(problems: list[_Problem]) -> SettingsError:
+    return SettingsError(
+        "invalid il-audit settings: " + "; ".join(problem.text for problem in problems)
+    )
+
+
+def _fallback(problem: _Problem, settings: AuditSettings) -> str:
+    if problem.field == "enabled":
+        return "ignored, auditing stays on" if settings.enabled else "ignored"
+    return f"using the default {getattr(settings, problem.field)!r}"
 
 
 @functools.cache
@@ -242,10 +377,35 @@ def bundled_defaults() -> Mapping[str, Any]:
     return data
 
 
+_refuse_invalid = False
+
+
+def refuse_invalid_settings(refuse: bool = True) -> None:
+    """Make :func:`get_audit_settings` raise on a bad value instead of falling back.
+
+    The CLI and the subscriber call this: an operator's command or a deployed
+    function should stop on a typo, while an app keeps auditing on defaults.
+    """
+    global _refuse_invalid
+    _refuse_invalid = refuse
+    reset_audit_settings_cache()
+
+
 @functools.cache
 def get_audit_settings() -> AuditSettings:
-    """The process-wide settings, built from the environment on first use."""
-    return AuditSettings.from_env()
+    """The process-wide settings, built from the environment on first use.
+
+    In an app a bad value is logged and its default used; strict mode
+    (``IL_AUDIT_STRICT``), the CLI and the subscriber raise
+    :class:`~il_audit.errors.SettingsError` instead.
+    """
+    strict = _refuse_invalid or strict_requested(os.environ)
+    return AuditSettings.from_env(lenient=not strict)
+
+
+def strict_requested(environ: Mapping[str, str]) -> bool:
+    """Whether ``IL_AUDIT_STRICT`` asks for strict mode (anything unrecognised is no)."""
+    return environ.get("IL_AUDIT_STRICT", "").strip().lower() in _TRUE
 
 
 def reset_audit_settings_cache() -> None:

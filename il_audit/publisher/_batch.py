@@ -9,9 +9,12 @@ requests by the packing factor.
 from __future__ import annotations
 
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from il_audit.schemas.envelope import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from il_audit.publisher._spool import RecordKey
 
 ATTR_SCHEMA: Final = "il_audit_schema"
 ATTR_COUNT: Final = "il_audit_count"
@@ -32,13 +35,17 @@ class OutgoingMessage:
         "_app",
         "_event_type",
         "attempts",
+        "bytes_held",
         "count",
         "first_seq",
         "last_seq",
         "lines",
         "opened_at",
         "retry_at",
+        "sent_at",
         "size",
+        "spill_refused",
+        "spool_key",
     )
 
     def __init__(self, first_seq: int) -> None:
@@ -50,6 +57,10 @@ class OutgoingMessage:
         self.opened_at = time.monotonic()
         self.attempts = 0
         self.retry_at = 0.0
+        self.sent_at = 0.0
+        self.bytes_held = False  # counted in the publisher's in-flight bytes
+        self.spool_key: RecordKey | None = None  # where its spooled copy is, once written
+        self.spill_refused = False  # the spool was full when it was to be copied there
         self._app: object = None
         self._event_type: object = None
 
@@ -72,6 +83,12 @@ class OutgoingMessage:
                 self._app = _MIXED
             if self._event_type != event_type:
                 self._event_type = _MIXED
+
+    @property
+    def event_type_label(self) -> str:
+        """The event type its events share, or ``(several)``."""
+        value = self._event_type
+        return value if isinstance(value, str) else "(several)"
 
     def data(self) -> bytes:
         """The message body: one envelope per line."""

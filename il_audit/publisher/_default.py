@@ -69,7 +69,10 @@ def _log_destination(client: AuditPublisher) -> None:
     settings = client.settings
     kind = client.transport_kind
     if kind == "pubsub":
-        where = f"Pub/Sub topic projects/{settings.project}/topics/{settings.topic}"
+        project = settings.project or (
+            f"<the project google.auth.default() finds; {settings.managed_runtime} is set>"
+        )
+        where = f"Pub/Sub topic projects/{project}/topics/{settings.topic}"
     elif kind == "local":
         where = f"the embedded pipeline writing {settings.duckdb_path}"
         if settings.transport is Transport.AUTO:
@@ -83,6 +86,8 @@ def _log_destination(client: AuditPublisher) -> None:
         where = "nowhere (auditing is off)"
     else:
         where = f"the {kind} transport"
+    if settings.spool_dir:
+        where += f", spooling to {settings.spool_dir} when it cannot be reached"
     logger.info("il-audit: events go to %s", where)
 
 

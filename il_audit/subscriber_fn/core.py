@@ -50,6 +50,12 @@ class ErrorClass(StrEnum):
     """The warehouse refused the row permanently (set by the edges, not the core)."""
     INTERNAL_ERROR = "internal_error"
     """The core itself failed on the line (a bug): isolated so its neighbours still pass."""
+    MALFORMED_MESSAGE = "malformed_message"
+    """The push carried no Pub/Sub message, or one that is not a JSON object."""
+    MALFORMED_ATTRIBUTES = "malformed_attributes"
+    """The message's attributes are not an object of strings."""
+    MALFORMED_DATA = "malformed_data"
+    """The message's data is null, not a string, or not base64."""
 
 
 @dataclass(frozen=True, slots=True)

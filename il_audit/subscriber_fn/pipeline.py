@@ -96,14 +96,35 @@ class Pipeline:
                     row["event_type"],
                 )
             )
-        if rejects:
-            self.sink.write_dead_letters(
-                [dead_letter_row(reject, attributes, meta, now) for reject in rejects]
-            )
-            if self.dead_letters is not None:
-                self.dead_letters.publish(rejects, attributes, meta)
+        self._dead_letter(rejects, attributes, meta, now)
+        return self._outcome(len(result.rows) - len(refused), rejects, meta)
+
+    def dead_letter_message(
+        self, reject: Reject, attributes: Mapping[str, str], meta: MessageMeta
+    ) -> Outcome:
+        """Dead-letter a whole malformed message (the edge found it unreadable)."""
+        self._dead_letter([reject], attributes, meta, self.clock())
+        return self._outcome(0, [reject], meta)
+
+    def _dead_letter(
+        self,
+        rejects: list[Reject],
+        attributes: Mapping[str, str],
+        meta: MessageMeta,
+        now: datetime,
+    ) -> None:
+        if not rejects:
+            return
+        self.sink.write_dead_letters(
+            [dead_letter_row(reject, attributes, meta, now) for reject in rejects]
+        )
+        if self.dead_letters is not None:
+            self.dead_letters.publish(rejects, attributes, meta)
+
+    @staticmethod
+    def _outcome(accepted: int, rejects: list[Reject], meta: MessageMeta) -> Outcome:
         outcome = Outcome(
-            accepted=len(result.rows) - len(refused),
+            accepted=accepted,
             rejected=len(rejects),
             error_classes=tuple(sorted({reject.error_class.value for reject in rejects})),
         )
@@ -147,9 +168,10 @@ def default_pipeline() -> Pipeline:
     if _default is None:
         with _default_lock:
             if _default is None:
-                from il_audit.config.settings import get_audit_settings
+                from il_audit.config.settings import AuditSettings
 
-                _default = build_pipeline(get_audit_settings())
+                # Strict: a deployed function refuses a bad value instead of guessing.
+                _default = build_pipeline(AuditSettings.from_env())
     return _default
 
 

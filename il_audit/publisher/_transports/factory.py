@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from il_audit.config.runtime import PROJECT_VARIABLES_HINT
 from il_audit.config.settings import AuditSettings, Transport
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher._transports.memory import MemoryTransport
@@ -27,16 +28,19 @@ def transport_factory(settings: AuditSettings) -> TransportFactory:
     """
     kind = settings.resolved_transport
     if kind is Transport.PUBSUB:
-        from il_audit.publisher._transports.pubsub import PubSubTransport
+        from il_audit.publisher._transports.pubsub import PubSubTransport, project_resolver
 
         project, topic = settings.project, settings.topic
+        resolver = None if project else project_resolver()
 
         def pubsub() -> TransportProtocol:
-            if not project:
-                raise TransportUnavailableError(
-                    "no GCP project: set IL_BQ_LOGS_PROJECT or GOOGLE_CLOUD_PROJECT"
-                )
-            return PubSubTransport(project, topic)
+            if project:
+                return PubSubTransport(project, topic)
+            assert resolver is not None
+            lookup = resolver.resolve()
+            if not lookup.project:
+                raise TransportUnavailableError(missing_project_message(settings, lookup.problem))
+            return PubSubTransport(lookup.project, topic)
 
         return pubsub
     if kind is Transport.MEMORY:
@@ -50,6 +54,19 @@ def transport_factory(settings: AuditSettings) -> TransportFactory:
             )
         return lambda: LocalTransport(settings)
     return _unavailable(f"transport {kind.value!r} is not available")
+
+
+def missing_project_message(settings: AuditSettings, problem: str | None) -> str:
+    """Why Pub/Sub has no project, naming the variable that would fix it."""
+    where = (
+        f"on a managed runtime ({settings.managed_runtime} is set)"
+        if settings.managed_runtime
+        else "here"
+    )
+    return (
+        f"no GCP project {where}: set {PROJECT_VARIABLES_HINT}; "
+        f"{problem or 'google.auth.default() found none'}"
+    )
 
 
 def _unavailable(reason: str) -> TransportFactory:

@@ -9,26 +9,36 @@ publisher's loop, where they are counted and retried without limit.
 from __future__ import annotations
 
 import logging
+import netrc  # noqa: F401 - see _WARM_IMPORTS (requests reads ~/.netrc on first use)
+import shlex  # noqa: F401
 from collections.abc import Mapping
 from typing import Any, Final
 
-import google.auth.compute_engine  # noqa: F401 - see _WARM_IMPORTS
+import google.auth
+import google.auth._default
+import google.auth.compute_engine
+import google.auth.compute_engine._metadata
+import google.auth.compute_engine.credentials
+import google.auth.transport.requests
+import google.oauth2.credentials
 import grpc._channel
 import grpc._interceptor  # noqa: F401
 from google.api_core import retry as api_retry
 from google.api_core.timeout import ConstantTimeout
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from il_audit.config.runtime import ProjectResolver, google_auth_project
 from il_audit.publisher._transports.base import PublishFuture
 from il_audit.retrying import is_retryable
 
 logger = logging.getLogger(__name__)
 
-# _WARM_IMPORTS: creating a PublisherClient imports these lazily. The client is
-# created on the publisher's thread; a fork() in the middle of an import there
-# would leave the child a half-initialised module (and, in CPython, fork hooks
-# registered mid-fork), so this module, which the caller's thread imports when
-# the publisher is built, imports them up front.
+# _WARM_IMPORTS: creating a PublisherClient, and google.auth.default() asking the
+# metadata server for the project, import these lazily. Both run off the caller's
+# thread; a fork() in the middle of an import there would leave the child a
+# half-initialised module (and, in CPython, fork hooks registered mid-fork), so
+# this module, which the caller's thread imports when the publisher is built,
+# imports them up front.
 
 # Requests are capped at 10 MB by Pub/Sub; leave room for attributes and framing.
 _MAX_REQUEST_BYTES: Final = 7_000_000
@@ -38,6 +48,16 @@ _MAX_REQUEST_BYTES: Final = 7_000_000
 _CLIENT_MAX_LATENCY_SECONDS: Final = 0.02
 _CLIENT_RETRY_DEADLINE_SECONDS: Final = 20.0
 _RPC_TIMEOUT_SECONDS: Final = 10.0
+
+
+PROJECT_LOOKUP_TIMEOUT_SECONDS: Final = 2.0
+"""How long the publisher's thread waits for one project lookup (it retries with backoff)."""
+
+
+def project_resolver() -> ProjectResolver:
+    """Finds the project through ``google.auth.default()`` (the metadata server on Google)."""
+    _ = (google.auth._default, google.auth.compute_engine.credentials)  # warm, see above
+    return ProjectResolver(google_auth_project, timeout=PROJECT_LOOKUP_TIMEOUT_SECONDS)
 
 
 class PubSubTransport:

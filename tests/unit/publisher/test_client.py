@@ -308,7 +308,7 @@ def test_context_is_taken_from_the_bound_context() -> None:
 
 def test_caller_thread_does_not_serialize(monkeypatch: pytest.MonkeyPatch) -> None:
     """Envelope building happens on the publisher thread, not in emit()."""
-    from il_audit.publisher import client as client_module
+    from il_audit.publisher import _outbox as client_module
 
     threads: list[str] = []
     real_encode = client_module.encode

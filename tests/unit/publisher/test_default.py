@@ -43,13 +43,31 @@ def test_disabled_auditing_returns_none(monkeypatch: pytest.MonkeyPatch) -> None
     assert il_audit.emit_resource_usage(resource_type="cpu", quantity=1.0, unit="s") is None
 
 
-def test_broken_settings_turn_auditing_off_instead_of_raising(
+def test_a_bad_tuning_value_keeps_auditing_on(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A bad variable is logged and auditing goes off; the app keeps running."""
+    """A bad tuning variable is logged with its default, and events still flow."""
+    monkeypatch.setenv("IL_AUDIT_TRANSPORT", "memory")
     monkeypatch.setenv("IL_AUDIT_WRITE_QUEUE_MAX_SIZE", "many")
-    assert il_audit.emit(T.AUTH_LOGOUT) is None
-    assert "IL_AUDIT_WRITE_QUEUE_MAX_SIZE" in caplog.text
+    event_id = il_audit.emit(T.AUTH_LOGOUT, context=il_audit.AuditContext(app="a"))
+    assert event_id is not None
+    assert publisher.flush_audit_writer(5)
+    transport = publisher.get_publisher().transport
+    assert isinstance(transport, publisher.MemoryTransport)
+    assert [envelope["event_id"] for envelope in transport.envelopes()] == [event_id]
+    assert "IL_AUDIT_WRITE_QUEUE_MAX_SIZE='many'" in caplog.text
+    assert "using the default 10000" in caplog.text
+
+
+def test_a_garbled_enable_switch_keeps_auditing_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only a recognised 'off' value turns auditing off; garbage is logged and ignored."""
+    monkeypatch.setenv("IL_AUDIT_TRANSPORT", "memory")
+    monkeypatch.setenv("IL_ENABLE_AUDIT_LOGS", "nope-ish")
+    assert il_audit.emit(T.AUTH_LOGOUT, context=il_audit.AuditContext(app="a")) is not None
+    assert "IL_ENABLE_AUDIT_LOGS='nope-ish' is not valid" in caplog.text
+    assert "auditing stays on" in caplog.text
 
 
 def test_broken_settings_raise_in_strict_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,15 +85,75 @@ def test_transient_failure_answers_an_error_for_pubsub_to_retry(
 def test_decode_event_reads_data_attributes_and_delivery() -> None:
     """Base64 data, attributes, message id, publish time and delivery attempt are read."""
     body = recorded("eventarc_cloudevent_poison.json")["body"]
-    data, attributes, meta = decode_event(body)
-    assert data.split(b"\n")[1] == b"{not json"
-    assert attributes["il_audit_count"] == "3"
-    assert (meta.message_id, meta.delivery_attempt) == ("9876543210", 1)
-    assert meta.publish_time is not None
-    assert meta.publish_time.year == 2026
+    pushed = decode_event(body)
+    assert pushed.reject is None
+    assert pushed.data.split(b"\n")[1] == b"{not json"
+    assert pushed.attributes["il_audit_count"] == "3"
+    assert (pushed.meta.message_id, pushed.meta.delivery_attempt) == ("9876543210", 1)
+    assert pushed.meta.publish_time is not None
+    assert pushed.meta.publish_time.year == 2026
 
 
-def test_data_that_is_not_base64_is_kept_for_dead_lettering() -> None:
-    """Invalid base64 is kept as bytes; the core then rejects it with a reason."""
-    data, _, _ = decode_event({"message": {"data": "%%%not-base64", "messageId": "x"}})
-    assert data == b"%%%not-base64"
+def test_a_missing_message_id_falls_back_to_the_cloudevent_id() -> None:
+    """Eventarc sets the CloudEvent id to the Pub/Sub message id; it stands in when absent."""
+    pushed = decode_event({"message": {"data": "e30="}}, "ce-42")
+    assert pushed.meta.message_id == "ce-42"
+
+
+MALFORMED = [
+    pytest.param([1, 2], "malformed_message", id="data-not-an-object"),
+    pytest.param({"subscription": "s"}, "malformed_message", id="no-message"),
+    pytest.param({"message": "text"}, "malformed_message", id="message-not-an-object"),
+    pytest.param(
+        {"message": {"data": "e30=", "attributes": ["a"]}},
+        "malformed_attributes",
+        id="attributes-a-list",
+    ),
+    pytest.param(
+        {"message": {"data": "e30=", "attributes": {"a": 1}}},
+        "malformed_attributes",
+        id="attribute-not-a-string",
+    ),
+    pytest.param({"message": {"data": "%%%not-base64"}}, "malformed_data", id="not-base64"),
+    pytest.param({"message": {"data": None, "messageId": "m"}}, "malformed_data", id="data-null"),
+    pytest.param({"message": {"data": {"x": 1}}}, "malformed_data", id="data-an-object"),
+]
+
+
+@pytest.mark.parametrize(("event_data", "error_class"), MALFORMED)
+def test_decode_event_classifies_every_malformed_shape(event_data: Any, error_class: str) -> None:
+    """Each malformed shape becomes a whole-message reject with its own error class."""
+    pushed = decode_event(event_data, "ce-1")
+    assert pushed.reject is not None
+    assert pushed.reject.error_class.value == error_class
+    assert pushed.reject.raw  # kept, byte for byte where there were bytes
+    assert pushed.reject.line_index is None
+
+
+@pytest.mark.parametrize(("event_data", "error_class"), MALFORMED)
+def test_malformed_messages_are_acknowledged_and_dead_lettered_once(
+    client: Any, tmp_path: Path, event_data: Any, error_class: str
+) -> None:
+    """Poison of every shape gets a 2xx (no redelivery) and one dead_letters row."""
+    headers = {
+        "ce-id": "ce-77",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/p/topics/t",
+        "Content-Type": "application/json",
+    }
+    for _ in range(2):  # a redelivery of the same message does not dead-letter it twice
+        response = client.post("/", data=json.dumps(event_data), headers=headers)
+        assert response.status_code == 200
+    dead = query(tmp_path, "SELECT dead_letter_id, error_class FROM dead_letters")
+    assert len(dead) == 1
+    assert dead[0][1] == error_class
+    assert query(tmp_path, "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_a_body_that_is_not_a_cloudevent_gets_a_client_error(client: Any) -> None:
+    """A request Pub/Sub would never send is refused with 4xx, never 5xx, and not echoed."""
+    for body in ("[1, 2, 3]", '{"hello": "<script>"}', '"just a string"'):
+        response = client.post("/", data=body, headers={"Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, body
+        assert b"<script>" not in response.data

@@ -1,0 +1,532 @@
+"""The worker side of the publisher: queued captures in, published (or spooled) messages out.
+
+Everything here runs on the publisher's own thread: creating the transport
+(with backoff), encoding and packing events, sending messages, settling their
+outcomes, retrying, and the disk spool. Transports report completions from
+their own threads only by appending to :attr:`Outbox.completions`, so the
+state below has one writer; the condition variable guards what other threads
+read (``flush()``, ``stats()``).
+
+Without a spool, a message that fails transiently waits in memory and is
+retried with backoff for as long as it takes. With a spool
+(``IL_AUDIT_SPOOL_DIR``) the outbox turns *degraded* when publishing fails,
+when the transport cannot be created, or when a message stays unanswered for
+``STALL_SECONDS``; from then on every sealed message, retry and in-flight
+message is written to the spool (so at most about ``max_latency_ms`` of events
+is only in memory), and one spooled message at a time probes the transport.
+When a probe succeeds the spool drains in order. Memory pressure (half the
+pending bound) spools too, so a burst never drops what the disk can hold.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+from il_audit._ratelimit import RateLimitedLog
+from il_audit.config.settings import AuditSettings
+from il_audit.publisher._batch import OutgoingMessage
+from il_audit.publisher._encode import Captured, ContextDefaults, encode
+from il_audit.publisher._spool import RecordKey, Spool, SpoolRecord
+from il_audit.publisher._transports.base import PublishFuture
+from il_audit.publisher._transports.base import Transport as TransportProtocol
+from il_audit.publisher.errors import (
+    InvalidEventError,
+    PublisherError,
+    PublishFailedError,
+    TransportUnavailableError,
+)
+from il_audit.retrying import backoff_seconds, is_retryable
+
+logger = logging.getLogger(__name__)
+
+DRAIN_PER_STEP: Final = 2000
+MAX_INFLIGHT_BYTES: Final = 64 * 1024 * 1024
+STALL_SECONDS: Final = 5.0
+"""An unanswered message this old means Pub/Sub is unreachable (with a spool: degrade)."""
+SPOOL_INFLIGHT: Final = 4
+"""Spooled messages published at once while draining."""
+ADOPT_INTERVAL_SECONDS: Final = 30.0
+_LOG_INTERVAL_SECONDS: Final = 10.0
+
+Reporter = Callable[[PublisherError], None]
+DropHook = Callable[[str, str, int], None]
+"""``drop(reason, event_type, count)``."""
+
+
+class Outbox:
+    """Encodes, packs, sends, retries and spools; driven by :meth:`step` on one thread."""
+
+    def __init__(
+        self,
+        settings: AuditSettings,
+        *,
+        queue: deque[Captured],
+        cond: Any,
+        wake: Any,
+        make_transport: Callable[[], TransportProtocol],
+        transport_kind: str,
+        report: Reporter,
+        drop: DropHook,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.cond = cond
+        self.wake = wake
+        self._make_transport = make_transport
+        self.transport_kind = transport_kind
+        self._report = report
+        self._drop = drop
+        self._defaults = ContextDefaults(settings.app, settings.environment)
+        self._max_events = settings.max_events_per_message
+        self._max_bytes = settings.max_message_bytes
+        self._linger = settings.max_latency_seconds
+        self._pressure_at = max(1, settings.write_queue_max_size // 2)
+        self.spool = (
+            Spool(settings.spool_dir, settings.spool_max_bytes) if settings.spool_dir else None
+        )
+        self.completions: deque[tuple[OutgoingMessage | SpoolRecord, BaseException | None]] = (
+            deque()
+        )
+        # Read by the caller's thread (the pending bound) and by flush()/stats().
+        self.held = 0  # events off the queue, not yet published, failed, dropped or spooled
+        self.held_bytes = 0
+        self.claimed = 0  # events taken off the queue
+        self.sequenced = 0  # events given a sequence number (placed in a message)
+        self.open: OutgoingMessage | None = None
+        self.inflight: dict[int, OutgoingMessage] = {}
+        self.retry_heap: list[tuple[float, int, OutgoingMessage]] = []
+        self.in_spool: dict[RecordKey, int] = {}  # own spooled messages not yet sent: first_seq
+        self.flush_waiters = 0
+        self.stopping = False
+        self.spill_all = False  # shutting down: whatever is not published goes to the spool
+        self.idle = False
+        self.transport: TransportProtocol | None = None
+        self.published = self.failed = self.invalid = self.retries = 0
+        self.spooled = self.drained = self.spool_dropped = 0
+        self.degraded = False
+        self._probe_at = 0.0
+        self._probe_failures = 0
+        self._transport_retry_at = 0.0
+        self._transport_failures = 0
+        self._adopt_at = 0.0
+        self._unsynced: list[OutgoingMessage] = []
+        self._to_spool: dict[int, OutgoingMessage] = {}  # by id(), in arrival order
+        self._spool_inflight: dict[RecordKey, SpoolRecord] = {}
+        self._skip: set[RecordKey] = set()  # spooled copies already published from memory
+        self._invalid_log = RateLimitedLog(logger, _LOG_INTERVAL_SECONDS)
+        self._transport_log = RateLimitedLog(logger, _LOG_INTERVAL_SECONDS)
+
+    # ------------------------------------------------------------------ the loop
+
+    def step(self) -> bool:
+        """One round of work; True when a shutdown has completed."""
+        now = time.monotonic()
+        transport = self.transport or self._open_transport(now)
+        self._settle_completions()
+        spool = self.spool
+        if spool is not None and now >= self._adopt_at:
+            self._adopt_at = now + ADOPT_INTERVAL_SECONDS
+            spool.adopt()
+        blocked = False
+        if transport is not None or spool is not None:
+            self._send_due_retries(transport, now)
+            blocked = self._drain(transport)
+            message = self.open
+            if message is not None and (
+                self.flush_waiters or self.stopping or now - message.opened_at >= self._linger
+            ):
+                self._dispatch(transport, message)
+        if spool is not None:
+            self._watch_for_stalls(now)
+            if self.degraded or self.spill_all or self._under_pressure():
+                self._spill_inflight()
+            self._spool_pending()
+            self._sync_spool()
+            if transport is not None:
+                self._drain_spool(transport, now)
+        if self.stopping and not self.queue and self.held == 0:
+            return True
+        timeout = self._next_deadline(now, transport)
+        self.idle = True
+        self.wake.clear()
+        if (blocked or not self.queue) and not self.completions:
+            self.wake.wait(timeout)
+        self.idle = False
+        return False
+
+    def _next_deadline(self, now: float, transport: TransportProtocol | None) -> float | None:
+        deadlines = []
+        if transport is None:
+            deadlines.append(self._transport_retry_at)
+        if self.open is not None:
+            deadlines.append(self.open.opened_at + self._linger)
+        if self.retry_heap:
+            deadlines.append(self.retry_heap[0][0])
+        if self.spool is not None:
+            deadlines.append(now + 1.0)  # stall checks, probes and adoption
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - now)
+
+    def _under_pressure(self) -> bool:
+        return len(self.queue) + self.held >= self._pressure_at
+
+    def _spooling(self, transport: TransportProtocol | None) -> bool:
+        return self.spool is not None and (
+            transport is None or self.degraded or self.spill_all or self._under_pressure()
+        )
+
+    # ------------------------------------------------------------- the transport
+
+    def _open_transport(self, now: float) -> TransportProtocol | None:
+        if now < self._transport_retry_at:
+            return None
+        try:
+            self.transport = self._make_transport()
+        except Exception as exc:
+            self._transport_failures += 1
+            delay = backoff_seconds(
+                self._transport_failures,
+                self.settings.retry_initial_seconds,
+                self.settings.retry_max_seconds,
+            )
+            self._transport_retry_at = now + delay
+            waiting = "events are spooled" if self.spool is not None else "events stay queued"
+            error = TransportUnavailableError(
+                f"cannot create the {self.transport_kind} transport: {exc}; "
+                f"retrying in {delay:.1f}s, {waiting}"
+            )
+            error.__cause__ = exc
+            self._transport_log.log(logging.ERROR, "il-audit: %s", error)
+            self._report(error)
+            if self.spool is not None:
+                self.degraded = True
+            return None
+        self._transport_failures = 0
+        return self.transport
+
+    # ------------------------------------------------------------ encode and pack
+
+    def _drain(self, transport: TransportProtocol | None) -> bool:
+        """Encode queued events into messages; True when in-flight bytes are at their cap."""
+        queue = self.queue
+        count = min(len(queue), DRAIN_PER_STEP)
+        if not count:
+            return False
+        if self.held_bytes >= MAX_INFLIGHT_BYTES and not self._spooling(transport):
+            return True
+        # Count as held first, then pop at once: for these few microseconds the
+        # caller's bound (queue + held) counts the events twice, so it can drop
+        # early but never let the pending total exceed the limit.
+        with self.cond:
+            self.held += count
+            self.claimed += count
+            batch = [queue.popleft() for _ in range(count)]
+        for captured in batch:
+            encoded = encode(captured, self._defaults)
+            if encoded.problem is not None:
+                self.invalid += 1
+                self._invalid_log.warning(
+                    "il-audit: invalid event %s (%s), published for dead-lettering: %s",
+                    encoded.event_id,
+                    encoded.event_type,
+                    encoded.problem,
+                )
+                self._report(
+                    InvalidEventError(
+                        encoded.problem, event_id=encoded.event_id, event_type=encoded.event_type
+                    )
+                )
+            seq = self.sequenced + 1
+            message = self.open
+            if message is not None and not message.fits(
+                encoded.line, self._max_events, self._max_bytes
+            ):
+                self._dispatch(transport, message)
+                message = None
+            if message is None:
+                message = self.open = OutgoingMessage(seq)
+            message.add(encoded.line, seq, encoded.app, encoded.event_type)
+            self.sequenced = seq
+            if message.count >= self._max_events or message.size >= self._max_bytes:
+                self._dispatch(transport, message)
+        return False
+
+    def _dispatch(self, transport: TransportProtocol | None, message: OutgoingMessage) -> None:
+        """A sealed message leaves memory: to the transport, or to the spool."""
+        with self.cond:
+            if self.open is message:
+                self.open = None
+        if transport is None or self._spooling(transport):
+            self._to_spool[id(message)] = message
+            self._spool_pending()
+            return
+        self._send(transport, message)
+
+    def _send(self, transport: TransportProtocol, message: OutgoingMessage) -> None:
+        with self.cond:
+            self.inflight[id(message)] = message
+            self.held_bytes += message.size
+            message.bytes_held = True
+        message.attempts += 1
+        message.sent_at = time.monotonic()
+        try:
+            future = transport.publish(message.data(), message.attributes())
+        except Exception as exc:
+            self._settle(message, exc)
+            return
+        future.add_done_callback(lambda done: self._completed(message, done))
+
+    def _completed(self, item: OutgoingMessage | SpoolRecord, future: PublishFuture) -> None:
+        """Runs on the transport's thread: hand the outcome to the worker."""
+        self.completions.append((item, future.exception()))
+        self.wake.set()
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _settle_completions(self) -> None:
+        while self.completions:
+            item, error = self.completions.popleft()
+            if isinstance(item, SpoolRecord):
+                self._settle_spooled(item, error)
+            else:
+                self._settle(item, error)
+
+    def _settle(self, message: OutgoingMessage, error: BaseException | None) -> None:
+        retry = error is not None and is_retryable(error)
+        if error is not None and not retry and message.spool_key is None:
+            # Report before the state changes, so that a flush() woken by this
+            # completion returns only after on_error has seen the failure.
+            logger.error(
+                "il-audit: %d event(s) refused permanently by %s: %s",
+                message.count,
+                self.transport_kind,
+                error,
+            )
+            self._report(PublishFailedError(message.count, error))
+        with self.cond:
+            self.inflight.pop(id(message), None)
+            if message.spool_key is not None:  # a copy is in the spool already
+                self._unhold_bytes(message)
+                if error is None:
+                    self.published += message.count
+                    self._skip.add(message.spool_key)
+                    self.in_spool.pop(message.spool_key, None)
+            elif error is None:
+                self.published += message.count
+                self._release(message)
+            elif not retry:
+                self.failed += message.count
+                self._release(message)
+            else:
+                self.retries += 1
+                if self.spool is not None:
+                    self._unhold_bytes(message)
+                    self._to_spool[id(message)] = message
+                else:
+                    delay = backoff_seconds(
+                        message.attempts,
+                        self.settings.retry_initial_seconds,
+                        self.settings.retry_max_seconds,
+                    )
+                    message.retry_at = time.monotonic() + delay
+                    heapq.heappush(self.retry_heap, (message.retry_at, id(message), message))
+            self.cond.notify_all()
+        if error is None:
+            self.degraded = False  # Pub/Sub answers again
+        elif retry:
+            if self.spool is not None and not self.degraded:
+                self._enter_degraded(f"publishing failed ({type(error).__name__})")
+            logger.warning(
+                "il-audit: publishing %d event(s) failed (attempt %d: %s); will retry",
+                message.count,
+                message.attempts,
+                type(error).__name__,
+            )
+
+    def _release(self, message: OutgoingMessage) -> None:
+        """Stop counting ``message`` against the pending bound (call under the condition)."""
+        self.held -= message.count
+        self._unhold_bytes(message)
+
+    def _unhold_bytes(self, message: OutgoingMessage) -> None:
+        if message.bytes_held:
+            self.held_bytes -= message.size
+            message.bytes_held = False
+
+    def _send_due_retries(self, transport: TransportProtocol | None, now: float) -> None:
+        while True:
+            with self.cond:
+                if not self.retry_heap or (
+                    self.retry_heap[0][0] > now and not self._spooling(transport)
+                ):
+                    return
+                _, _, message = heapq.heappop(self.retry_heap)
+                # _send counts the bytes again; they stayed held while waiting.
+                self._unhold_bytes(message)
+            if transport is None or self._spooling(transport):
+                self._to_spool[id(message)] = message
+            else:
+                self._send(transport, message)
+
+    # --------------------------------------------------------------------- spool
+
+    def _enter_degraded(self, why: str) -> None:
+        self.degraded = True
+        self._probe_failures = 0
+        self._probe_at = time.monotonic() + self.settings.retry_initial_seconds
+        logger.warning("il-audit: %s; spooling to %s until Pub/Sub answers", why, self.spool_root)
+
+    @property
+    def spool_root(self) -> str:
+        """The spool directory (for messages)."""
+        return str(self.spool.root) if self.spool is not None else "-"
+
+    def _watch_for_stalls(self, now: float) -> None:
+        if self.degraded or not self.inflight:
+            return
+        oldest = min(message.sent_at for message in self.inflight.values())
+        if now - oldest >= STALL_SECONDS:
+            self._enter_degraded(f"a message has waited {now - oldest:.0f}s for Pub/Sub")
+
+    def _spill_inflight(self) -> None:
+        """Copy unanswered messages to the spool, so memory no longer holds the only copy."""
+        for message in list(self.inflight.values()):
+            if message.spool_key is None and not message.spill_refused:
+                self._to_spool.setdefault(id(message), message)
+
+    def _spool_pending(self) -> None:
+        spool = self.spool
+        if spool is None or not self._to_spool:
+            return
+        pending, self._to_spool = self._to_spool, {}
+        for message in pending.values():
+            if message.spool_key is not None:
+                continue
+            key = spool.append(message.data(), message.attributes())
+            if key is None:
+                self._spool_full(message)
+                continue
+            message.spool_key = key
+            self._unsynced.append(message)
+
+    def _spool_full(self, message: OutgoingMessage) -> None:
+        with self.cond:
+            if id(message) in self.inflight:
+                message.spill_refused = True  # still on its way to Pub/Sub: its outcome settles it
+                return
+            self.spool_dropped += message.count
+            self._release(message)
+            self.cond.notify_all()
+        self._drop("spool_full", message.event_type_label, message.count)
+
+    def _sync_spool(self) -> None:
+        spool = self.spool
+        if spool is None or not self._unsynced:
+            return
+        spool.sync()
+        synced, self._unsynced = self._unsynced, []
+        with self.cond:
+            for message in synced:
+                key = message.spool_key
+                assert key is not None
+                self.spooled += message.count
+                # An in-flight copy keeps its bytes held until Pub/Sub answers it.
+                self.held -= message.count
+                if key not in self._skip:
+                    self.in_spool[key] = message.first_seq
+            self.cond.notify_all()
+
+    def _drain_spool(self, transport: TransportProtocol, now: float) -> None:
+        spool = self.spool
+        assert spool is not None
+        if self.degraded:
+            if self._spool_inflight or now < self._probe_at:
+                return
+            limit = 1  # a probe
+        elif self._under_pressure() or self.spill_all:
+            return
+        else:
+            limit = SPOOL_INFLIGHT
+        while len(self._spool_inflight) < limit:
+            record = spool.next_record()
+            if record is None:
+                if self.degraded and not self._spool_inflight:
+                    self.degraded = False  # nothing to probe with: try the next message live
+                return
+            if record.key in self._skip:
+                self._skip.discard(record.key)
+                spool.confirm(record.key)
+                continue
+            self._spool_inflight[record.key] = record
+            try:
+                future = transport.publish(record.data, record.attributes)
+            except Exception as exc:
+                self._settle_spooled(record, exc)
+                return
+            future.add_done_callback(functools.partial(self._completed, record))
+
+    def _settle_spooled(self, record: SpoolRecord, error: BaseException | None) -> None:
+        spool = self.spool
+        assert spool is not None
+        if self._spool_inflight.pop(record.key, None) is None:
+            return  # rewound after an earlier failure: it will be read again
+        if error is None:
+            spool.confirm(record.key)
+            with self.cond:
+                self.drained += record.count
+                self.in_spool.pop(record.key, None)
+                self.cond.notify_all()
+            self.degraded = False
+            self._probe_failures = 0
+            return
+        if not is_retryable(error):
+            # Pub/Sub refuses it for good (e.g. the topic is gone): it stays in the spool
+            # and is retried like an outage, never silently dropped.
+            self._transport_log.log(
+                logging.ERROR,
+                "il-audit: a spooled message was refused by %s (%s); it stays spooled",
+                self.transport_kind,
+                error,
+            )
+        self._spool_inflight.clear()
+        spool.rewind()
+        if not self.degraded:
+            self._enter_degraded(f"publishing from the spool failed ({type(error).__name__})")
+        self._probe_failures += 1
+        self._probe_at = time.monotonic() + backoff_seconds(
+            self._probe_failures,
+            self.settings.retry_initial_seconds,
+            self.settings.retry_max_seconds,
+        )
+
+    # -------------------------------------------------------------------- flush
+
+    def finalized_through(self) -> int:
+        """Highest sequence number up to which every event is published, failed or dropped.
+
+        Call under the condition. Spooled events are not final until drained.
+        """
+        outstanding = [message.first_seq for message in self.inflight.values()]
+        outstanding.extend(entry[2].first_seq for entry in self.retry_heap)
+        outstanding.extend(message.first_seq for message in self._to_spool.values())
+        outstanding.extend(message.first_seq for message in self._unsynced)
+        outstanding.extend(self.in_spool.values())
+        if self.open is not None:
+            outstanding.append(self.open.first_seq)
+        if outstanding:
+            return min(outstanding) - 1
+        return self.sequenced
+
+    def close(self, timeout: float | None) -> None:
+        """Close the transport and release the spool."""
+        if self.transport is not None:
+            self.transport.close(timeout)
+        if self.spool is not None:
+            self.spool.close()
