@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -21,9 +22,28 @@ from il_audit.cli.query import query
 from il_audit.cli.rates import rates
 from il_audit.cli.schema import schema
 from il_audit.config.settings import refuse_invalid_settings
+from il_audit.errors import SettingsError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class _BadSettings(click.ClickException):
+    """A setting holds a value il-audit cannot use: exit code 2, like bad usage."""
+
+    exit_code = 2
+
+
+class _Cli(click.Group):
+    """The command group; a bad setting is reported in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise _BadSettings(str(exc)) from exc
+
+
+@click.group(
+    cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "show_default": True}
+)
 @click.version_option(__version__, prog_name="il-audit")
 @click.option(
     "-v", "--verbose", count=True, envvar="IL_AUDIT_VERBOSE", help="More log output (-vv: debug)."

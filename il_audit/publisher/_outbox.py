@@ -53,6 +53,8 @@ SPOOL_INFLIGHT: Final = 4
 """Spooled messages published at once while draining."""
 ADOPT_INTERVAL_SECONDS: Final = 30.0
 _LOG_INTERVAL_SECONDS: Final = 10.0
+_DROPPED: Final = RecordKey("", -1, -1)
+"""The spool key of an in-flight message dropped at shutdown (its late outcome changes nothing)."""
 
 Reporter = Callable[[PublisherError], None]
 DropHook = Callable[[str, str, int], None]
@@ -115,7 +117,6 @@ class Outbox:
         self._transport_retry_at = 0.0
         self._transport_failures = 0
         self._adopt_at = 0.0
-        self._unsynced: list[OutgoingMessage] = []
         self._to_spool: dict[int, OutgoingMessage] = {}  # by id(), in arrival order
         self._spool_inflight: dict[RecordKey, SpoolRecord] = {}
         self._skip: set[RecordKey] = set()  # spooled copies already published from memory
@@ -312,9 +313,9 @@ class Outbox:
             self._report(PublishFailedError(message.count, error))
         with self.cond:
             self.inflight.pop(id(message), None)
-            if message.spool_key is not None:  # a copy is in the spool already
+            if message.spool_key is not None:  # a copy is in the spool already (or dropped)
                 self._unhold_bytes(message)
-                if error is None:
+                if error is None and message.spool_key is not _DROPPED:
                     self.published += message.count
                     self._skip.add(message.spool_key)
                     self.in_spool.pop(message.spool_key, None)
@@ -414,44 +415,53 @@ class Outbox:
                 self._spool_full(message)
                 continue
             message.spool_key = key
-            self._unsynced.append(message)
+            self._written(message)
 
     def _spool_full(self, message: OutgoingMessage) -> None:
         with self.cond:
             if id(message) in self.inflight:
-                message.spill_refused = True  # still on its way to Pub/Sub: its outcome settles it
-                return
+                if not self.spill_all:
+                    message.spill_refused = True  # still on its way: its outcome settles it
+                    return
+                # Shutting down: the publish in flight is abandoned with the process.
+                message.spool_key = _DROPPED
             self.spool_dropped += message.count
-            self._release(message)
+            self.held -= message.count
+            if message.spool_key is None:
+                self._unhold_bytes(message)
             self.cond.notify_all()
         self._drop("spool_full", message.event_type_label, message.count)
 
-    def _sync_spool(self) -> None:
-        spool = self.spool
-        if spool is None or not self._unsynced:
-            return
-        spool.sync()
-        synced, self._unsynced = self._unsynced, []
+    def _written(self, message: OutgoingMessage) -> None:
+        """A message reached the spool file: memory no longer holds the only copy.
+
+        It is released at once (a process crash cannot lose what the kernel has);
+        the group is made durable against an OS crash by the fsync at the end of
+        this round of work, so that releasing never waits for the disk.
+        """
+        key = message.spool_key
+        assert key is not None
         with self.cond:
-            for message in synced:
-                key = message.spool_key
-                assert key is not None
-                self.spooled += message.count
-                # An in-flight copy keeps its bytes held until Pub/Sub answers it.
-                self.held -= message.count
-                if key not in self._skip:
-                    self.in_spool[key] = message.first_seq
+            self.spooled += message.count
+            # An in-flight copy keeps its bytes held until Pub/Sub answers it.
+            self.held -= message.count
+            if key not in self._skip:
+                self.in_spool[key] = message.first_seq
             self.cond.notify_all()
+
+    def _sync_spool(self) -> None:
+        if self.spool is not None and self.spool.unsynced:
+            self.spool.sync()
 
     def _drain_spool(self, transport: TransportProtocol, now: float) -> None:
         spool = self.spool
         assert spool is not None
+        if self.stopping or self._under_pressure():
+            return  # shutting down, or memory needs the worker more than the backlog does
         if self.degraded:
             if self._spool_inflight or now < self._probe_at:
                 return
             limit = 1  # a probe
-        elif self._under_pressure() or self.spill_all:
-            return
         else:
             limit = SPOOL_INFLIGHT
         while len(self._spool_inflight) < limit:
@@ -516,7 +526,6 @@ class Outbox:
         outstanding = [message.first_seq for message in self.inflight.values()]
         outstanding.extend(entry[2].first_seq for entry in self.retry_heap)
         outstanding.extend(message.first_seq for message in self._to_spool.values())
-        outstanding.extend(message.first_seq for message in self._unsynced)
         outstanding.extend(self.in_spool.values())
         if self.open is not None:
             outstanding.append(self.open.first_seq)

@@ -593,3 +593,30 @@ def summarize(root: str | os.PathLike[str]) -> SpoolSummary:
             adoptable += 1
             os.close(fd)  # closing releases the lock at once
     return SpoolSummary(directories, adoptable, segments, total)
+
+
+def scan(root: str | os.PathLike[str]) -> list[SpoolRecord]:
+    """Every intact record under ``root``, read without locks and without consuming anything.
+
+    For inspection (tests, diagnostics) only: a live process may be appending,
+    so a record being written right now is simply not returned.
+    """
+    records = []
+    for sub in sorted(Path(root).iterdir()) if Path(root).is_dir() else []:
+        for number in _segments(sub):
+            try:
+                raw = (sub / _segment_name(number)).read_bytes()
+            except OSError:
+                continue
+            offset = 0
+            while offset + _HEADER.size <= len(raw):
+                magic, length, checksum = _HEADER.unpack_from(raw, offset)
+                end = offset + _HEADER.size + length
+                payload = raw[offset + _HEADER.size : end]
+                if magic != MAGIC or end > len(raw) or zlib.crc32(payload) != checksum:
+                    break
+                attributes, data = _decode_payload(payload)
+                key = RecordKey(str(sub), number, offset)
+                records.append(SpoolRecord(key, data, attributes, _count(attributes)))
+                offset = end
+    return records

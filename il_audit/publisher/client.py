@@ -42,6 +42,7 @@ DropCallback = Callable[[str, str], None]
 """``on_drop(reason, event_type)``; reason is ``queue_full``, ``shut_down`` or ``spool_full``."""
 
 _LOG_INTERVAL_SECONDS = 10.0
+_SPILL_RESERVE_SECONDS = 1.0
 
 
 class PublisherStats(NamedTuple):
@@ -237,7 +238,8 @@ class AuditPublisher:
         )
         if self.on_drop is not None:
             try:
-                self.on_drop(reason, event_type)
+                for _ in range(count):  # once per event, whatever dropped it
+                    self.on_drop(reason, event_type)
             except Exception:
                 logger.warning("il-audit on_drop callback raised", exc_info=True)
 
@@ -328,8 +330,15 @@ class AuditPublisher:
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         flush_timeout = timeout
-        if outbox.spool is not None and outbox.degraded:
-            flush_timeout = 0.0 if timeout is None else min(timeout, 0.0)
+        if outbox.spool is not None:
+            # Keep time to write what the flush could not publish to the spool; and while
+            # Pub/Sub is known to be unreachable, do not wait for it at all.
+            reserve = _SPILL_RESERVE_SECONDS if timeout is None else min(1.0, timeout / 2)
+            flush_timeout = (
+                0.0
+                if outbox.degraded
+                else (None if timeout is None else max(0.0, timeout - reserve))
+            )
         ok = self.flush(flush_timeout)
         self._closed = True
         self._plain = False
