@@ -20,6 +20,7 @@ import pytest
 from il_audit.devtools.ports import free_port
 from tests.support.metadata_server import MetadataServer
 from tests.support.pubsub import create_topic_with_subscription
+from tests.support.reliability import delivery, record
 from tests.support.stack import ROOT
 
 SCRIPT = ROOT / "tests/integration/scripts/emit_steady.py"
@@ -106,6 +107,8 @@ def test_cloud_run_publishes_to_the_metadata_project(
         emitted = [event_id for line in report if "ids" in line for event_id in line["ids"]]
         assert report[-1]["flushed"] is True
         received = target.pull_envelopes(expect_events=len(emitted))
+        figures = delivery(emitted, [envelope["event_id"] for envelope in received])
+        record("Cloud Run without a project variable (project from metadata)", **figures)
         assert sorted(envelope["event_id"] for envelope in received) == sorted(emitted)
         assert {envelope["app"] for envelope in received} == {"steady"}
         code, diagnosis = doctor(env, tmp_path)
@@ -154,8 +157,10 @@ def test_events_wait_for_a_metadata_server_that_comes_up_late(
 
     reader = threading.Thread(target=read_errors, daemon=True)
     reader.start()
+    emitted: list[str] = []
     waiting = json.loads(process.stdout.readline())
     while "stats" not in waiting:
+        emitted.extend(waiting.get("ids", []))
         waiting = json.loads(process.stdout.readline())
     assert waiting["stats"]["pending"] == 30
     assert waiting["stats"]["published"] == 0
@@ -167,9 +172,12 @@ def test_events_wait_for_a_metadata_server_that_comes_up_late(
     finally:
         server.stop()
     final = lines(stdout)[-1]
+    received = [envelope["event_id"] for envelope in target.pull_envelopes(expect_events=30)]
+    figures = delivery(emitted, received)
+    record("metadata server down at first, up later", **figures)
     assert final["flushed"] is True, "".join(errors)
     assert final["stats"]["published"] == 30
-    assert len(target.pull_envelopes(expect_events=30)) == 30
+    assert figures["lost"] == 0
     assert not list(tmp_path.glob("*.duckdb"))
 
 

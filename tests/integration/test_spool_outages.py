@@ -25,6 +25,7 @@ from il_audit.publisher._spool import scan
 from il_audit.schemas import taxonomy as T
 from tests.support.factories import make_settings
 from tests.support.pubsub import TopicWithSubscription, create_topic_with_subscription
+from tests.support.reliability import delivery, record
 from tests.support.stack import ROOT, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
@@ -47,11 +48,12 @@ def spooled_ids(root: Path) -> list[str]:
     ]
 
 
-def received_ids(target: TopicWithSubscription, expect: int, timeout: float = 60) -> set[str]:
-    return {
+def received_ids(target: TopicWithSubscription, expect: int, timeout: float = 60) -> list[str]:
+    """Every event id pulled (duplicates included)."""
+    return [
         envelope["event_id"]
         for envelope in target.pull_envelopes(expect_events=expect, timeout=timeout)
-    }
+    ]
 
 
 def child_env(proxy: TcpProxy, target: TopicWithSubscription, spool: Path) -> dict[str, str]:
@@ -107,9 +109,16 @@ def test_a_20_second_cut_at_1000_events_per_second_loses_nothing(
         stats = publisher.stats()
     finally:
         publisher.shutdown(5)
+    figures = delivery(emitted, received_ids(target, len(emitted)))
+    record(
+        "20 s network cut at 1,000 events/s, queue bound 1,000",
+        spooled=stats.spooled,
+        dropped=stats.dropped,
+        **figures,
+    )
     assert stats.dropped == 0
     assert stats.spooled > 15_000  # the outage went to disk, not to the floor
-    assert received_ids(target, len(emitted)) == set(emitted)
+    assert figures["lost"] == 0
 
 
 def test_a_process_killed_during_an_outage_hands_its_spool_to_the_next(
@@ -142,8 +151,10 @@ def test_a_process_killed_during_an_outage_hands_its_spool_to_the_next(
         check=False,
     )
     final = json.loads(heir.stdout.splitlines()[-1])
+    figures = delivery(on_disk, received_ids(target, len(on_disk) + 1))
+    record("SIGKILL during an outage; the next process drains the spool", **figures)
     assert final["stats"]["drained"] >= len(on_disk), heir.stderr
-    assert on_disk <= received_ids(target, len(on_disk) + 1)
+    assert figures["lost"] == 0
 
 
 def test_a_torn_segment_is_skipped_counted_and_the_rest_delivered(
@@ -179,8 +190,15 @@ def test_a_torn_segment_is_skipped_counted_and_the_rest_delivered(
         check=False,
     )
     final: dict[str, Any] = json.loads(heir.stdout.splitlines()[-1])
+    figures = delivery(intact, received_ids(target, len(intact) + 1))
+    record(
+        "segment truncated mid-record after SIGKILL",
+        torn_events=len(before) - len(intact),
+        corrupt=final["stats"]["spool_corrupt"],
+        **figures,
+    )
     assert final["stats"]["spool_corrupt"] == 1, heir.stderr
-    assert set(intact) <= received_ids(target, len(intact) + 1)
+    assert figures["lost"] == 0
 
 
 def test_filling_the_spool_drops_and_counts_exactly(
@@ -207,6 +225,12 @@ def test_filling_the_spool_drops_and_counts_exactly(
     publisher.shutdown(5)
     stats = publisher.stats()
     on_disk = spooled_ids(tmp_path / "spool")
+    record(
+        "spool filled to its 1 MiB bound",
+        accepted=stats.accepted,
+        on_disk=len(on_disk),
+        dropped=stats.dropped,
+    )
     assert stats.dropped > 0
     assert len(on_disk) == stats.spooled
     assert stats.accepted == 800 == len(on_disk) + stats.dropped
