@@ -15,6 +15,7 @@ from il_audit._version import __version__
 from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
+from il_audit.cli.function import function
 from il_audit.cli.infra import infra
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
@@ -36,6 +37,7 @@ def cli(verbose: int) -> None:
       il-audit query "SELECT * FROM cost_by_app_daily"
       il-audit dev up && eval "$(il-audit dev env)"
       il-audit infra apply --dry-run
+      il-audit function bundle --out build/function-bundle
       il-audit rates load prices.csv --dry-run
     """
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -46,6 +48,7 @@ def cli(verbose: int) -> None:
 cli.add_command(demo)
 cli.add_command(dev)
 cli.add_command(dlq)
+cli.add_command(function)
 cli.add_command(infra)
 cli.add_command(query)
 cli.add_command(rates)
