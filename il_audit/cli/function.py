@@ -45,7 +45,7 @@ def bundle(out: Path, wheel: Path | None, source: Path | None) -> None:
     \b
     Examples:
       il-audit function bundle --out build/function-bundle      # or: make bundle
-      il-audit function bundle --out build/function-bundle --wheel dist/il_audit-0.2.0-py3-none-any.whl
+      il-audit function bundle --out build/function-bundle --wheel dist/il_audit-*.whl
       terraform -chdir=infra/terraform apply
     """
     from il_audit.operations.function_bundle import BundleError, build_bundle

@@ -19,6 +19,7 @@ redeploy an unchanged function. Outside a source checkout, pass ``wheel``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -112,12 +113,8 @@ def _copy_source(source: Path, target: Path) -> None:
 
 
 def _can_build_without_isolation() -> bool:
-    try:
-        import setuptools  # noqa: F401
-        import wheel  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    # With the build backend at hand pip needs no network; otherwise it fetches one.
+    return all(importlib.util.find_spec(name) is not None for name in ("setuptools", "wheel"))
 
 
 def build_wheel(source: Path, out_dir: Path, *, timeout: float = 600.0) -> Path:
@@ -141,7 +138,9 @@ def build_wheel(source: Path, out_dir: Path, *, timeout: float = 600.0) -> Path:
             raise BundleError(f"building the wheel failed: {exc}") from exc
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip()[-2000:]
-            raise BundleError(f"building the wheel failed (pip exit {result.returncode}):\n{detail}")
+            raise BundleError(
+                f"building the wheel failed (pip exit {result.returncode}):\n{detail}"
+            )
     wheels = sorted(out_dir.glob("il_audit-*.whl"))
     if len(wheels) != 1:
         raise BundleError(f"expected one il-audit wheel in {out_dir}, found {len(wheels)}")

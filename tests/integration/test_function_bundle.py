@@ -156,8 +156,9 @@ def test_the_served_bundle_stores_pushed_events_and_dead_letters_poison(
     )
     assert sorted(str(row[0]) for row in _rows(database, "SELECT event_id FROM events")) == sent
     wait_until(
-        lambda: _rows(database, "SELECT error_class FROM dead_letters")
-        == [("unknown_event_type",)],
+        lambda: (
+            _rows(database, "SELECT error_class FROM dead_letters") == [("unknown_event_type",)]
+        ),
         60,
         "the dead letter",
     )
