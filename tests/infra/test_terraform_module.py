@@ -213,6 +213,7 @@ def test_the_inspect_subscription_pulls_the_dead_letter_topic(module: Module) ->
     assert module.locals["inspect_subscription_name"] == "${var.dlq_topic}-inspect"
     assert inspect["topic"] == "${google_pubsub_topic.dead_letter.id}"
     assert inspect["ack_deadline_seconds"] == 10
+    assert inspect["message_retention_duration"] == "604800s"  # 7 days
     assert "push_config" not in inspect
     assert block(inspect, "expiration_policy") == {"ttl": ""}
 
@@ -251,6 +252,7 @@ def test_the_function_is_built_from_the_bundle_with_memory_instances_and_setting
     assert set(base_env) <= known
     assert base_env["IL_AUDIT_SINK"] == "bigquery"
     assert base_env["IL_AUDIT_DLQ_TOPIC"] == "${var.dlq_topic}"
+    assert base_env["IL_AUDIT_EXTRA_EVENT_TYPES"] == '${join(",", var.extra_event_types)}'
 
 
 @pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.name)
@@ -271,6 +273,34 @@ def test_each_table_has_its_schema_partitioning_clustering_and_retention(
         }
     else:
         assert "time_partitioning" not in table
+
+
+def test_tables_are_protected_and_views_are_not(module: Module) -> None:
+    """deletion_protection defaults to true for tables; views hold no data and stay deletable."""
+    assert module.variables["deletion_protection"]["default"] is True
+    for name in VIEW_NAMES:
+        assert module.resource(f"google_bigquery_table.view_{name}")["deletion_protection"] is False
+
+
+def test_service_accounts_are_named_from_the_prefix(module: Module) -> None:
+    """PREFIX-publisher, PREFIX-subscriber and PREFIX-push; the prefix defaults to il-audit."""
+    accounts = module.of_type("google_service_account")
+    assert {name: body["account_id"] for name, body in accounts.items()} == {
+        "publisher": "${var.service_account_prefix}-publisher",
+        "function": "${var.service_account_prefix}-subscriber",
+        "push": "${var.service_account_prefix}-push",
+    }
+    assert module.variables["service_account_prefix"]["default"] == "il-audit"
+
+
+def test_the_app_environment_output_names_il_audit_settings(module: Module) -> None:
+    """`terraform output app_environment` holds what apps read: project, topics, dataset."""
+    value = module.outputs["app_environment"]["value"]
+    known = {name for names in ENV_BINDINGS.values() for name in names}
+    assert set(value) == {
+        "IL_BQ_LOGS_PROJECT", "IL_AUDIT_TOPIC", "IL_AUDIT_DLQ_TOPIC", "IL_BQ_AUDIT_DATASET"
+    }  # fmt: skip
+    assert set(value) <= known
 
 
 def test_retention_defaults_to_keeping_everything(module: Module) -> None:
