@@ -67,6 +67,7 @@ resource "google_cloudfunctions2_function" "subscriber" {
 
   service_config {
     available_memory                 = var.function_memory
+    available_cpu                    = var.function_cpu
     max_instance_count               = var.function_max_instances
     min_instance_count               = var.function_min_instances
     max_instance_request_concurrency = var.function_concurrency

@@ -142,6 +142,12 @@ variable "function_memory" {
   default     = "512Mi"
 }
 
+variable "function_cpu" {
+  description = "vCPUs of each function instance, e.g. \"1\"; null derives them from the memory."
+  type        = string
+  default     = null
+}
+
 variable "function_max_instances" {
   description = "Most function instances at once; bounds concurrent BigQuery writers and cost."
   type        = number
@@ -155,7 +161,7 @@ variable "function_min_instances" {
 }
 
 variable "function_concurrency" {
-  description = "Requests one instance handles at once (above 1 needs at least 1 vCPU)."
+  description = "Requests one instance handles at once (above 1 needs function_cpu of at least \"1\")."
   type        = number
   default     = 1
 }
