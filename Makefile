@@ -10,7 +10,7 @@ EXTRAS := subscriber,beacon,dev
 BQEMULATOR_VENV ?= .venv-bqemulator
 BQEMULATOR_PACKAGES := bqemulator==1.4.0 numpy==2.4.6 duckdb==1.5.6
 
-.PHONY: setup setup-test demo test lint format bench clean
+.PHONY: setup setup-test demo test lint format bench generate bundle clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "il-audit needs Python 3.11+ (set PYTHON=python3.11)")'
@@ -51,6 +51,15 @@ format: setup
 bench: setup
 	$(PY) benchmarks/publisher_bench.py
 	$(PY) benchmarks/subscriber_bench.py
+
+# Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
+# changing the row models or il_audit/sql; a test fails while they are out of date.
+generate: setup
+	$(VENV)/bin/il-audit infra terraform --module infra/terraform
+
+# The subscriber function's deployable source, which infra/terraform zips and uploads.
+bundle: setup
+	$(VENV)/bin/il-audit function bundle --out build/function-bundle
 
 clean:
 	rm -rf $(VENV) $(BQEMULATOR_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
 from il_audit.cli.doctor import doctor
+from il_audit.cli.function import function
 from il_audit.cli.infra import infra
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
@@ -58,6 +59,7 @@ def cli(verbose: int) -> None:
       il-audit query "SELECT * FROM cost_by_app_daily"
       il-audit dev up && eval "$(il-audit dev env)"
       il-audit infra apply --dry-run
+      il-audit function bundle --out build/function-bundle
       il-audit rates load prices.csv --dry-run
     """
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -71,6 +73,7 @@ cli.add_command(demo)
 cli.add_command(dev)
 cli.add_command(dlq)
 cli.add_command(doctor)
+cli.add_command(function)
 cli.add_command(infra)
 cli.add_command(query)
 cli.add_command(rates)

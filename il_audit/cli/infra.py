@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -104,3 +106,51 @@ def apply_command(
         raise click.ClickException(str(exc)) from exc
     prefix = "dry run: would apply " if dry_run and plan.changed else ""
     click.echo(f"\n{prefix}{plan.summary()}")
+
+
+@infra.command("terraform")
+@click.option(
+    "--module",
+    "module",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("infra/terraform"),
+    envvar="IL_AUDIT_TERRAFORM_MODULE",
+    help="The Terraform module directory (env IL_AUDIT_TERRAFORM_MODULE).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Change nothing; exit 1 if a generated file is missing, differs or is stale.",
+)
+def terraform_command(module: Path, check: bool) -> None:
+    """Write the module's generated files: table schemas, tables.tf, views' SQL, views.tf.
+
+    They are derived from the row models (il_audit.schemas) and the views
+    (il_audit/sql), and committed; run this after changing either.
+
+    \b
+    Examples:
+      il-audit infra terraform                  # or: make generate
+      il-audit infra terraform --check          # CI: fail when the module drifted
+    """
+    from il_audit.operations import terraform
+
+    if check:
+        drifted = terraform.drift(module)
+        for relative in drifted:
+            click.echo(f"! {module / relative}")
+        if drifted:
+            raise click.ClickException(
+                f"{len(drifted)} generated file(s) out of date in {module}: "
+                "run `il-audit infra terraform` (make generate)"
+            )
+        click.echo(f"{module}: generated files up to date")
+        return
+    changed = terraform.write(module)
+    for relative in changed:
+        click.echo(f"~ {module / relative}")
+    click.echo(
+        f"{module}: {len(changed)} generated file(s) written"
+        if changed
+        else f"{module}: generated files up to date (no changes)"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -32,10 +31,12 @@ def export(out: Path) -> None:
          --time_partitioning_field occurred_at --clustering_fields app,event_type \\
          PROJECT:intelligence_layer_logs.events
     """
+    from il_audit.operations.terraform import schema_files
     from il_audit.schemas.tables import TABLES
 
     out.mkdir(parents=True, exist_ok=True)
+    files = schema_files()
     for spec in TABLES:
-        (out / f"{spec.name}.json").write_text(json.dumps(spec.schema_json(), indent=2) + "\n")
-        (out / f"{spec.name}.table.json").write_text(json.dumps(spec.table_json(), indent=2) + "\n")
+        for name in (f"{spec.name}.json", f"{spec.name}.table.json"):
+            (out / name).write_text(files[name], "utf-8")
         click.echo(f"wrote {out / spec.name}.json, {spec.name}.table.json")

@@ -178,7 +178,6 @@ def handle_pubsub(cloud_event: CloudEvent) -> None:
     )
 
 
-@functions_framework.errorhandler(Exception)  # type: ignore[untyped-decorator]
 def _answer_errors(error: Exception) -> Any:
     """5xx only for transient failures; a request that is no CloudEvent at all gets a 400."""
     if isinstance(error, HTTPException):
@@ -191,3 +190,20 @@ def _answer_errors(error: Exception) -> Any:
         "il-audit: refused a request that is not a CloudEvent (%s)", type(error).__name__
     )
     return "not a Pub/Sub CloudEvent", 400
+
+
+def install_error_handler() -> None:
+    """Register :func:`_answer_errors` on the app functions-framework is building.
+
+    functions-framework points ``errorhandler`` at the app it creates before it
+    loads the function's source, so this runs when this module is first
+    imported there. An app that already served requests (a test process that
+    created several) cannot take new handlers; it keeps Flask's defaults.
+    """
+    try:
+        functions_framework.errorhandler(Exception)(_answer_errors)
+    except AssertionError:
+        logger.debug("il-audit: the Flask app already started; error handler not installed")
+
+
+install_error_handler()

@@ -1,0 +1,46 @@
+# il-audit on Google Cloud: apps publish to a topic; an OIDC-authenticated push
+# subscription (dead-letter and retry policies) feeds the subscriber function over
+# HTTP; the function writes BigQuery and dead-letters what it refuses.
+# infra/README.md explains why the function has an HTTP trigger and no Eventarc one.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  subscription_name         = coalesce(var.subscription_name, "${var.topic}-push")
+  inspect_subscription_name = "${var.dlq_topic}-inspect"
+  labels                    = merge({ component = "il-audit" }, var.labels)
+
+  # null keeps partitions forever (the default); BigQuery counts partition expiration in ms.
+  partition_expiration_ms = var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000
+
+  # The views' SQL (views/*.sql) is qualified with these, as `il-audit infra apply` does.
+  view_template_vars = {
+    project = var.project_id
+    dataset = google_bigquery_dataset.audit.dataset_id
+  }
+
+  # Google-managed identity Pub/Sub uses to dead-letter messages and sign push tokens.
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  apis = [
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "iam.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "storage.googleapis.com",
+  ]
+}
+
+resource "google_project_service" "apis" {
+  for_each = var.enable_apis ? toset(local.apis) : toset([])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
