@@ -74,6 +74,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "retry_max_seconds": ("IL_AUDIT_RETRY_MAX_SECONDS",),
     "strict": ("IL_AUDIT_STRICT",),
     "extra_event_types": ("IL_AUDIT_EXTRA_EVENT_TYPES",),
+    "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
 }
 
 # Both switches must be on; IL_ENABLE_BQ_LOGS is the seed library's older name.
@@ -152,6 +153,13 @@ class AuditSettings(BaseModel):
         default=(),
         description="Host event types accepted besides the taxonomy; 'prefix.*' allowed "
         "(IL_AUDIT_EXTRA_EVENT_TYPES, comma-separated).",
+    )
+
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days events and dead letters are kept (IL_AUDIT_RETENTION_DAYS); "
+        "unset keeps them forever.",
     )
 
     @field_validator("extra_event_types", mode="before")
