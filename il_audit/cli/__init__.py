@@ -16,6 +16,7 @@ from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
 from il_audit.cli.infra import infra
+from il_audit.cli.migrate import migrate
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
 from il_audit.cli.schema import schema
@@ -36,6 +37,7 @@ def cli(verbose: int) -> None:
       il-audit query "SELECT * FROM cost_by_app_daily"
       il-audit dev up && eval "$(il-audit dev env)"
       il-audit infra apply --dry-run
+      il-audit migrate from-0.1 --dry-run
       il-audit rates load prices.csv --dry-run
     """
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -47,6 +49,7 @@ cli.add_command(demo)
 cli.add_command(dev)
 cli.add_command(dlq)
 cli.add_command(infra)
+cli.add_command(migrate)
 cli.add_command(query)
 cli.add_command(rates)
 cli.add_command(schema)
