@@ -22,6 +22,8 @@ DATA_FILES = (
     "il_audit/config/defaults.json",
     "il_audit/static/audit_beacon.js",
     "il_audit/py.typed",
+    "il_audit/sql/events_deduped.sql",
+    "il_audit/sql/compat/auth_events.sql",
 )
 
 
@@ -38,7 +40,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_and_sdist_carry_the_data_files(dist: Path) -> None:
-    """defaults.json, static/ and py.typed are in both artefacts."""
+    """defaults.json, static/, the views' SQL and py.typed are in both artefacts."""
     [wheel] = dist.glob("*.whl")
     [sdist] = dist.glob("*.tar.gz")
     wheel_names = set(zipfile.ZipFile(wheel).namelist())

@@ -19,6 +19,7 @@ from il_audit.cli.dlq import dlq
 from il_audit.cli.doctor import doctor
 from il_audit.cli.function import function
 from il_audit.cli.infra import infra
+from il_audit.cli.migrate import migrate
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
 from il_audit.cli.schema import schema
@@ -60,6 +61,7 @@ def cli(verbose: int) -> None:
       il-audit dev up && eval "$(il-audit dev env)"
       il-audit infra apply --dry-run
       il-audit function bundle --out build/function-bundle
+      il-audit migrate from-0.1 --dry-run
       il-audit rates load prices.csv --dry-run
     """
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -75,6 +77,7 @@ cli.add_command(dlq)
 cli.add_command(doctor)
 cli.add_command(function)
 cli.add_command(infra)
+cli.add_command(migrate)
 cli.add_command(query)
 cli.add_command(rates)
 cli.add_command(schema)

@@ -54,7 +54,9 @@ def query(sql: str, database: Path, fmt: str, timeout: float) -> None:
 
     Tables: events, dead_letters, cost_rates; views: events_deduped,
     events_by_type_daily, active_users_daily, cost_by_app_daily,
-    cost_by_model_daily, dead_letters_by_reason. `project.dataset.` prefixes
+    cost_by_model_daily, dead_letters_by_reason, costs_repriced,
+    auth_failures, ui_interactions, pipeline_health, and the il-audit 0.1.3
+    tables (auth_events, api_usage_events, ...). `project.dataset.` prefixes
     are ignored, so queries written for BigQuery run unchanged.
 
     \b

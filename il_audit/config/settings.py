@@ -87,6 +87,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "extra_event_types": ("IL_AUDIT_EXTRA_EVENT_TYPES",),
     "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
     "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
+    "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
 }
 
 # Both switches must be on; IL_ENABLE_BQ_LOGS is the seed library's older name.
@@ -190,6 +191,13 @@ class AuditSettings(BaseModel):
         default_factory=dict,
         exclude=True,
         description="Where each value came from (field -> variable or defaults.json key).",
+    )
+
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days events and dead letters are kept (IL_AUDIT_RETENTION_DAYS); "
+        "unset keeps them forever.",
     )
 
     @field_validator("extra_event_types", mode="before")

@@ -26,6 +26,13 @@ Workarounds, here in the stand-in's launcher only (the pipeline's code knows not
 - The gRPC API (Storage Read/Write) gets a random port instead of the fixed 9060, so
   several stand-ins (parallel test runs) do not collide. The REST API is what
   ``google-cloud-bigquery`` uses for everything il-audit does.
+- The catalog snapshot bqemulator hands to sqlglot's ``qualify`` (``build_catalog_schema``)
+  leaves out RECORD columns (and types REPEATED columns as scalars). Whenever one of its
+  translation rules fires (``COUNTIF``, ``PARSE_NUMERIC``, ``REGEXP_EXTRACT``...), the query
+  is regenerated from the qualified tree, where ``SELECT *`` over ``events`` has been
+  expanded without ``usage``; a view reading ``e.usage`` through ``events_deduped`` then
+  fails with 'Values list "e" does not have a column named "usage"'. The launcher
+  replaces the snapshot with one that keeps every column, RECORD and REPEATED included.
 
 Not here but in the ``Makefile``: the venv pins DuckDB to 1.x. Under DuckDB 2.x a
 ``fetchone()`` in bqemulator's ``tabledata.list`` leaves a result open on its single
@@ -89,6 +96,58 @@ def _skip_spatial_install(log_level: str) -> None:
     DuckDBEngine._load_spatial = _load_spatial_if_installed  # type: ignore[method-assign]
 
 
+def _keep_record_columns_in_catalog_schema() -> None:
+    """Patch the catalog snapshot used by the SQL translator to keep RECORD/REPEATED columns."""
+    import sqlglot
+    from bqemulator.domain.errors import NotFoundError
+    from bqemulator.sql import catalog_schema, inner_query
+    from sqlglot import exp
+
+    def column_type(field: Any) -> str | None:
+        if field.type.upper() in ("RECORD", "STRUCT"):
+            parts = []
+            for sub in field.fields:
+                sub_type = column_type(sub)
+                if sub_type is None:
+                    return None
+                parts.append(f'"{sub.name}" {sub_type}')
+            base: str | None = f"STRUCT({', '.join(parts)})"
+        else:
+            base = catalog_schema._safe_bq_to_duckdb(field.type)
+        if base is None:
+            return None
+        return f"{base}[]" if field.mode == "REPEATED" else base
+
+    def build_catalog_schema(
+        bq_sql: str, *, project_id: str, catalog: Any
+    ) -> dict[str, dict[str, str]]:
+        try:
+            tree = sqlglot.parse_one(bq_sql, read="bigquery")
+        except sqlglot.errors.ParseError:
+            return {}
+        schema: dict[str, dict[str, str]] = {}
+        for table in tree.find_all(exp.Table):
+            resolved = catalog_schema._resolve_table_ref(table, project_id=project_id)
+            if resolved is None:
+                continue
+            try:
+                meta = catalog.get_table(*resolved)
+            except NotFoundError:
+                continue
+            if meta is None:
+                continue
+            columns = {}
+            for field in meta.schema_.fields:
+                duckdb_type = column_type(field)
+                if duckdb_type is not None:
+                    columns[field.name] = duckdb_type
+            if columns:
+                schema[resolved[2]] = columns
+        return schema
+
+    inner_query.build_catalog_schema = build_catalog_schema
+
+
 async def _serve(args: argparse.Namespace) -> None:
     from bqemulator.config import LogLevel, PersistenceMode, Settings
     from bqemulator.server import EmulatorServer
@@ -133,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         # bqemulator does not declare numpy, but DuckDB needs it for the UDFs registered at start.
         importlib.import_module("numpy")
         _skip_spatial_install(args.log_level)
+        _keep_record_columns_in_catalog_schema()
     except ImportError as exc:
         print(f"error: {sys.executable} lacks bqemulator or numpy: {exc}", file=sys.stderr)
         sys.exit(IMPORT_ERROR_EXIT_CODE)

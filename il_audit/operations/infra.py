@@ -8,6 +8,14 @@ clustering from ``il_audit.schemas``) and the analytics views from
 ``il_audit/sql``. Each resource is read first; only what is missing or
 different is written, so a second run changes nothing and says so.
 
+``IL_AUDIT_RETENTION_DAYS`` becomes the partition expiration of ``events``
+and ``dead_letters`` (unset: none, keep forever). In a dataset il-audit 0.1.3
+wrote, apply never touches the 0.1.3 tables: where one has the name of a
+seed-compatible view (``auth_events``...), or ``cost_rates`` still has the
+0.1.3 columns, it reports it and says to run ``il-audit migrate from-0.1``;
+after the migration, each compat view also reads the 0.1.3 rows kept in
+``legacy_<name>``.
+
 Works against Google Cloud (application default credentials) and against the
 emulators (``PUBSUB_EMULATOR_HOST``, ``IL_BQ_API_ENDPOINT``). IAM for
 dead-lettering (the Pub/Sub service agent publishing to the dead-letter topic)
@@ -19,15 +27,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from google.api_core import exceptions as core_exceptions
 
 from il_audit.config.settings import AuditSettings
 
+if TYPE_CHECKING:
+    from il_audit.sql import View
+
 Action = Literal["create", "update", "unchanged", "drift"]
 SQL_LABEL = "il_audit_sql_sha256"
 """Label on each view holding a hash of its SQL (how apply knows a view is current)."""
+MIGRATE_HINT = (
+    "an il-audit 0.1.3 table: run `il-audit migrate from-0.1`, which keeps its rows "
+    "and puts the compatible view in its place"
+)
 
 
 @dataclass(frozen=True)
@@ -226,41 +241,101 @@ class BigQueryProvisioner:
                 self.client.create_dataset(dataset, exists_ok=True)
             return Change("dataset", self.dataset_id, "create", self.location or "")
 
-    def ensure_table(self, spec: Any, apply: bool) -> Change:
-        """Ensure a table exists with at least the spec's columns (new ones are added)."""
-        from il_audit.subscriber_fn.sinks.bigquery import bigquery_table, schema_fields
+    def get_dataset(self) -> Any:
+        """The dataset, or None."""
+        try:
+            return self.client.get_dataset(self.dataset_id)
+        except core_exceptions.NotFound:
+            return None
+
+    def get(self, name: str) -> Any:
+        """The table or view ``name`` of the dataset, or None."""
+        try:
+            return self.client.get_table(f"{self.dataset_id}.{name}")
+        except core_exceptions.NotFound:
+            return None
+
+    def ensure_table(
+        self, spec: Any, apply: bool, *, retention_days: int | None = None, hint: str = ""
+    ) -> Change:
+        """Ensure a table exists with at least the spec's columns (new ones are added).
+
+        A partitioned table's partitions expire after ``retention_days`` (None: never);
+        a different expiration is updated in place. A column of another type is drift
+        (``hint`` says what to do), and nothing is changed then.
+        """
+        from il_audit.schemas.seed_tables import standard_type
+        from il_audit.subscriber_fn.sinks.bigquery import (
+            bigquery_table,
+            partition_expiration_ms,
+            schema_fields,
+        )
 
         table_id = f"{self.dataset_id}.{spec.name}"
+        expiration_ms = partition_expiration_ms(retention_days) if spec.partition_field else None
         try:
             table = self.client.get_table(table_id)
         except core_exceptions.NotFound:
             if apply:
-                self.client.create_table(bigquery_table(spec, table_id), exists_ok=True)
-            detail = f"partitioned by {spec.partition_field}" if spec.partition_field else ""
-            return Change("table", table_id, "create", detail)
-        existing = {schema_field.name for schema_field in table.schema}
+                created = bigquery_table(spec, table_id, retention_days=retention_days)
+                self.client.create_table(created, exists_ok=True)
+            details = [f"partitioned by {spec.partition_field}"] if spec.partition_field else []
+            if expiration_ms is not None:
+                details.append(f"partitions expire after {retention_days} days")
+            return Change("table", table_id, "create", ", ".join(details))
+        existing = {field.name: standard_type(field.field_type) for field in table.schema}
+        retyped = [
+            f"{column.name} is {existing[column.name]}, not {column.type}"
+            for column in spec.columns
+            if column.name in existing and existing[column.name] != column.type
+        ]
+        if retyped:
+            detail = "; ".join(retyped) + (f": {hint}" if hint else "")
+            return Change("table", table_id, "drift", detail)
         missing = [column for column in spec.columns if column.name not in existing]
         drift = []
-        if spec.partition_field and (
-            table.time_partitioning is None or table.time_partitioning.field != spec.partition_field
-        ):
+        partitioned = (
+            table.time_partitioning is not None
+            and table.time_partitioning.field == spec.partition_field
+        )
+        if spec.partition_field and not partitioned:
             drift.append(f"partitioning is not DAY({spec.partition_field})")
         if spec.clustering and list(table.clustering_fields or []) != list(spec.clustering):
             drift.append(f"clustering is not {', '.join(spec.clustering)}")
+        updates: list[str] = []
+        fields: list[str] = []
         if missing:
+            table.schema = [*table.schema, *schema_fields(missing)]
+            fields.append("schema")
+            updates.append("add " + ", ".join(column.name for column in missing))
+        if spec.partition_field and partitioned:
+            current = table.time_partitioning.expiration_ms
+            if (int(current) if current is not None else None) != expiration_ms:
+                partitioning = table.time_partitioning
+                partitioning.expiration_ms = expiration_ms
+                table.time_partitioning = partitioning
+                fields.append("time_partitioning")
+                updates.append(
+                    f"partitions expire after {retention_days} days"
+                    if retention_days is not None
+                    else "partitions no longer expire"
+                )
+        if updates:
             if apply:
-                table.schema = [*table.schema, *schema_fields(missing)]
-                self.client.update_table(table, ["schema"])
-            return Change("table", table_id, "update", "add " + ", ".join(c.name for c in missing))
+                self.client.update_table(table, fields)
+            return Change("table", table_id, "update", "; ".join(updates))
         if drift:
             return Change("table", table_id, "drift", "; ".join(drift) + " (recreate to change)")
         return Change("table", table_id, "unchanged")
 
-    def ensure_view(self, name: str, query: str, description: str, apply: bool) -> Change:
+    def ensure_view(
+        self, name: str, query: str, description: str, apply: bool, *, hint: str = ""
+    ) -> Change:
         """Ensure a view exists with exactly this query.
 
         The view carries a label with the SQL's hash, so the comparison does not depend
-        on the endpoint returning the view's text (the local stand-in does not).
+        on the endpoint returning the view's text (the local stand-in does not). A table
+        of that name is never replaced: that is drift, and ``hint`` says what to do.
         """
         from google.cloud import bigquery
 
@@ -276,6 +351,9 @@ class BigQueryProvisioner:
                 created.labels = {SQL_LABEL: digest}
                 self.client.create_table(created, exists_ok=True)
             return Change("view", view_id, "create")
+        if view.table_type != "VIEW":
+            detail = f"a {str(view.table_type).lower()}, not a view"
+            return Change("view", view_id, "drift", f"{detail}: {hint}" if hint else detail)
         if (view.labels or {}).get(SQL_LABEL) == digest:
             return Change("view", view_id, "unchanged")
         if apply:
@@ -339,24 +417,55 @@ def apply(
         finally:
             provisioner.close()
     if bigquery:
-        from il_audit.schemas.tables import TABLES
-        from il_audit.sql import for_bigquery, views
-
         warehouse = BigQueryProvisioner(
             bigquery_client(settings), settings.dataset, settings.dataset_location
         )
-        dataset_change = warehouse.ensure_dataset(write)
-        record(dataset_change)
-        creating = dataset_change.action == "create" and dry_run
-        for spec in TABLES:
-            if creating:
-                record(Change("table", f"{warehouse.dataset_id}.{spec.name}", "create"))
-            else:
-                record(warehouse.ensure_table(spec, write))
-        for view in views():
-            query = for_bigquery(view, warehouse.client.project, settings.dataset)
-            if creating:
-                record(Change("view", f"{warehouse.dataset_id}.{view.name}", "create"))
-            else:
-                record(warehouse.ensure_view(view.name, query, view.description, write))
+        apply_warehouse(warehouse, settings, dry_run=dry_run, record=record)
     return plan
+
+
+def apply_warehouse(
+    warehouse: BigQueryProvisioner,
+    settings: AuditSettings,
+    *,
+    dry_run: bool,
+    record: Callable[[Change], None],
+) -> None:
+    """The BigQuery half of :func:`apply`: dataset, tables, then views in creation order."""
+    from il_audit.schemas.tables import COST_RATES, TABLES
+    from il_audit.sql import for_bigquery, views
+
+    write = not dry_run
+    dataset_change = warehouse.ensure_dataset(write)
+    record(dataset_change)
+    creating = dataset_change.action == "create" and dry_run
+    for spec in TABLES:
+        if creating:
+            record(Change("table", f"{warehouse.dataset_id}.{spec.name}", "create"))
+            continue
+        record(
+            warehouse.ensure_table(
+                spec,
+                write,
+                retention_days=settings.retention_days,
+                hint=MIGRATE_HINT if spec.name == COST_RATES.name else "",
+            )
+        )
+    for listed in views():
+        if creating:
+            record(Change("view", f"{warehouse.dataset_id}.{listed.name}", "create"))
+            continue
+        view = compat_view_for(warehouse, listed) if listed.compat else listed
+        query = for_bigquery(view, warehouse.client.project, settings.dataset)
+        hint = MIGRATE_HINT if view.compat else ""
+        record(warehouse.ensure_view(view.name, query, view.description, write, hint=hint))
+
+
+def compat_view_for(warehouse: BigQueryProvisioner, view: View) -> View:
+    """A seed-compatible view, reading ``legacy_<name>`` too when the migration left one."""
+    from il_audit.sql import with_legacy
+
+    legacy = warehouse.get(view.legacy_table) if view.legacy_table else None
+    if legacy is None or legacy.table_type != "TABLE":
+        return view
+    return with_legacy(view, {field.name: field.field_type for field in legacy.schema})

@@ -108,3 +108,239 @@ resource "google_bigquery_table" "view_dead_letters_by_reason" {
     google_bigquery_table.dead_letters,
   ]
 }
+
+resource "google_bigquery_table" "view_costs_repriced" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "costs_repriced"
+  description         = "What would each usage item have cost at the prices now in cost_rates? One row per usage item, priced at query time with the rate in force on the event's day (UTC), next to the cost the subscriber stored when it ingested the event. After a price change (a new or corrected cost_rates row), history reads at the new prices without rewriting a row. Same formula as the subscriber: tokens * price per 1M / 1e6, plus quantity * unit_price; an item no rate can price has repriced_cost_usd NULL."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/costs_repriced.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.cost_rates,
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_auth_failures" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "auth_failures"
+  description         = "Who fails to log in, and how often? Per day (UTC), app and actor: failed and successful logins, the failure ratio (failed / all login attempts), and the first and last failure. Only actors with at least one failure that day are listed. A failed login often knows only the email, so an actor is the (actor_uid, actor_email) pair the events carried."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/auth_failures.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_ui_interactions" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "ui_interactions"
+  description         = "What do people do in the browser? One row per beacon event (source 'beacon'), with the UI fields the beacon router puts in payload: surface, element, interaction, duration, result count, page path and user agent."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/ui_interactions.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_pipeline_health" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "pipeline_health"
+  description         = "Is the pipeline healthy? Per hour (UTC) of processing: events accepted, lines dead-lettered (in all and by error class), the share of events with usage that no rate could price, and the p50 / p99 delay in seconds from occurred_at to ingested_at (publisher queue + Pub/Sub + subscriber). Hours with only dead letters are listed too. dead_lettered_other counts classes added after this view was written."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/pipeline_health.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.dead_letters,
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_auth_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "auth_events"
+  description         = "0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and when. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/auth_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_user_profile_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "user_profile_events"
+  description         = "0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/user_profile_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_config_change_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "config_change_events"
+  description         = "0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/config_change_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_ui_interaction_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "ui_interaction_events"
+  description         = "0.1.3 table ui_interaction_events, as a view over events: what users looked at and clicked in the browser (the eight 0.1.3 beacon types). Same columns, names, order and types as 0.1.3; the beacon fields come out of payload, interaction falls back to action (the beacon router sets both). The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/ui_interaction_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_ingest_job_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "ingest_job_events"
+  description         = "0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. Same columns, names, order and types as 0.1.3. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/ingest_job_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_ingest_file_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "ingest_file_events"
+  description         = "0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. Same columns, names, order and types as 0.1.3. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/ingest_file_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_drive_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "drive_events"
+  description         = "0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. Same columns, names, order and types as 0.1.3; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/drive_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_api_usage_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "api_usage_events"
+  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model. Same columns, names, order and types as 0.1.3. usage_id is the event_id; logged_at is occurred_at; the call's fields come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/api_usage_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_resource_usage_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "resource_usage_events"
+  description         = "0.1.3 table resource_usage_events, as a view over events: infrastructure usage recorded with emit_resource_usage (cost.resource.usage): CPU seconds, stored bytes..., its quantity and cost. Same columns, names, order and types as 0.1.3. resource_id is the event_id (0.1.3's row id); logged_at is occurred_at; quantity and unit come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL. The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. metadata_json is NULL when empty."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/resource_usage_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}

@@ -82,13 +82,8 @@ def test_apply_twice_changes_nothing_the_second_time(environment: dict[str, str]
         assert view.table_type == "VIEW"
         assert view.labels["il_audit_sql_sha256"]
     for name in VIEW_NAMES:
-        if name == "cost_by_model_daily":
-            # bqemulator 1.4.0 (sqlglot 30.11 inside) mistranslates a comma join with
-            # UNNEST over a view; BigQuery runs it, and so does the embedded DuckDB path
-            # (tests/unit/cli, the demo report).
-            continue
         rows = list(client.query(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.{name}`"))
-        assert rows[0]["n"] == 0
+        assert rows[0]["n"] == 0, name
 
 
 def test_changed_policy_is_an_update(environment: dict[str, str]) -> None:

@@ -78,7 +78,7 @@ def create_sink(settings: AuditSettings) -> Sink:
     if settings.sink is SinkKind.DUCKDB:
         from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink
 
-        return DuckDBSink(settings.duckdb_path)
+        return DuckDBSink(settings.duckdb_path, retention_days=settings.retention_days)
     from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 
     return BigQuerySink.from_settings(settings)

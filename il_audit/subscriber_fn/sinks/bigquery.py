@@ -82,13 +82,25 @@ def unavailable_on_transient(what: str, *, any_api_error: bool = False) -> Itera
         raise SinkUnavailableError(f"{what}: cannot reach BigQuery: {exc}") from exc
 
 
-def bigquery_table(spec: TableSpec, table_id: str) -> bigquery.Table:
-    """A Table for ``spec``: schema, description, day partitioning and clustering."""
+def partition_expiration_ms(retention_days: int | None) -> int | None:
+    """``timePartitioning.expirationMs`` for a retention in days (None: keep forever)."""
+    return None if retention_days is None else retention_days * 86_400_000
+
+
+def bigquery_table(
+    spec: TableSpec, table_id: str, *, retention_days: int | None = None
+) -> bigquery.Table:
+    """A Table for ``spec``: schema, description, day partitioning and clustering.
+
+    With ``retention_days``, partitions expire that many days after their day starts.
+    """
     table = bigquery.Table(table_id, schema=schema_fields(spec.columns))
     table.description = spec.description
     if spec.partition_field:
         table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY, field=spec.partition_field
+            type_=bigquery.TimePartitioningType.DAY,
+            field=spec.partition_field,
+            expiration_ms=partition_expiration_ms(retention_days),
         )
     if spec.clustering:
         table.clustering_fields = list(spec.clustering)
@@ -127,10 +139,12 @@ class BigQuerySink:
         location: str | None = None,
         retry_deadline: float = 20.0,
         timeout: float = 30.0,
+        retention_days: int | None = None,
     ) -> None:
         self.client = client
         self.dataset = dataset
         self.location = location
+        self.retention_days = retention_days
         self.timeout = timeout
         self._retry = DEFAULT_RETRY.with_deadline(retry_deadline)
         self._ensured = False
@@ -146,7 +160,12 @@ class BigQuerySink:
             )
         else:
             client = bigquery.Client(project=settings.project)
-        return cls(client, settings.dataset, location=settings.dataset_location)
+        return cls(
+            client,
+            settings.dataset,
+            location=settings.dataset_location,
+            retention_days=settings.retention_days,
+        )
 
     def table_id(self, spec: TableSpec) -> str:
         """``project.dataset.table`` of a spec."""
@@ -165,7 +184,7 @@ class BigQuerySink:
             )
             for spec in TABLES:
                 self.client.create_table(
-                    bigquery_table(spec, self.table_id(spec)),
+                    bigquery_table(spec, self.table_id(spec), retention_days=self.retention_days),
                     exists_ok=True,
                     retry=self._retry,
                     timeout=self.timeout,

@@ -15,6 +15,11 @@ aside (for at most a second) before writing again. Opening a connection per writ
 each write. Rows are loaded through ``read_json`` from a temporary NDJSON
 file, which is two orders of magnitude faster than ``executemany`` for nested
 rows.
+
+With ``retention_days`` (``IL_AUDIT_RETENTION_DAYS``) the sink deletes expired
+events and dead letters when it opens the file (its first ``ensure_tables``),
+by the rule of BigQuery's partition expiration: a UTC day's rows go once the
+start of that day is ``retention_days`` old.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -93,6 +98,36 @@ def view_statements() -> tuple[tuple[str, str], ...]:
     return tuple((view.name, for_duckdb(view.sql)) for view in views())
 
 
+def delete_expired(
+    connection: duckdb.DuckDBPyConnection, retention_days: int, now: datetime
+) -> dict[str, int]:
+    """Delete the events and dead letters of UTC days older than ``retention_days``.
+
+    BigQuery expires partition D at D 00:00 UTC + retention, so its rows are gone once
+    D <= (now - retention).date(): here, every row before the start of the next day.
+    Returns the rows deleted per table.
+    """
+    last_expired = (now.astimezone(UTC) - timedelta(days=retention_days)).date()
+    cutoff = datetime.combine(last_expired + timedelta(days=1), datetime.min.time(), UTC)
+    deleted: dict[str, int] = {}
+    for spec in (EVENTS, DEAD_LETTERS):
+        if spec.partition_field is None:
+            continue
+        row = connection.execute(
+            f"DELETE FROM {spec.name} WHERE {spec.partition_field} < ?", [cutoff]
+        ).fetchone()
+        deleted[spec.name] = int(row[0]) if row else 0
+        if deleted[spec.name]:
+            logger.info(
+                "il-audit: retention of %d days: deleted %d %s rows before %s",
+                retention_days,
+                deleted[spec.name],
+                spec.name,
+                cutoff.date().isoformat(),
+            )
+    return deleted
+
+
 def _read_json_columns(spec: TableSpec) -> str:
     pairs = ", ".join(f"'{column.name}': '{duckdb_type(column)}'" for column in spec.columns)
     return "{" + pairs + "}"
@@ -115,8 +150,10 @@ class DuckDBSink:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         max_hold_seconds: float = DEFAULT_MAX_HOLD_SECONDS,
+        retention_days: int | None = None,
     ) -> None:
         self.path = Path(path)
+        self.retention_days = retention_days
         self.lock_timeout = lock_timeout
         self.hold_seconds = hold_seconds
         self.max_hold_seconds = max_hold_seconds
@@ -240,6 +277,8 @@ class DuckDBSink:
                 connection.execute(create_table_sql(spec))
             for name, sql in view_statements():
                 connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+            if self.retention_days is not None:
+                delete_expired(connection, self.retention_days, datetime.now(UTC))
         self._ensured = True
 
     def write_events(self, rows: Sequence[Row]) -> dict[int, str]:

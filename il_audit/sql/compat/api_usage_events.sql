@@ -1,0 +1,34 @@
+-- 0.1.3 table api_usage_events, as a view over events: every billable API call
+-- recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost,
+-- per model. Same columns, names, order and types as 0.1.3.
+-- usage_id is the event_id; logged_at is occurred_at; the call's fields come
+-- from the event's (single) usage item. pricing_version is the subscriber's
+-- rate_version and estimated_cost_usd its priced cost_usd (FLOAT64, as 0.1.3
+-- stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with
+-- pricing_version NULL (events.pricing_status says 'unpriced'). The seed
+-- catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it.
+SELECT
+  e.event_id AS usage_id,
+  e.occurred_at AS logged_at,
+  e.app,
+  e.actor_uid,
+  e.actor_email,
+  e.correlation_id,
+  e.correlation_type,
+  e.usage[SAFE_OFFSET(0)].service AS service,
+  e.usage[SAFE_OFFSET(0)].operation AS operation,
+  e.usage[SAFE_OFFSET(0)].model_id AS model_id,
+  e.usage[SAFE_OFFSET(0)].category AS category,
+  e.usage[SAFE_OFFSET(0)].input_tokens AS input_tokens,
+  e.usage[SAFE_OFFSET(0)].output_tokens AS output_tokens,
+  COALESCE(e.usage[SAFE_OFFSET(0)].input_tokens, 0)
+  + COALESCE(e.usage[SAFE_OFFSET(0)].output_tokens, 0) AS total_tokens,
+  e.usage[SAFE_OFFSET(0)].tokens_estimated AS tokens_estimated,
+  e.rate_version AS pricing_version,
+  IF(e.pricing_source = 'seed_catalog_fallback', 'seed_catalog', e.pricing_source)
+    AS pricing_source,
+  COALESCE(CAST(e.cost_usd AS FLOAT64), 0.0) AS estimated_cost_usd,
+  CAST(ROUND(e.usage[SAFE_OFFSET(0)].latency_ms) AS INT64) AS latency_ms,
+  e.trace_id
+FROM events_deduped AS e
+WHERE e.event_type = 'cost.api.usage'

@@ -1,0 +1,54 @@
+-- 0.1.3 table ingest_file_events, as a view over events: what happened to each
+-- file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens
+-- and cost. Same columns, names, order and types as 0.1.3. The file fields are
+-- the emit() keywords of the same name, read from payload; tokens_total and
+-- api_cost_usd fall back to the event's token usage items when the app did not
+-- pass them.
+-- The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the
+-- first segment of event_type as 0.1.3 did; before/after/metadata are JSON text
+-- (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them.
+SELECT
+  e.event_id,
+  e.batch_id,
+  e.occurred_at AS logged_at,
+  e.app,
+  COALESCE(e.module, SPLIT(e.event_type, '.')[SAFE_OFFSET(0)]) AS module,
+  e.event_type,
+  e.actor_uid,
+  e.actor_email,
+  e.action,
+  e.status,
+  e.resource_type,
+  e.resource_id,
+  NULLIF(TO_JSON_STRING(e.before), '{}') AS before_json,
+  NULLIF(TO_JSON_STRING(e.after), '{}') AS after_json,
+  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json,
+  e.trace_id,
+  e.request_id,
+  e.source,
+  JSON_VALUE(e.payload, '$.job_id') AS job_id,
+  JSON_VALUE(e.payload, '$.document_id') AS document_id,
+  JSON_VALUE(e.payload, '$.drive_file_id') AS drive_file_id,
+  JSON_VALUE(e.payload, '$.source_file') AS source_file,
+  JSON_VALUE(e.payload, '$.ingest_pipeline') AS ingest_pipeline,
+  JSON_VALUE(e.payload, '$.mode') AS mode,
+  JSON_VALUE(e.payload, '$.stage') AS stage,
+  JSON_VALUE(e.payload, '$.ingest_status') AS ingest_status,
+  SAFE_CAST(JSON_VALUE(e.payload, '$.chunk_count') AS INT64) AS chunk_count,
+  SAFE_CAST(JSON_VALUE(e.payload, '$.elapsed_seconds') AS FLOAT64) AS elapsed_seconds,
+  JSON_VALUE(e.payload, '$.drive_revision_id') AS drive_revision_id,
+  JSON_VALUE(e.payload, '$.content_sha256') AS content_sha256,
+  SAFE_CAST(JSON_VALUE(e.payload, '$.drive_modified_at') AS TIMESTAMP) AS drive_modified_at,
+  SAFE_CAST(JSON_VALUE(e.payload, '$.is_reingest') AS BOOL) AS is_reingest,
+  SAFE_CAST(JSON_VALUE(e.payload, '$.previous_ingested_at') AS TIMESTAMP) AS previous_ingested_at,
+  COALESCE(
+    SAFE_CAST(JSON_VALUE(e.payload, '$.tokens_total') AS INT64),
+    CAST((SELECT SUM(COALESCE(u.input_tokens, 0) + COALESCE(u.output_tokens, 0)) FROM UNNEST(e.usage) AS u) AS INT64)
+  ) AS tokens_total,
+  COALESCE(
+    SAFE_CAST(JSON_VALUE(e.payload, '$.api_cost_usd') AS FLOAT64),
+    CAST((SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL) AS FLOAT64)
+  ) AS api_cost_usd,
+  JSON_VALUE(e.payload, '$.error') AS error
+FROM events_deduped AS e
+WHERE e.event_type IN ('ingest.file.indexed', 'ingest.file.failed', 'ingest.file.skipped')

@@ -1,0 +1,69 @@
+"""The twelve il-audit 0.1.3 tables as the seed facts sheet lists them.
+
+Parsed from ``tests/data/seed-0.1.3-tables.md``, a verbatim excerpt of the
+facts sheet, so that the tests check the compat views and the migration
+against the sheet itself rather than against the package's own transcription
+(``il_audit.schemas.seed_tables``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+EXCERPT = Path(__file__).resolve().parents[1] / "data" / "seed-0.1.3-tables.md"
+_TYPES = {"S": "STRING", "I": "INT64", "F": "FLOAT64", "B": "BOOL", "TS": "TIMESTAMP", "D": "DATE"}
+_ROW = re.compile(r"^\| TABLE_\w+ \| `(?P<name>\w+)` \| (?P<columns>.+?) \|$")
+_COUNT = re.compile(r"\s*\(\d+(?: in all)?\)$")
+_COLUMN = re.compile(r"^(?P<name>\w+) (?P<type>[A-Z]+)(?P<suffix>!|\[\])?$")
+
+
+class SeedColumn(NamedTuple):
+    """One column of a 0.1.3 table: name, BigQuery type, mode."""
+
+    name: str
+    type: str
+    mode: str
+
+
+def _column(text: str) -> SeedColumn:
+    match = _COLUMN.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a column of the facts sheet: {text!r}")
+    mode = {"!": "REQUIRED", "[]": "REPEATED", None: "NULLABLE"}[match["suffix"]]
+    return SeedColumn(match["name"], _TYPES[match["type"]], mode)
+
+
+@functools.cache
+def seed_tables() -> dict[str, tuple[SeedColumn, ...]]:
+    """Every 0.1.3 table by name, with its columns in order."""
+    text = EXCERPT.read_text("utf-8")
+    envelope = re.search(r"Shared envelope, `ENV18`[^\n]*\n`([^`]+)`", text)
+    if envelope is None:
+        raise ValueError("the excerpt has no ENV18 line")
+    tables: dict[str, tuple[SeedColumn, ...]] = {}
+    for line in text.splitlines():
+        row = _ROW.match(line)
+        if row is None:
+            continue
+        columns = _COUNT.sub("", row["columns"])
+        columns = columns.replace("ENV18 + ", envelope[1] + ", ").replace("ENV18", envelope[1])
+        tables[row["name"]] = tuple(_column(part) for part in columns.split(","))
+    return tables
+
+
+def columns(name: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of the 0.1.3 table ``name``, in order."""
+    return [(column.name, column.type) for column in seed_tables()[name]]
+
+
+def schema_fields(name: str) -> list[Any]:
+    """``google.cloud.bigquery.SchemaField`` list of a 0.1.3 table (to create it as 0.1.3 did)."""
+    from google.cloud import bigquery
+
+    return [
+        bigquery.SchemaField(column.name, column.type, mode=column.mode)
+        for column in seed_tables()[name]
+    ]

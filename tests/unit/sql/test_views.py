@@ -1,0 +1,103 @@
+"""The view catalogue: order, header comments, compat views over legacy tables, transpiling."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+import sqlglot
+
+from il_audit.schemas.seed_tables import SEED_TABLES
+from il_audit.sql import (
+    COMPAT_VIEW_NAMES,
+    VIEW_NAMES,
+    View,
+    for_bigquery,
+    for_duckdb,
+    view,
+    views,
+    with_legacy,
+)
+
+
+def test_every_view_reads_relations_created_before_it() -> None:
+    """Each view references only base tables, legacy tables or views earlier in VIEW_NAMES."""
+    known = {"events", "dead_letters", "cost_rates"}
+    for item in views():
+        tree = sqlglot.parse_one(item.sql, read="bigquery")
+        ctes = {cte.alias for cte in tree.find_all(sqlglot.exp.CTE)}
+        referenced = {table.name for table in tree.find_all(sqlglot.exp.Table)} - ctes
+        assert referenced <= known, (item.name, referenced - known)
+        known.add(item.name)
+
+
+@pytest.mark.parametrize("name", VIEW_NAMES)
+def test_every_view_starts_with_the_question_it_answers(name: str) -> None:
+    """Each view file opens with a comment (the view's description in BigQuery)."""
+    assert len(view(name).description) > 40
+
+
+def test_compat_views_are_the_seed_tables_with_a_view() -> None:
+    """Every 0.1.3 table but chat_turns, chat_sessions and cost_rates has a compat view."""
+    not_views = {"chat_turns", "chat_sessions", "cost_rates"}
+    assert set(COMPAT_VIEW_NAMES) == set(SEED_TABLES) - not_views
+    assert all(view(name).compat for name in COMPAT_VIEW_NAMES)
+    assert not any(item.compat for item in views() if item.name not in COMPAT_VIEW_NAMES)
+
+
+def test_with_legacy_selects_the_seed_columns_from_the_legacy_table() -> None:
+    """Columns the legacy table lacks read as NULL, other types are SAFE_CAST, extras dropped."""
+    legacy = {column.name: column.type for column in SEED_TABLES["auth_events"].columns}
+    legacy["module"] = "INTEGER"
+    del legacy["batch_id"]
+    legacy["environment"] = "STRING"
+
+    sql = with_legacy(view("auth_events"), legacy).sql
+
+    select = sql.split("FROM legacy_auth_events")[0]
+    assert "CAST(NULL AS STRING) AS batch_id" in select
+    assert "SAFE_CAST(module AS STRING) AS module" in select
+    assert "environment" not in select
+    assert re.search(r"\n  event_id,\n", select)
+    assert "UNION ALL (" in sql
+
+
+def test_with_legacy_keeps_the_description_and_says_so() -> None:
+    """The union view keeps the compat view's header and adds the legacy table to it."""
+    merged = with_legacy(view("api_usage_events"), {"usage_id": "STRING"})
+
+    assert merged.description.startswith(view("api_usage_events").description)
+    assert "legacy_api_usage_events" in merged.description
+
+
+def test_with_legacy_refuses_a_view_that_is_not_compat() -> None:
+    """Only seed-compatible views have a legacy table."""
+    with pytest.raises(ValueError, match="not a seed-compatible view"):
+        with_legacy(view("costs_repriced"), {})
+
+
+def test_for_bigquery_qualifies_legacy_tables() -> None:
+    """legacy_<name> is qualified with the project and dataset like the other relations."""
+    sql = for_bigquery(with_legacy(view("auth_events"), {}), "my-project", "logs")
+
+    assert "`my-project`.`logs`.legacy_auth_events" in sql
+    assert "`my-project`.`logs`.events_deduped" in sql
+
+
+def test_for_duckdb_gives_numeric_its_bigquery_scale() -> None:
+    """A bare NUMERIC and PARSE_NUMERIC become DECIMAL(38, 9), not DuckDB's DECIMAL(18, 3)."""
+    sql = for_duckdb(
+        "SELECT CAST('0.000000123' AS NUMERIC) AS a, NUMERIC '0.000001' AS b, "
+        "PARSE_NUMERIC('12.000000005') AS c, CAST(1 AS NUMERIC(10, 2)) AS d"
+    )
+
+    (row,) = duckdb.connect().execute(sql).fetchall()
+    assert [str(value) for value in row] == ["1.23E-7", "0.000001000", "12.000000005", "1.00"]
+
+
+def test_view_sql_is_plain_bigquery_select() -> None:
+    """Each view is a SELECT (or WITH ... SELECT) BigQuery and sqlglot both parse."""
+    for item in views():
+        assert isinstance(sqlglot.parse_one(item.sql, read="bigquery"), sqlglot.exp.Query)
+        assert isinstance(item, View)
