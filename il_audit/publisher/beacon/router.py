@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 try:
     from fastapi import APIRouter, Request
@@ -332,12 +333,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _parse(body: bytes, limits: BeaconSettings) -> BeaconRequest:
+    """Parse, then validate: the item count is checked before any item is validated.
+
+    Validating straight from JSON would validate every element of a huge array
+    before noticing its length (a second of CPU for a 1 MiB body of ``{}``).
+    """
     try:
-        return BeaconRequest.model_validate_json(body, context={"settings": limits})
+        data = from_json(body, allow_inf_nan=True)
+    except ValueError as exc:  # the parser's message names a position, never the input
+        raise _Refusal(
+            422, [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}]
+        ) from None
+    try:
+        return BeaconRequest.model_validate(data, context={"settings": limits})
     except ValidationError as exc:
         raise _Refusal(422, _reasons(exc)) from None
-    except (ValueError, RecursionError):
-        raise _Refusal(400, "Beacon body could not be parsed") from None
 
 
 def _reasons(error: ValidationError) -> list[dict[str, Any]]:

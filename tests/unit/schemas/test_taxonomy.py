@@ -77,7 +77,7 @@ def test_plain_registration_does_not_make_a_beacon_type() -> None:
 
 @pytest.mark.parametrize("name", ["billing.viewed", "billing.*", "ui.*", "uix.viewed", "ui"])
 def test_beacon_types_outside_ui_are_refused(name: str) -> None:
-    """Beacon types must lie under ui. (a namespace below it for prefixes); nothing is registered."""
+    """Beacon types lie under ui. (prefixes: a namespace below it); nothing is registered."""
     with pytest.raises(T.InvalidEventTypeError):
         T.register_beacon_types(name)
     assert not T.is_known(name)
