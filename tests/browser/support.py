@@ -40,7 +40,7 @@ class ExampleApp:
                 f"SELECT {', '.join(COLUMNS)} FROM events WHERE source = 'beacon' "
                 "ORDER BY occurred_at, event_id",
             )
-        except duckdb.CatalogException:  # the table is created with the first write
+        except duckdb.Error:  # no table before the first write; a file being created
             return []
         rows = []
         for values in raw:

@@ -90,6 +90,36 @@ def test_no_click_is_sent_twice(browser: WebDriver, example: ExampleApp) -> None
     assert len(example.rows()) == 1
 
 
+def test_incomplete_marks_and_non_ui_types_are_not_sent(
+    browser: WebDriver, example: ExampleApp
+) -> None:
+    """A marked element without an id, and auditTrack of a non-ui type, queue nothing."""
+    _open(browser, example)
+    browser.execute_script(
+        "var b = document.createElement('button'); b.id = ''; b.textContent = 'anonymous';"
+        "b.setAttribute('data-il-audit-track', 'click');"
+        "b.setAttribute('data-il-audit-event', 'ui.element.clicked');"
+        "b.className = 'no-id'; document.body.appendChild(b);"
+    )
+    browser.find_element(By.CSS_SELECTOR, "button.no-id").click()
+    assert browser.execute_script("return auditTrack('auth.logout', {element_id: 'x'})") is False
+    assert _flush(browser) == 0
+    browser.get("about:blank")
+    assert '"POST /api/audit/beacon' not in example.log_text()
+
+
+def test_refused_batch_is_dropped_not_resent(browser: WebDriver, example: ExampleApp) -> None:
+    """A batch the server refuses for good (422) is dropped; later events still go through."""
+    _open(browser, example)
+    browser.execute_script("auditTrack('ui.not.registered', {element_id: 'bad'});")
+    assert _flush(browser) == 0
+    browser.execute_script("auditTrack('ui.menu.opened', {element_id: 'good'});")
+    assert _flush(browser) == 1
+    rows = example.wait_for_rows(1)
+    assert [row["payload"]["element_id"] for row in rows] == ["good"]
+    assert example.log_text().count('"POST /api/audit/beacon HTTP/1.1" 422') == 1
+
+
 def test_tracking_by_hand_delivers_the_given_fields(
     browser: WebDriver, example: ExampleApp
 ) -> None:

@@ -113,3 +113,24 @@ def test_seed_module_paths_are_importable() -> None:
     assert seed_router is impl
     assert BeaconRequest is ours
     assert BeaconRequest(events=[BeaconEventItem()]).events[0].event_type == "ui.tab.viewed"
+
+
+def test_beacon_package_works_without_fastapi() -> None:
+    """Without FastAPI, schedule_beacon_rows imports and the router names the extra to install."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.modules['fastapi'] = None\n"
+        "from il_audit.publisher.beacon import schedule_beacon_rows, BeaconRequest\n"
+        "try:\n"
+        "    import il_audit.beacon_router\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'il-audit[beacon]'" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from il_audit.publisher.testing import capture_events
@@ -93,3 +94,18 @@ def test_proxied_clients_are_told_apart_behind_a_trusted_proxy() -> None:
     assert [client.post("/api/audit/beacon", json={"events": []}, headers=first).status_code
             for _ in range(9)][-1] == 429  # fmt: skip
     assert client.post("/api/audit/beacon", json={"events": []}, headers=second).status_code == 200
+
+
+def test_proxy_hops_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IL_BEACON_TRUSTED_PROXY_HOPS=1 makes the router key on the proxy-appended entry."""
+    from il_audit.publisher.beacon import reset_beacon_settings_cache
+
+    monkeypatch.setenv("IL_BEACON_TRUSTED_PROXY_HOPS", "1")
+    reset_beacon_settings_cache()
+    client = beacon_client()
+    for n in range(12):  # 12 clients behind the proxy: each has its own budget
+        headers = {"X-Forwarded-For": f"203.0.113.{n}"}
+        assert (
+            client.post("/api/audit/beacon", json={"events": []}, headers=headers).status_code
+            == 200
+        )

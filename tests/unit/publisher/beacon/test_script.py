@@ -53,3 +53,11 @@ def test_script_keeps_the_seed_globals_and_defaults() -> None:
     assert "flushIntervalMs: 30000," in text
     assert "batchSize: 20," in text
     assert "autoTrackClick: false," in text
+
+
+def test_script_max_age_follows_the_settings() -> None:
+    """IL_BEACON_SCRIPT_MAX_AGE_SECONDS sets the served script's max-age."""
+    from tests.support.beacon import beacon_settings
+
+    client = beacon_client(settings=beacon_settings(script_max_age_seconds=60))
+    assert client.get(SCRIPT).headers["cache-control"] == "public, max-age=60"
