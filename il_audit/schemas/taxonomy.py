@@ -3,6 +3,9 @@
 The constants below are the built-in taxonomy. Host apps add their own types
 with :func:`register` (or ``IL_AUDIT_EXTRA_EVENT_TYPES`` in the environment,
 which the subscriber must share), and check membership with :func:`is_known`.
+:data:`BEACON_EVENT_TYPES` are the built-in types a browser may send; hosts add
+their own under ``ui.`` with :func:`register_beacon_types`, and the beacon
+router accepts exactly what :func:`is_beacon_type` says.
 """
 
 from __future__ import annotations
@@ -62,6 +65,42 @@ CHAT_SESSION_ENDED = "chat.session.ended"
 API_USAGE_RECORDED = "cost.api.usage"
 RESOURCE_USAGE_RECORDED = "cost.resource.usage"
 
+# --- Added with the seed's 1.0 line (appended; the values above never change) --
+AUTH_ACCESS_DENIED = "auth.access.denied"
+AUTH_ACCESS_CONTROL_CHANGED = "auth.access_control.changed"
+
+LIBRARY_TAG_CHANGED = "library.tag.changed"
+LIBRARY_ACCESS_CHANGED = "library.access.changed"
+LIBRARY_OWNERSHIP_CHANGED = "library.ownership.changed"
+LIBRARY_FILE_DELETED = "library.file.deleted"
+LIBRARY_CONSENT_REFRESHED = "library.consent.refreshed"
+LIBRARY_REPORT_ACKNOWLEDGED = "library.report.acknowledged"
+
+UI_CHAT_VISIT_STARTED = "ui.chat.visit.started"
+UI_CHAT_VISIT_ENDED = "ui.chat.visit.ended"
+UI_VISIT_STARTED = "ui.visit.started"
+UI_VISIT_ENDED = "ui.visit.ended"
+UI_CHAT_CONVERSATION_STARTED = "ui.chat.conversation.started"
+UI_CHAT_CONVERSATION_ENDED = "ui.chat.conversation.ended"
+UI_CHAT_SOURCE_OPENED = "ui.chat.source.opened"
+UI_CHAT_LIBRARY_FILE_ATTACHED = "ui.chat.library.file.attached"
+UI_CHAT_CONTENT_REPORTED = "ui.chat.content.reported"
+UI_CHAT_FEEDBACK_SUBMITTED = "ui.chat.feedback.submitted"
+UI_ELEMENT_CLICKED = "ui.element.clicked"
+UI_FILTER_CHANGED = "ui.filter.changed"
+UI_FORM_SUBMITTED = "ui.form.submitted"
+UI_MENU_OPENED = "ui.menu.opened"
+UI_NAV_EXTERNAL_CLICKED = "ui.nav.external_clicked"
+UI_TOUR_STARTED = "ui.tour.started"
+UI_TOUR_STEP_VIEWED = "ui.tour.step.viewed"
+UI_TOUR_COMPLETED = "ui.tour.completed"
+UI_TOUR_DEFERRED = "ui.tour.deferred"
+UI_TOUR_PAUSED = "ui.tour.paused"
+
+CHAT_VISIT_STARTED = "chat.visit.started"
+CHAT_VISIT_ENDED = "chat.visit.ended"
+CHAT_OUT_OF_SCOPE = "chat.out_of_scope"
+
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {
         UI_TAB_VIEWED,
@@ -72,8 +111,29 @@ BEACON_EVENT_TYPES: frozenset[str] = frozenset(
         UI_CHAT_SESSION_ENDED,
         UI_CHAT_SOURCE_ATTACHED,
         UI_CHAT_NEW_CHAT,
+        UI_CHAT_VISIT_STARTED,
+        UI_CHAT_VISIT_ENDED,
+        UI_VISIT_STARTED,
+        UI_VISIT_ENDED,
+        UI_CHAT_CONVERSATION_STARTED,
+        UI_CHAT_CONVERSATION_ENDED,
+        UI_CHAT_SOURCE_OPENED,
+        UI_CHAT_LIBRARY_FILE_ATTACHED,
+        UI_CHAT_CONTENT_REPORTED,
+        UI_CHAT_FEEDBACK_SUBMITTED,
+        UI_ELEMENT_CLICKED,
+        UI_FILTER_CHANGED,
+        UI_FORM_SUBMITTED,
+        UI_MENU_OPENED,
+        UI_NAV_EXTERNAL_CLICKED,
+        UI_TOUR_STARTED,
+        UI_TOUR_STEP_VIEWED,
+        UI_TOUR_COMPLETED,
+        UI_TOUR_DEFERRED,
+        UI_TOUR_PAUSED,
     }
 )
+"""The built-in types a browser may send through the beacon router (28)."""
 
 BUILTIN_EVENT_TYPES: frozenset[str] = frozenset(
     value
@@ -86,9 +146,14 @@ EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 MAX_EVENT_TYPE_LENGTH = 128
 
+BEACON_NAMESPACE = "ui."
+"""Host beacon types live under ``ui.``: the namespace the warehouse reads as UI interactions."""
+
 _lock = threading.Lock()
 _registered: frozenset[str] = frozenset()
 _registered_prefixes: tuple[str, ...] = ()
+_beacon_registered: frozenset[str] = frozenset()
+_beacon_prefixes: tuple[str, ...] = ()
 
 
 class InvalidEventTypeError(ValueError):
@@ -136,12 +201,44 @@ def register_many(event_types: Iterable[str]) -> None:
     register(*event_types)
 
 
+def register_beacon_types(*event_types: str) -> None:
+    """Let browsers send these host types through the beacon router, e.g. ``"ui.billing.viewed"``.
+
+    Each name must lie under ``ui.``; ``"ui.billing.*"`` accepts a whole
+    namespace below it (``"ui.*"`` is refused: name the namespace you own).
+    The names are also registered as known event types (:func:`register`),
+    so the publisher accepts them; the subscriber learns them from
+    ``IL_AUDIT_EXTRA_EVENT_TYPES`` as for any host type.
+    """
+    global _beacon_registered, _beacon_prefixes
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for event_type in event_types:
+        is_prefix = isinstance(event_type, str) and event_type.endswith(".*")
+        stem = event_type[:-2] if is_prefix else event_type
+        if not isinstance(stem, str) or not stem.startswith(BEACON_NAMESPACE):
+            raise InvalidEventTypeError(
+                f"beacon type {event_type!r} must lie under {BEACON_NAMESPACE!r} "
+                "(like 'ui.billing.viewed' or 'ui.billing.*')"
+            )
+        if is_prefix:
+            prefixes.add(stem + ".")
+        else:
+            names.add(event_type)
+    register(*event_types)
+    with _lock:
+        _beacon_registered = _beacon_registered | names
+        _beacon_prefixes = tuple(sorted(set(_beacon_prefixes) | prefixes))
+
+
 def unregister_all() -> None:
-    """Forget every host-registered type (tests)."""
-    global _registered, _registered_prefixes
+    """Forget every host-registered type, beacon types included (tests)."""
+    global _registered, _registered_prefixes, _beacon_registered, _beacon_prefixes
     with _lock:
         _registered = frozenset()
         _registered_prefixes = ()
+        _beacon_registered = frozenset()
+        _beacon_prefixes = ()
 
 
 def is_known(event_type: str) -> bool:
@@ -154,3 +251,15 @@ def is_known(event_type: str) -> bool:
 def known_event_types() -> frozenset[str]:
     """Built-in plus registered names (registered prefixes are not expanded)."""
     return BUILTIN_EVENT_TYPES | _registered
+
+
+def is_beacon_type(event_type: str) -> bool:
+    """True for the built-in beacon types and host types registered as beacon types."""
+    if event_type in BEACON_EVENT_TYPES or event_type in _beacon_registered:
+        return True
+    return any(event_type.startswith(prefix) for prefix in _beacon_prefixes)
+
+
+def beacon_event_types() -> frozenset[str]:
+    """Built-in plus registered beacon names (registered prefixes are not expanded)."""
+    return BEACON_EVENT_TYPES | _beacon_registered

@@ -20,15 +20,75 @@ DESIGN_TYPES = {
     "cost.resource.usage",
 }  # fmt: skip
 
+# The seed's 1.0 line added these (facts sheet 5.3); nothing of the design's list was removed.
+SEED_1_0_TYPES = {
+    "auth.access.denied", "auth.access_control.changed", "library.tag.changed",
+    "library.access.changed", "library.ownership.changed", "library.file.deleted",
+    "library.consent.refreshed", "library.report.acknowledged", "ui.chat.visit.started",
+    "ui.chat.visit.ended", "ui.visit.started", "ui.visit.ended", "ui.chat.conversation.started",
+    "ui.chat.conversation.ended", "ui.chat.source.opened", "ui.chat.library.file.attached",
+    "ui.chat.content.reported", "ui.chat.feedback.submitted", "ui.element.clicked",
+    "ui.filter.changed", "ui.form.submitted", "ui.menu.opened", "ui.nav.external_clicked",
+    "ui.tour.started", "ui.tour.step.viewed", "ui.tour.completed", "ui.tour.deferred",
+    "ui.tour.paused", "chat.visit.started", "chat.visit.ended", "chat.out_of_scope",
+}  # fmt: skip
+
 
 def test_every_design_type_is_built_in() -> None:
-    """The built-in set is exactly the design's list (values are persisted forever)."""
-    assert T.BUILTIN_EVENT_TYPES == DESIGN_TYPES
+    """The built-in set is the design's list plus the seed's 1.0 additions (persisted forever)."""
+    assert T.BUILTIN_EVENT_TYPES == DESIGN_TYPES | SEED_1_0_TYPES
 
 
 def test_beacon_types_are_the_ui_types() -> None:
-    """Browsers may send only the ui.* types."""
-    assert {t for t in DESIGN_TYPES if t.startswith("ui.")} == T.BEACON_EVENT_TYPES
+    """Browsers may send exactly the built-in ui.* types, 28 of them."""
+    ui_types = {t for t in DESIGN_TYPES | SEED_1_0_TYPES if t.startswith("ui.")}
+    assert ui_types == T.BEACON_EVENT_TYPES
+    assert len(T.BEACON_EVENT_TYPES) == 28
+
+
+def test_every_beacon_type_is_known_to_the_subscriber() -> None:
+    """The subscriber's is_known accepts every built-in beacon type without registration."""
+    assert all(T.is_known(event_type) for event_type in T.BEACON_EVENT_TYPES)
+
+
+def test_registered_beacon_type_is_a_beacon_type_and_known() -> None:
+    """register_beacon_types makes a host ui.* name both a beacon type and a known type."""
+    assert not T.is_beacon_type("ui.billing.viewed")
+    T.register_beacon_types("ui.billing.viewed")
+    assert T.is_beacon_type("ui.billing.viewed")
+    assert T.is_known("ui.billing.viewed")
+    assert "ui.billing.viewed" in T.beacon_event_types()
+
+
+def test_beacon_prefix_registration_covers_its_namespace_only() -> None:
+    """register_beacon_types('ui.billing.*') accepts ui.billing.* names and nothing beside."""
+    T.register_beacon_types("ui.billing.*")
+    assert T.is_beacon_type("ui.billing.invoice.opened")
+    assert T.is_known("ui.billing.invoice.opened")
+    assert not T.is_beacon_type("ui.billingx.opened")
+
+
+def test_plain_registration_does_not_make_a_beacon_type() -> None:
+    """A type registered with register() is known but browsers still may not send it."""
+    T.register("ui.admin.exported")
+    assert T.is_known("ui.admin.exported")
+    assert not T.is_beacon_type("ui.admin.exported")
+
+
+@pytest.mark.parametrize("name", ["billing.viewed", "billing.*", "ui.*", "uix.viewed", "ui"])
+def test_beacon_types_outside_ui_are_refused(name: str) -> None:
+    """Beacon types lie under ui. (prefixes: a namespace below it); nothing is registered."""
+    with pytest.raises(T.InvalidEventTypeError):
+        T.register_beacon_types(name)
+    assert not T.is_known(name)
+
+
+def test_unregister_all_forgets_beacon_types() -> None:
+    """unregister_all() also forgets host beacon types (test isolation)."""
+    T.register_beacon_types("ui.billing.viewed", "ui.shop.*")
+    T.unregister_all()
+    assert not T.is_beacon_type("ui.billing.viewed")
+    assert not T.is_beacon_type("ui.shop.cart.opened")
 
 
 def test_every_built_in_name_is_well_formed() -> None:

@@ -1,0 +1,30 @@
+"""Browser beacons: the request models, the settings and :func:`schedule_beacon_rows`.
+
+The FastAPI router lives in :mod:`il_audit.publisher.beacon.router` (and, by
+its seed path, :mod:`il_audit.beacon_router`); it is not imported here, so this
+package works without the ``[beacon]`` extra.
+
+Internals, one job each: ``_models`` (request bodies), ``_origin`` (cross-site
+check), ``_ratelimit`` (sliding window), ``_client_address`` (proxies and the
+keyed hash), ``_page`` (page path and user agent), ``_mapping`` (item to
+event), ``_script`` (the served script), ``_settings`` (``IL_BEACON_*``).
+"""
+
+from il_audit.publisher.beacon._errors import BeaconConfigError
+from il_audit.publisher.beacon._mapping import schedule_beacon_rows
+from il_audit.publisher.beacon._models import BeaconEventItem, BeaconRequest
+from il_audit.publisher.beacon._settings import (
+    BeaconSettings,
+    get_beacon_settings,
+    reset_beacon_settings_cache,
+)
+
+__all__ = [
+    "BeaconConfigError",
+    "BeaconEventItem",
+    "BeaconRequest",
+    "BeaconSettings",
+    "get_beacon_settings",
+    "reset_beacon_settings_cache",
+    "schedule_beacon_rows",
+]

@@ -1,0 +1,135 @@
+"""Real-browser fixtures: Debian's chromium + chromium-driver through Selenium, and the example app.
+
+Chromium is found at ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (or
+``IL_AUDIT_CHROMIUM`` / ``IL_AUDIT_CHROMEDRIVER``). When they are missing the
+tests are skipped with the install hint, except in CI (``CI`` set), where they
+fail, as the emulator tests do. Each test gets a fresh browser profile and a
+fresh example app (uvicorn on a free 127.0.0.1 port) writing its own embedded
+DuckDB file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from il_audit.devtools.ports import free_port, wait_for_http
+from tests.browser.support import ROOT, ExampleApp
+
+INSTALL_HINT = (
+    "install Debian's browser and its driver: apt-get install -y chromium chromium-driver"
+)
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+)
+
+
+def _ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def _binary(variable: str, default: str, name: str) -> str | None:
+    candidate = os.environ.get(variable) or default
+    if Path(candidate).is_file():
+        return candidate
+    return shutil.which(name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/browser is a browser test (``-m "not browser"`` skips them)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[str, str]:
+    """Paths of chromium and chromedriver; skip (fail in CI) when missing."""
+    browser = _binary("IL_AUDIT_CHROMIUM", "/usr/bin/chromium", "chromium")
+    driver = _binary("IL_AUDIT_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver")
+    if browser is None or driver is None:
+        message = f"chromium or chromedriver not found; {INSTALL_HINT}"
+        if _ci():
+            pytest.fail(f"CI needs the browser tests: {message}", pytrace=False)
+        pytest.skip(message)
+    return browser, driver
+
+
+@pytest.fixture
+def browser(
+    chromium: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[object]:
+    """A headless Chromium with a fresh profile, driven through Selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    # Selenium Manager must not look for drivers online: the path is given, stats are off.
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_script_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def start_example(tmp_path: Path) -> Iterator[Callable[..., ExampleApp]]:
+    """Start the example app under uvicorn with the embedded transport; env overrides allowed."""
+    started: list[ExampleApp] = []
+
+    def start(**env: str) -> ExampleApp:
+        port = free_port()
+        directory = tmp_path / f"app-{port}"
+        directory.mkdir()
+        database = directory / "events.duckdb"
+        log = directory / "uvicorn.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "examples" / "beacon_app"),
+             "app:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=directory,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "IL_AUDIT_TRANSPORT": "local",
+                "IL_AUDIT_DUCKDB_PATH": str(database),
+                "IL_AUDIT_MAX_LATENCY_MS": "20",
+                **env,
+            },
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        app = ExampleApp(process, f"http://127.0.0.1:{port}", port, database, log)
+        started.append(app)
+        if not wait_for_http(app.url + "/", 60, alive=lambda: process.poll() is None):
+            raise AssertionError(f"the example app did not start:\n{app.log_text()}")
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture
+def example(start_example: Callable[..., ExampleApp]) -> ExampleApp:
+    """The example app with its default settings."""
+    return start_example()

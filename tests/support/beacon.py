@@ -1,0 +1,55 @@
+"""A FastAPI app around the beacon router, for API tests and the fuzz test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from il_audit.beacon_router import create_beacon_router
+from il_audit.publisher import AuditContext
+from il_audit.publisher.beacon import BeaconSettings
+
+SAME_ORIGIN = "http://testserver"
+"""The origin TestClient's requests come from by default (``Host: testserver``)."""
+
+
+def beacon_settings(**overrides: Any) -> BeaconSettings:
+    """The bundled beacon defaults with ``overrides`` (validated)."""
+    return BeaconSettings.model_validate({**BeaconSettings.defaults().model_dump(), **overrides})
+
+
+def actor_from_header(request: Request) -> AuditContext:
+    """Test ``get_context``: the actor is the ``X-Test-User`` header, if any."""
+    uid = request.headers.get("x-test-user")
+    return AuditContext(actor_uid=uid, actor_email=f"{uid}@example.com" if uid else None)
+
+
+def beacon_app(**options: Any) -> FastAPI:
+    """An app with the router mounted; ``options`` go to ``create_beacon_router``."""
+    options.setdefault("app_name", "web")
+    options.setdefault("get_context", actor_from_header)
+    if "require_auth" not in options and "anonymous_event_types" not in options:
+        options.setdefault("allow_anonymous", True)
+    app = FastAPI()
+    app.include_router(create_beacon_router(**options))
+    return app
+
+
+def beacon_client(**options: Any) -> TestClient:
+    """A TestClient of :func:`beacon_app`."""
+    return TestClient(beacon_app(**options))
+
+
+def item(**fields: Any) -> dict[str, Any]:
+    """One beacon item; a click on a button by default."""
+    base: dict[str, Any] = {
+        "event_type": "ui.element.clicked",
+        "surface": "toolbar",
+        "element_id": "save",
+        "interaction": "click",
+        "resource_type": "button",
+    }
+    base.update(fields)
+    return {key: value for key, value in base.items() if value is not None}
