@@ -183,6 +183,9 @@ def _answer_errors(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         return error
     if isinstance(error, TransientError):
+        # Logged here (Flask stays quiet once a handler takes the error): one ERROR line
+        # per failed delivery attempt, with the cause, never the payload.
+        logger.error("il-audit: transient failure, Pub/Sub will retry: %s", error, exc_info=error)
         return "transient failure; retry later", 500
     # functions-framework's conversion of a non-CloudEvent body failed (our function
     # never lets anything else escape). The body is not echoed back.
