@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from il_audit.subscriber_fn.sinks.base import json_default
+from il_audit._json import json_default
 
 FORMATS = ("table", "json", "csv")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from il_audit.cli._options import from_settings
 from il_audit.devtools.ports import answers
 
 STATE_DIR_OPTION = click.option(
@@ -40,13 +41,15 @@ def dev() -> None:
 )
 @click.option(
     "--topic",
-    default="il-audit-events",
+    default=from_settings("topic"),
+    show_default="il-audit-events",
     envvar="IL_AUDIT_TOPIC",
     help="Events topic (env IL_AUDIT_TOPIC).",
 )
 @click.option(
     "--dlq-topic",
-    default="il-audit-events-dlq",
+    default=from_settings("dlq_topic"),
+    show_default="il-audit-events-dlq",
     envvar="IL_AUDIT_DLQ_TOPIC",
     help="Dead-letter topic (env IL_AUDIT_DLQ_TOPIC).",
 )

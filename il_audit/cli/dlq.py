@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from il_audit.cli._options import from_settings
 from il_audit.cli._output import render
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,7 +188,8 @@ def inspect(
 @click.option(
     "--max-replays",
     type=click.IntRange(1),
-    default=3,
+    default=from_settings("dlq_max_replays"),
+    show_default="3",
     envvar="IL_AUDIT_MAX_REPLAYS",
     help="Refuse messages replayed this many times already (env IL_AUDIT_MAX_REPLAYS).",
 )

@@ -41,23 +41,26 @@ def infra() -> None:
 @click.option(
     "--max-delivery-attempts",
     type=click.IntRange(5, 100),
-    default=5,
+    default=None,
     envvar="IL_AUDIT_MAX_DELIVERY_ATTEMPTS",
-    help="Attempts before Pub/Sub dead-letters (env IL_AUDIT_MAX_DELIVERY_ATTEMPTS).",
+    help="Attempts before Pub/Sub dead-letters; default from the settings, 5 "
+    "(env IL_AUDIT_MAX_DELIVERY_ATTEMPTS).",
 )
 @click.option(
     "--min-backoff",
     type=click.IntRange(0, 600),
-    default=10,
+    default=None,
     envvar="IL_AUDIT_MIN_BACKOFF_SECONDS",
-    help="Retry backoff floor, seconds (env IL_AUDIT_MIN_BACKOFF_SECONDS).",
+    help="Retry backoff floor, seconds; default from the settings, 10 "
+    "(env IL_AUDIT_MIN_BACKOFF_SECONDS).",
 )
 @click.option(
     "--max-backoff",
     type=click.IntRange(0, 600),
-    default=600,
+    default=None,
     envvar="IL_AUDIT_MAX_BACKOFF_SECONDS",
-    help="Retry backoff ceiling, seconds (env IL_AUDIT_MAX_BACKOFF_SECONDS).",
+    help="Retry backoff ceiling, seconds; default from the settings, 600 "
+    "(env IL_AUDIT_MAX_BACKOFF_SECONDS).",
 )
 def apply_command(
     dry_run: bool,
@@ -65,9 +68,9 @@ def apply_command(
     bigquery: bool,
     subscription: str | None,
     push_endpoint: str | None,
-    max_delivery_attempts: int,
-    min_backoff: int,
-    max_backoff: int,
+    max_delivery_attempts: int | None,
+    min_backoff: int | None,
+    max_backoff: int | None,
 ) -> None:
     """Create what is missing and update what differs; a second run changes nothing.
 
@@ -83,15 +86,16 @@ def apply_command(
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.infra import SubscriptionPolicy, apply
 
-    if min_backoff > max_backoff:
-        raise click.BadParameter("--min-backoff must not exceed --max-backoff")
     settings = get_audit_settings()
-    policy = SubscriptionPolicy(
+    policy = SubscriptionPolicy.from_settings(
+        settings,
         max_delivery_attempts=max_delivery_attempts,
         min_backoff_seconds=min_backoff,
         max_backoff_seconds=max_backoff,
         push_endpoint=push_endpoint,
     )
+    if policy.min_backoff_seconds > policy.max_backoff_seconds:
+        raise click.BadParameter("--min-backoff must not exceed --max-backoff")
     try:
         plan = apply(
             settings,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from il_audit.cli._options import from_settings
 from il_audit.cli._output import FORMATS, render
 
 
@@ -15,11 +16,10 @@ def run_query(sql: str, database: Path, *, timeout: float = 30.0) -> tuple[list[
     Waits up to ``timeout`` seconds while a writer holds the file.
     """
     from il_audit.sql import for_duckdb
-    from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink
+    from il_audit.subscriber_fn.sinks.duckdb_file import DuckDBFile
 
     statement = for_duckdb(sql)
-    sink = DuckDBSink(database, lock_timeout=timeout)
-    with sink.connect(read_only=True) as connection:
+    with DuckDBFile(database, lock_timeout=timeout).connect(read_only=True) as connection:
         cursor = connection.execute(statement)
         columns = [description[0] for description in cursor.description or []]
         return columns, cursor.fetchall()
@@ -31,7 +31,8 @@ def run_query(sql: str, database: Path, *, timeout: float = 30.0) -> tuple[list[
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="IL_AUDIT_DUCKDB_PATH",
-    default="./il_audit.duckdb",
+    default=from_settings("duckdb_path"),
+    show_default="./il_audit.duckdb",
     help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
 )
 @click.option(

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from il_audit.cli._options import from_settings
 from il_audit.cli._output import render
 
 TARGETS = ("auto", "embedded", "bigquery")
@@ -22,7 +23,8 @@ TARGET_OPTION = click.option(
 DATABASE_OPTION = click.option(
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
-    default="./il_audit.duckdb",
+    default=from_settings("duckdb_path"),
+    show_default="./il_audit.duckdb",
     envvar="IL_AUDIT_DUCKDB_PATH",
     help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
 )

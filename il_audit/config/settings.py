@@ -85,6 +85,11 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "retry_max_seconds": ("IL_AUDIT_RETRY_MAX_SECONDS",),
     "strict": ("IL_AUDIT_STRICT",),
     "extra_event_types": ("IL_AUDIT_EXTRA_EVENT_TYPES",),
+    "subscription_max_delivery_attempts": ("IL_AUDIT_MAX_DELIVERY_ATTEMPTS",),
+    "subscription_min_backoff_seconds": ("IL_AUDIT_MIN_BACKOFF_SECONDS",),
+    "subscription_max_backoff_seconds": ("IL_AUDIT_MAX_BACKOFF_SECONDS",),
+    "subscription_ack_deadline_seconds": ("IL_AUDIT_ACK_DEADLINE_SECONDS",),
+    "dlq_max_replays": ("IL_AUDIT_MAX_REPLAYS",),
     "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
     "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
     "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
@@ -171,6 +176,27 @@ class AuditSettings(BaseModel):
         default=(),
         description="Host event types accepted besides the taxonomy; 'prefix.*' allowed "
         "(IL_AUDIT_EXTRA_EVENT_TYPES, comma-separated).",
+    )
+    subscription_max_delivery_attempts: int = Field(
+        ge=5,
+        le=100,
+        description="Deliveries before Pub/Sub dead-letters a message itself "
+        "(IL_AUDIT_MAX_DELIVERY_ATTEMPTS; infra apply).",
+    )
+    subscription_min_backoff_seconds: int = Field(
+        ge=0, le=600, description="Shortest redelivery backoff (IL_AUDIT_MIN_BACKOFF_SECONDS)."
+    )
+    subscription_max_backoff_seconds: int = Field(
+        ge=0, le=600, description="Longest redelivery backoff (IL_AUDIT_MAX_BACKOFF_SECONDS)."
+    )
+    subscription_ack_deadline_seconds: int = Field(
+        ge=10,
+        le=600,
+        description="Ack deadline of the function's subscription (IL_AUDIT_ACK_DEADLINE_SECONDS).",
+    )
+    dlq_max_replays: int = Field(
+        ge=1,
+        description="Replays of one dead letter before replay refuses it (IL_AUDIT_MAX_REPLAYS).",
     )
     spool_dir: str | None = Field(
         default=None,

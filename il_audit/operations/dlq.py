@@ -43,15 +43,18 @@ from typing import Any, Final, Protocol
 from google.api_core import exceptions as core_exceptions
 
 from il_audit.errors import AuditError
+from il_audit.schemas.wire import (
+    ATTR_COUNT,
+    ATTR_ERROR_CLASS,
+    ATTR_ERROR_DETAIL,
+    ATTR_LINE_INDEX,
+    ATTR_REPLAY_COUNT,
+    ATTR_REPLAYED_FROM,
+    ATTR_SOURCE_MESSAGE_ID,
+    count_lines,
+)
+from il_audit.schemas.wire import PUBSUB_DEAD_LETTER_PREFIX as PUBSUB_PREFIX
 
-ATTR_ERROR_CLASS: Final = "il_audit_error_class"
-ATTR_ERROR_DETAIL: Final = "il_audit_error_detail"
-ATTR_LINE_INDEX: Final = "il_audit_line_index"
-ATTR_SOURCE_MESSAGE_ID: Final = "il_audit_source_message_id"
-ATTR_REPLAYED_FROM: Final = "il_audit_replayed_from"
-ATTR_REPLAY_COUNT: Final = "il_audit_replay_count"
-ATTR_COUNT: Final = "il_audit_count"
-PUBSUB_PREFIX: Final = "CloudPubSubDeadLetterSource"
 PUBSUB_DEAD_LETTERED: Final = "delivery_exhausted"
 """Error class shown for messages Pub/Sub itself dead-lettered."""
 DEFAULT_REPLAY_CAP: Final = 3
@@ -116,7 +119,7 @@ class DeadLetter:
     @property
     def line_count(self) -> int:
         """Envelope lines it carries."""
-        return sum(1 for line in self.data.split(b"\n") if line.strip())
+        return count_lines(self.data)
 
     def replay_attributes(self) -> dict[str, str]:
         """Attributes for the republished message: the original's, plus replay bookkeeping."""
@@ -559,7 +562,6 @@ class Revalidator:
 
         result = process_message(
             message.data,
-            message.attributes,
             MessageMeta(message.message_id),
             self._catalog,
             datetime.now(UTC),

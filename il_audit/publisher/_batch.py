@@ -3,7 +3,8 @@
 One message carries up to ``max_events_per_message`` lines and at most
 ``max_message_bytes`` (a single larger event travels alone). Packing divides
 the per-message costs of publishing, of function invocations and of insert
-requests by the packing factor.
+requests by the packing factor. The layout is the wire contract's
+(``il_audit.schemas.wire``).
 """
 
 from __future__ import annotations
@@ -11,21 +12,24 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final
 
-from il_audit.schemas.envelope import SCHEMA_VERSION
+from il_audit.schemas.wire import (
+    ATTR_APP,
+    ATTR_COUNT,
+    ATTR_EVENT_TYPE,
+    ATTR_SCHEMA,
+    SCHEMA_VERSION,
+    fits_attribute,
+    join_lines,
+)
 
 if TYPE_CHECKING:
     from il_audit.publisher._spool import RecordKey
 
-ATTR_SCHEMA: Final = "il_audit_schema"
-ATTR_COUNT: Final = "il_audit_count"
-ATTR_APP: Final = "app"
-ATTR_EVENT_TYPE: Final = "event_type"
-_MAX_ATTRIBUTE_VALUE: Final = 1024  # Pub/Sub's limit on an attribute value, in bytes
 _MIXED: Final = object()
 
 
 class OutgoingMessage:
-    """A message being filled, then published, then possibly retried.
+    """A message being filled, then published, then possibly retried or spooled.
 
     ``first_seq``/``last_seq`` are the publisher's sequence numbers of the
     events inside, which is how ``flush()`` knows what is still outstanding.
@@ -92,12 +96,12 @@ class OutgoingMessage:
 
     def data(self) -> bytes:
         """The message body: one envelope per line."""
-        return b"\n".join(self.lines)
+        return join_lines(self.lines)
 
     def attributes(self) -> dict[str, str]:
         """``il_audit_schema``, ``il_audit_count``, and ``app``/``event_type`` when shared."""
         attributes = {ATTR_SCHEMA: str(SCHEMA_VERSION), ATTR_COUNT: str(self.count)}
         for name, value in ((ATTR_APP, self._app), (ATTR_EVENT_TYPE, self._event_type)):
-            if isinstance(value, str) and value and len(value.encode()) <= _MAX_ATTRIBUTE_VALUE:
+            if isinstance(value, str) and fits_attribute(value):
                 attributes[name] = value
         return attributes

@@ -22,12 +22,12 @@ from il_audit.publisher.context import AuditContext
 from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
     MAX_ENVELOPE_BYTES,
-    SCHEMA_VERSION,
     Envelope,
     describe_validation_error,
     envelope_json,
 )
 from il_audit.schemas.taxonomy import is_known
+from il_audit.schemas.wire import SCHEMA_VERSION
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 UNKNOWN_APP: Final = "unknown"

@@ -3,13 +3,13 @@
 Pure: no Google Cloud imports, so publishers, the subscriber and the CLI share it.
 """
 
-from il_audit.schemas import taxonomy
+from il_audit.schemas import taxonomy, wire
 from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
     MAX_ENVELOPE_BYTES,
-    SCHEMA_VERSION,
     Envelope,
     EnvelopeTooLargeError,
+    IncomingEnvelope,
     Source,
     UsageItem,
     envelope_json,
@@ -24,6 +24,7 @@ from il_audit.schemas.rows import (
     PricingStatus,
 )
 from il_audit.schemas.tables import COST_RATES, DEAD_LETTERS, EVENTS, TABLES, ColumnSpec, TableSpec
+from il_audit.schemas.wire import SCHEMA_VERSION, PubSubLayout
 
 __all__ = [
     "COST_RATES",
@@ -39,13 +40,16 @@ __all__ = [
     "Envelope",
     "EnvelopeTooLargeError",
     "EventRow",
+    "IncomingEnvelope",
     "PricedUsageItem",
     "PricingSource",
     "PricingStatus",
+    "PubSubLayout",
     "Source",
     "TableSpec",
     "UsageItem",
     "envelope_json",
     "parse_envelope",
     "taxonomy",
+    "wire",
 ]

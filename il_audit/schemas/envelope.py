@@ -1,9 +1,12 @@
 """The wire envelope: one flat JSON object per event, one per NDJSON line.
 
-:class:`Envelope` is what publishers send and what the subscriber validates.
-It is strict (unknown top-level fields are rejected, sizes are bounded) so
-that garbage is dead-lettered with a reason instead of reaching the tables.
-The subscriber's additions (pricing, delivery metadata) live in ``rows.py``.
+:class:`Envelope` is what publishers send: strict (unknown top-level fields
+are errors, sizes are bounded), which is what the publisher's strict mode and
+``capture_events()`` check. The subscriber reads :class:`IncomingEnvelope`,
+the tolerant variant the wire contract's evolution rule asks for
+(``il_audit.schemas.wire``): unknown top-level fields are kept, not refused;
+everything else (types, sizes, required fields) is as strict. The
+subscriber's additions (pricing, delivery metadata) live in ``rows.py``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from pydantic import (
 )
 
 from il_audit.schemas.taxonomy import EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH
+from il_audit.schemas.wire import SCHEMA_VERSION
 
-SCHEMA_VERSION: Final = 1
 MAX_ENVELOPE_BYTES: Final = 1_048_576
 """A serialized envelope (one NDJSON line) larger than 1 MiB is invalid."""
 MAX_USAGE_ITEMS: Final = 100
@@ -55,7 +58,7 @@ ENVELOPE_STRICT = ConfigDict(
 
 
 class Source(StrEnum):
-    """Where an event came from."""
+    """The recommended values of ``source`` (any lowercase token is accepted)."""
 
     API = "api"
     BEACON = "beacon"
@@ -63,7 +66,8 @@ class Source(StrEnum):
     SCHEDULED_TASK = "scheduled_task"
 
 
-SourceName = Literal["api", "beacon", "job", "scheduled_task"]
+SourceName = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+"""A lowercase token, e.g. ``api`` or the seed's ``pipeline``."""
 
 
 class UsageItem(BaseModel):
@@ -126,7 +130,10 @@ class Envelope(BaseModel):
     before: JsonObject | None = Field(default=None, description="State before a change.")
     after: JsonObject | None = Field(default=None, description="State after a change.")
     metadata: JsonObject | None = Field(default=None, description="Free-form context.")
-    source: SourceName = Field(default="api", description="api, beacon, job or scheduled_task.")
+    source: SourceName = Field(
+        default="api",
+        description="Origin, a lowercase token: api, beacon, job, scheduled_task recommended.",
+    )
     payload: JsonObject | None = Field(default=None, description="Event-type-specific fields.")
     usage: list[UsageItem] = Field(
         default_factory=list, max_length=MAX_USAGE_ITEMS, description="Metered items."
@@ -137,6 +144,15 @@ class Envelope(BaseModel):
     def _occurred_at_in_utc(cls, value: datetime) -> datetime:
         # Envelopes may carry any offset; tables and golden files always see UTC.
         return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+class IncomingEnvelope(Envelope):
+    """The subscriber's tolerant reading of an envelope: unknown top-level fields are kept.
+
+    They are available as ``model_extra``; the core moves them into ``payload``.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
 
 ENVELOPE_FIELDS: Final = frozenset(Envelope.model_fields)

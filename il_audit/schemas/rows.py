@@ -66,6 +66,10 @@ class EventRow(Envelope):
     pricing_status: Label | None = Field(
         default=None, description="priced, partially_priced or unpriced; null without usage."
     )
+    unknown_fields: list[Name] = Field(
+        default_factory=list,
+        description="Top-level fields this subscriber did not know (kept in payload).",
+    )
 
 
 class DeadLetterRow(BaseModel):

@@ -1,10 +1,14 @@
 """The pure core: one Pub/Sub message in, rows for ``events`` and rejects out. No I/O.
 
-``process_message(data, attributes, meta, catalog, now)`` splits the NDJSON
-body into lines and treats each on its own: a line becomes exactly one event
+``process_message(data, meta, catalog, now)`` splits the NDJSON body into
+lines (``il_audit.schemas.wire``) and treats each on its own: a line becomes exactly one event
 row or exactly one reject, so one bad line never blocks its neighbours.
 Blank lines carry nothing and are skipped; a message with no non-blank line at
 all is one reject (``empty_message``).
+
+Envelopes are read tolerantly (the wire contract's evolution rule): a
+top-level field this version does not know is kept in ``payload`` under its
+own name and listed in the row's ``unknown_fields``, never rejected.
 
 Rejects are poison: retrying cannot fix them. The edges (Cloud Function,
 embedded mode) record them in ``dead_letters`` and on the dead-letter topic.
@@ -23,9 +27,14 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from il_audit.schemas.envelope import MAX_ENVELOPE_BYTES, Envelope, describe_validation_error
+from il_audit.schemas.envelope import (
+    MAX_ENVELOPE_BYTES,
+    IncomingEnvelope,
+    describe_validation_error,
+)
 from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
 from il_audit.schemas.taxonomy import is_known
+from il_audit.schemas.wire import split_lines
 from il_audit.subscriber_fn.pricing import PricingCatalog, price_usage
 
 logger = logging.getLogger(__name__)
@@ -93,24 +102,21 @@ class ProcessResult:
     """``raw_lines[i]`` is the raw line behind ``rows[i]`` (for sink rejections)."""
 
 
+UNKNOWN_FIELDS_KEY: Final = "_unknown_fields"
+"""Where an unknown top-level field goes when ``payload`` already has its name."""
+
 _UNKNOWN_TYPE_HINT: Final = (
     " (host types must be listed in IL_AUDIT_EXTRA_EVENT_TYPES where the subscriber runs)"
 )
 
 
 def process_message(
-    data: bytes,
-    attributes: Mapping[str, str],
-    meta: MessageMeta,
-    catalog: PricingCatalog,
-    now: datetime,
+    data: bytes, meta: MessageMeta, catalog: PricingCatalog, now: datetime
 ) -> ProcessResult:
     """Validate, price and shape every line of one message. Never raises for bad input."""
     result = ProcessResult()
     seen_any = False
-    for index, line in enumerate(data.split(b"\n")):
-        if not line.strip():
-            continue
+    for index, line in split_lines(data):
         seen_any = True
         try:
             outcome = process_line(line, index, meta, catalog, now)
@@ -151,7 +157,7 @@ def process_line(
             index,
         )
     try:
-        envelope = Envelope.model_validate_json(line)
+        envelope = IncomingEnvelope.model_validate_json(line)
     except ValidationError as exc:
         return _classify(exc, line, index)
     if not is_known(envelope.event_type):
@@ -165,6 +171,11 @@ def process_line(
             envelope.event_type,
         )
     row = envelope.model_dump(exclude={"usage"})  # pricing dumps the items itself
+    extras = envelope.model_extra
+    if extras:
+        _keep_unknown_fields(row, extras)
+    else:
+        row["unknown_fields"] = []
     priced = price_usage(envelope.usage, envelope.occurred_at, catalog)
     row["usage"] = priced.usage
     row["cost_usd"] = priced.cost_usd
@@ -176,6 +187,24 @@ def process_line(
     row["message_id"] = meta.message_id
     row["delivery_attempt"] = meta.delivery_attempt
     return row
+
+
+def _keep_unknown_fields(row: dict[str, Any], extras: Mapping[str, Any]) -> None:
+    """Move fields this version does not know into ``payload`` and list their names.
+
+    ``model_dump`` put them at the top level of the row; a name already used in
+    the payload keeps the payload's value, and the unknown one goes under
+    ``payload["_unknown_fields"]`` instead, so nothing is lost.
+    """
+    payload = dict(row.get("payload") or {})
+    for name, value in extras.items():
+        row.pop(name, None)
+        if name in payload:
+            payload.setdefault(UNKNOWN_FIELDS_KEY, {})[name] = value
+        else:
+            payload[name] = value
+    row["payload"] = payload
+    row["unknown_fields"] = sorted(extras)
 
 
 def _classify(error: ValidationError, line: bytes, index: int) -> Reject:

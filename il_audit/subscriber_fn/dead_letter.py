@@ -2,8 +2,8 @@
 
 The message data is the rejected line, byte for byte, so ``il-audit dlq
 replay`` can send it back unchanged. Attributes: the original message's, plus
-``il_audit_error_class``, ``il_audit_error_detail`` (cut to Pub/Sub's 1024-byte
-limit), ``il_audit_line_index`` and ``il_audit_source_message_id``.
+the error attributes of the wire contract (``il_audit.schemas.wire``), cut to
+Pub/Sub's attribute limit.
 """
 
 from __future__ import annotations
@@ -13,22 +13,20 @@ from typing import Any, Final
 
 from google.api_core import exceptions as core_exceptions
 
+from il_audit.schemas.wire import (
+    ATTR_APP,
+    ATTR_COUNT,
+    ATTR_ERROR_CLASS,
+    ATTR_ERROR_DETAIL,
+    ATTR_EVENT_TYPE,
+    ATTR_LINE_INDEX,
+    ATTR_SOURCE_MESSAGE_ID,
+    cut_attribute,
+)
 from il_audit.subscriber_fn.core import MessageMeta, Reject
 from il_audit.subscriber_fn.errors import DeadLetterPublishError
 
-ATTR_ERROR_CLASS: Final = "il_audit_error_class"
-ATTR_ERROR_DETAIL: Final = "il_audit_error_detail"
-ATTR_LINE_INDEX: Final = "il_audit_line_index"
-ATTR_SOURCE_MESSAGE_ID: Final = "il_audit_source_message_id"
-_MAX_ATTRIBUTE_BYTES: Final = 1024
 _PUBLISH_TIMEOUT_SECONDS: Final = 30.0
-
-
-def _cut(text: str, limit: int = _MAX_ATTRIBUTE_BYTES) -> str:
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
 
 
 def dead_letter_attributes(
@@ -37,15 +35,15 @@ def dead_letter_attributes(
     """Attributes of the dead-letter message for one reject."""
     result = dict(attributes)
     result[ATTR_ERROR_CLASS] = reject.error_class.value
-    result[ATTR_ERROR_DETAIL] = _cut(reject.error_detail)
+    result[ATTR_ERROR_DETAIL] = cut_attribute(reject.error_detail)
     if reject.line_index is not None:
         result[ATTR_LINE_INDEX] = str(reject.line_index)
     if meta.message_id:
         result[ATTR_SOURCE_MESSAGE_ID] = meta.message_id
-    result["il_audit_count"] = "1"
-    for key, value in (("app", reject.app), ("event_type", reject.event_type)):
+    result[ATTR_COUNT] = "1"
+    for key, value in ((ATTR_APP, reject.app), (ATTR_EVENT_TYPE, reject.event_type)):
         if value:
-            result[key] = _cut(value)
+            result[key] = cut_attribute(value)
         else:
             result.pop(key, None)  # the message-level value may not describe this line
     return result

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from il_audit.errors import AuditError
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def redact_values(message: str) -> str:
+    """A warehouse error message with quoted fragments (often the offending value) removed.
+
+    Such messages end up in logs and in ``dead_letters.error_detail``, which must
+    never carry event payloads.
+    """
+    return _QUOTED.sub("'<value>'", message)
 
 
 class SubscriberError(AuditError):

@@ -32,7 +32,7 @@ from il_audit.subscriber_fn.core import (
     dead_letter_row,
     process_message,
 )
-from il_audit.subscriber_fn.sinks.base import Sink, create_sink
+from il_audit.subscriber_fn.sinks import Sink, create_sink
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Pipeline:
     def handle(self, data: bytes, attributes: Mapping[str, str], meta: MessageMeta) -> Outcome:
         """Process one message; returns when it may be acked, raises TransientError otherwise."""
         now = self.clock()
-        result = process_message(data, attributes, meta, self.catalogs.current(), now)
+        result = process_message(data, meta, self.catalogs.current(), now)
         rejects = list(result.rejects)
         refused = self.sink.write_events(result.rows) if result.rows else {}
         for index, reason in sorted(refused.items()):

@@ -8,7 +8,7 @@ data "google_project" "this" {
 }
 
 locals {
-  subscription_name         = coalesce(var.subscription_name, "${var.topic}-push")
+  subscription_name         = coalesce(var.subscription_name, "${var.topic}-sub")
   inspect_subscription_name = "${var.dlq_topic}-inspect"
   labels                    = merge({ component = "il-audit" }, var.labels)
 

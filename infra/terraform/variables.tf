@@ -36,7 +36,7 @@ variable "dlq_topic" {
 }
 
 variable "subscription_name" {
-  description = "Name of the push subscription that feeds the function; null means TOPIC-push."
+  description = "Name of the push subscription that feeds the function; null means TOPIC-sub (the name infra apply and the local stack use)."
   type        = string
   default     = null
 }

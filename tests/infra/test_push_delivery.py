@@ -58,7 +58,7 @@ def push_body(**message: Any) -> dict[str, Any]:
             "attributes": {"il_audit_schema": "1"},
             **message,
         },
-        "subscription": "projects/p/subscriptions/il-audit-events-push",
+        "subscription": "projects/p/subscriptions/il-audit-events-sub",
         "deliveryAttempt": 3,
     }
 

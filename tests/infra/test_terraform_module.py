@@ -410,3 +410,12 @@ def test_infra_terraform_check_fails_on_drift_and_write_repairs_it(tmp_path: Pat
     assert repair.exit_code == 0
     assert generated.drift(module_dir) == []
     assert not (module_dir / "views" / "dropped_view.sql").exists()
+
+
+def test_the_function_subscription_has_the_wire_contract_name(module: Any) -> None:
+    """Terraform names the feeding subscription TOPIC-sub, like infra apply and the local stack."""
+    from il_audit.schemas.wire import SUBSCRIPTION_SUFFIX
+
+    assert module.locals["subscription_name"] == (
+        f'${{coalesce(var.subscription_name, "${{var.topic}}{SUBSCRIPTION_SUFFIX}")}}'
+    )

@@ -138,7 +138,7 @@ def message(*lines: bytes) -> bytes:
 
 
 def process(data: bytes, catalog: PricingCatalog) -> ProcessResult:
-    return process_message(data, {"il_audit_count": "1"}, META, catalog, NOW)
+    return process_message(data, META, catalog, NOW)
 
 
 def table_rates() -> list[dict[str, Any]]:
@@ -348,7 +348,7 @@ def test_dead_letter_rows_read_back_intact(sink: BigQuerySink) -> None:
         b"\xff\xfe not utf-8",
         b"[1, 2]",
     )
-    result = process_message(data, attributes, META, seed_catalog(), NOW)
+    result = process_message(data, META, seed_catalog(), NOW)
     assert [reject.error_class for reject in result.rejects] == [
         ErrorClass.INVALID_JSON,
         ErrorClass.UNKNOWN_EVENT_TYPE,
@@ -356,7 +356,7 @@ def test_dead_letter_rows_read_back_intact(sink: BigQuerySink) -> None:
         ErrorClass.UNDECODABLE,
         ErrorClass.INVALID_JSON,
     ]
-    empty = process_message(b"\n \n", {}, MessageMeta(), seed_catalog(), NOW)
+    empty = process_message(b"\n \n", MessageMeta(), seed_catalog(), NOW)
     rows = [dead_letter_row(reject, attributes, META, NOW) for reject in result.rejects] + [
         dead_letter_row(reject, {}, MessageMeta(), NOW) for reject in empty.rejects
     ]

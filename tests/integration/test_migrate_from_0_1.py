@@ -124,7 +124,7 @@ def write_new_events(dataset: Dataset) -> list[dict[str, Any]]:
                       usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash",
                               "input_tokens": 1000, "output_tokens": 100}]),
     ]  # fmt: skip
-    result = process_message(b"\n".join(lines), {}, MessageMeta("m-new"), seed_catalog(), NEW_DAY)
+    result = process_message(b"\n".join(lines), MessageMeta("m-new"), seed_catalog(), NEW_DAY)
     sink = BigQuerySink(dataset.client, dataset.name, retry_deadline=5.0, timeout=10.0)
     assert sink.write_events(result.rows) == {}
     return result.rows

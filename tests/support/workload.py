@@ -102,7 +102,7 @@ class Workload:
         rows = []
         for envelope in self.envelopes:
             when = self.ingested_at[envelope.event_id]
-            result = process_message(envelope_json(envelope), {}, _meta(when), seed_catalog(), when)
+            result = process_message(envelope_json(envelope), _meta(when), seed_catalog(), when)
             assert not result.rejects, result.rejects
             rows.extend(result.rows)
         return rows
@@ -112,7 +112,7 @@ class Workload:
         rows = []
         for line, when in self.rejected:
             meta = _meta(when)
-            result = process_message(line, {}, meta, seed_catalog(), when)
+            result = process_message(line, meta, seed_catalog(), when)
             assert len(result.rejects) == 1, line
             rows.append(dead_letter_row(result.rejects[0], {}, meta, when))
         return rows

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from il_audit.publisher._transports.base import PublishFuture
+from il_audit.schemas.wire import split_lines
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class PublishedMessage:
 
     def envelopes(self) -> list[dict[str, Any]]:
         """The NDJSON lines decoded (raises ``ValueError`` on a line that is not JSON)."""
-        return [json.loads(line) for line in self.data.split(b"\n") if line.strip()]
+        return [json.loads(line) for _, line in split_lines(self.data)]
 
 
 class MemoryTransport:

@@ -10,38 +10,37 @@ is split in halves until the offending row is alone. Retryable HTTP errors
 :class:`~il_audit.subscriber_fn.errors.SinkUnavailableError`, so Pub/Sub
 redelivers the message; the insertIds make that harmless.
 
-Tables and the dataset are created on first use, from ``il_audit.schemas``.
-``IL_BQ_API_ENDPOINT`` points the client at a local stand-in (anonymous
-credentials).
+Tables and the dataset are created on first use, from ``il_audit.schemas``,
+and columns a newer il-audit added are added to existing tables then, so a
+subscriber deployed before ``infra apply`` never refuses rows for them.
+Client and table construction live in ``bigquery_tables`` (shared with
+``il-audit infra``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from google.api_core import exceptions as core_exceptions
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
+from il_audit._json import dumps
 from il_audit.config.settings import AuditSettings
 from il_audit.retrying import is_retryable
-from il_audit.schemas.tables import (
-    COST_RATES,
-    DEAD_LETTERS,
-    EVENTS,
-    KEY_COLUMNS,
-    TABLES,
-    ColumnSpec,
-    TableSpec,
+from il_audit.schemas.tables import COST_RATES, DEAD_LETTERS, EVENTS, KEY_COLUMNS, TABLES, TableSpec
+from il_audit.subscriber_fn.errors import SinkUnavailableError, redact_values
+from il_audit.subscriber_fn.sinks.base import Row
+from il_audit.subscriber_fn.sinks.bigquery_tables import (
+    add_columns,
+    bigquery_table,
+    make_client,
+    missing_columns,
+    unavailable_on_transient,
 )
-from il_audit.subscriber_fn.errors import SinkUnavailableError
-from il_audit.subscriber_fn.sinks.base import Row, dumps, redact_values
 
 logger = logging.getLogger(__name__)
 
@@ -50,61 +49,6 @@ MAX_REQUEST_BYTES: Final = 9_000_000
 _MAX_STOPPED_ROUNDS: Final = 3
 _PERMANENT_ROW_REASONS: Final = frozenset({"invalid"})
 _ROW_PROBLEM_CODES: Final = frozenset({400, 413})  # a whole request refused for its content
-
-
-def schema_fields(columns: Sequence[ColumnSpec]) -> list[bigquery.SchemaField]:
-    """BigQuery SchemaFields for column specs (nested records included)."""
-    return [
-        bigquery.SchemaField(
-            column.name,
-            column.type,
-            mode=column.mode,
-            description=column.description,
-            fields=schema_fields(column.fields),
-        )
-        for column in columns
-    ]
-
-
-@contextlib.contextmanager
-def unavailable_on_transient(what: str, *, any_api_error: bool = False) -> Iterator[None]:
-    """Turn the errors a retry may cure into :class:`SinkUnavailableError`; others pass
-    (with ``any_api_error``, every API error counts as unavailable)."""
-    try:
-        yield
-    except core_exceptions.RetryError as exc:  # the retry deadline ran out
-        raise SinkUnavailableError(f"{what}: {exc}") from exc
-    except core_exceptions.GoogleAPICallError as exc:
-        if any_api_error or is_retryable(exc):
-            raise SinkUnavailableError(f"{what}: {exc}") from exc
-        raise
-    except OSError as exc:
-        raise SinkUnavailableError(f"{what}: cannot reach BigQuery: {exc}") from exc
-
-
-def partition_expiration_ms(retention_days: int | None) -> int | None:
-    """``timePartitioning.expirationMs`` for a retention in days (None: keep forever)."""
-    return None if retention_days is None else retention_days * 86_400_000
-
-
-def bigquery_table(
-    spec: TableSpec, table_id: str, *, retention_days: int | None = None
-) -> bigquery.Table:
-    """A Table for ``spec``: schema, description, day partitioning and clustering.
-
-    With ``retention_days``, partitions expire that many days after their day starts.
-    """
-    table = bigquery.Table(table_id, schema=schema_fields(spec.columns))
-    table.description = spec.description
-    if spec.partition_field:
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY,
-            field=spec.partition_field,
-            expiration_ms=partition_expiration_ms(retention_days),
-        )
-    if spec.clustering:
-        table.clustering_fields = list(spec.clustering)
-    return table
 
 
 def _json_columns(spec: TableSpec) -> frozenset[str]:
@@ -152,16 +96,8 @@ class BigQuerySink:
     @classmethod
     def from_settings(cls, settings: AuditSettings) -> BigQuerySink:
         """A sink for the configured project and dataset (and endpoint override)."""
-        if settings.bq_api_endpoint:
-            client = bigquery.Client(
-                project=settings.project or "il-audit-local",
-                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                client_options=ClientOptions(api_endpoint=settings.bq_api_endpoint),
-            )
-        else:
-            client = bigquery.Client(project=settings.project)
         return cls(
-            client,
+            make_client(settings),
             settings.dataset,
             location=settings.dataset_location,
             retention_days=settings.retention_days,
@@ -183,12 +119,22 @@ class BigQuerySink:
                 dataset, exists_ok=True, retry=self._retry, timeout=self.timeout
             )
             for spec in TABLES:
-                self.client.create_table(
+                table = self.client.create_table(
                     bigquery_table(spec, self.table_id(spec), retention_days=self.retention_days),
                     exists_ok=True,
                     retry=self._retry,
                     timeout=self.timeout,
                 )
+                missing = missing_columns(table, spec)
+                if missing:
+                    logger.info(
+                        "il-audit: adding column(s) %s to %s",
+                        ", ".join(column.name for column in missing),
+                        spec.name,
+                    )
+                    add_columns(
+                        self.client, table, missing, retry=self._retry, timeout=self.timeout
+                    )
         self._ensured = True
 
     def write_events(self, rows: Sequence[Row]) -> dict[int, str]:

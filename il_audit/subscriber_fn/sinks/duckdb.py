@@ -5,16 +5,12 @@ TIMESTAMPTZ read and written in UTC, JSON is DuckDB's JSON, repeated records
 are lists of structs. Each table has a primary key on its dedup column, and
 inserts are ``INSERT OR IGNORE``, so redelivered events do not duplicate.
 
-DuckDB lets one process write a file at a time. The sink keeps its write
-connection only while writes keep coming (``hold_seconds`` after the last one,
-never more than ``max_hold_seconds`` in a row) and retries while another
-process holds the lock, so an app emitting into the file and ``il-audit
-query`` reading it take turns. DuckDB's lock is not fair, so a waiting reader
-says so by touching ``FILE.waiting``; a writer that sees a fresh one steps
-aside (for at most a second) before writing again. Opening a connection per write cost a third of
-each write. Rows are loaded through ``read_json`` from a temporary NDJSON
-file, which is two orders of magnitude faster than ``executemany`` for nested
-rows.
+How processes take turns on the file is the job of
+:class:`~il_audit.subscriber_fn.sinks.duckdb_file.DuckDBFile`. Rows are loaded
+through ``read_json`` from a temporary NDJSON file,
+which is two orders of magnitude faster than ``executemany`` for nested rows.
+Columns added to the row models since a file was created are added to its
+tables when the sink opens it (nullable, so old rows read as NULL).
 
 With ``retention_days`` (``IL_AUDIT_RETENTION_DAYS``) the sink deletes expired
 events and dead letters when it opens the file (its first ``ensure_tables``),
@@ -28,10 +24,7 @@ import contextlib
 import functools
 import logging
 import os
-import random
 import tempfile
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +32,7 @@ from typing import Any, Final
 
 import duckdb
 
+from il_audit._json import dumps
 from il_audit.schemas.tables import (
     COST_RATES,
     DEAD_LETTERS,
@@ -48,8 +42,14 @@ from il_audit.schemas.tables import (
     ColumnSpec,
     TableSpec,
 )
-from il_audit.subscriber_fn.errors import SinkUnavailableError
-from il_audit.subscriber_fn.sinks.base import Row, dumps, redact_values
+from il_audit.subscriber_fn.errors import SinkUnavailableError, redact_values
+from il_audit.subscriber_fn.sinks.base import Row
+from il_audit.subscriber_fn.sinks.duckdb_file import (
+    DEFAULT_HOLD_SECONDS,
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_MAX_HOLD_SECONDS,
+    DuckDBFile,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +63,6 @@ _SCALAR_TYPES: Final = {
     "NUMERIC": "DECIMAL(38,9)",
     "JSON": "JSON",
 }
-DEFAULT_LOCK_TIMEOUT: Final = 30.0
-DEFAULT_HOLD_SECONDS: Final = 0.25
-DEFAULT_MAX_HOLD_SECONDS: Final = 2.0
-_WAITING_FRESH_SECONDS: Final = 1.0
-_MAX_YIELD_SECONDS: Final = 1.0
 
 
 def duckdb_type(column: ColumnSpec) -> str:
@@ -133,9 +128,25 @@ def _read_json_columns(spec: TableSpec) -> str:
     return "{" + pairs + "}"
 
 
-def _is_lock_error(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "lock" in text or "conflicting" in text or "being used by another process" in text
+def add_missing_columns(connection: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[str]:
+    """Add the spec's columns a table created by an older version lacks; returns their names."""
+    existing = {
+        row[0]
+        for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [spec.name],
+        ).fetchall()
+    }
+    added = []
+    for column in spec.columns:
+        if column.name not in existing:
+            connection.execute(
+                f"ALTER TABLE {spec.name} ADD COLUMN {column.name} {duckdb_type(column)}"
+            )
+            added.append(column.name)
+    if added:
+        logger.info("il-audit: added column(s) %s to %s", ", ".join(added), spec.name)
+    return added
 
 
 class DuckDBSink:
@@ -152,117 +163,19 @@ class DuckDBSink:
         max_hold_seconds: float = DEFAULT_MAX_HOLD_SECONDS,
         retention_days: int | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.file = DuckDBFile(
+            path,
+            lock_timeout=lock_timeout,
+            hold_seconds=hold_seconds,
+            max_hold_seconds=max_hold_seconds,
+        )
         self.retention_days = retention_days
-        self.lock_timeout = lock_timeout
-        self.hold_seconds = hold_seconds
-        self.max_hold_seconds = max_hold_seconds
         self._ensured = False
-        self._lock = threading.RLock()  # one writer per process; other processes: file lock
-        self._held: duckdb.DuckDBPyConnection | None = None
-        self._held_since = 0.0
-        self._last_write = 0.0
-        self._releaser: threading.Thread | None = None
 
     @property
-    def waiting_marker(self) -> Path:
-        """The file a blocked reader touches so that writers step aside."""
-        return self.path.with_name(self.path.name + ".waiting")
-
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.01
-        waited = False
-        try:
-            while True:
-                try:
-                    connection = duckdb.connect(str(self.path), read_only=read_only)
-                    break
-                except (duckdb.IOException, duckdb.ConnectionException) as exc:
-                    if read_only and "different configuration" in str(exc):
-                        # This process holds a write connection; share its database instead.
-                        read_only = False
-                        continue
-                    if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                        raise SinkUnavailableError(f"cannot open {self.path}: {exc}") from exc
-                    if read_only:
-                        waited = True
-                        with contextlib.suppress(OSError):
-                            self.waiting_marker.touch()
-                    time.sleep(delay * random.uniform(0.5, 1.5))
-                    delay = min(delay * 2, 0.05 if read_only else 0.25)
-        finally:
-            if waited:
-                with contextlib.suppress(OSError):
-                    self.waiting_marker.unlink()
-        connection.execute("SET TimeZone = 'UTC'")
-        return connection
-
-    def _reader_waiting(self) -> bool:
-        try:
-            age = time.time() - self.waiting_marker.stat().st_mtime
-        except OSError:
-            return False
-        return age < _WAITING_FRESH_SECONDS
-
-    def _step_aside(self) -> None:
-        """Let a waiting reader in: release, and wait (bounded) until it has opened."""
-        self._release()
-        deadline = time.monotonic() + _MAX_YIELD_SECONDS
-        while self._reader_waiting() and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    @contextlib.contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection in UTC, retried while another process holds the file."""
-        connection = self._open(read_only)
-        try:
-            yield connection
-        finally:
-            connection.close()
-
-    @contextlib.contextmanager
-    def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The held write connection (opened, or reopened after ``max_hold_seconds``)."""
-        with self._lock:
-            if self._reader_waiting():
-                self._step_aside()
-            now = time.monotonic()
-            if self._held is not None and now - self._held_since >= self.max_hold_seconds:
-                self._release()  # let other processes in before holding again
-            if self._held is None:
-                self._held = self._open(read_only=False)
-                self._held_since = now
-            try:
-                yield self._held
-            except duckdb.Error:
-                self._release()  # the connection may be unusable now
-                raise
-            finally:
-                self._last_write = time.monotonic()
-                if self.hold_seconds <= 0:
-                    self._release()
-                elif self._releaser is None or not self._releaser.is_alive():
-                    self._releaser = threading.Thread(
-                        target=self._release_when_idle, name="il-audit-duckdb-release", daemon=True
-                    )
-                    self._releaser.start()
-
-    def _release(self) -> None:
-        if self._held is not None:
-            with contextlib.suppress(duckdb.Error):
-                self._held.close()
-            self._held = None
-
-    def _release_when_idle(self) -> None:
-        while True:
-            time.sleep(max(self.hold_seconds / 2, 0.01))
-            with self._lock:
-                if self._held is None:
-                    return
-                if time.monotonic() - self._last_write >= self.hold_seconds:
-                    self._release()
-                    return
+    def path(self) -> Path:
+        """The warehouse file."""
+        return self.file.path
 
     def ensure_tables(self) -> None:
         """Create the three tables if they are missing."""
@@ -272,9 +185,10 @@ class DuckDBSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SinkUnavailableError(f"cannot create {self.path.parent}: {exc}") from exc
-        with self._writer() as connection:
+        with self.file.writer() as connection:
             for spec in TABLES:
                 connection.execute(create_table_sql(spec))
+                add_missing_columns(connection, spec)
             for name, sql in view_statements():
                 connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
             if self.retention_days is not None:
@@ -300,7 +214,7 @@ class DuckDBSink:
         self.ensure_tables()
         now = datetime.now(UTC)
         rows = [{**row, "loaded_at": row.get("loaded_at") or now} for row in rows]
-        with self._writer() as connection, _ndjson_file(rows) as path:
+        with self.file.writer() as connection, _ndjson_file(rows) as path:
             connection.execute(
                 f"INSERT OR REPLACE INTO {COST_RATES.name} BY NAME SELECT * FROM read_json(?, "
                 f"format='newline_delimited', columns={_read_json_columns(COST_RATES)})",
@@ -310,7 +224,7 @@ class DuckDBSink:
     def read_cost_rates(self) -> list[dict[str, Any]]:
         """Every cost_rates row, as dicts."""
         self.ensure_tables()
-        with self._writer() as connection:
+        with self.file.writer() as connection:
             cursor = connection.execute(
                 f"SELECT * FROM {COST_RATES.name} ORDER BY service, model_id, effective_from"
             )
@@ -319,8 +233,7 @@ class DuckDBSink:
 
     def close(self) -> None:
         """Close the held write connection, if any."""
-        with self._lock:
-            self._release()
+        self.file.close()
 
     def _insert(self, spec: TableSpec, rows: Sequence[Row]) -> dict[int, str]:
         if not rows:
@@ -330,7 +243,7 @@ class DuckDBSink:
             f"INSERT OR IGNORE INTO {spec.name} BY NAME SELECT * FROM read_json(?, "
             f"format='newline_delimited', columns={_read_json_columns(spec)})"
         )
-        with self._writer() as connection:
+        with self.file.writer() as connection:
             try:
                 with _ndjson_file(rows) as path:
                     connection.execute(sql, [path])

@@ -40,7 +40,7 @@ def database(tmp_path: Path) -> Path:
         envelope_line(event_id="e-3", app="chat", metadata={"k": [1, 2]}),
         b"{broken",
     ]
-    result = process_message(b"\n".join(lines), {}, MessageMeta("m"), seed_catalog(), FROZEN_TIME)
+    result = process_message(b"\n".join(lines), MessageMeta("m"), seed_catalog(), FROZEN_TIME)
     sink.write_events(result.rows)
     from il_audit.subscriber_fn.core import dead_letter_row
 

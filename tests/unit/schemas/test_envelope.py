@@ -79,7 +79,7 @@ def test_offsets_are_normalised_to_utc() -> None:
         {"event_type": "Auth.Login"},
         {"event_type": "login"},
         {"app": ""},
-        {"source": "browser"},
+        {"source": "Browser!"},
         {"schema_version": 2},
         {"event_id": "has spaces"},
         {"metadata": [1, 2]},
@@ -93,6 +93,12 @@ def test_garbage_is_rejected(overrides: dict[str, object]) -> None:
     """Wrong types, formats, signs, enum values and lengths are invalid, never coerced."""
     with pytest.raises(ValidationError):
         parse_envelope(envelope_line(**overrides))
+
+
+@pytest.mark.parametrize("source", ["api", "beacon", "job", "scheduled_task", "pipeline", "cron2"])
+def test_source_is_any_lowercase_token(source: str) -> None:
+    """The four documented sources are recommended; any lowercase token is valid (0.1.3's str)."""
+    assert parse_envelope(envelope_line(source=source)).source == source
 
 
 @pytest.mark.parametrize("missing", ["event_id", "event_type", "occurred_at", "app"])

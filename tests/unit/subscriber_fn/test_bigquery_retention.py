@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from il_audit.schemas import COST_RATES, DEAD_LETTERS, EVENTS
-from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink, bigquery_table
+from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
+from il_audit.subscriber_fn.sinks.bigquery_tables import bigquery_table
 from tests.support.factories import make_settings
 
 

@@ -68,7 +68,7 @@ def event_rows(*event_ids: str, **overrides: Any) -> list[dict[str, Any]]:
     """Event rows as the core produces them, one per event_id."""
     data = b"\n".join(envelope_line(event_id=event_id, **overrides) for event_id in event_ids)
     meta = MessageMeta("m-1", publish_time=PUBLISHED, delivery_attempt=1)
-    result = process_message(data, {"app": "ingest"}, meta, seed_catalog(), NOW)
+    result = process_message(data, meta, seed_catalog(), NOW)
     assert not result.rejects
     return result.rows
 
@@ -76,7 +76,7 @@ def event_rows(*event_ids: str, **overrides: Any) -> list[dict[str, Any]]:
 def dead_letters(*lines: bytes, message_id: str = "m-9") -> list[dict[str, Any]]:
     """Dead-letter rows for lines the core rejects."""
     meta = MessageMeta(message_id)
-    result = process_message(b"\n".join(lines), {"app": "ingest"}, meta, seed_catalog(), NOW)
+    result = process_message(b"\n".join(lines), meta, seed_catalog(), NOW)
     return [dead_letter_row(reject, {"app": "ingest"}, meta, NOW) for reject in result.rejects]
 
 

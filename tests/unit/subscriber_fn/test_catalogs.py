@@ -92,7 +92,7 @@ def fill(fake: FakeBigQuery, rows: Sequence[Mapping[str, Any]]) -> None:
 def priced(provider: CatalogProvider) -> dict[str, Any]:
     """The events row for one Gemini call priced with the provider's current catalog."""
     line = envelope_line(event_type="chat.turn.succeeded", usage=[USAGE])
-    result = process_message(line, {}, MessageMeta("m-1"), provider.current(), NOW)
+    result = process_message(line, MessageMeta("m-1"), provider.current(), NOW)
     (row,) = result.rows
     return row
 

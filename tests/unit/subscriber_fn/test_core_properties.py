@@ -63,7 +63,7 @@ lines = st.one_of(
 
 
 def check_accounting(data: bytes) -> None:
-    result = process_message(data, {"app": "x"}, MessageMeta("m"), seed_catalog(), NOW)
+    result = process_message(data, MessageMeta("m"), seed_catalog(), NOW)
     nonblank = [index for index, line in enumerate(data.split(b"\n")) if line.strip()]
     if not nonblank:
         assert result.rows == []
@@ -96,7 +96,7 @@ def test_mixed_lines_are_each_a_row_or_a_reject(parts: list[bytes]) -> None:
 @given(mutated_envelopes())
 def test_rows_always_carry_an_id_type_app_and_time(line: bytes) -> None:
     """Whatever survives validation has the identity columns filled."""
-    result = process_message(line, {}, MessageMeta("m"), seed_catalog(), NOW)
+    result = process_message(line, MessageMeta("m"), seed_catalog(), NOW)
     for row in result.rows:
         assert row["event_id"]
         assert row["event_type"]

@@ -25,11 +25,11 @@ def fill(path: Path, *times: datetime) -> None:
     """One event per time, and one dead letter received at each time."""
     sink = DuckDBSink(path, hold_seconds=0)
     result = process_message(
-        b"\n".join(occurred(at) for at in times), {}, MessageMeta("m-1"), seed_catalog(), NOW
+        b"\n".join(occurred(at) for at in times), MessageMeta("m-1"), seed_catalog(), NOW
     )
     assert sink.write_events(result.rows) == {}
     for index, at in enumerate(times):
-        reject = process_message(b"{", {}, MessageMeta(f"d-{index}"), seed_catalog(), at).rejects
+        reject = process_message(b"{", MessageMeta(f"d-{index}"), seed_catalog(), at).rejects
         sink.write_dead_letters([dead_letter_row(reject[0], {}, MessageMeta(f"d-{index}"), at)])
     sink.close()
 
@@ -52,7 +52,7 @@ def test_delete_expired_follows_bigquery_partition_expiration(tmp_path: Path) ->
     )
     sink = DuckDBSink(path, hold_seconds=0)
 
-    with sink.connect() as connection:
+    with sink.file.connect() as connection:
         deleted = delete_expired(connection, 3, NOW)
 
     assert deleted == {"events": 3, "dead_letters": 3}

@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
 
 def rows_for(*lines: bytes, message_id: str = "m-1"):  # type: ignore[no-untyped-def]
-    return process_message(b"\n".join(lines), {}, MessageMeta(message_id), seed_catalog(), NOW)
+    return process_message(b"\n".join(lines), MessageMeta(message_id), seed_catalog(), NOW)
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def sink(tmp_path: Path) -> DuckDBSink:
 
 def test_tables_have_the_spec_columns_and_types(sink: DuckDBSink) -> None:
     """Columns and types follow the table specs (NUMERIC as DECIMAL(38,9), UTC timestamps)."""
-    with sink.connect(read_only=True) as connection:
+    with sink.file.connect(read_only=True) as connection:
         for spec in (EVENTS, DEAD_LETTERS, COST_RATES):
             described = connection.execute(f"DESCRIBE {spec.name}").fetchall()
             assert [row[0] for row in described] == list(spec.column_names)
@@ -59,7 +59,7 @@ def test_rows_round_trip_exactly(sink: DuckDBSink) -> None:
         )
     )  # fmt: skip
     assert sink.write_events(result.rows) == {}
-    with sink.connect(read_only=True) as connection:
+    with sink.file.connect(read_only=True) as connection:
         connection.execute("SET TimeZone='UTC'")
         row = connection.execute(
             "SELECT event_id, cost_usd, usage[1].cost_usd, usage[1].latency_ms, "
@@ -76,7 +76,7 @@ def test_redelivered_events_are_not_duplicated(sink: DuckDBSink) -> None:
     result = rows_for(envelope_line(event_id="dup"), envelope_line(event_id="other"))
     sink.write_events(result.rows)
     sink.write_events(result.rows)
-    with sink.connect(read_only=True) as connection:
+    with sink.file.connect(read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM events").fetchone() == (2,)
 
 
@@ -86,7 +86,7 @@ def test_dead_letters_are_keyed_by_message_and_line(sink: DuckDBSink) -> None:
     rows = [dead_letter_row(r, {"a": "1"}, MessageMeta("m-9"), NOW) for r in result.rejects]
     sink.write_dead_letters(rows)
     sink.write_dead_letters(rows)
-    with sink.connect(read_only=True) as connection:
+    with sink.file.connect(read_only=True) as connection:
         stored = connection.execute(
             "SELECT dead_letter_id, error_class, attributes->>'$.a' FROM dead_letters ORDER BY 1"
         ).fetchall()
@@ -140,7 +140,7 @@ def test_gives_up_as_transient_when_the_lock_is_held_too_long(sink: DuckDBSink) 
     )
     holder.start()
     assert ready.wait(30)
-    sink.lock_timeout = 0.5
+    sink.file.lock_timeout = 0.5
     with pytest.raises(SinkUnavailableError):
         sink.write_events(rows_for(envelope_line()).rows)
     holder.terminate()

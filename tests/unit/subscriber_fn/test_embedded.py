@@ -93,7 +93,7 @@ def test_a_locked_file_delays_but_loses_nothing(tmp_path: Path) -> None:
         retry_max_seconds=0.2,
     )  # fmt: skip
     transport = LocalTransport(settings)  # creates the file and its tables
-    transport.pipeline.sink.lock_timeout = 0.2  # type: ignore[attr-defined]
+    transport.pipeline.sink.file.lock_timeout = 0.2  # type: ignore[attr-defined]
     publisher = AuditPublisher(settings, transport=transport)
     context = multiprocessing.get_context("spawn")
     ready = context.Event()

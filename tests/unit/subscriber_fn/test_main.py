@@ -76,7 +76,7 @@ def test_transient_failure_answers_an_error_for_pubsub_to_retry(
     sink = pipeline.default_pipeline().sink
     # The warehouse file becomes unreachable (its directory is gone).
     sink.close()
-    sink.path = tmp_path / "elsewhere" / "missing" / "fn.duckdb"  # type: ignore[attr-defined]
+    sink.file.path = tmp_path / "elsewhere" / "missing" / "fn.duckdb"  # type: ignore[attr-defined]
     response = client.post("/", json=request["body"], headers=request["headers"])
     assert response.status_code == 500
     assert query(tmp_path, "SELECT count(*) FROM events") == [(0,)]

@@ -61,7 +61,7 @@ def make_pipeline(
 
 def count(pipeline: Pipeline, table: str) -> int:
     assert isinstance(pipeline.sink, DuckDBSink)
-    with pipeline.sink.connect(read_only=True) as connection:
+    with pipeline.sink.file.connect(read_only=True) as connection:
         row = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
     assert row is not None
     return int(row[0])
@@ -113,7 +113,7 @@ def test_unavailable_sink_raises_for_retry(tmp_path: Path) -> None:
     pipeline, _ = make_pipeline(tmp_path)
     assert isinstance(pipeline.sink, DuckDBSink)
     pipeline.sink.close()
-    pipeline.sink.path = tmp_path / "missing-dir" / "sub" / "x.duckdb"
+    pipeline.sink.file.path = tmp_path / "missing-dir" / "sub" / "x.duckdb"
     pipeline.sink._ensured = True  # skip the directory creation, as if the disk vanished
     with pytest.raises(SinkUnavailableError):
         pipeline.handle(envelope_line(), {}, MessageMeta("m-1"))

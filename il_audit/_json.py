@@ -1,0 +1,28 @@
+"""JSON for the values rows carry: UTC timestamps, dates and exact decimals.
+
+One small module that the sinks, the CLI's output and the dead-letter tools
+share, so that a row reads the same wherever it is printed or stored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def json_default(value: Any) -> Any:
+    """JSON for timestamps (ISO 8601, ``Z``), dates and exact decimals (as strings)."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any, *, ascii_only: bool = False) -> str:
+    """Compact JSON with :func:`json_default` (``ascii_only`` escapes lone surrogates too)."""
+    return json.dumps(value, default=json_default, separators=(",", ":"), ensure_ascii=ascii_only)

@@ -1,0 +1,213 @@
+"""Topics and subscriptions, created or corrected idempotently (``infra apply``, the local stack).
+
+The layout's names come from the wire contract (:class:`~il_audit.schemas.wire.PubSubLayout`):
+the events topic, the dead-letter topic, ``TOPIC-sub`` feeding the function
+with dead-letter and retry policies (push to an endpoint, or pull), and
+``DLQ-inspect``, a pull subscription with a short ack deadline for ``il-audit dlq``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.api_core import exceptions as core_exceptions
+
+from il_audit.config.settings import AuditSettings, bundled_defaults
+from il_audit.operations.plan import Change
+from il_audit.schemas.wire import PubSubLayout
+
+INSPECT_ACK_DEADLINE_SECONDS = 10
+"""Short: the dlq tools extend their leases right after pulling, and anything a crashed
+run had pulled should come back quickly."""
+
+
+@dataclass(frozen=True)
+class SubscriptionPolicy:
+    """Delivery settings of the subscription that feeds the function.
+
+    The defaults are ``defaults.json``'s (``subscription_*`` keys), the same
+    values the Terraform module's variables default to.
+    """
+
+    max_delivery_attempts: int = field(default_factory=lambda: _default("max_delivery_attempts"))
+    min_backoff_seconds: int = field(default_factory=lambda: _default("min_backoff_seconds"))
+    max_backoff_seconds: int = field(default_factory=lambda: _default("max_backoff_seconds"))
+    ack_deadline_seconds: int = field(default_factory=lambda: _default("ack_deadline_seconds"))
+    push_endpoint: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: AuditSettings, **overrides: Any) -> SubscriptionPolicy:
+        """The policy the settings describe (``IL_AUDIT_SUBSCRIPTION_*``), with ``overrides``."""
+        values: dict[str, Any] = {
+            "max_delivery_attempts": settings.subscription_max_delivery_attempts,
+            "min_backoff_seconds": settings.subscription_min_backoff_seconds,
+            "max_backoff_seconds": settings.subscription_max_backoff_seconds,
+            "ack_deadline_seconds": settings.subscription_ack_deadline_seconds,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+
+def _default(name: str) -> int:
+    return int(bundled_defaults()[f"subscription_{name}"])
+
+
+def _seconds(duration: Any) -> int:
+    if duration is None:
+        return 0
+    if hasattr(duration, "total_seconds"):
+        return int(duration.total_seconds())
+    return int(getattr(duration, "seconds", 0))
+
+
+class PubSubProvisioner:
+    """Reads and writes topics and subscriptions."""
+
+    def __init__(self, project: str, publisher: Any = None, subscriber: Any = None) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        self.project = project
+        self.publisher = publisher or pubsub_v1.PublisherClient()
+        self.subscriber = subscriber or pubsub_v1.SubscriberClient()
+
+    def topic(self, topic_id: str, apply: bool) -> Change:
+        """Ensure a topic exists."""
+        path = self.publisher.topic_path(self.project, topic_id)
+        try:
+            self.publisher.get_topic(topic=path)
+            return Change("topic", path, "unchanged")
+        except core_exceptions.NotFound:
+            if apply:
+                self.publisher.create_topic(name=path)
+            return Change("topic", path, "create")
+
+    def subscription(
+        self,
+        subscription_id: str,
+        topic_id: str,
+        apply: bool,
+        *,
+        dead_letter_topic_id: str | None = None,
+        policy: SubscriptionPolicy | None = None,
+        ack_deadline_seconds: int | None = None,
+    ) -> Change:
+        """Ensure a subscription exists with the given delivery policy.
+
+        Without a policy (a plain pull subscription) only ``ack_deadline_seconds``
+        is set, at creation.
+        """
+        from google.protobuf import duration_pb2, field_mask_pb2
+
+        path = self.subscriber.subscription_path(self.project, subscription_id)
+        topic_path = self.publisher.topic_path(self.project, topic_id)
+        desired: dict[str, Any] = {"name": path, "topic": topic_path}
+        if ack_deadline_seconds is not None:
+            desired["ack_deadline_seconds"] = ack_deadline_seconds
+        if policy is not None:
+            desired["ack_deadline_seconds"] = policy.ack_deadline_seconds
+            desired["retry_policy"] = {
+                "minimum_backoff": duration_pb2.Duration(seconds=policy.min_backoff_seconds),
+                "maximum_backoff": duration_pb2.Duration(seconds=policy.max_backoff_seconds),
+            }
+            desired["push_config"] = (
+                {"push_endpoint": policy.push_endpoint} if policy.push_endpoint else {}
+            )
+            if dead_letter_topic_id:
+                desired["dead_letter_policy"] = {
+                    "dead_letter_topic": self.publisher.topic_path(
+                        self.project, dead_letter_topic_id
+                    ),
+                    "max_delivery_attempts": policy.max_delivery_attempts,
+                }
+        try:
+            current = self.subscriber.get_subscription(subscription=path)
+        except core_exceptions.NotFound:
+            if apply:
+                self.subscriber.create_subscription(request=desired)
+            return Change("subscription", path, "create", _describe_policy(policy))
+        if policy is None:
+            return Change("subscription", path, "unchanged")
+        differences = _subscription_differences(current, desired, policy)
+        if not differences:
+            return Change("subscription", path, "unchanged")
+        if apply:
+            self.subscriber.update_subscription(
+                request={
+                    "subscription": desired,
+                    "update_mask": field_mask_pb2.FieldMask(paths=sorted(differences)),
+                }
+            )
+        return Change("subscription", path, "update", ", ".join(sorted(differences)))
+
+    def close(self) -> None:
+        """Close the subscriber's channel."""
+        self.subscriber.close()
+
+
+def _describe_policy(policy: SubscriptionPolicy | None) -> str:
+    if policy is None:
+        return "pull"
+    delivery = f"push to {policy.push_endpoint}" if policy.push_endpoint else "pull"
+    return (
+        f"{delivery}, dead-letter after {policy.max_delivery_attempts} attempts, retry "
+        f"{policy.min_backoff_seconds}-{policy.max_backoff_seconds}s"
+    )
+
+
+def _subscription_differences(
+    current: Any, desired: dict[str, Any], policy: SubscriptionPolicy
+) -> set[str]:
+    differences: set[str] = set()
+    if current.ack_deadline_seconds != policy.ack_deadline_seconds:
+        differences.add("ack_deadline_seconds")
+    retry = current.retry_policy
+    if (_seconds(retry.minimum_backoff), _seconds(retry.maximum_backoff)) != (
+        policy.min_backoff_seconds,
+        policy.max_backoff_seconds,
+    ):
+        differences.add("retry_policy")
+    if (current.push_config.push_endpoint or None) != policy.push_endpoint:
+        differences.add("push_config")
+    wanted = desired.get("dead_letter_policy")
+    if wanted is not None:
+        have = current.dead_letter_policy
+        if (have.dead_letter_topic, have.max_delivery_attempts) != (
+            wanted["dead_letter_topic"],
+            wanted["max_delivery_attempts"],
+        ):
+            differences.add("dead_letter_policy")
+    return differences
+
+
+def provision_layout(
+    layout: PubSubLayout,
+    policy: SubscriptionPolicy,
+    *,
+    apply: bool = True,
+    provisioner: PubSubProvisioner | None = None,
+) -> list[Change]:
+    """Ensure both topics, the function's subscription and the inspection subscription."""
+    owned = provisioner is None
+    provisioner = provisioner or PubSubProvisioner(layout.project)
+    try:
+        return [
+            provisioner.topic(layout.topic, apply),
+            provisioner.topic(layout.dlq_topic, apply),
+            provisioner.subscription(
+                layout.subscription,
+                layout.topic,
+                apply,
+                dead_letter_topic_id=layout.dlq_topic,
+                policy=policy,
+            ),
+            provisioner.subscription(
+                layout.dlq_subscription,
+                layout.dlq_topic,
+                apply,
+                ack_deadline_seconds=INSPECT_ACK_DEADLINE_SECONDS,
+            ),
+        ]
+    finally:
+        if owned:
+            provisioner.close()

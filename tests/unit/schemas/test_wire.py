@@ -1,0 +1,93 @@
+"""The wire contract: one definition of the layout, and the evolution rule pinned.
+
+Within schema_version 1 publishers only add optional fields, so a subscriber
+deployed before its apps must keep events with fields it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from il_audit.publisher._batch import OutgoingMessage
+from il_audit.schemas import wire
+from il_audit.schemas.envelope import Envelope, IncomingEnvelope
+from il_audit.schemas.rows import EventRow
+from il_audit.subscriber_fn.core import UNKNOWN_FIELDS_KEY, MessageMeta, process_message
+from il_audit.subscriber_fn.pricing import seed_catalog
+from tests.support.factories import FROZEN_TIME, envelope_line
+
+NEWER = envelope_line(app_build="2026.12.1", payload={"job_id": "j-1"})
+
+
+def test_a_field_from_a_newer_publisher_is_kept_in_payload_and_flagged() -> None:
+    """An unknown top-level field is never dead-lettered: it lands in payload and is listed."""
+    result = process_message(NEWER, MessageMeta("m"), seed_catalog(), FROZEN_TIME)
+    assert result.rejects == []
+    [row] = result.rows
+    assert row["payload"] == {"job_id": "j-1", "app_build": "2026.12.1"}
+    assert row["unknown_fields"] == ["app_build"]
+    assert "app_build" not in row
+    EventRow.model_validate(row)
+
+
+def test_an_unknown_field_never_overwrites_the_payload() -> None:
+    """When payload already uses the name, the unknown value goes under _unknown_fields."""
+    line = envelope_line(job_id="top", payload={"job_id": "inner"})
+    [row] = process_message(line, MessageMeta("m"), seed_catalog(), FROZEN_TIME).rows
+    assert row["payload"] == {"job_id": "inner", UNKNOWN_FIELDS_KEY: {"job_id": "top"}}
+    assert row["unknown_fields"] == ["job_id"]
+
+
+def test_strict_readers_still_refuse_unknown_fields() -> None:
+    """The publisher's model (strict mode, capture_events) refuses what the subscriber keeps."""
+    with pytest.raises(ValidationError, match="app_build"):
+        Envelope.model_validate_json(NEWER)
+    assert IncomingEnvelope.model_validate_json(NEWER).model_extra == {"app_build": "2026.12.1"}
+
+
+def test_tolerance_is_only_for_unknown_fields() -> None:
+    """A known field with a wrong type is still a schema violation."""
+    result = process_message(envelope_line(status=["x"]), MessageMeta("m"), seed_catalog(),
+                             FROZEN_TIME)  # fmt: skip
+    assert [reject.error_class.value for reject in result.rejects] == ["schema_violation"]
+
+
+def test_split_lines_skips_blank_lines_and_keeps_indexes() -> None:
+    """Line indexes are positions in the body, blank lines included."""
+    assert list(wire.split_lines(b"a\n\n  \nb")) == [(0, b"a"), (3, b"b")]
+    assert wire.count_lines(b"a\n\nb\n") == 2
+
+
+def test_attribute_values_are_cut_to_the_pubsub_limit() -> None:
+    """Cut values fit in 1,024 bytes, multi-byte characters included, and say they were cut."""
+    cut = wire.cut_attribute("é" * 1000)
+    assert len(cut.encode()) <= wire.MAX_ATTRIBUTE_BYTES
+    assert cut.endswith("...")
+    assert wire.cut_attribute("short") == "short"
+
+
+def test_the_publisher_packs_what_the_contract_says() -> None:
+    """A packed message's attributes and body are the contract's."""
+    message = OutgoingMessage(1)
+    for seq in (1, 2):
+        message.add(json.dumps({"n": seq}).encode(), seq, "ingest", "auth.logout")
+    assert message.attributes() == {
+        wire.ATTR_SCHEMA: "1",
+        wire.ATTR_COUNT: "2",
+        wire.ATTR_APP: "ingest",
+        wire.ATTR_EVENT_TYPE: "auth.logout",
+    }
+    assert [line for _, line in wire.split_lines(message.data())] == [b'{"n": 1}', b'{"n": 2}']
+
+
+def test_every_part_names_subscriptions_the_same_way() -> None:
+    """TOPIC-sub feeds the function; DLQ-inspect is for the dlq tools."""
+    layout = wire.PubSubLayout.for_topic("p", "il-audit-events")
+    assert (layout.subscription, layout.dlq_topic, layout.dlq_subscription) == (
+        "il-audit-events-sub",
+        "il-audit-events-dlq",
+        "il-audit-events-dlq-inspect",
+    )
