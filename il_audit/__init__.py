@@ -7,23 +7,58 @@ The stable API (compatible with il-audit 0.1)::
 
     emit(T.AUTH_LOGIN_SUCCEEDED, context=AuditContext(app="ingest", actor_uid=uid),
          status="succeeded", action="login")
+
+Names load on first use (PEP 562), so ``import il_audit`` costs almost nothing
+and pulls in neither the Pub/Sub client nor pydantic until something is used:
+the pytest plugin every host test run loads relies on that.
 """
 
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from il_audit._version import __version__
-from il_audit.config.settings import AuditSettings, get_audit_settings, reset_audit_settings_cache
-from il_audit.errors import AuditError
-from il_audit.publisher import (
-    AuditContext,
-    audit_context,
-    emit,
-    emit_api_usage,
-    emit_batch,
-    emit_resource_usage,
-    flush_audit_writer,
-    shutdown,
-    stats,
-)
-from il_audit.schemas import taxonomy
+
+if TYPE_CHECKING:
+    from il_audit.config.settings import (
+        AuditSettings,
+        get_audit_settings,
+        reset_audit_settings_cache,
+    )
+    from il_audit.errors import AuditError
+    from il_audit.publisher import (
+        AuditContext,
+        audit_context,
+        emit,
+        emit_api_usage,
+        emit_batch,
+        emit_resource_usage,
+        flush_audit_writer,
+        shutdown,
+        stats,
+    )
+    from il_audit.schemas import taxonomy
+
+# name -> module that defines it (loaded on first access).
+_LAZY: dict[str, str] = {
+    "AuditContext": "il_audit.publisher",
+    "AuditError": "il_audit.errors",
+    "AuditSettings": "il_audit.config.settings",
+    "audit_context": "il_audit.publisher",
+    "emit": "il_audit.publisher",
+    "emit_api_usage": "il_audit.publisher",
+    "emit_batch": "il_audit.publisher",
+    "emit_resource_usage": "il_audit.publisher",
+    "flush_audit_writer": "il_audit.publisher",
+    "get_audit_settings": "il_audit.config.settings",
+    "reset_audit_settings_cache": "il_audit.config.settings",
+    "shutdown": "il_audit.publisher",
+    "stats": "il_audit.publisher",
+}
+_SUBMODULES = frozenset({"taxonomy"})
 
 __all__ = [
     "AuditContext",
@@ -42,3 +77,36 @@ __all__ = [
     "stats",
     "taxonomy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"il_audit.{name}")
+    else:
+        raise AttributeError(f"module 'il_audit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The package object: keeps ``il_audit.emit`` the function.
+
+    ``il_audit.emit`` is also a module (0.1.3's ``il_audit.emit.question_sha256``).
+    Importing a submodule sets it as an attribute of its package, which would
+    replace the function; as in 0.1.3, the function wins and the module stays
+    importable by name (``from il_audit.emit import question_sha256``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

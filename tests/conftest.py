@@ -20,7 +20,7 @@ from il_audit.config.settings import (
     refuse_invalid_settings,
 )
 from il_audit.devtools import pubsub_emulator
-from il_audit.publisher import _default
+from il_audit.publisher import _default, _lifecycle
 from il_audit.schemas import taxonomy
 from tests.support import bigquery_standin
 from tests.support.bigquery_standin import BigQueryStandIn
@@ -48,6 +48,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     taxonomy.unregister_all()
     yield
     _default.reset_for_tests()
+    # Every publisher a test made is stopped, even when an assertion failed first:
+    # a thread left running would retry into later tests.
+    for publisher in list(_lifecycle._live):
+        publisher.shutdown(0)
     refuse_invalid_settings(False)
     taxonomy.unregister_all()
 

@@ -23,7 +23,7 @@ from il_audit.schemas.wire import (
 )
 
 if TYPE_CHECKING:
-    from il_audit.publisher._spool import RecordKey
+    from il_audit.publisher._spool_records import RecordKey
 
 _MIXED: Final = object()
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from time import time_ns
 from typing import Any, Final, NamedTuple
 
 from pydantic import ValidationError
 
-from il_audit.publisher.context import AuditContext
+from il_audit.publisher._ids import new_event_id
+from il_audit.publisher.context import AuditContext, _current
 from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
     MAX_ENVELOPE_BYTES,
@@ -34,6 +36,18 @@ UNKNOWN_APP: Final = "unknown"
 
 Captured = tuple[str, int, str, AuditContext | None, dict[str, Any]]
 """What the caller's thread enqueues: (event_id, time_ns, event_type, context, fields)."""
+
+
+def capture(event_type: str, context: AuditContext | None, fields: dict[str, Any]) -> Captured:
+    """What ``emit()`` keeps on the caller's thread: a time, an id, and the call as given.
+
+    The one place that decides an event's id (``event_id=`` wins, else a UUIDv7
+    of the current time) and its context (the bound one when none is passed);
+    everything else happens off the caller's thread.
+    """
+    now = time_ns()
+    event_id = fields.pop("event_id", None) or new_event_id(now)
+    return (event_id, now, event_type, context if context is not None else _current.get(), fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,26 +12,46 @@ import logging
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from il_audit.publisher.client import AuditPublisher
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-_live: weakref.WeakSet[AuditPublisher] = weakref.WeakSet()
+
+class _Pending(Protocol):
+    @property
+    def pending(self) -> int: ...
+
+
+class ShutsDown(Protocol):
+    """What the exit hook needs of a publisher."""
+
+    @property
+    def shutdown_timeout_seconds(self) -> float:
+        """The longest the exit hook may spend on it."""
+        ...
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush with a deadline and stop; True when everything was published."""
+        ...
+
+    def stats(self) -> _Pending:
+        """Counters; the hook reports ``pending`` when the flush fell short."""
+        ...
+
+
+_live: weakref.WeakSet[ShutsDown] = weakref.WeakSet()
 _abandoned: list[Any] = []
 _registered = False
 _register_lock = threading.Lock()
 
 
-def track(publisher: AuditPublisher) -> None:
+def track(publisher: ShutsDown) -> None:
     """Flush ``publisher`` at exit (until it is shut down)."""
     _live.add(publisher)
     _ensure_registered()
 
 
-def untrack(publisher: AuditPublisher) -> None:
+def untrack(publisher: ShutsDown) -> None:
     """Forget ``publisher`` (it has been shut down)."""
     _live.discard(publisher)
 
@@ -41,7 +61,7 @@ def abandon(resource: Any) -> None:
     _abandoned.append(resource)
 
 
-def install_multiprocessing_hook(publisher: AuditPublisher) -> None:
+def install_multiprocessing_hook(publisher: ShutsDown) -> None:
     """Flush in ``multiprocessing`` children too: they end with ``os._exit``, skipping atexit.
 
     ``register_after_fork`` runs in the child while the Process bootstraps;
@@ -66,7 +86,7 @@ def shutdown_all() -> None:
     publishers = list(_live)
     if not publishers:
         return
-    budget = max(publisher.settings.shutdown_timeout_seconds for publisher in publishers)
+    budget = max(publisher.shutdown_timeout_seconds for publisher in publishers)
     deadline = time.monotonic() + budget
     for publisher in publishers:
         remaining = max(0.0, deadline - time.monotonic())

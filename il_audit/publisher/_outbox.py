@@ -2,19 +2,15 @@
 
 Everything here runs on the publisher's own thread: creating the transport
 (with backoff), encoding and packing events, sending messages, settling their
-outcomes, retrying, and the disk spool. Transports report completions from
-their own threads only by appending to :attr:`Outbox.completions`, so the
-state below has one writer; the condition variable guards what other threads
-read (``flush()``, ``stats()``).
+outcomes and retrying; with a spool (``IL_AUDIT_SPOOL_DIR``) the
+:class:`~il_audit.publisher._spool_lane.SpoolLane` decides what goes to disk.
+Transports report completions from their own threads only by appending to
+:attr:`Outbox.completions`, so the state below has one writer; the condition
+variable guards what other threads read (``flush()``, ``stats()``, and the
+caller's pending bound through ``held``).
 
 Without a spool, a message that fails transiently waits in memory and is
-retried with backoff for as long as it takes. With a spool
-(``IL_AUDIT_SPOOL_DIR``) the outbox turns *degraded* when publishing fails,
-when the transport cannot be created, or when a message stays unanswered for
-``STALL_SECONDS``; from then on every sealed message, retry and in-flight
-message is written to the spool (so at most about ``max_latency_ms`` of events
-is only in memory), and one spooled message at a time probes the transport.
-When a probe succeeds the spool drains in order. Memory pressure (half the
+retried with backoff for as long as it takes. Memory pressure (half the
 pending bound) spools too, so a burst never drops what the disk can hold.
 """
 
@@ -32,7 +28,9 @@ from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings
 from il_audit.publisher._batch import OutgoingMessage
 from il_audit.publisher._encode import Captured, ContextDefaults, encode
-from il_audit.publisher._spool import RecordKey, Spool, SpoolRecord
+from il_audit.publisher._spool import Spool
+from il_audit.publisher._spool_lane import DROPPED, SpoolLane
+from il_audit.publisher._spool_records import SpoolRecord
 from il_audit.publisher._transports.base import PublishFuture
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher.errors import (
@@ -47,14 +45,7 @@ logger = logging.getLogger(__name__)
 
 DRAIN_PER_STEP: Final = 2000
 MAX_INFLIGHT_BYTES: Final = 64 * 1024 * 1024
-STALL_SECONDS: Final = 5.0
-"""An unanswered message this old means Pub/Sub is unreachable (with a spool: degrade)."""
-SPOOL_INFLIGHT: Final = 4
-"""Spooled messages published at once while draining."""
-ADOPT_INTERVAL_SECONDS: Final = 30.0
 _LOG_INTERVAL_SECONDS: Final = 10.0
-_DROPPED: Final = RecordKey("", -1, -1)
-"""The spool key of an in-flight message dropped at shutdown (its late outcome changes nothing)."""
 
 Reporter = Callable[[PublisherError], None]
 DropHook = Callable[[str, str, int], None]
@@ -62,7 +53,7 @@ DropHook = Callable[[str, str, int], None]
 
 
 class Outbox:
-    """Encodes, packs, sends, retries and spools; driven by :meth:`step` on one thread."""
+    """Encodes, packs, sends and retries; driven by :meth:`step` on one thread."""
 
     def __init__(
         self,
@@ -89,9 +80,8 @@ class Outbox:
         self._max_bytes = settings.max_message_bytes
         self._linger = settings.max_latency_seconds
         self._pressure_at = max(1, settings.write_queue_max_size // 2)
-        self.spool = (
-            Spool(settings.spool_dir, settings.spool_max_bytes) if settings.spool_dir else None
-        )
+        spool = Spool(settings.spool_dir, settings.spool_max_bytes) if settings.spool_dir else None
+        self.lane = SpoolLane(self, spool) if spool is not None else None
         self.completions: deque[tuple[OutgoingMessage | SpoolRecord, BaseException | None]] = (
             deque()
         )
@@ -103,39 +93,44 @@ class Outbox:
         self.open: OutgoingMessage | None = None
         self.inflight: dict[int, OutgoingMessage] = {}
         self.retry_heap: list[tuple[float, int, OutgoingMessage]] = []
-        self.in_spool: dict[RecordKey, int] = {}  # own spooled messages not yet sent: first_seq
+        self.in_spool: dict[Any, int] = {}  # own spooled messages not yet drained: first_seq
         self.flush_waiters = 0
         self.stopping = False
         self.spill_all = False  # shutting down: whatever is not published goes to the spool
+        self.abandoned = False  # shutdown's deadline passed: stop, whatever is left
         self.idle = False
         self.transport: TransportProtocol | None = None
         self.published = self.failed = self.invalid = self.retries = 0
         self.spooled = self.drained = self.spool_dropped = 0
-        self.degraded = False
-        self._probe_at = 0.0
-        self._probe_failures = 0
         self._transport_retry_at = 0.0
         self._transport_failures = 0
-        self._adopt_at = 0.0
-        self._to_spool: dict[int, OutgoingMessage] = {}  # by id(), in arrival order
-        self._spool_inflight: dict[RecordKey, SpoolRecord] = {}
-        self._skip: set[RecordKey] = set()  # spooled copies already published from memory
         self._invalid_log = RateLimitedLog(logger, _LOG_INTERVAL_SECONDS)
         self._transport_log = RateLimitedLog(logger, _LOG_INTERVAL_SECONDS)
+
+    @property
+    def spool(self) -> Spool | None:
+        """The disk spool, when one is configured."""
+        return self.lane.spool if self.lane is not None else None
+
+    @property
+    def degraded(self) -> bool:
+        """Whether Pub/Sub looks unreachable (only tracked with a spool)."""
+        return self.lane is not None and self.lane.degraded
 
     # ------------------------------------------------------------------ the loop
 
     def step(self) -> bool:
-        """One round of work; True when a shutdown has completed."""
+        """One round of work; True when a shutdown has completed (or was given up on)."""
+        if self.abandoned:
+            return True
         now = time.monotonic()
         transport = self.transport or self._open_transport(now)
         self._settle_completions()
-        spool = self.spool
-        if spool is not None and now >= self._adopt_at:
-            self._adopt_at = now + ADOPT_INTERVAL_SECONDS
-            spool.adopt()
+        lane = self.lane
+        if lane is not None:
+            lane.adopt_if_due(now)
         blocked = False
-        if transport is not None or spool is not None:
+        if transport is not None or lane is not None:
             self._send_due_retries(transport, now)
             blocked = self._drain(transport)
             message = self.open
@@ -143,14 +138,15 @@ class Outbox:
                 self.flush_waiters or self.stopping or now - message.opened_at >= self._linger
             ):
                 self._dispatch(transport, message)
-        if spool is not None:
-            self._watch_for_stalls(now)
-            if self.degraded or self.spill_all or self._under_pressure():
-                self._spill_inflight()
-            self._spool_pending()
-            self._sync_spool()
+        if lane is not None:
+            lane.watch_for_stalls(now, self.inflight.values())
+            if lane.degraded or self.spill_all or self._under_pressure():
+                lane.spill(list(self.inflight.values()))
+            lane.write_pending()
+            lane.sync()
             if transport is not None:
-                self._drain_spool(transport, now)
+                allowed = not (self.stopping or self._under_pressure())
+                lane.drain(transport, now, allowed=allowed)
         if self.stopping and not self.queue and self.held == 0:
             return True
         timeout = self._next_deadline(now, transport)
@@ -169,7 +165,7 @@ class Outbox:
             deadlines.append(self.open.opened_at + self._linger)
         if self.retry_heap:
             deadlines.append(self.retry_heap[0][0])
-        if self.spool is not None:
+        if self.lane is not None:
             deadlines.append(now + 1.0)  # stall checks, probes and adoption
         if not deadlines:
             return None
@@ -179,8 +175,8 @@ class Outbox:
         return len(self.queue) + self.held >= self._pressure_at
 
     def _spooling(self, transport: TransportProtocol | None) -> bool:
-        return self.spool is not None and (
-            transport is None or self.degraded or self.spill_all or self._under_pressure()
+        return self.lane is not None and (
+            transport is None or self.lane.degraded or self.spill_all or self._under_pressure()
         )
 
     # ------------------------------------------------------------- the transport
@@ -198,7 +194,7 @@ class Outbox:
                 self.settings.retry_max_seconds,
             )
             self._transport_retry_at = now + delay
-            waiting = "events are spooled" if self.spool is not None else "events stay queued"
+            waiting = "events are spooled" if self.lane is not None else "events stay queued"
             error = TransportUnavailableError(
                 f"cannot create the {self.transport_kind} transport: {exc}; "
                 f"retrying in {delay:.1f}s, {waiting}"
@@ -206,8 +202,8 @@ class Outbox:
             error.__cause__ = exc
             self._transport_log.log(logging.ERROR, "il-audit: %s", error)
             self._report(error)
-            if self.spool is not None:
-                self.degraded = True
+            if self.lane is not None:
+                self.lane.enter_degraded("the transport cannot be created")
             return None
         self._transport_failures = 0
         return self.transport
@@ -265,8 +261,9 @@ class Outbox:
             if self.open is message:
                 self.open = None
         if transport is None or self._spooling(transport):
-            self._to_spool[id(message)] = message
-            self._spool_pending()
+            assert self.lane is not None
+            self.lane.add(message)
+            self.lane.write_pending()
             return
         self._send(transport, message)
 
@@ -282,9 +279,9 @@ class Outbox:
         except Exception as exc:
             self._settle(message, exc)
             return
-        future.add_done_callback(lambda done: self._completed(message, done))
+        future.add_done_callback(functools.partial(self.completed, message))
 
-    def _completed(self, item: OutgoingMessage | SpoolRecord, future: PublishFuture) -> None:
+    def completed(self, item: OutgoingMessage | SpoolRecord, future: PublishFuture) -> None:
         """Runs on the transport's thread: hand the outcome to the worker."""
         self.completions.append((item, future.exception()))
         self.wake.set()
@@ -295,7 +292,8 @@ class Outbox:
         while self.completions:
             item, error = self.completions.popleft()
             if isinstance(item, SpoolRecord):
-                self._settle_spooled(item, error)
+                assert self.lane is not None
+                self.lane.settle(item, error)
             else:
                 self._settle(item, error)
 
@@ -315,9 +313,10 @@ class Outbox:
             self.inflight.pop(id(message), None)
             if message.spool_key is not None:  # a copy is in the spool already (or dropped)
                 self._unhold_bytes(message)
-                if error is None and message.spool_key is not _DROPPED:
+                if error is None and message.spool_key is not DROPPED:
                     self.published += message.count
-                    self._skip.add(message.spool_key)
+                    assert self.lane is not None
+                    self.lane.skip.add(message.spool_key)
                     self.in_spool.pop(message.spool_key, None)
             elif error is None:
                 self.published += message.count
@@ -327,9 +326,9 @@ class Outbox:
                 self._release(message)
             else:
                 self.retries += 1
-                if self.spool is not None:
+                if self.lane is not None:
                     self._unhold_bytes(message)
-                    self._to_spool[id(message)] = message
+                    self.lane.add(message)
                 else:
                     delay = backoff_seconds(
                         message.attempts,
@@ -339,11 +338,12 @@ class Outbox:
                     message.retry_at = time.monotonic() + delay
                     heapq.heappush(self.retry_heap, (message.retry_at, id(message), message))
             self.cond.notify_all()
-        if error is None:
-            self.degraded = False  # Pub/Sub answers again
-        elif retry:
-            if self.spool is not None and not self.degraded:
-                self._enter_degraded(f"publishing failed ({type(error).__name__})")
+        if self.lane is not None:
+            if error is None:
+                self.lane.healthy()  # Pub/Sub answers again
+            elif retry:
+                self.lane.enter_degraded(f"publishing failed ({type(error).__name__})")
+        if retry:
             logger.warning(
                 "il-audit: publishing %d event(s) failed (attempt %d: %s); will retry",
                 message.count,
@@ -372,67 +372,14 @@ class Outbox:
                 # _send counts the bytes again; they stayed held while waiting.
                 self._unhold_bytes(message)
             if transport is None or self._spooling(transport):
-                self._to_spool[id(message)] = message
+                assert self.lane is not None
+                self.lane.add(message)
             else:
                 self._send(transport, message)
 
-    # --------------------------------------------------------------------- spool
+    # --------------------------------------------- accounting for the spool lane
 
-    def _enter_degraded(self, why: str) -> None:
-        self.degraded = True
-        self._probe_failures = 0
-        self._probe_at = time.monotonic() + self.settings.retry_initial_seconds
-        logger.warning("il-audit: %s; spooling to %s until Pub/Sub answers", why, self.spool_root)
-
-    @property
-    def spool_root(self) -> str:
-        """The spool directory (for messages)."""
-        return str(self.spool.root) if self.spool is not None else "-"
-
-    def _watch_for_stalls(self, now: float) -> None:
-        if self.degraded or not self.inflight:
-            return
-        oldest = min(message.sent_at for message in self.inflight.values())
-        if now - oldest >= STALL_SECONDS:
-            self._enter_degraded(f"a message has waited {now - oldest:.0f}s for Pub/Sub")
-
-    def _spill_inflight(self) -> None:
-        """Copy unanswered messages to the spool, so memory no longer holds the only copy."""
-        for message in list(self.inflight.values()):
-            if message.spool_key is None and not message.spill_refused:
-                self._to_spool.setdefault(id(message), message)
-
-    def _spool_pending(self) -> None:
-        spool = self.spool
-        if spool is None or not self._to_spool:
-            return
-        pending, self._to_spool = self._to_spool, {}
-        for message in pending.values():
-            if message.spool_key is not None:
-                continue
-            key = spool.append(message.data(), message.attributes())
-            if key is None:
-                self._spool_full(message)
-                continue
-            message.spool_key = key
-            self._written(message)
-
-    def _spool_full(self, message: OutgoingMessage) -> None:
-        with self.cond:
-            if id(message) in self.inflight:
-                if not self.spill_all:
-                    message.spill_refused = True  # still on its way: its outcome settles it
-                    return
-                # Shutting down: the publish in flight is abandoned with the process.
-                message.spool_key = _DROPPED
-            self.spool_dropped += message.count
-            self.held -= message.count
-            if message.spool_key is None:
-                self._unhold_bytes(message)
-            self.cond.notify_all()
-        self._drop("spool_full", message.event_type_label, message.count)
-
-    def _written(self, message: OutgoingMessage) -> None:
+    def written(self, message: OutgoingMessage) -> None:
         """A message reached the spool file: memory no longer holds the only copy.
 
         It is released at once (a process crash cannot lose what the kernel has);
@@ -441,80 +388,37 @@ class Outbox:
         """
         key = message.spool_key
         assert key is not None
+        assert self.lane is not None
         with self.cond:
             self.spooled += message.count
             # An in-flight copy keeps its bytes held until Pub/Sub answers it.
             self.held -= message.count
-            if key not in self._skip:
+            if key not in self.lane.skip:
                 self.in_spool[key] = message.first_seq
             self.cond.notify_all()
 
-    def _sync_spool(self) -> None:
-        if self.spool is not None and self.spool.unsynced:
-            self.spool.sync()
+    def spool_refused(self, message: OutgoingMessage) -> None:
+        """The spool is at its byte bound: drop and count, unless Pub/Sub may still take it."""
+        with self.cond:
+            if id(message) in self.inflight:
+                if not self.spill_all:
+                    message.spill_refused = True  # still on its way: its outcome settles it
+                    return
+                # Shutting down: the publish in flight is abandoned with the process.
+                message.spool_key = DROPPED
+            self.spool_dropped += message.count
+            self.held -= message.count
+            if message.spool_key is None:
+                self._unhold_bytes(message)
+            self.cond.notify_all()
+        self._drop("spool_full", message.event_type_label, message.count)
 
-    def _drain_spool(self, transport: TransportProtocol, now: float) -> None:
-        spool = self.spool
-        assert spool is not None
-        if self.stopping or self._under_pressure():
-            return  # shutting down, or memory needs the worker more than the backlog does
-        if self.degraded:
-            if self._spool_inflight or now < self._probe_at:
-                return
-            limit = 1  # a probe
-        else:
-            limit = SPOOL_INFLIGHT
-        while len(self._spool_inflight) < limit:
-            record = spool.next_record()
-            if record is None:
-                if self.degraded and not self._spool_inflight:
-                    self.degraded = False  # nothing to probe with: try the next message live
-                return
-            if record.key in self._skip:
-                self._skip.discard(record.key)
-                spool.confirm(record.key)
-                continue
-            self._spool_inflight[record.key] = record
-            try:
-                future = transport.publish(record.data, record.attributes)
-            except Exception as exc:
-                self._settle_spooled(record, exc)
-                return
-            future.add_done_callback(functools.partial(self._completed, record))
-
-    def _settle_spooled(self, record: SpoolRecord, error: BaseException | None) -> None:
-        spool = self.spool
-        assert spool is not None
-        if self._spool_inflight.pop(record.key, None) is None:
-            return  # rewound after an earlier failure: it will be read again
-        if error is None:
-            spool.confirm(record.key)
-            with self.cond:
-                self.drained += record.count
-                self.in_spool.pop(record.key, None)
-                self.cond.notify_all()
-            self.degraded = False
-            self._probe_failures = 0
-            return
-        if not is_retryable(error):
-            # Pub/Sub refuses it for good (e.g. the topic is gone): it stays in the spool
-            # and is retried like an outage, never silently dropped.
-            self._transport_log.log(
-                logging.ERROR,
-                "il-audit: a spooled message was refused by %s (%s); it stays spooled",
-                self.transport_kind,
-                error,
-            )
-        self._spool_inflight.clear()
-        spool.rewind()
-        if not self.degraded:
-            self._enter_degraded(f"publishing from the spool failed ({type(error).__name__})")
-        self._probe_failures += 1
-        self._probe_at = time.monotonic() + backoff_seconds(
-            self._probe_failures,
-            self.settings.retry_initial_seconds,
-            self.settings.retry_max_seconds,
-        )
+    def drained_from_spool(self, record: SpoolRecord) -> None:
+        """A spooled message was published."""
+        with self.cond:
+            self.drained += record.count
+            self.in_spool.pop(record.key, None)
+            self.cond.notify_all()
 
     # -------------------------------------------------------------------- flush
 
@@ -525,7 +429,8 @@ class Outbox:
         """
         outstanding = [message.first_seq for message in self.inflight.values()]
         outstanding.extend(entry[2].first_seq for entry in self.retry_heap)
-        outstanding.extend(message.first_seq for message in self._to_spool.values())
+        if self.lane is not None:
+            outstanding.extend(message.first_seq for message in self.lane.pending.values())
         outstanding.extend(self.in_spool.values())
         if self.open is not None:
             outstanding.append(self.open.first_seq)
@@ -537,5 +442,5 @@ class Outbox:
         """Close the transport and release the spool."""
         if self.transport is not None:
             self.transport.close(timeout)
-        if self.spool is not None:
-            self.spool.close()
+        if self.lane is not None:
+            self.lane.close()

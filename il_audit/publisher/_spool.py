@@ -26,160 +26,34 @@ keep their ``event_id`` for deduplication downstream.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import logging
 import os
 import secrets
 import socket
-import struct
 import time
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
+
+from il_audit.publisher._spool_records import (
+    LOCK_NAME,
+    MAX_RECORD_BYTES,
+    RecordKey,
+    SpoolDirectory,
+    SpoolRecord,
+    encode_record,
+    envelope_count,
+    read_record_at,
+    segment_name,
+    segment_numbers,
+    tree_bytes,
+    try_lock,
+)
 
 logger = logging.getLogger(__name__)
 
-MAGIC: Final = b"ILS1"
-_HEADER: Final = struct.Struct(">4sII")  # magic, payload length, CRC-32 of the payload
-_ATTR_LENGTH: Final = struct.Struct(">I")
 SEGMENT_MAX_BYTES: Final = 8 * 1024 * 1024
-MAX_RECORD_BYTES: Final = 16 * 1024 * 1024  # above Pub/Sub's 10 MB message limit
-_LOCK_NAME: Final = "LOCK"
-_CURSOR_NAME: Final = "CURSOR"
-_SEGMENT_SUFFIX: Final = ".seg"
 _OTHERS_RESCAN_SECONDS: Final = 5.0
-
-
-class RecordKey(NamedTuple):
-    """Where a record starts: its directory, segment number and byte offset."""
-
-    directory: str
-    segment: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolRecord:
-    """One spooled message, ready to be published again."""
-
-    key: RecordKey
-    data: bytes
-    attributes: dict[str, str]
-    count: int
-    """Envelopes it carries (from ``il_audit_count``; 1 when unreadable)."""
-
-
-def encode_record(data: bytes, attributes: Mapping[str, str]) -> bytes:
-    """The bytes of one record."""
-    attrs = json.dumps(dict(attributes), separators=(",", ":"), ensure_ascii=False).encode()
-    payload = _ATTR_LENGTH.pack(len(attrs)) + attrs + data
-    return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
-
-
-def _decode_payload(payload: bytes) -> tuple[dict[str, str], bytes]:
-    (length,) = _ATTR_LENGTH.unpack_from(payload)
-    attrs = json.loads(payload[_ATTR_LENGTH.size : _ATTR_LENGTH.size + length])
-    if not isinstance(attrs, dict):
-        raise ValueError("attributes are not an object")
-    return {str(k): str(v) for k, v in attrs.items()}, payload[_ATTR_LENGTH.size + length :]
-
-
-def _count(attributes: Mapping[str, str]) -> int:
-    raw = attributes.get("il_audit_count", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
-
-
-def _segment_name(number: int) -> str:
-    return f"{number:012d}{_SEGMENT_SUFFIX}"
-
-
-def _segments(directory: Path) -> list[int]:
-    numbers = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(directory):
-            name = entry.name
-            if name.endswith(_SEGMENT_SUFFIX) and name[: -len(_SEGMENT_SUFFIX)].isdigit():
-                numbers.append(int(name[: -len(_SEGMENT_SUFFIX)]))
-    return sorted(numbers)
-
-
-def _tree_bytes(root: Path, skip: Path | None) -> int:
-    total = 0
-    with contextlib.suppress(OSError):
-        for sub in os.scandir(root):
-            if not sub.is_dir(follow_symlinks=False) or (skip and sub.path == str(skip)):
-                continue
-            with contextlib.suppress(OSError):
-                for entry in os.scandir(sub.path):
-                    if entry.name.endswith(_SEGMENT_SUFFIX):
-                        total += entry.stat().st_size
-    return total
-
-
-def _try_lock(directory: Path) -> int | None:
-    """An fd holding the directory's exclusive lock, or None if another process holds it."""
-    path = directory / _LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # The directory may have been drained and removed while we waited to open it.
-        if os.stat(path).st_ino != os.fstat(fd).st_ino:
-            raise OSError("lock file replaced")
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-@dataclass
-class _Directory:
-    """One spool subdirectory being read (the process's own, or an adopted one)."""
-
-    path: Path
-    lock_fd: int
-    own: bool
-    segment: int = 0
-    offset: int = 0
-    """Next read position."""
-    confirmed_segment: int = 0
-    confirmed_offset: int = 0
-    """Everything before this position is confirmed."""
-    unconfirmed: list[tuple[RecordKey, int]] = field(default_factory=list)
-    """Records read and not yet confirmed, in order, with the offset just after each."""
-    done: set[RecordKey] = field(default_factory=set)
-    fd: int | None = None
-    fd_segment: int = 0
-
-    def load_cursor(self) -> None:
-        segments = _segments(self.path)
-        first = segments[0] if segments else 0
-        self.segment, self.offset = first, 0
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            cursor = json.loads((self.path / _CURSOR_NAME).read_text("utf-8"))
-            if int(cursor["segment"]) >= first:
-                self.segment, self.offset = int(cursor["segment"]), int(cursor["offset"])
-        self.confirmed_segment, self.confirmed_offset = self.segment, self.offset
-
-    def save_cursor(self) -> None:
-        tmp = self.path / (_CURSOR_NAME + ".tmp")
-        with contextlib.suppress(OSError):
-            tmp.write_text(
-                json.dumps({"segment": self.confirmed_segment, "offset": self.confirmed_offset}),
-                "utf-8",
-            )
-            os.replace(tmp, self.path / _CURSOR_NAME)
-
-    def close_fd(self) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = None
 
 
 class Spool:
@@ -193,7 +67,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.corrupt = 0
         """Records skipped because they were torn or failed their checksum."""
-        self._own: _Directory | None = None
+        self._own: SpoolDirectory | None = None
         self._write_fd: int | None = None
         self._write_segment = 0
         self._write_size = 0
@@ -202,7 +76,7 @@ class Spool:
         self._own_bytes = 0
         self._others_bytes = 0
         self._others_scanned = float("-inf")
-        self._adopted: list[_Directory] = []
+        self._adopted: list[SpoolDirectory] = []
 
     # ------------------------------------------------------------------ writing
 
@@ -216,7 +90,7 @@ class Spool:
             self._rotate(own)
         now = time.monotonic()
         if now - self._others_scanned >= _OTHERS_RESCAN_SECONDS:
-            self._others_bytes = _tree_bytes(self.root, own.path)
+            self._others_bytes = tree_bytes(self.root, own.path)
             self._others_scanned = now
         if self._own_bytes + self._others_bytes + len(record) > self.max_bytes:
             return None
@@ -245,27 +119,27 @@ class Spool:
         """Whether records were appended since the last :meth:`sync`."""
         return self._unsynced
 
-    def _create_own(self) -> _Directory:
+    def _create_own(self) -> SpoolDirectory:
         self.root.mkdir(parents=True, exist_ok=True)
         host = socket.gethostname().split(".")[0] or "host"
         path = self.root / f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
         path.mkdir()
-        fd = _try_lock(path)
+        fd = try_lock(path)
         if fd is None:
             raise OSError(f"cannot lock the new spool directory {path}")
-        self._own = _Directory(path, fd, own=True)
+        self._own = SpoolDirectory(path, fd, own=True)
         self._own.load_cursor()
         return self._own
 
-    def _rotate(self, own: _Directory) -> None:
+    def _rotate(self, own: SpoolDirectory) -> None:
         if self._write_fd is not None:
             if self._unsynced:
                 os.fsync(self._write_fd)
                 self._unsynced = False
             os.close(self._write_fd)
-        existing = _segments(own.path)
+        existing = segment_numbers(own.path)
         self._write_segment = max([self._write_segment, *existing]) + 1
-        path = own.path / _segment_name(self._write_segment)
+        path = own.path / segment_name(self._write_segment)
         self._write_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._write_size = self._synced_size = 0
         self._others_scanned = float("-inf")  # rescan the neighbours at each new segment
@@ -287,10 +161,10 @@ class Spool:
         for entry in entries:
             if not entry.is_dir(follow_symlinks=False) or entry.path in taken:
                 continue
-            fd = _try_lock(Path(entry.path))
+            fd = try_lock(Path(entry.path))
             if fd is None:
                 continue
-            directory = _Directory(Path(entry.path), fd, own=False)
+            directory = SpoolDirectory(Path(entry.path), fd, own=False)
             directory.load_cursor()
             self._adopted.append(directory)
             adopted += 1
@@ -307,10 +181,10 @@ class Spool:
                 return record
         return None
 
-    def _next_in(self, directory: _Directory) -> SpoolRecord | None:
+    def _next_in(self, directory: SpoolDirectory) -> SpoolRecord | None:
         while True:
             if directory.segment == 0:
-                segments = _segments(directory.path)
+                segments = segment_numbers(directory.path)
                 if not segments:
                     return None
                 directory.segment, directory.offset = segments[0], 0
@@ -331,16 +205,16 @@ class Spool:
                 continue
             directory.unconfirmed.append((key, next_offset))
             attributes, data = record
-            return SpoolRecord(key, data, attributes, _count(attributes))
+            return SpoolRecord(key, data, attributes, envelope_count(attributes))
 
-    def _segment_size(self, directory: _Directory) -> int | None:
+    def _segment_size(self, directory: SpoolDirectory) -> int | None:
         try:
-            return (directory.path / _segment_name(directory.segment)).stat().st_size
+            return (directory.path / segment_name(directory.segment)).stat().st_size
         except OSError:
             return None
 
-    def _advance_segment(self, directory: _Directory) -> bool:
-        later = [number for number in _segments(directory.path) if number > directory.segment]
+    def _advance_segment(self, directory: SpoolDirectory) -> bool:
+        later = [number for number in segment_numbers(directory.path) if number > directory.segment]
         if not later:
             return False
         directory.close_fd()
@@ -348,48 +222,19 @@ class Spool:
         return True
 
     def _read(
-        self, directory: _Directory, limit: int
+        self, directory: SpoolDirectory, limit: int
     ) -> tuple[tuple[dict[str, str], bytes] | None, int]:
         """The record at the read position and the offset after it (None: skipped as corrupt)."""
         if directory.fd is None or directory.fd_segment != directory.segment:
             directory.close_fd()
-            directory.fd = os.open(directory.path / _segment_name(directory.segment), os.O_RDONLY)
+            directory.fd = os.open(directory.path / segment_name(directory.segment), os.O_RDONLY)
             directory.fd_segment = directory.segment
-        start = directory.offset
-        header = os.pread(directory.fd, _HEADER.size, start)
-        if len(header) < _HEADER.size:
-            return self._corrupt(directory, "a torn header at the end", limit)
-        magic, length, checksum = _HEADER.unpack(header)
-        if magic != MAGIC or length > MAX_RECORD_BYTES:
-            return self._corrupt(
-                directory, "no record magic", self._resync(directory, start, limit)
-            )
-        end = start + _HEADER.size + length
-        if end > limit:
-            return self._corrupt(directory, "a record cut short", limit)
-        payload = os.pread(directory.fd, length, start + _HEADER.size)
-        if len(payload) < length or zlib.crc32(payload) != checksum:
-            return self._corrupt(
-                directory, "a checksum mismatch", self._resync(directory, start, limit)
-            )
-        try:
-            return _decode_payload(payload), end
-        except (ValueError, struct.error, UnicodeDecodeError):
-            return self._corrupt(directory, "unreadable attributes", end)
+        decoded, end, problem = read_record_at(directory.fd, directory.offset, limit)
+        if problem is not None:
+            return self._corrupt(directory, problem, end)
+        return decoded, end
 
-    def _resync(self, directory: _Directory, start: int, limit: int) -> int:
-        """The offset of the next record magic after ``start`` (or ``limit``)."""
-        assert directory.fd is not None
-        position = start + 1
-        while position < limit:
-            chunk = os.pread(directory.fd, min(1 << 20, limit - position) + len(MAGIC), position)
-            found = chunk.find(MAGIC)
-            if found >= 0:
-                return position + found
-            position += max(1, len(chunk) - len(MAGIC))
-        return limit
-
-    def _corrupt(self, directory: _Directory, what: str, resume_at: int) -> tuple[None, int]:
+    def _corrupt(self, directory: SpoolDirectory, what: str, resume_at: int) -> tuple[None, int]:
         self.corrupt += 1
         logger.warning(
             "il-audit: skipped a corrupt spool record (%s) in %s segment %d at byte %d",
@@ -413,7 +258,7 @@ class Spool:
                 self._settle(directory)
                 return
 
-    def _settle(self, directory: _Directory) -> None:
+    def _settle(self, directory: SpoolDirectory) -> None:
         moved = False
         while directory.unconfirmed and directory.unconfirmed[0][0] in directory.done:
             key, end = directory.unconfirmed.pop(0)
@@ -425,9 +270,9 @@ class Spool:
         directory.save_cursor()
         self._delete_finished(directory)
 
-    def _delete_finished(self, directory: _Directory) -> None:
+    def _delete_finished(self, directory: SpoolDirectory) -> None:
         """Delete segments wholly confirmed; an adopted directory drained to the end goes too."""
-        for number in _segments(directory.path):
+        for number in segment_numbers(directory.path):
             if number >= directory.confirmed_segment:
                 break
             self._remove_segment(directory, number)
@@ -445,7 +290,7 @@ class Spool:
                 directory.save_cursor()
             return
         size = self._segment_size(directory)
-        later = [n for n in _segments(directory.path) if n > directory.confirmed_segment]
+        later = [n for n in segment_numbers(directory.path) if n > directory.confirmed_segment]
         if (
             not later
             and not directory.unconfirmed
@@ -453,24 +298,24 @@ class Spool:
         ):
             self._remove_directory(directory)
 
-    def _remove_segment(self, directory: _Directory, number: int) -> None:
+    def _remove_segment(self, directory: SpoolDirectory, number: int) -> None:
         if directory.fd is not None and directory.fd_segment == number:
             directory.close_fd()
-        path = directory.path / _segment_name(number)
+        path = directory.path / segment_name(number)
         with contextlib.suppress(OSError):
             size = path.stat().st_size
             path.unlink()
             if directory.own:
                 self._own_bytes -= size
 
-    def _remove_directory(self, directory: _Directory) -> None:
+    def _remove_directory(self, directory: SpoolDirectory) -> None:
         directory.close_fd()
         for entry in list(os.scandir(directory.path)):
-            if entry.name != _LOCK_NAME:
+            if entry.name != LOCK_NAME:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
         with contextlib.suppress(OSError):
-            os.unlink(directory.path / _LOCK_NAME)
+            os.unlink(directory.path / LOCK_NAME)
         with contextlib.suppress(OSError):
             directory.path.rmdir()
         with contextlib.suppress(OSError):
@@ -499,9 +344,9 @@ class Spool:
         """Bytes of segments in this process's and its adopted directories."""
         total = self._own_bytes
         for directory in self._adopted:
-            for number in _segments(directory.path):
+            for number in segment_numbers(directory.path):
                 with contextlib.suppress(OSError):
-                    total += (directory.path / _segment_name(number)).stat().st_size
+                    total += (directory.path / segment_name(number)).stat().st_size
         return total
 
     def close(self) -> None:
@@ -531,9 +376,9 @@ class Spool:
         own = self._own
         if own is None:
             return True
-        for number in _segments(own.path):
+        for number in segment_numbers(own.path):
             try:
-                size = (own.path / _segment_name(number)).stat().st_size
+                size = (own.path / segment_name(number)).stat().st_size
             except OSError:
                 continue
             if number > own.confirmed_segment and size > 0:
@@ -558,65 +403,3 @@ class Spool:
         self._write_fd = None
         self._own = None
         self._adopted = []
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolSummary:
-    """What a spool directory holds, for ``il-audit doctor``."""
-
-    directories: int
-    """Process subdirectories."""
-    adoptable: int
-    """Subdirectories whose lock is free (their process has gone): to be adopted and drained."""
-    segments: int
-    bytes: int
-
-
-def summarize(root: str | os.PathLike[str]) -> SpoolSummary:
-    """Count subdirectories, segments and bytes under ``root`` (briefly trying each lock)."""
-    directories = adoptable = segments = total = 0
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return SpoolSummary(0, 0, 0, 0)
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        directories += 1
-        numbers = _segments(Path(entry.path))
-        segments += len(numbers)
-        for number in numbers:
-            with contextlib.suppress(OSError):
-                total += (Path(entry.path) / _segment_name(number)).stat().st_size
-        fd = _try_lock(Path(entry.path))
-        if fd is not None:
-            adoptable += 1
-            os.close(fd)  # closing releases the lock at once
-    return SpoolSummary(directories, adoptable, segments, total)
-
-
-def scan(root: str | os.PathLike[str]) -> list[SpoolRecord]:
-    """Every intact record under ``root``, read without locks and without consuming anything.
-
-    For inspection (tests, diagnostics) only: a live process may be appending,
-    so a record being written right now is simply not returned.
-    """
-    records = []
-    for sub in sorted(Path(root).iterdir()) if Path(root).is_dir() else []:
-        for number in _segments(sub):
-            try:
-                raw = (sub / _segment_name(number)).read_bytes()
-            except OSError:
-                continue
-            offset = 0
-            while offset + _HEADER.size <= len(raw):
-                magic, length, checksum = _HEADER.unpack_from(raw, offset)
-                end = offset + _HEADER.size + length
-                payload = raw[offset + _HEADER.size : end]
-                if magic != MAGIC or end > len(raw) or zlib.crc32(payload) != checksum:
-                    break
-                attributes, data = _decode_payload(payload)
-                key = RecordKey(str(sub), number, offset)
-                records.append(SpoolRecord(key, data, attributes, _count(attributes)))
-                offset = end
-    return records

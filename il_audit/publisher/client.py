@@ -20,18 +20,16 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from time import time_ns as _time_ns
 from typing import Any, NamedTuple
 
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher import _lifecycle
-from il_audit.publisher._encode import Captured, ContextDefaults, encode
-from il_audit.publisher._ids import new_event_id
+from il_audit.publisher._encode import Captured, ContextDefaults, capture, encode
 from il_audit.publisher._outbox import Outbox
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher._transports.factory import transport_factory
-from il_audit.publisher.context import AuditContext, _current
+from il_audit.publisher.context import AuditContext
 from il_audit.publisher.errors import InvalidEventError, PublisherError, QueueFullError
 from il_audit.schemas import taxonomy
 
@@ -43,6 +41,7 @@ DropCallback = Callable[[str, str], None]
 
 _LOG_INTERVAL_SECONDS = 10.0
 _SPILL_RESERVE_SECONDS = 1.0
+_ABANDON_JOIN_SECONDS = 0.5
 
 
 class PublisherStats(NamedTuple):
@@ -167,18 +166,15 @@ class AuditPublisher:
         if not self._plain:
             return self._submit_slow(event_type, context, fields)
         # The hot path: one flag says "running, enabled, not strict, not closed".
-        now = _time_ns()
-        event_id = fields.pop("event_id", None) or new_event_id(now)
-        if context is None:
-            context = _current.get()
+        captured = capture(event_type, context, fields)
         queue = self._queue
         if len(queue) + self._outbox.held >= self._max_pending:
             self._drop("queue_full", event_type)
-            return event_id
-        queue.append((event_id, now, event_type, context, fields))
-        if self._outbox.idle:
-            self._wake.set()
-        return event_id
+        else:
+            queue.append(captured)
+            if self._outbox.idle:
+                self._wake.set()
+        return captured[0]
 
     def _submit_slow(
         self, event_type: str, context: AuditContext | None, fields: dict[str, Any]
@@ -190,39 +186,27 @@ class AuditPublisher:
             self._start()  # sets _plain unless strict
             if self._plain:
                 return self.submit(event_type, context, fields)
-        now = _time_ns()
-        event_id = fields.pop("event_id", None) or new_event_id(now)
-        if context is None:
-            context = _current.get()
+        captured = capture(event_type, context, fields)
+        full = len(self._queue) + self._outbox.held >= self._max_pending
         if self.strict:
-            self._check_strict(event_id, now, event_type, context, fields)
+            encoded = encode(captured, self._defaults)
+            if encoded.problem is not None:
+                raise InvalidEventError(
+                    encoded.problem, event_id=captured[0], event_type=event_type
+                )
+            if full and not self._closed:
+                raise QueueFullError(f"audit queue full ({self._max_pending} events pending)")
         if self._closed:
             self._drop("shut_down", event_type)
             if self.strict:
                 raise PublisherError("the audit publisher is shut down")
-            return event_id
-        queue = self._queue
-        if len(queue) + self._outbox.held >= self._max_pending:
+        elif full:
             self._drop("queue_full", event_type)
-            return event_id
-        queue.append((event_id, now, event_type, context, fields))
-        if self._outbox.idle:
-            self._wake.set()
-        return event_id
-
-    def _check_strict(
-        self,
-        event_id: str,
-        now: int,
-        event_type: str,
-        context: AuditContext | None,
-        fields: dict[str, Any],
-    ) -> None:
-        encoded = encode((event_id, now, event_type, context, fields), self._defaults)
-        if encoded.problem is not None:
-            raise InvalidEventError(encoded.problem, event_id=event_id, event_type=event_type)
-        if len(self._queue) + self._outbox.held >= self._max_pending:
-            raise QueueFullError(f"audit queue full ({self._max_pending} events pending)")
+        else:
+            self._queue.append(captured)
+            if self._outbox.idle:
+                self._wake.set()
+        return captured[0]
 
     def _drop(self, reason: str, event_type: str, count: int = 1) -> None:
         with self._lock:
@@ -350,6 +334,12 @@ class AuditPublisher:
         if thread is not None and thread is not threading.current_thread():
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
+            if thread.is_alive():
+                # The deadline passed with work left (an outage without a spool): stop the
+                # thread anyway; what it held stays counted as pending.
+                outbox.abandoned = True
+                self._wake.set()
+                thread.join(_ABANDON_JOIN_SECONDS)
             finished = not thread.is_alive()
         if finished:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -376,6 +366,11 @@ class AuditPublisher:
                 drained=outbox.drained,
                 spool_corrupt=outbox.spool.corrupt if outbox.spool is not None else 0,
             )
+
+    @property
+    def shutdown_timeout_seconds(self) -> float:
+        """How long the exit hook may flush it (``IL_AUDIT_SHUTDOWN_TIMEOUT_SECONDS``)."""
+        return self.settings.shutdown_timeout_seconds
 
     @property
     def transport(self) -> TransportProtocol | None:

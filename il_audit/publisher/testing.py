@@ -9,17 +9,15 @@ back afterwards, untouched.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher import _default
-from il_audit.publisher._encode import encode
-from il_audit.publisher._ids import new_event_id
+from il_audit.publisher._encode import capture, encode
 from il_audit.publisher.client import AuditPublisher
-from il_audit.publisher.context import AuditContext, _current
+from il_audit.publisher.context import AuditContext
 from il_audit.publisher.errors import InvalidEventError
 from il_audit.schemas.envelope import Envelope, parse_envelope
 
@@ -53,11 +51,9 @@ class _CapturingPublisher(AuditPublisher):
     def submit(
         self, event_type: str, context: AuditContext | None, fields: dict[str, Any]
     ) -> str | None:
-        now = time.time_ns()
-        event_id = fields.pop("event_id", None) or new_event_id(now)
-        if context is None:
-            context = _current.get()
-        encoded = encode((event_id, now, event_type, context, fields), self._defaults)
+        captured = capture(event_type, context, fields)
+        event_id = captured[0]
+        encoded = encode(captured, self._defaults)
         if encoded.problem is not None:
             error = InvalidEventError(encoded.problem, event_id=event_id, event_type=event_type)
             if self.strict:

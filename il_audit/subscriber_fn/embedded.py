@@ -11,7 +11,7 @@ read it between writes (``il-audit query``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 
@@ -21,6 +21,15 @@ import sqlglot  # noqa: F401 - (see il_audit.publisher._transports.factory)
 from il_audit.config.settings import AuditSettings, SinkKind
 from il_audit.subscriber_fn.core import MessageMeta
 from il_audit.subscriber_fn.pipeline import Pipeline, build_pipeline
+
+
+def make_factory(settings: AuditSettings) -> Callable[[], LocalTransport]:
+    """The ``local`` entry point of the ``il_audit.transports`` group.
+
+    Loading this module (on the thread that builds the publisher) imports DuckDB
+    and sqlglot; the constructor only builds the pipeline.
+    """
+    return lambda: LocalTransport(settings)
 
 
 class LocalTransport:

@@ -10,10 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
-ROOT = Path(__file__).resolve().parents[2]
-IL_AUDIT = [sys.executable, "-m", "il_audit.cli"]
+from tests.support import duck
+from tests.support.cli import ROOT, run_cli
 
 
 def run(
@@ -48,16 +46,13 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     try:
         while writer.poll() is None:
             if database.exists():
-                result = run(
-                    [
-                        *IL_AUDIT,
-                        "query",
-                        "SELECT COUNT(*) AS n FROM events",
-                        "--database",
-                        str(database),
-                        "--format",
-                        "json",
-                    ]
+                result = run_cli(
+                    "query",
+                    "SELECT COUNT(*) AS n FROM events",
+                    "--database",
+                    str(database),
+                    "--format",
+                    "json",
                 )
                 assert result.returncode == 0, result.stderr
                 counts.append(json.loads(result.stdout)[0]["n"])
@@ -72,16 +67,13 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     assert (stats["published"], stats["dropped"], stats["failed"]) == (6000, 0, 0)
     assert len(counts) >= 2, "the reader got in at least twice while the writer ran"
     assert counts == sorted(counts)
-    final = run(
-        [
-            *IL_AUDIT,
-            "query",
-            "SELECT COUNT(DISTINCT event_id) AS n FROM events",
-            "--database",
-            str(database),
-            "--format",
-            "json",
-        ]
+    final = run_cli(
+        "query",
+        "SELECT COUNT(DISTINCT event_id) AS n FROM events",
+        "--database",
+        str(database),
+        "--format",
+        "json",
     )
     assert json.loads(final.stdout) == [{"n": 6000}]
 
@@ -101,13 +93,13 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
     """dev up -> an app process emits -> rows arrive -> dev down leaves no process behind."""
     state_dir = tmp_path / "dev"
     env = {"IL_AUDIT_DEV_DIR": str(state_dir), "PUBSUB_EMULATOR_HOST": ""}
-    up = run([*IL_AUDIT, "dev", "up"], env)
+    up = run_cli("dev", "up", env=env)
     assert up.returncode == 0, up.stderr
     try:
         state = json.loads((state_dir / "state.json").read_text())
         pids = [component["pid"] for component in state["components"]]
         assert all(_alive(pid) for pid in pids)
-        exports = run([*IL_AUDIT, "dev", "env"], env).stdout.splitlines()
+        exports = run_cli("dev", "env", env=env).stdout.splitlines()
         app_env = dict(line.removeprefix("export ").split("=", 1) for line in exports)
         app = run(
             [
@@ -126,24 +118,17 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         count = 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and count < 50:
-            try:
-                with duckdb.connect(str(database), read_only=True) as connection:
-                    row = connection.execute(
-                        "SELECT count(*) FROM events WHERE app='devapp'"
-                    ).fetchone()
-                count = row[0] if row else 0
-            except duckdb.Error:
-                pass
+            count = duck.count(database, "SELECT count(*) FROM events WHERE app='devapp'")
             time.sleep(0.2)
         assert count == 50
-        status = run([*IL_AUDIT, "dev", "status"], env)
+        status = run_cli("dev", "status", env=env)
         assert status.returncode == 0, status.stdout
     finally:
-        down = run([*IL_AUDIT, "dev", "down"], env)
+        down = run_cli("dev", "down", env=env)
     assert down.returncode == 0, down.stderr
     assert "stopped" in down.stdout
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
-    assert run([*IL_AUDIT, "dev", "status"], env).returncode == 1
+    assert run_cli("dev", "status", env=env).returncode == 1

@@ -18,7 +18,6 @@ import venv
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 from google.cloud import pubsub_v1
@@ -27,6 +26,7 @@ from il_audit.cli import cli
 from il_audit.devtools.local_stack import FunctionServer, PubSubLayout, provision_pubsub
 from il_audit.devtools.ports import free_port, wait_for_http
 from il_audit.operations.function_bundle import ENTRY_POINT
+from tests.support.duck import peek
 from tests.support.factories import envelope_line
 from tests.support.pubsub import PROJECT, pull_messages
 from tests.support.stack import wait_until
@@ -129,16 +129,6 @@ def served(
         server.stop()
 
 
-def _rows(database: Path, sql: str) -> list[tuple[object, ...]]:
-    if not database.exists():
-        return []
-    try:
-        with duckdb.connect(str(database), read_only=True) as connection:
-            return connection.execute(sql).fetchall()
-    except duckdb.Error:
-        return []  # the function holds the file for a moment, or the table is not there yet
-
-
 def test_the_served_bundle_stores_pushed_events_and_dead_letters_poison(
     served: tuple[PubSubLayout, FunctionServer, Path],
 ) -> None:
@@ -152,13 +142,11 @@ def test_the_served_bundle_stores_pushed_events_and_dead_letters_poison(
     publisher.publish(topic, poison, il_audit_schema="1", il_audit_count="1").result(30)
     sent = sorted(json.loads(line)["event_id"] for line in good)
     wait_until(
-        lambda: len(_rows(database, "SELECT event_id FROM events")) == 3, 60, "three event rows"
+        lambda: len(peek(database, "SELECT event_id FROM events")) == 3, 60, "three event rows"
     )
-    assert sorted(str(row[0]) for row in _rows(database, "SELECT event_id FROM events")) == sent
+    assert sorted(str(row[0]) for row in peek(database, "SELECT event_id FROM events")) == sent
     wait_until(
-        lambda: (
-            _rows(database, "SELECT error_class FROM dead_letters") == [("unknown_event_type",)]
-        ),
+        lambda: peek(database, "SELECT error_class FROM dead_letters") == [("unknown_event_type",)],
         60,
         "the dead letter",
     )

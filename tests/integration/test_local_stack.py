@@ -11,9 +11,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 
 from il_audit.devtools.local_stack import (
@@ -24,21 +22,12 @@ from il_audit.devtools.local_stack import (
 )
 from il_audit.publisher import AuditContext, AuditPublisher
 from il_audit.schemas import taxonomy as T
+from tests.support.duck import peek
 from tests.support.factories import make_settings
 from tests.support.pubsub import PROJECT, pull_messages
 from tests.support.stack import wait_until
 
 _names = itertools.count(1)
-
-
-def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not path.exists():
-        return []
-    try:
-        with duckdb.connect(str(path), read_only=True) as connection:
-            return connection.execute(sql).fetchall()
-    except duckdb.Error:
-        return []  # the function holds the file for a moment, or tables are not there yet
 
 
 @pytest.fixture
@@ -86,17 +75,17 @@ def test_events_flow_into_duckdb_and_poison_into_the_dead_letter_topic(
     assert publisher.flush(30)
     publisher.shutdown(5)
     wait_until(
-        lambda: query(database, "SELECT count(*) FROM events") == [(150,)], 60, "150 event rows"
+        lambda: peek(database, "SELECT count(*) FROM events") == [(150,)], 60, "150 event rows"
     )
-    rows = query(database, "SELECT event_id, cost_usd, pricing_source, message_id FROM events")
+    rows = peek(database, "SELECT event_id, cost_usd, pricing_source, message_id FROM events")
     assert sorted(row[0] for row in rows) == sorted(sent)
     assert {str(row[1]) for row in rows} == {"0.100000000"}
     assert {row[2] for row in rows} == {"seed_catalog"}
     assert all(row[3] for row in rows)
     wait_until(
-        lambda: len(query(database, "SELECT * FROM dead_letters")) == 1, 30, "the dead letter"
+        lambda: len(peek(database, "SELECT * FROM dead_letters")) == 1, 30, "the dead letter"
     )
-    [(event_id, error_class)] = query(database, "SELECT event_id, error_class FROM dead_letters")
+    [(event_id, error_class)] = peek(database, "SELECT event_id, error_class FROM dead_letters")
     assert (event_id, error_class) == (bad, "unknown_event_type")
     [message] = pull_messages(
         f"projects/{PROJECT}/subscriptions/{layout.dlq_subscription}", expect_events=1

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from il_audit.devtools.ports import free_port
+from tests.support.cli import ROOT, run_cli
 from tests.support.metadata_server import MetadataServer
 from tests.support.pubsub import create_topic_with_subscription
 from tests.support.reliability import delivery, record
-from tests.support.stack import ROOT
 
 SCRIPT = ROOT / "tests/integration/scripts/emit_steady.py"
 META_PROJECT = "il-audit-test"  # the emulator project the fake metadata server names
@@ -67,15 +67,7 @@ def lines(output: str) -> list[dict[str, Any]]:
 
 
 def doctor(env: dict[str, str], cwd: Path) -> tuple[int, dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, "-m", "il_audit.cli", "doctor", "--json", "--timeout", "5"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli("doctor", "--json", "--timeout", "5", env=env, cwd=cwd, inherit=False)
     report: dict[str, Any] = json.loads(result.stdout)
     return result.returncode, report
 

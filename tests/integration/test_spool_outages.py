@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 
 from il_audit.publisher import AuditContext, AuditPublisher
-from il_audit.publisher._spool import scan
+from il_audit.publisher._spool_records import scan
 from il_audit.schemas import taxonomy as T
+from tests.support.cli import ROOT
 from tests.support.factories import make_settings
 from tests.support.pubsub import TopicWithSubscription, create_topic_with_subscription
 from tests.support.reliability import delivery, record
-from tests.support.stack import ROOT, wait_until
+from tests.support.stack import wait_until
 from tests.support.tcp_proxy import TcpProxy
 
 SCRIPT = ROOT / "tests/integration/scripts/emit_steady.py"

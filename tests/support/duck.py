@@ -1,4 +1,4 @@
-"""Reading a DuckDB file the way another process would: waiting while a writer holds it."""
+"""Reading a DuckDB file the way another process would: the one helper tests use for it."""
 
 from __future__ import annotations
 
@@ -21,3 +21,20 @@ def read(path: Path, sql: str, timeout: float = 5.0) -> list[tuple[Any, ...]]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def peek(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` now, or [] while the file is missing, busy or not set up yet (polling)."""
+    if not path.exists():
+        return []
+    try:
+        with duckdb.connect(str(path), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+    except duckdb.Error:
+        return []
+
+
+def count(path: Path, sql: str) -> int:
+    """The single number ``sql`` returns now (-1 while unreadable), for polling."""
+    rows = peek(path, sql)
+    return int(rows[0][0]) if rows else -1

@@ -6,13 +6,10 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import duckdb
 
 from il_audit.devtools.local_stack import (
     FunctionServer,
@@ -21,11 +18,13 @@ from il_audit.devtools.local_stack import (
     start_function,
 )
 from il_audit.publisher import AuditPublisher
+from tests.support import duck
+from tests.support.cli import ROOT, run_cli
 from tests.support.factories import make_settings
 from tests.support.pubsub import PROJECT
 
-ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
+__all__ = ["ROOT", "Stack", "wait_until"]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -85,31 +84,17 @@ class Stack:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows from the stack's DuckDB file ([] while it is busy or missing)."""
-        if not self.database.exists():
-            return []
-        try:
-            with duckdb.connect(str(self.database), read_only=True) as connection:
-                return connection.execute(sql).fetchall()
-        except duckdb.Error:
-            return []
+        return duck.peek(self.database, sql)
 
     def count(self, sql: str) -> int:
         """The single number ``sql`` returns (-1 while unreadable)."""
-        rows = self.query(sql)
-        return int(rows[0][0]) if rows else -1
+        return duck.count(self.database, sql)
 
     def cli(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
         """Run ``il-audit ARGS`` in a fresh process against this stack."""
-        return subprocess.run(
-            [sys.executable, "-m", "il_audit.cli", *args],
-            env={**os.environ, "PYTHONPATH": str(ROOT), **self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_cli(*args, env={**self.env, **(env or {})}, timeout=timeout)
 
     def dlq_groups(self, **env: str) -> list[dict[str, Any]]:
         """``il-audit dlq inspect --format json`` of this stack's dead-letter subscription."""

@@ -1,72 +1,69 @@
-"""Choose and build the transport the settings ask for.
+"""Choose and build the transport the settings ask for, found by name through entry points.
 
-:func:`transport_factory` runs on the thread that builds the publisher and
-imports everything the transport needs there; the returned factory runs on the
-publisher's own thread and only constructs objects. Keeping imports off the
-background thread is what makes ``fork()`` at any moment safe: a fork in the
-middle of an import would leave the child a half-initialised module.
+Transports register in the ``il_audit.transports`` entry-point group
+(``pyproject.toml``): each entry is a function ``make_factory(settings)`` that
+imports what its transport needs and returns a constructor. The publisher
+itself imports nothing from ``il_audit.subscriber_fn``: the embedded ``local``
+transport is declared there and found here by name.
+
+:func:`transport_factory` runs on the thread that builds the publisher, so the
+entry point (and every import it makes) loads there; the returned constructor
+runs on the publisher's own thread and only constructs objects. Keeping imports
+off the background thread is what makes ``fork()`` at any moment safe: a fork
+in the middle of an import would leave the child a half-initialised module.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, Final
 
-from il_audit.config.runtime import PROJECT_VARIABLES_HINT
 from il_audit.config.settings import AuditSettings, Transport
 from il_audit.publisher._transports.base import Transport as TransportProtocol
-from il_audit.publisher._transports.memory import MemoryTransport
 from il_audit.publisher.errors import TransportUnavailableError
 
 TransportFactory = Callable[[], TransportProtocol]
+ENTRY_POINT_GROUP: Final = "il_audit.transports"
+_INSTALL_HINTS: Final = {
+    "local": "the embedded transport needs DuckDB: pip install 'il-audit[embedded]'",
+}
+
+
+@functools.cache
+def _entry_points() -> dict[str, Any]:
+    return {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_transports() -> tuple[str, ...]:
+    """Names of the transports installed in this environment."""
+    return tuple(sorted(_entry_points()))
 
 
 def transport_factory(settings: AuditSettings) -> TransportFactory:
-    """Import what ``settings.resolved_transport`` needs and return its constructor.
+    """Load the transport ``settings.resolved_transport`` names and return its constructor.
 
-    The constructor raises :class:`TransportUnavailableError` (or the
-    underlying error, e.g. missing credentials) when it cannot build one.
+    The constructor raises :class:`TransportUnavailableError` (or the underlying
+    error, e.g. missing credentials) when it cannot build one; a transport that
+    is not installed gives a constructor that says how to install it.
     """
     kind = settings.resolved_transport
-    if kind is Transport.PUBSUB:
-        from il_audit.publisher._transports.pubsub import PubSubTransport, project_resolver
-
-        project, topic = settings.project, settings.topic
-        resolver = None if project else project_resolver()
-
-        def pubsub() -> TransportProtocol:
-            if project:
-                return PubSubTransport(project, topic)
-            assert resolver is not None
-            lookup = resolver.resolve()
-            if not lookup.project:
-                raise TransportUnavailableError(missing_project_message(settings, lookup.problem))
-            return PubSubTransport(lookup.project, topic)
-
-        return pubsub
-    if kind is Transport.MEMORY:
-        return MemoryTransport
-    if kind is Transport.LOCAL:
-        try:
-            from il_audit.subscriber_fn.embedded import LocalTransport
-        except ImportError as exc:
-            return _unavailable(
-                f"the embedded transport needs DuckDB: pip install 'il-audit[embedded]' ({exc})"
-            )
-        return lambda: LocalTransport(settings)
-    return _unavailable(f"transport {kind.value!r} is not available")
-
-
-def missing_project_message(settings: AuditSettings, problem: str | None) -> str:
-    """Why Pub/Sub has no project, naming the variable that would fix it."""
-    where = (
-        f"on a managed runtime ({settings.managed_runtime} is set)"
-        if settings.managed_runtime
-        else "here"
-    )
-    return (
-        f"no GCP project {where}: set {PROJECT_VARIABLES_HINT}; "
-        f"{problem or 'google.auth.default() found none'}"
-    )
+    if kind is Transport.OFF:
+        return _unavailable("auditing is off")
+    entry = _entry_points().get(kind.value)
+    if entry is None:
+        return _unavailable(
+            f"no transport named {kind.value!r} is installed (entry-point group "
+            f"{ENTRY_POINT_GROUP}; installed: {', '.join(available_transports()) or 'none'})"
+        )
+    try:
+        make_factory = entry.load()
+    except ImportError as exc:
+        hint = _INSTALL_HINTS.get(kind.value, f"the {kind.value} transport cannot be imported")
+        return _unavailable(f"{hint} ({exc})")
+    factory: TransportFactory = make_factory(settings)
+    return factory
 
 
 def _unavailable(reason: str) -> TransportFactory:

@@ -6,11 +6,12 @@ import itertools
 import json
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from il_audit.config.settings import AuditSettings
 from il_audit.publisher._transports.base import PublishFuture
 from il_audit.schemas.wire import split_lines
 
@@ -26,6 +27,11 @@ class PublishedMessage:
     def envelopes(self) -> list[dict[str, Any]]:
         """The NDJSON lines decoded (raises ``ValueError`` on a line that is not JSON)."""
         return [json.loads(line) for _, line in split_lines(self.data)]
+
+
+def make_factory(settings: AuditSettings) -> Callable[[], MemoryTransport]:
+    """The ``memory`` entry point."""
+    return MemoryTransport
 
 
 class MemoryTransport:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import netrc  # noqa: F401 - see _WARM_IMPORTS (requests reads ~/.netrc on first use)
 import shlex  # noqa: F401
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import google.auth
@@ -27,8 +28,11 @@ from google.api_core import retry as api_retry
 from google.api_core.timeout import ConstantTimeout
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from il_audit.config.runtime import ProjectResolver, google_auth_project
+from il_audit.config.runtime import PROJECT_VARIABLES_HINT, ProjectResolver, google_auth_project
+from il_audit.config.settings import AuditSettings
 from il_audit.publisher._transports.base import PublishFuture
+from il_audit.publisher._transports.base import Transport as TransportProtocol
+from il_audit.publisher.errors import TransportUnavailableError
 from il_audit.retrying import is_retryable
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,41 @@ def project_resolver() -> ProjectResolver:
     """Finds the project through ``google.auth.default()`` (the metadata server on Google)."""
     _ = (google.auth._default, google.auth.compute_engine.credentials)  # warm, see above
     return ProjectResolver(google_auth_project, timeout=PROJECT_LOOKUP_TIMEOUT_SECONDS)
+
+
+def make_factory(settings: AuditSettings) -> Callable[[], TransportProtocol]:
+    """The ``pubsub`` entry point: a constructor for the settings' project and topic.
+
+    Without a project variable (a managed runtime), the project is looked up
+    through ``google.auth.default()`` by the constructor, on the publisher's
+    thread, bounded in time; only a success is kept.
+    """
+    project, topic = settings.project, settings.topic
+    resolver = None if project else project_resolver()
+
+    def pubsub() -> TransportProtocol:
+        if project:
+            return PubSubTransport(project, topic)
+        assert resolver is not None
+        lookup = resolver.resolve()
+        if not lookup.project:
+            raise TransportUnavailableError(missing_project_message(settings, lookup.problem))
+        return PubSubTransport(lookup.project, topic)
+
+    return pubsub
+
+
+def missing_project_message(settings: AuditSettings, problem: str | None) -> str:
+    """Why Pub/Sub has no project, naming the variable that would fix it."""
+    where = (
+        f"on a managed runtime ({settings.managed_runtime} is set)"
+        if settings.managed_runtime
+        else "here"
+    )
+    return (
+        f"no GCP project {where}: set {PROJECT_VARIABLES_HINT}; "
+        f"{problem or 'google.auth.default() found none'}"
+    )
 
 
 class PubSubTransport:
@@ -95,7 +134,19 @@ class PubSubTransport:
         return future
 
     def close(self, timeout: float | None) -> None:
-        """Send what the client still batches; in-flight futures finish on their own."""
+        """Send what the client still batches, waiting at most ``timeout`` seconds.
+
+        ``PublisherClient.stop()`` blocks until its batches are committed, which
+        during an outage takes up to the client's retry deadline; it runs on a
+        daemon thread so that shutdown keeps its own deadline.
+        """
+        stopper = threading.Thread(target=self._stop, name="il-audit-pubsub-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive():
+            logger.warning("il-audit: the Pub/Sub client did not stop within %.1fs", timeout or 0)
+
+    def _stop(self) -> None:
         try:
             self._client.stop()
         except RuntimeError:

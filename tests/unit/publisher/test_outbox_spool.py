@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as core_exceptions
 
-from il_audit.publisher import AuditContext, AuditPublisher, MemoryTransport, _outbox
+from il_audit.publisher import AuditContext, AuditPublisher, MemoryTransport, _spool_lane
 from il_audit.publisher._spool import Spool
 from il_audit.schemas import taxonomy as T
 from tests.support.factories import make_settings
@@ -120,7 +120,7 @@ def test_an_unanswered_publish_counts_as_an_outage(
     make: Any, transport: Switchable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Messages that hang (a cut network) are copied to the spool after the stall time."""
-    monkeypatch.setattr(_outbox, "STALL_SECONDS", 0.3)
+    monkeypatch.setattr(_spool_lane, "STALL_SECONDS", 0.3)
     publisher = make()
     transport.stuck = True
     ids = emit_steadily(publisher, 200, per_second=2000)

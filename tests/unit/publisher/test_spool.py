@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from il_audit.publisher import _spool
-from il_audit.publisher._spool import Spool, SpoolRecord, summarize
+from il_audit.publisher import _spool, _spool_records
+from il_audit.publisher._spool import Spool
+from il_audit.publisher._spool_records import SpoolRecord, summarize
 
 
 def fill(spool: Spool, count: int, size: int = 100) -> list[bytes]:
@@ -122,7 +123,7 @@ def test_a_corrupt_record_in_the_middle_is_skipped(tmp_path: Path) -> None:
     abandon(dead)
     (segment,) = [own / name for name in os.listdir(own) if name.endswith(".seg")]
     raw = bytearray(segment.read_bytes())
-    second = raw.find(_spool.MAGIC, 1)
+    second = raw.find(_spool_records.MAGIC, 1)
     raw[second + 40] ^= 0xFF  # inside the second record's payload
     segment.write_bytes(bytes(raw))
     heir = Spool(tmp_path, 64 * 1024 * 1024)

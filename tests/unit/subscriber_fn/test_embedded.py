@@ -19,20 +19,8 @@ from il_audit.publisher import AuditPublisher, get_publisher
 from il_audit.retrying import is_retryable
 from il_audit.subscriber_fn.embedded import LocalTransport
 from il_audit.subscriber_fn.errors import SinkUnavailableError
+from tests.support.duck import read as rows
 from tests.support.factories import make_settings
-
-
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    """Read like another process would: wait while the writer holds the file (≤ 0.25 s idle)."""
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with duckdb.connect(str(path), read_only=True) as connection:
-                return connection.execute(sql).fetchall()
-        except duckdb.ConnectionException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def test_local_transport_writes_priced_rows_and_dead_letters(tmp_path: Path) -> None:
