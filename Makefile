@@ -36,7 +36,9 @@ demo: setup
 # Coverage starts before pytest so that modules pytest plugins import early are measured;
 # processes the tests start (the function, the CLI) are not.
 test: setup-test
+	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage combine --quiet
 	$(PY) -m coverage report
 
 lint: setup

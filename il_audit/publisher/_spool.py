@@ -32,6 +32,7 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -56,6 +57,16 @@ SEGMENT_MAX_BYTES: Final = 8 * 1024 * 1024
 _OTHERS_RESCAN_SECONDS: Final = 5.0
 
 
+def _fsync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        logger.warning("il-audit: fsync of the spool failed", exc_info=True)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 class Spool:
     """The spool of one process: appends to its own subdirectory, drains its own and adopted ones.
 
@@ -71,8 +82,8 @@ class Spool:
         self._write_fd: int | None = None
         self._write_segment = 0
         self._write_size = 0
-        self._synced_size = 0
         self._unsynced = False
+        self._syncer: ThreadPoolExecutor | None = None
         self._own_bytes = 0
         self._others_bytes = 0
         self._others_scanned = float("-inf")
@@ -106,12 +117,22 @@ class Spool:
         return key
 
     def sync(self) -> bool:
-        """Make every appended record durable; True when there was something to sync."""
+        """Start making every appended record durable; True when there was something to sync.
+
+        The ``fsync`` runs on a helper thread (on a duplicate of the descriptor,
+        so a rotation may close the original), because a slow disk must never
+        stall the publisher's thread: what was written survives a crash of the
+        process already; the fsync is for a crash of the machine.
+        """
         if not self._unsynced or self._write_fd is None:
             return False
-        os.fsync(self._write_fd)
-        self._synced_size = self._write_size
         self._unsynced = False
+        fd = os.dup(self._write_fd)
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="il-audit-spool-sync"
+            )
+        self._syncer.submit(_fsync_and_close, fd)
         return True
 
     @property
@@ -141,7 +162,7 @@ class Spool:
         self._write_segment = max([self._write_segment, *existing]) + 1
         path = own.path / segment_name(self._write_segment)
         self._write_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._write_size = self._synced_size = 0
+        self._write_size = 0
         self._others_scanned = float("-inf")  # rescan the neighbours at each new segment
         if own.segment == 0:
             own.segment = own.confirmed_segment = self._write_segment
@@ -189,7 +210,7 @@ class Spool:
                     return None
                 directory.segment, directory.offset = segments[0], 0
             active = directory.own and directory.segment == self._write_segment
-            limit = self._synced_size if active else self._segment_size(directory)
+            limit = self._write_size if active else self._segment_size(directory)
             if limit is None:  # the segment is gone: move on
                 if not self._advance_segment(directory):
                     return None
@@ -357,6 +378,9 @@ class Spool:
                     os.fsync(self._write_fd)
                 os.close(self._write_fd)
             self._write_fd = None
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
+            self._syncer = None
         own = self._own
         if own is not None:
             own.close_fd()

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STALL_SECONDS: Final = 5.0
+STALL_SECONDS: Final = 3.0
 """An unanswered message this old means Pub/Sub is unreachable (the client retries for 20 s)."""
 SPOOL_INFLIGHT: Final = 4
 """Spooled messages published at once while draining."""

@@ -449,7 +449,7 @@ def build_workload() -> Workload:
         ),
         (
             b'{"event_type": "auth.logout", "event_id": "x-2", "app": "ingest", '
-            b'"occurred_at": "2026-11-24T06:00:00Z", "color": "red"}',
+            b'"occurred_at": "2026-11-24T06:00:00Z", "status": 5}',
             DAY2 + 3 * timedelta(hours=1),
         ),
     ):
