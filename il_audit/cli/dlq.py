@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -113,12 +113,13 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _source(subscription: str | None, lease_seconds: int) -> PubSubSource:
+def _source(subscription: str | None, lease_seconds: int) -> closing[PubSubSource]:
+    """The dead-letter subscription, closed when the ``with`` block ends."""
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.dlq import PubSubSource
 
-    return PubSubSource.from_settings(
-        get_audit_settings(), subscription, lease_seconds=lease_seconds
+    return closing(
+        PubSubSource.from_settings(get_audit_settings(), subscription, lease_seconds=lease_seconds)
     )
 
 
@@ -252,7 +253,7 @@ def replay(
     with (
         _failures(),
         _source(subscription, lease_seconds) as source,
-        Republisher.from_settings(get_audit_settings(), to_topic) as publish,
+        closing(Republisher.from_settings(get_audit_settings(), to_topic)) as publish,
         click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar,
     ):
         report = run_replay(

@@ -10,12 +10,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from il_audit.operations.dlq import PubSubSource, Republisher, read_archive, replay
+from il_audit.operations.dlq import (
+    PubSubSource,
+    ReplayReport,
+    Republisher,
+    read_archive,
+    replay,
+)
 from il_audit.publisher import AuditContext
 from il_audit.schemas import taxonomy as T
 from tests.support.bigquery_standin import BigQueryStandIn
@@ -52,9 +59,17 @@ def tap(stack: Stack) -> Iterator[Callable[[], Tap]]:
         created.delete()
 
 
-def events_topic(stack: Stack) -> str:
-    """The full path of the stack's events topic, where replay publishes."""
-    return f"projects/{stack.layout.project}/topics/{stack.layout.topic}"
+def replay_in_process(
+    stack: Stack, source: type[PubSubSource] = PubSubSource, lease_seconds: int = 10
+) -> ReplayReport:
+    """One replay run over the stack's dead letters, into its events topic, in this process."""
+    layout = stack.layout
+    subscription = f"projects/{layout.project}/subscriptions/{layout.dlq_subscription}"
+    with (
+        closing(Republisher(f"projects/{layout.project}/topics/{layout.topic}")) as publish,
+        closing(source(subscription, lease_seconds=lease_seconds, pull_timeout=0.5)) as pulled,
+    ):
+        return replay(pulled, publish)
 
 
 def once(ids: list[str]) -> Counter[str]:
@@ -262,6 +277,13 @@ class CrashBeforeAck(Exception):
     """Stands for the process dying between publishing and acknowledging."""
 
 
+class CrashingSource(PubSubSource):
+    """A source whose run dies after publishing, before acknowledging anything."""
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        raise CrashBeforeAck
+
+
 def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(
     stack: Stack, tap: Callable[[], Tap]
 ) -> None:
@@ -269,27 +291,14 @@ def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(
     ids = emit_billing(stack, 5)
     wait_until(lambda: stack.dlq_messages() == 5, 30, "five dead letters")
     stack.start_function(**BILLING)
-    subscription = f"projects/{stack.layout.project}/subscriptions/{stack.layout.dlq_subscription}"
     published = tap()
 
-    class CrashingSource(PubSubSource):
-        def ack(self, ack_ids: list[str]) -> None:  # type: ignore[override]
-            raise CrashBeforeAck
-
-    with (
-        Republisher(events_topic(stack)) as publish,
-        CrashingSource(subscription, lease_seconds=SHORT_LEASE, pull_timeout=0.5) as crashing,
-    ):
-        crashed = replay(crashing, publish)
+    crashed = replay_in_process(stack, CrashingSource, SHORT_LEASE)
     assert crashed.replayed == 0  # published, never acknowledged
     assert any("CrashBeforeAck" in error for error in crashed.errors)
     wait_until(lambda: stack.count("SELECT count(*) FROM events") == 5, 30, "the first copies")
     wait_until(lambda: stack.dlq_messages() == 5, 30, "the crashed run's leases to expire")
-    with (
-        Republisher(events_topic(stack)) as publish,
-        PubSubSource(subscription, lease_seconds=10, pull_timeout=0.5) as source,
-    ):
-        report = replay(source, publish)
+    report = replay_in_process(stack)
     assert report.replayed == 5
     time.sleep(2)
     assert stack.count("SELECT count(*) FROM events") == 5  # second copies deduplicated
@@ -317,17 +326,8 @@ def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
     stack.start_function(**BILLING, **bigquery_env)
     settings = AuditSettings.from_env({**stack.env, **bigquery_env})
     apply(settings, pubsub=False)  # tables and views in the stand-in
-    subscription = f"projects/{stack.layout.project}/subscriptions/{stack.layout.dlq_subscription}"
 
-    class CrashingSource(PubSubSource):
-        def ack(self, ack_ids: list[str]) -> None:  # type: ignore[override]
-            raise CrashBeforeAck
-
-    with (
-        Republisher(events_topic(stack)) as publish,
-        CrashingSource(subscription, lease_seconds=SHORT_LEASE, pull_timeout=0.5) as crashing,
-    ):
-        crashed = replay(crashing, publish)
+    crashed = replay_in_process(stack, CrashingSource, SHORT_LEASE)
     assert crashed.replayed == 0
     from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 
@@ -341,11 +341,7 @@ def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
 
     wait_until(lambda: rows("events") == 3, 60, "the first copies")
     wait_until(lambda: stack.dlq_messages() == 3, 30, "the crashed run's leases to expire")
-    with (
-        Republisher(events_topic(stack)) as publish,
-        PubSubSource(subscription, lease_seconds=10, pull_timeout=0.5) as source,
-    ):
-        replay(source, publish)
+    replay_in_process(stack)
     wait_until(lambda: rows("events") == 6, 60, "the second copies (no insertId dedup here)")
     assert rows("events_deduped") == 3
     deduped = client.query(f"SELECT event_id FROM {table}.events_deduped`").result()

@@ -89,10 +89,7 @@ class MemorySource:
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
         assert all(ack_id in self.leased for ack_id in ack_ids)
 
-    def __enter__(self) -> MemorySource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
+    def close(self) -> None:
         pass
 
 
@@ -209,10 +206,7 @@ def cli_source(monkeypatch: pytest.MonkeyPatch) -> list[MemorySource]:
             self.append(data)
             return done_future()
 
-        def __enter__(self) -> Published:
-            return self
-
-        def __exit__(self, *exc_info: object) -> None:
+        def close(self) -> None:
             pass
 
     monkeypatch.setattr(PubSubSource, "from_settings", source)

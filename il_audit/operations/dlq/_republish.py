@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from il_audit.operations.dlq._messages import DlqError
@@ -50,14 +49,3 @@ class Republisher:
     def close(self) -> None:
         """Send what is still batched, then stop the client."""
         self.client.stop()
-
-    def __enter__(self) -> Republisher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
@@ -140,17 +139,6 @@ class PubSubSource:
     def close(self) -> None:
         """Close the client's channel."""
         self.client.close()
-
-    def __enter__(self) -> PubSubSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
