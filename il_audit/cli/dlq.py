@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from il_audit.cli._options import from_settings
 from il_audit.cli._output import render
+
+if TYPE_CHECKING:
+    from il_audit.operations.dlq import PubSubSource, Selector
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,19 +38,43 @@ def _subscription_option(function: F) -> F:
     )(function)
 
 
-def _selection_options(function: F) -> F:
+_SELECTION = "il_audit.dlq.selection"
+
+
+def _select(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """The selection options' one callback: together they set the command's ``selector``.
+
+    Click calls it for each of them, given or not; each call rebuilds the
+    selector from the values so far, so after the last one it holds them all.
+    """
+    from il_audit.operations.dlq import DlqError, Selector
+
+    given: dict[str, Any] = ctx.meta.setdefault(_SELECTION, {})
+    given[str(param.name)] = _utc(value) if isinstance(value, datetime) else value
+    try:
+        ctx.params["selector"] = Selector.parse(**given)
+    except DlqError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _selector_options(function: F) -> F:
+    """``--filter``, ``--error-class``, ``--since``, ``--until``: one ``selector`` parameter."""
     options = [
         click.option(
             "--filter",
             "filters",
             multiple=True,
             metavar="NAME=GLOB",
+            expose_value=False,
+            callback=_select,
             help="Attribute filter, e.g. app=ingest, event_type=ui.* (repeatable).",
         ),
         click.option(
             "--error-class",
             "error_classes",
             multiple=True,
+            expose_value=False,
+            callback=_select,
             help="Only this error class, e.g. unknown_event_type or "
             "delivery_exhausted (repeatable).",
         ),
@@ -54,19 +82,17 @@ def _selection_options(function: F) -> F:
             "--since",
             type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
             default=None,
+            expose_value=False,
+            callback=_select,
             help="Only messages dead-lettered at or after (UTC).",
         ),
         click.option(
             "--until",
             type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
             default=None,
+            expose_value=False,
+            callback=_select,
             help="Only messages dead-lettered at or before (UTC).",
-        ),
-        click.option(
-            "--limit",
-            type=click.IntRange(1),
-            default=None,
-            help="Look at no more than this many messages.",
         ),
     ]
     for option in reversed(options):
@@ -74,36 +100,38 @@ def _selection_options(function: F) -> F:
     return function
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+def _limit_option(function: F) -> F:
+    return click.option(
+        "--limit",
+        type=click.IntRange(1),
+        default=None,
+        help="Look at no more than this many messages.",
+    )(function)
 
 
-def _source(subscription: str | None, lease_seconds: int = 60) -> Any:
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _source(subscription: str | None, lease_seconds: int) -> closing[PubSubSource]:
+    """The dead-letter subscription, closed when the ``with`` block ends."""
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.dlq import PubSubSource
 
-    settings = get_audit_settings()
-    if not settings.project and not (subscription and "/" in subscription):
-        raise click.ClickException("no project: set GOOGLE_CLOUD_PROJECT (or give a full path)")
-    return PubSubSource(
-        subscription or f"{settings.dlq_topic}-inspect",
-        project=settings.project,
-        lease_seconds=lease_seconds,
+    return closing(
+        PubSubSource.from_settings(get_audit_settings(), subscription, lease_seconds=lease_seconds)
     )
 
 
-def _selector(
-    filters: tuple[str, ...],
-    error_classes: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-) -> Any:
-    from il_audit.operations.dlq import DlqError, Selector
+@contextmanager
+def _failures() -> Iterator[None]:
+    """A dead-letter operation that cannot proceed ends the command with exit code 1."""
+    from il_audit.operations.dlq import DlqError
 
     try:
-        return Selector.parse(filters, error_classes, _utc(since), _utc(until))
+        yield
     except DlqError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -124,7 +152,8 @@ def dlq() -> None:
 
 @dlq.command()
 @_subscription_option
-@_selection_options
+@_selector_options
+@_limit_option
 @click.option(
     "--format",
     "fmt",
@@ -136,26 +165,15 @@ def dlq() -> None:
 def inspect(
     subscription: str | None,
     lease_seconds: int,
-    filters: tuple[str, ...],
-    error_classes: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
+    selector: Selector,
     limit: int | None,
     fmt: str,
 ) -> None:
     """Peek without acknowledging: groups by error class and app, with counts and a sample."""
-    from il_audit.operations.dlq import DlqError
     from il_audit.operations.dlq import inspect as run_inspect
 
-    source = _source(subscription, lease_seconds)
-    try:
-        groups = run_inspect(
-            source, limit=limit or 1000, selector=_selector(filters, error_classes, since, until)
-        )
-    except DlqError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        source.close()
+    with _failures(), _source(subscription, lease_seconds) as source:
+        groups = run_inspect(source, limit=limit or 1000, selector=selector)
     columns = ["error_class", "app", "messages", "events", "first_seen", "last_seen", "sample"]
     rows = [
         (g.error_class, g.app, g.messages, g.events, g.first_seen, g.last_seen, g.sample_detail)
@@ -171,7 +189,8 @@ def inspect(
 
 @dlq.command()
 @_subscription_option
-@_selection_options
+@_selector_options
+@_limit_option
 @click.option(
     "--to-topic",
     default=None,
@@ -211,10 +230,7 @@ def inspect(
 def replay(
     subscription: str | None,
     lease_seconds: int,
-    filters: tuple[str, ...],
-    error_classes: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
+    selector: Selector,
     limit: int | None,
     to_topic: str | None,
     dry_run: bool,
@@ -230,41 +246,28 @@ def replay(
     acknowledges a message only after its republish is confirmed. Exit code 1
     when any publish failed (those messages stay in the subscription).
     """
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
     from il_audit.config.settings import get_audit_settings
-    from il_audit.operations.dlq import DlqError
+    from il_audit.operations.dlq import Republisher
     from il_audit.operations.dlq import replay as run_replay
 
-    settings = get_audit_settings()
-    source = _source(subscription, lease_seconds)
-    publisher = pubsub_v1.PublisherClient(
-        batch_settings=pubsub_v1.types.BatchSettings(max_messages=1000, max_latency=0.02)
-    )
-    topic = (
-        to_topic
-        if to_topic and "/" in to_topic
-        else publisher.topic_path(settings.project, to_topic or settings.topic)
-    )
-    try:
-        with click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar:
-            report = run_replay(
-                source,
-                lambda data, attributes: publisher.publish(topic, data, **attributes),
-                selector=_selector(filters, error_classes, since, until),
-                limit=limit,
-                cap=max_replays,
-                force=force,
-                dry_run=dry_run,
-                revalidate=revalidate,
-                batch=batch_size,
-                progress=bar.update,
-            )
-    except DlqError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        source.close()
-        publisher.stop()
+    with (
+        _failures(),
+        _source(subscription, lease_seconds) as source,
+        closing(Republisher.from_settings(get_audit_settings(), to_topic)) as publish,
+        click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar,
+    ):
+        report = run_replay(
+            source,
+            publish,
+            selector=selector,
+            limit=limit,
+            cap=max_replays,
+            force=force,
+            dry_run=dry_run,
+            revalidate=revalidate,
+            batch=batch_size,
+            progress=bar.update,
+        )
     for failing in report.failing[:20]:
         click.echo(f"still failing {failing['message_id']}: {'; '.join(failing['problems'][:3])}")
     if report.capped:
@@ -283,7 +286,8 @@ def replay(
 
 @dlq.command()
 @_subscription_option
-@_selection_options
+@_selector_options
+@_limit_option
 @click.option(
     "--archive",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -295,10 +299,7 @@ def replay(
 def purge(
     subscription: str | None,
     lease_seconds: int,
-    filters: tuple[str, ...],
-    error_classes: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
+    selector: Selector,
     limit: int | None,
     archive: Path | None,
     yes: bool,
@@ -308,7 +309,6 @@ def purge(
 
     The archive is written and flushed to disk before anything is acknowledged.
     """
-    from il_audit.operations.dlq import DlqError
     from il_audit.operations.dlq import purge as run_purge
 
     if dry_run or not yes:
@@ -318,27 +318,16 @@ def purge(
             inspect,
             subscription=subscription,
             lease_seconds=lease_seconds,
-            filters=filters,
-            error_classes=error_classes,
-            since=since,
-            until=until,
+            selector=selector,
             limit=limit,
             fmt="table",
         )
         return
     archive = archive or Path(f"dlq-archive-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
-    source = _source(subscription, lease_seconds)
-    try:
-        with click.progressbar(length=limit or 0, label="purging", show_pos=True) as bar:
-            report = run_purge(
-                source,
-                archive,
-                selector=_selector(filters, error_classes, since, until),
-                limit=limit,
-                progress=bar.update,
-            )
-    except DlqError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        source.close()
+    with (
+        _failures(),
+        _source(subscription, lease_seconds) as source,
+        click.progressbar(length=limit or 0, label="purging", show_pos=True) as bar,
+    ):
+        report = run_purge(source, archive, selector=selector, limit=limit, progress=bar.update)
     click.echo(report.summary())

@@ -9,18 +9,29 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from il_audit.operations.dlq import read_archive
+from il_audit.operations.dlq import (
+    PubSubSource,
+    ReplayReport,
+    Republisher,
+    read_archive,
+    replay,
+)
 from il_audit.publisher import AuditContext
 from il_audit.schemas import taxonomy as T
 from tests.support.bigquery_standin import BigQueryStandIn
 from tests.support.stack import ROOT, Stack, wait_until
+from tests.support.tap import Tap
 
 CTX = AuditContext(app="ingest", actor_uid="u-1")
+SHORT_LEASE = 2
+"""Seconds a crashed run's messages stay hidden, so that tests wait for them briefly."""
 BILLING = {"IL_AUDIT_EXTRA_EVENT_TYPES": "billing.*"}
 
 
@@ -32,6 +43,38 @@ def stack(pubsub_emulator_host: str, tmp_path: Path) -> Iterator[Stack]:
     created.provision(max_delivery_attempts=5, max_backoff_seconds=2)
     yield created
     created.stop_function()
+
+
+@pytest.fixture
+def tap(stack: Stack) -> Iterator[Callable[[], Tap]]:
+    """Taps on the stack's events topic (created when called, deleted afterwards)."""
+    taps: list[Tap] = []
+
+    def create() -> Tap:
+        taps.append(Tap.on(stack.layout.project, stack.layout.topic))
+        return taps[-1]
+
+    yield create
+    for created in taps:
+        created.delete()
+
+
+def replay_in_process(
+    stack: Stack, source: type[PubSubSource] = PubSubSource, lease_seconds: int = 10
+) -> ReplayReport:
+    """One replay run over the stack's dead letters, into its events topic, in this process."""
+    layout = stack.layout
+    subscription = f"projects/{layout.project}/subscriptions/{layout.dlq_subscription}"
+    with (
+        closing(Republisher(f"projects/{layout.project}/topics/{layout.topic}")) as publish,
+        closing(source(subscription, lease_seconds=lease_seconds, pull_timeout=0.5)) as pulled,
+    ):
+        return replay(pulled, publish)
+
+
+def once(ids: list[str]) -> Counter[str]:
+    """Each of ``ids`` published exactly once."""
+    return Counter(ids)
 
 
 def emit_billing(stack: Stack, count: int) -> list[str]:
@@ -61,10 +104,13 @@ def test_inspect_groups_without_acknowledging(stack: Stack) -> None:
     assert stack.dlq_messages() == 3  # still there
 
 
-def test_revalidate_leaves_poison_and_replays_once_fixed(stack: Stack, tmp_path: Path) -> None:
-    """Lines that would fail again stay; after the fix they are replayed and stored once."""
+def test_revalidate_leaves_poison_and_replays_once_fixed(
+    stack: Stack, tap: Callable[[], Tap], tmp_path: Path
+) -> None:
+    """Lines that would fail again stay; after the fix they are replayed, published once."""
     ids = emit_billing(stack, 3)
     wait_until(lambda: stack.dlq_messages() == 3, 30, "three dead letters")
+    published = tap()
     result = stack.cli("dlq", "replay", "--revalidate", "--report", str(tmp_path / "r1.json"))
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "r1.json").read_text())
@@ -81,12 +127,16 @@ def test_revalidate_leaves_poison_and_replays_once_fixed(stack: Stack, tmp_path:
     stored = stack.query("SELECT event_id, payload->>'$.resource_id' FROM events ORDER BY 2")
     assert sorted(row[0] for row in stored) == sorted(ids)
     assert stack.dlq_messages() == 0
+    assert published.publishes(expect_events=3) == once(ids)  # nothing while still poison
 
 
-def test_still_poison_returns_with_its_reason_until_the_replay_cap(stack: Stack) -> None:
+def test_still_poison_returns_with_its_reason_until_the_replay_cap(
+    stack: Stack, tap: Callable[[], Tap]
+) -> None:
     """Replayed poison comes back with an incremented count; at the cap replay refuses it."""
-    emit_billing(stack, 1)
+    [event_id] = emit_billing(stack, 1)
     wait_until(lambda: stack.dlq_messages() == 1, 30, "the dead letter")
+    published = tap()
     for round_number in (1, 2, 3):
         result = stack.cli("dlq", "replay")
         assert result.returncode == 0, result.stderr
@@ -107,6 +157,7 @@ def test_still_poison_returns_with_its_reason_until_the_replay_cap(stack: Stack)
     assert [row[0] for row in counts] == [None, "1", "2", "3"]
     forced = stack.cli("dlq", "replay", "--force")
     assert "replayed 1 " in forced.stdout
+    assert published.publishes(expect_events=4) == {event_id: 4}  # 3 rounds, none capped, forced
 
 
 def test_purge_archives_then_acknowledges_only_what_was_selected(
@@ -131,8 +182,10 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
     assert [group["app"] for group in stack.dlq_groups()] == ["ingest"]
 
 
-def test_outage_then_replay_lands_every_event_once(stack: Stack, tmp_path: Path) -> None:
-    """Sink down -> Pub/Sub retries and dead-letters -> sink back -> replay -> stored once."""
+def test_outage_then_replay_lands_every_event_once(
+    stack: Stack, tap: Callable[[], Tap], tmp_path: Path
+) -> None:
+    """Sink down -> Pub/Sub retries and dead-letters -> sink back -> replay -> published once."""
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where the database directory should be")
     database = blocker / "audit.duckdb"
@@ -146,6 +199,7 @@ def test_outage_then_replay_lands_every_event_once(stack: Stack, tmp_path: Path)
     assert group["error_class"] == "delivery_exhausted"
     assert group["events"] == 2
     blocker.unlink()  # the warehouse is back
+    published = tap()
     result = stack.cli("dlq", "replay", "--error-class", "delivery_exhausted")
     assert result.returncode == 0, result.stderr
     stack.database = database
@@ -156,13 +210,17 @@ def test_outage_then_replay_lands_every_event_once(stack: Stack, tmp_path: Path)
     wait_until(landed, 180, "the replayed events")
     assert sorted(row[0] for row in stack.query("SELECT event_id FROM events")) == sorted(sent)
     assert stack.dlq_messages() == 0
+    assert published.publishes(expect_events=2) == once([str(event_id) for event_id in sent])
 
 
-def test_killing_replay_at_random_points_loses_and_duplicates_nothing(stack: Stack) -> None:
+def test_killing_replay_at_random_points_loses_and_duplicates_nothing(
+    stack: Stack, tap: Callable[[], Tap]
+) -> None:
     """SIGKILL replay again and again; then every event is stored once and the DLQ is empty."""
     ids = emit_billing(stack, 150)
     wait_until(lambda: stack.dlq_messages() == 150, 60, "150 dead letters")
     stack.start_function(**BILLING)
+    whole_test = tap()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -185,6 +243,7 @@ def test_killing_replay_at_random_points_loses_and_duplicates_nothing(stack: Sta
             kills += 1
         process.wait(30)
     assert kills >= 4
+    unkilled_runs = tap()
 
     # The killed runs' leases expire within 10 s; replay whatever is visible until done.
     rounds: list[str] = []
@@ -205,54 +264,54 @@ def test_killing_replay_at_random_points_loses_and_duplicates_nothing(stack: Sta
     assert stack.count("SELECT count(*) FROM events") == len(ids)  # never twice
     assert sorted(row[0] for row in stack.query("SELECT event_id FROM events")) == sorted(ids)
     wait_until(lambda: stack.dlq_messages() == 0, 60, "an empty dead-letter subscription")
+    # The table dedupes; the publishes show what replay did. Every event was published.
+    # A killed run may leave published messages unacknowledged, which the next runs
+    # publish again (harmless, deduped); the runs that were not killed publish none twice.
+    published = whole_test.publishes(expect_events=len(ids))
+    assert set(published) == set(ids)
+    assert set(unkilled_runs.publishes(expect_events=0).values()) <= {1}
+    print(f"{sum(published.values()) - len(ids)} publishes repeated after {kills} kills")
 
 
 class CrashBeforeAck(Exception):
     """Stands for the process dying between publishing and acknowledging."""
 
 
-def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(stack: Stack) -> None:
+class CrashingSource(PubSubSource):
+    """A source whose run dies after publishing, before acknowledging anything."""
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        raise CrashBeforeAck
+
+
+def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(
+    stack: Stack, tap: Callable[[], Tap]
+) -> None:
     """Published but not acknowledged: the message returns, is replayed again, stored once."""
-    from google.cloud import pubsub_v1
-
-    from il_audit.operations.dlq import PubSubSource, replay
-
     ids = emit_billing(stack, 5)
     wait_until(lambda: stack.dlq_messages() == 5, 30, "five dead letters")
     stack.start_function(**BILLING)
-    subscription = f"projects/{stack.layout.project}/subscriptions/{stack.layout.dlq_subscription}"
-    publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(stack.layout.project, stack.layout.topic)
+    published = tap()
 
-    class CrashingSource(PubSubSource):
-        def ack(self, ack_ids: list[str]) -> None:  # type: ignore[override]
-            raise CrashBeforeAck
-
-    crashing = CrashingSource(subscription, lease_seconds=10, pull_timeout=0.5)
-    crashed = replay(crashing, lambda data, attrs: publisher.publish(topic, data, **attrs))
-    crashing.close()
+    crashed = replay_in_process(stack, CrashingSource, SHORT_LEASE)
     assert crashed.replayed == 0  # published, never acknowledged
     assert any("CrashBeforeAck" in error for error in crashed.errors)
     wait_until(lambda: stack.count("SELECT count(*) FROM events") == 5, 30, "the first copies")
-    time.sleep(10.5)  # the lease of the crashed run expires
-    source = PubSubSource(subscription, lease_seconds=10, pull_timeout=0.5)
-    report = replay(source, lambda data, attrs: publisher.publish(topic, data, **attrs))
-    source.close()
+    wait_until(lambda: stack.dlq_messages() == 5, 30, "the crashed run's leases to expire")
+    report = replay_in_process(stack)
     assert report.replayed == 5
     time.sleep(2)
     assert stack.count("SELECT count(*) FROM events") == 5  # second copies deduplicated
     assert sorted(row[0] for row in stack.query("SELECT event_id FROM events")) == sorted(ids)
     assert stack.dlq_messages() == 0
+    assert published.publishes(expect_events=10) == Counter(ids * 2)  # each exactly twice
 
 
 def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
     stack: Stack, standin: BigQueryStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stand-in keeps both copies (it ignores insertId); events_deduped shows one."""
-    from google.cloud import pubsub_v1
-
     from il_audit.config.settings import AuditSettings
-    from il_audit.operations.dlq import PubSubSource, replay
     from il_audit.operations.infra import apply
 
     dataset = f"dedup_{os.getpid()}"
@@ -267,18 +326,8 @@ def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
     stack.start_function(**BILLING, **bigquery_env)
     settings = AuditSettings.from_env({**stack.env, **bigquery_env})
     apply(settings, pubsub=False)  # tables and views in the stand-in
-    subscription = f"projects/{stack.layout.project}/subscriptions/{stack.layout.dlq_subscription}"
-    publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(stack.layout.project, stack.layout.topic)
 
-    def publish(data: bytes, attributes: dict[str, str]):  # type: ignore[no-untyped-def]
-        return publisher.publish(topic, data, **attributes)
-
-    class CrashingSource(PubSubSource):
-        def ack(self, ack_ids: list[str]) -> None:  # type: ignore[override]
-            raise CrashBeforeAck
-
-    crashed = replay(CrashingSource(subscription, lease_seconds=10, pull_timeout=0.5), publish)
+    crashed = replay_in_process(stack, CrashingSource, SHORT_LEASE)
     assert crashed.replayed == 0
     from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 
@@ -291,8 +340,8 @@ def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
         )
 
     wait_until(lambda: rows("events") == 3, 60, "the first copies")
-    time.sleep(10.5)
-    replay(PubSubSource(subscription, lease_seconds=10, pull_timeout=0.5), publish)
+    wait_until(lambda: stack.dlq_messages() == 3, 30, "the crashed run's leases to expire")
+    replay_in_process(stack)
     wait_until(lambda: rows("events") == 6, 60, "the second copies (no insertId dedup here)")
     assert rows("events_deduped") == 3
     deduped = client.query(f"SELECT event_id FROM {table}.events_deduped`").result()

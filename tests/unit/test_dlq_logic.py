@@ -15,10 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from il_audit.cli import cli
 from il_audit.operations.dlq import (
     DeadLetter,
     DlqError,
+    PubSubSource,
+    Republisher,
     Selector,
     inspect,
     purge,
@@ -84,6 +88,9 @@ class MemorySource:
 
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
         assert all(ack_id in self.leased for ack_id in ack_ids)
+
+    def close(self) -> None:
+        pass
 
 
 def done_future(error: Exception | None = None) -> Future[str]:
@@ -182,3 +189,61 @@ def test_purge_archives_before_acking(tmp_path: Path) -> None:
     assert record["error_class"] == "delivery_exhausted"
     assert source.acked == ["ack-2"]
     assert json.loads(archive.read_text())["message_id"] == "2"
+
+
+@pytest.fixture
+def cli_source(monkeypatch: pytest.MonkeyPatch) -> list[MemorySource]:
+    """The CLI reads from an in-memory subscription and republishes into a list."""
+    opened: list[MemorySource] = []
+    messages = [own_reject("1"), own_reject("2", app="chat"), exhausted("3")]
+
+    def source(*args: object, **kwargs: object) -> MemorySource:
+        opened.append(MemorySource(list(messages)))
+        return opened[-1]
+
+    class Published(list[bytes]):
+        def __call__(self, data: bytes, attributes: dict[str, str]) -> Future[str]:
+            self.append(data)
+            return done_future()
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(PubSubSource, "from_settings", source)
+    monkeypatch.setattr(Republisher, "from_settings", lambda *args: Published())
+    return opened
+
+
+def test_cli_selection_options_build_one_selector(cli_source: list[MemorySource]) -> None:
+    """--filter, --error-class, --since and --until (naive dates read as UTC) all apply."""
+    result = CliRunner().invoke(
+        cli,
+        ["dlq", "replay", "--dry-run", "--filter", "app=chat", "--filter",
+         "error_class=delivery_exhausted", "--error-class", "unknown_event_type",
+         "--since", "2026-11-27", "--until", "2026-11-27T10:00:00"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "dry run: selected 2, would replay 2 " in result.output  # 2 and 3 (of either class)
+    [source] = cli_source
+    assert source.acked == []
+    late = CliRunner().invoke(cli, ["dlq", "replay", "--dry-run", "--since", "2026-11-28"])
+    assert "dry run: selected 0, would replay 0 " in late.output
+
+
+def test_cli_refuses_a_malformed_filter_before_reading(cli_source: list[MemorySource]) -> None:
+    """A filter without '=' is bad usage (exit 2), reported before any subscription is opened."""
+    result = CliRunner().invoke(cli, ["dlq", "inspect", "--filter", "app"])
+    assert result.exit_code == 2
+    assert "--filter" in result.output
+    assert "NAME=VALUE" in result.output
+    assert cli_source == []
+
+
+def test_cli_purge_dry_run_inspects_the_same_selection(cli_source: list[MemorySource]) -> None:
+    """purge --dry-run shows the groups its selection would purge and acknowledges nothing."""
+    result = CliRunner().invoke(cli, ["dlq", "purge", "--dry-run", "--filter", "app=chat"])
+    assert result.exit_code == 0, result.output
+    assert "chat" in result.output
+    assert "ingest" not in result.output
+    [source] = cli_source
+    assert (source.acked, len(source.available)) == ([], 3)
