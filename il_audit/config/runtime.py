@@ -100,7 +100,7 @@ class ProjectResolver:
     def _run(self) -> None:
         try:
             result = self._lookup()
-        except Exception as exc:  # the lookup must report, never kill its thread loudly
+        except Exception as exc:  # noqa: BLE001 - the lookup must report, never kill its thread loudly
             result = ProjectLookup(
                 None, "google.auth.default()", problem=f"{type(exc).__name__}: {exc}"
             )

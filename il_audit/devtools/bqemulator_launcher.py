@@ -90,7 +90,7 @@ def _skip_spatial_install(log_level: str) -> None:
         # LOAD reads the extension from the local extension directory only (no network).
         try:
             self.connection.execute("LOAD spatial")
-        except Exception as exc:  # any failure just means "not installed"
+        except Exception as exc:  # noqa: BLE001 - any failure just means "not installed"
             log.warning("duckdb.spatial_skipped", reason=str(exc).splitlines()[0])
 
     DuckDBEngine._load_spatial = _load_spatial_if_installed  # type: ignore[method-assign]

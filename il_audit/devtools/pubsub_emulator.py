@@ -113,7 +113,7 @@ def main() -> None:
         sys.exit(1)
     print(f"PUBSUB_EMULATOR_HOST={emulator.host}", flush=True)
 
-    def _stop(signum: int, frame: object) -> None:
+    def _stop(_signum: int, _frame: object) -> None:
         emulator.stop()
         sys.exit(0)
 

@@ -174,7 +174,7 @@ def check_publish_permission(topic_path: str, timeout: float) -> tuple[bool | No
         return False, "the topic does not exist (run il-audit infra apply)"
     except core_exceptions.GoogleAPICallError as exc:
         return None, f"testIamPermissions failed: {exc}"
-    except Exception as exc:  # credentials, network: say what happened, never crash doctor
+    except Exception as exc:  # noqa: BLE001 - credentials, network: say what happened, never crash doctor
         return None, f"{type(exc).__name__}: {exc}"
     if PUBLISH_PERMISSION in response.permissions:
         return True, f"testIamPermissions grants {PUBLISH_PERMISSION}"

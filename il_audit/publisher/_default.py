@@ -9,11 +9,12 @@ the host app; strict mode raises instead.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
+from il_audit.config.settings import AuditSettings, Transport, strict_requested
 from il_audit.publisher.client import (
     AuditPublisher,
     DropCallback,
@@ -58,10 +59,7 @@ def _create_default() -> AuditPublisher:
 
 
 def _strict_from_env() -> bool:
-    try:
-        return get_audit_settings().strict
-    except Exception:
-        return False
+    return strict_requested(os.environ)
 
 
 def _log_destination(client: AuditPublisher) -> None:

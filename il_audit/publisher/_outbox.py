@@ -186,7 +186,7 @@ class Outbox:
             return None
         try:
             self.transport = self._make_transport()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure: back off, report, keep events
             self._transport_failures += 1
             delay = backoff_seconds(
                 self._transport_failures,
@@ -276,7 +276,7 @@ class Outbox:
         message.sent_at = time.monotonic()
         try:
             future = transport.publish(message.data(), message.attributes())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - settled as that publish's outcome
             self._settle(message, exc)
             return
         future.add_done_callback(functools.partial(self.completed, message))

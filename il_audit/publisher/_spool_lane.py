@@ -142,7 +142,7 @@ class SpoolLane:
             self._inflight[record.key] = record
             try:
                 future = transport.publish(record.data, record.attributes)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - settled as that publish's outcome
                 self.settle(record, exc)
                 return
             future.add_done_callback(functools.partial(self.outbox.completed, record))

@@ -34,6 +34,8 @@ COMPAT_VIEW_NAMES: Final = (
 )
 """0.1.3 tables that live on as views (``chat_turns`` and ``chat_sessions`` come with the
 chat views; ``cost_rates`` stays a table)."""
+COMPAT_BASE_VIEWS: Final = ("seed_envelope",)
+"""Views in ``compat/`` that the compat views read (not 0.1.3 tables themselves)."""
 
 # Creation order: a view must come after the views it reads.
 VIEW_NAMES: Final = (
@@ -47,6 +49,7 @@ VIEW_NAMES: Final = (
     "auth_failures",
     "ui_interactions",
     "pipeline_health",
+    *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
 )
 BASE_TABLES: Final = frozenset({"events", "dead_letters", "cost_rates"})
@@ -87,7 +90,12 @@ def views() -> tuple[View, ...]:
     return tuple(
         View(name, compat.joinpath(f"{name}.sql").read_text("utf-8"), compat=True)
         if name in COMPAT_VIEW_NAMES
-        else View(name, folder.joinpath(f"{name}.sql").read_text("utf-8"))
+        else View(
+            name,
+            (compat if name in COMPAT_BASE_VIEWS else folder)
+            .joinpath(f"{name}.sql")
+            .read_text("utf-8"),
+        )
         for name in VIEW_NAMES
     )
 

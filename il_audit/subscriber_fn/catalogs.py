@@ -86,7 +86,7 @@ class TableCatalogProvider:
         retry = min(self._ttl, self._fallback_retry)
         try:
             rows = self._read_rows()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure: price from the seed
             logger.warning("il-audit: cost_rates unreachable (%s); pricing from the seed", exc)
             return fallback_catalog(), retry
         if not rows:

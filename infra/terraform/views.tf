@@ -183,11 +183,29 @@ resource "google_bigquery_table" "view_pipeline_health" {
   ]
 }
 
+resource "google_bigquery_table" "view_seed_envelope" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "seed_envelope"
+  description         = "The 18 envelope columns every 0.1.3 event table began with (its ENV18), for every event, plus the payload, usage items and cost the compat views read their typed columns from, and the usage totals 0.1.3's cost columns fall back to: tokens in and out, the cost of token items (API) and of the others (resource), as the subscriber priced them. logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Not a 0.1.3 table itself: the compat views select from it."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/seed_envelope.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_auth_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "auth_events"
-  description         = "0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and when. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and when. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -197,7 +215,7 @@ resource "google_bigquery_table" "view_auth_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 
@@ -205,7 +223,7 @@ resource "google_bigquery_table" "view_user_profile_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "user_profile_events"
-  description         = "0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -215,7 +233,7 @@ resource "google_bigquery_table" "view_user_profile_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 
@@ -223,7 +241,7 @@ resource "google_bigquery_table" "view_config_change_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "config_change_events"
-  description         = "0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -233,7 +251,7 @@ resource "google_bigquery_table" "view_config_change_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 
@@ -241,7 +259,7 @@ resource "google_bigquery_table" "view_ui_interaction_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ui_interaction_events"
-  description         = "0.1.3 table ui_interaction_events, as a view over events: what users looked at and clicked in the browser (the eight 0.1.3 beacon types). Same columns, names, order and types as 0.1.3; the beacon fields come out of payload, interaction falls back to action (the beacon router sets both). The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table ui_interaction_events, as a view over events: what users looked at and clicked in the browser (the eight 0.1.3 beacon types). Same columns, names, order and types as 0.1.3; the beacon fields come out of payload, interaction falls back to action (the beacon router sets both). The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -251,7 +269,7 @@ resource "google_bigquery_table" "view_ui_interaction_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 
@@ -259,7 +277,7 @@ resource "google_bigquery_table" "view_ingest_job_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ingest_job_events"
-  description         = "0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. Same columns, names, order and types as 0.1.3. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. Same columns, names, order and types as 0.1.3. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -269,7 +287,7 @@ resource "google_bigquery_table" "view_ingest_job_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 
@@ -277,7 +295,7 @@ resource "google_bigquery_table" "view_ingest_file_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ingest_file_events"
-  description         = "0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. Same columns, names, order and types as 0.1.3. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. Same columns, names, order and types as 0.1.3. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -287,7 +305,7 @@ resource "google_bigquery_table" "view_ingest_file_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 
@@ -295,7 +313,7 @@ resource "google_bigquery_table" "view_drive_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "drive_events"
-  description         = "0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. Same columns, names, order and types as 0.1.3; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them."
+  description         = "0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. Same columns, names, order and types as 0.1.3; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -305,7 +323,7 @@ resource "google_bigquery_table" "view_drive_events" {
   }
 
   depends_on = [
-    google_bigquery_table.view_events_deduped,
+    google_bigquery_table.view_seed_envelope,
   ]
 }
 

@@ -195,7 +195,7 @@ def test_rate_limited_batch_waits_for_retry_after(
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, _format: str, *args: Any) -> None:
         return None
 
 

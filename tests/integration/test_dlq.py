@@ -280,7 +280,7 @@ class CrashBeforeAck(Exception):
 class CrashingSource(PubSubSource):
     """A source whose run dies after publishing, before acknowledging anything."""
 
-    def ack(self, ack_ids: Sequence[str]) -> None:
+    def ack(self, _ack_ids: Sequence[str]) -> None:
         raise CrashBeforeAck
 
 
@@ -308,7 +308,7 @@ def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(
 
 
 def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
-    stack: Stack, standin: BigQueryStandIn, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, standin: BigQueryStandIn
 ) -> None:
     """The stand-in keeps both copies (it ignores insertId); events_deduped shows one."""
     from il_audit.config.settings import AuditSettings

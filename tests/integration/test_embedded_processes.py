@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import duck
 from tests.support.cli import ROOT, run_cli
 
@@ -87,8 +89,9 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
+@pytest.mark.usefixtures("pubsub_emulator_host")
 def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
-    tmp_path: Path, pubsub_emulator_host: str
+    tmp_path: Path,
 ) -> None:
     """dev up -> an app process emits -> rows arrive -> dev down leaves no process behind."""
     state_dir = tmp_path / "dev"

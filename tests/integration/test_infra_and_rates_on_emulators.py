@@ -22,7 +22,9 @@ _names = itertools.count(1)
 
 @pytest.fixture
 def environment(
-    pubsub_emulator_host: str, standin: BigQueryStandIn, monkeypatch: pytest.MonkeyPatch
+    pubsub_emulator_host: str,  # noqa: ARG001 - exports PUBSUB_EMULATOR_HOST
+    standin: BigQueryStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
     """Settings pointing at both emulators, with names no other test uses."""
     suffix = next(_names)
@@ -86,7 +88,8 @@ def test_apply_twice_changes_nothing_the_second_time(environment: dict[str, str]
         assert rows[0]["n"] == 0, name
 
 
-def test_changed_policy_is_an_update(environment: dict[str, str]) -> None:
+@pytest.mark.usefixtures("environment")
+def test_changed_policy_is_an_update() -> None:
     """Changing the delivery policy updates the subscription in place."""
     apply("--no-bigquery")
     out = apply("--no-bigquery", "--max-delivery-attempts", "9")
@@ -94,8 +97,9 @@ def test_changed_policy_is_an_update(environment: dict[str, str]) -> None:
     assert "dead_letter_policy" in out
 
 
+@pytest.mark.usefixtures("environment")
 def test_rates_load_and_show_against_bigquery(
-    environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rates are upserted with MERGE and the table catalog prices from them."""
     rates = tmp_path / "rates.json"

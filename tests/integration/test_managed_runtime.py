@@ -49,9 +49,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_emitter(
-    env: dict[str, str], cwd: Path, total: int = 20, timeout: float = 90
-) -> subprocess.Popen[str]:
+def run_emitter(env: dict[str, str], cwd: Path, total: int = 20) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(SCRIPT), str(total), "1000", "60"],
         env=env,
@@ -219,12 +217,9 @@ def test_a_laptop_logged_in_with_gcloud_stays_local(tmp_path: Path) -> None:
         ("IL_ENABLE_AUDIT_LOGS", "perhaps"),
     ],
 )
+@pytest.mark.usefixtures("pubsub_emulator_host")
 def test_a_garbage_setting_still_delivers_and_names_the_variable(
-    pubsub_emulator_host: str,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    variable: str,
-    value: str,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, variable: str, value: str
 ) -> None:
     """One garbage variable at a time: emit() still reaches the emulator; the log names it."""
     import il_audit

@@ -65,11 +65,11 @@ def seed_row(table: str, logged_at: datetime, index: int, **values: Any) -> dict
     """A plausible 0.1.3 row of ``table``: every column filled by its type, then ``values``."""
     filler = {
         "STRING": lambda name: f"{name}-{index}",
-        "INT64": lambda name: index,
-        "FLOAT64": lambda name: 0.25 * index,
-        "BOOL": lambda name: index % 2 == 0,
-        "TIMESTAMP": lambda name: logged_at.isoformat(),
-        "DATE": lambda name: logged_at.date().isoformat(),
+        "INT64": lambda _name: index,
+        "FLOAT64": lambda _name: 0.25 * index,
+        "BOOL": lambda _name: index % 2 == 0,
+        "TIMESTAMP": lambda _name: logged_at.isoformat(),
+        "DATE": lambda _name: logged_at.date().isoformat(),
     }
     row = {name: filler[kind](name) for name, kind in seed_schema.columns(table)}
     row.update(values)

@@ -22,7 +22,7 @@ CTX = AuditContext(app="outage")
 
 
 @pytest.fixture
-def proxy(pubsub_emulator_host: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TcpProxy]:
+def proxy(pubsub_emulator_host: str) -> Iterator[TcpProxy]:
     """A proxy in front of the session emulator; the publisher under test dials the proxy."""
     port = int(pubsub_emulator_host.rsplit(":", 1)[1])
     tcp_proxy = TcpProxy(port)
@@ -46,8 +46,9 @@ def _publisher_via(
     )
 
 
+@pytest.mark.usefixtures("pubsub_emulator_host")
 def test_flush_returns_false_promptly_when_the_emulator_is_stopped(
-    pubsub_emulator_host: str, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With the emulator gone, flush(1) gives up after about a second; events stay pending."""
     emulator = pubsub_emulator.start()

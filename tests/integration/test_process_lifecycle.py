@@ -36,7 +36,8 @@ def _run(script: str, *args: str, topic_id: str, project: str) -> object:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_fork_loses_and_duplicates_nothing(pubsub_emulator_host: str) -> None:
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_fork_loses_and_duplicates_nothing() -> None:
     """Preloaded parent events, child events and later parent events each arrive once."""
     target = create_topic_with_subscription()
     result = _run("fork_worker.py", "50", topic_id=target.topic_id, project=target.project)
@@ -53,7 +54,8 @@ def test_fork_loses_and_duplicates_nothing(pubsub_emulator_host: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["main", "mp-child", "mp-parent"])
-def test_exit_without_flush_still_publishes(pubsub_emulator_host: str, mode: str) -> None:
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_exit_without_flush_still_publishes(mode: str) -> None:
     """The exit hooks flush: a normal exit, and multiprocessing children (which skip atexit)."""
     target = create_topic_with_subscription()
     ids = _run(

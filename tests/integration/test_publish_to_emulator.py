@@ -20,9 +20,8 @@ PER_THREAD = 250
 
 
 @pytest.mark.parametrize("per_message", [100, 1], ids=["packed", "one-per-message"])
-def test_every_event_arrives_once_with_every_field(
-    pubsub_emulator_host: str, per_message: int
-) -> None:
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_every_event_arrives_once_with_every_field(per_message: int) -> None:
     """Four threads emit; after flush every event is pulled exactly once, fields intact."""
     target = create_topic_with_subscription()
     publisher = AuditPublisher(
@@ -92,7 +91,8 @@ def test_every_event_arrives_once_with_every_field(
         assert message.attributes.get("app") == (apps.pop() if len(apps) == 1 else None)
 
 
-def test_stats_after_publishing(pubsub_emulator_host: str) -> None:
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_stats_after_publishing() -> None:
     """Counters add up: accepted = published, nothing dropped or pending."""
     target = create_topic_with_subscription()
     publisher = AuditPublisher(

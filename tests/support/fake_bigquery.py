@@ -681,7 +681,7 @@ def _make_handler(fake: FakeBigQuery) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, _format: str, *args: Any) -> None:
             return
 
     return _Handler

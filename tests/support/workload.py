@@ -507,7 +507,7 @@ class BigQueryWarehouse:
         sink.write_dead_letters(workload.dead_letter_rows())
         settings = make_settings(project=project, dataset=self.dataset, bq_api_endpoint=url)
         provisioner = BigQueryProvisioner(self.client, self.dataset, None)
-        apply_warehouse(provisioner, settings, dry_run=False, record=lambda change: None)
+        apply_warehouse(provisioner, settings, dry_run=False, record=lambda _change: None)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a BigQuery query, as dicts."""

@@ -86,7 +86,7 @@ class MemorySource:
             for ack_id in ack_ids:
                 self.available.append(self.leased.pop(ack_id))
 
-    def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
+    def extend(self, ack_ids: Sequence[str], _seconds: int) -> None:
         assert all(ack_id in self.leased for ack_id in ack_ids)
 
     def close(self) -> None:
@@ -141,7 +141,7 @@ def test_replay_acks_only_what_was_published() -> None:
     """A failed publish leaves its message in the subscription; the others are acked."""
     source = MemorySource([own_reject("1"), own_reject("2"), own_reject("3")])
     outcomes = iter([None, RuntimeError("broker down"), None])
-    report = replay(source, lambda data, attrs: done_future(next(outcomes)))
+    report = replay(source, lambda _data, _attrs: done_future(next(outcomes)))
     assert (report.replayed, report.failed) == (2, 1)
     assert sorted(source.acked) == ["ack-1", "ack-3"]
     assert [message.message_id for message in source.available] == ["2"]
@@ -150,10 +150,10 @@ def test_replay_acks_only_what_was_published() -> None:
 def test_replay_refuses_messages_at_the_cap_unless_forced() -> None:
     """The replay count stops loops; --force overrides it."""
     source = MemorySource([own_reject("1", il_audit_replay_count="3")])
-    report = replay(source, lambda data, attrs: done_future())
+    report = replay(source, lambda _data, _attrs: done_future())
     assert (report.replayed, report.skipped_cap, report.capped) == (0, 1, ["1"])
     assert len(source.available) == 1
-    forced = replay(source, lambda data, attrs: done_future(), force=True)
+    forced = replay(source, lambda _data, _attrs: done_future(), force=True)
     assert forced.replayed == 1
 
 
@@ -161,7 +161,7 @@ def test_dry_run_publishes_and_acks_nothing() -> None:
     """A dry run reports what it would do and leaves everything in place."""
     source = MemorySource([own_reject("1"), exhausted("2")])
     published: list[bytes] = []
-    report = replay(source, lambda data, attrs: published.append(data), dry_run=True)
+    report = replay(source, lambda data, _attrs: published.append(data), dry_run=True)
     assert (report.replayed, report.replayed_events, published, source.acked) == (2, 3, [], [])
     assert len(source.available) == 2
 
@@ -202,7 +202,7 @@ def cli_source(monkeypatch: pytest.MonkeyPatch) -> list[MemorySource]:
         return opened[-1]
 
     class Published(list[bytes]):
-        def __call__(self, data: bytes, attributes: dict[str, str]) -> Future[str]:
+        def __call__(self, data: bytes, _attributes: dict[str, str]) -> Future[str]:
             self.append(data)
             return done_future()
 

@@ -290,7 +290,7 @@ class _Inflight:
             for message, future in batch:
                 try:
                     future.result(timeout=120)
-                except Exception as exc:  # it stays in the DLQ; the report says why
+                except Exception as exc:  # noqa: BLE001 - it stays in the DLQ; the report says why
                     with self.lock:
                         self.report.failed += 1
                         self.report.errors.append(
@@ -306,7 +306,7 @@ class _Inflight:
                 self.report.replayed += len(confirmed)
                 self.report.replayed_events += events
                 self.report.busy_seconds = time.monotonic() - self.started
-        except Exception as exc:  # unacknowledged: they return and are replayed (deduped)
+        except Exception as exc:  # noqa: BLE001 - unacknowledged: they return and are replayed (deduped)
             with self.lock:
                 self.report.errors.append(f"acknowledge failed: {type(exc).__name__}: {exc}")
         finally:

@@ -229,7 +229,7 @@ class _PullAhead:
                 empty = 0
                 self.put(messages)
             self.batches.put(None)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             self.batches.put(exc)
 
     def put(self, messages: list[DeadLetter]) -> None:

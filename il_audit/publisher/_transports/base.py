@@ -23,6 +23,6 @@ class Transport(Protocol):
         """Start publishing one message; the future resolves to its message id."""
         ...
 
-    def close(self, timeout: float | None) -> None:
+    def close(self, timeout: float | None, /) -> None:
         """Release resources, waiting at most ``timeout`` seconds for in-flight work."""
         ...

@@ -29,7 +29,7 @@ class PublishedMessage:
         return [json.loads(line) for _, line in split_lines(self.data)]
 
 
-def make_factory(settings: AuditSettings) -> Callable[[], MemoryTransport]:
+def make_factory(_settings: AuditSettings) -> Callable[[], MemoryTransport]:
     """The ``memory`` entry point."""
     return MemoryTransport
 

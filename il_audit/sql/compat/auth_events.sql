@@ -1,26 +1,6 @@
 -- 0.1.3 table auth_events, as a view over events: who logged in, failed to log
 -- in or logged out, and when. Same columns, names, order and types as 0.1.3.
--- The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the
--- first segment of event_type as 0.1.3 did; before/after/metadata are JSON text
--- (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them.
-SELECT
-  e.event_id,
-  e.batch_id,
-  e.occurred_at AS logged_at,
-  e.app,
-  COALESCE(e.module, SPLIT(e.event_type, '.')[SAFE_OFFSET(0)]) AS module,
-  e.event_type,
-  e.actor_uid,
-  e.actor_email,
-  e.action,
-  e.status,
-  e.resource_type,
-  e.resource_id,
-  NULLIF(TO_JSON_STRING(e.before), '{}') AS before_json,
-  NULLIF(TO_JSON_STRING(e.after), '{}') AS after_json,
-  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json,
-  e.trace_id,
-  e.request_id,
-  e.source
-FROM events_deduped AS e
+-- The 0.1.3 envelope columns come from seed_envelope.
+SELECT e.* EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd)
+FROM seed_envelope AS e
 WHERE e.event_type IN ('auth.login.succeeded', 'auth.login.failed', 'auth.logout')

@@ -2,28 +2,9 @@
 -- selections, consents and pipeline status changes. Same columns, names, order
 -- and types as 0.1.3; the Drive fields are the emit() keywords of the same name,
 -- read from payload.
--- The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the
--- first segment of event_type as 0.1.3 did; before/after/metadata are JSON text
--- (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them.
+-- The 0.1.3 envelope columns come from seed_envelope.
 SELECT
-  e.event_id,
-  e.batch_id,
-  e.occurred_at AS logged_at,
-  e.app,
-  COALESCE(e.module, SPLIT(e.event_type, '.')[SAFE_OFFSET(0)]) AS module,
-  e.event_type,
-  e.actor_uid,
-  e.actor_email,
-  e.action,
-  e.status,
-  e.resource_type,
-  e.resource_id,
-  NULLIF(TO_JSON_STRING(e.before), '{}') AS before_json,
-  NULLIF(TO_JSON_STRING(e.after), '{}') AS after_json,
-  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json,
-  e.trace_id,
-  e.request_id,
-  e.source,
+  e.* EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd),
   JSON_VALUE(e.payload, '$.event_category') AS event_category,
   JSON_VALUE(e.payload, '$.selection_id') AS selection_id,
   JSON_VALUE(e.payload, '$.drive_file_id') AS drive_file_id,
@@ -34,7 +15,7 @@ SELECT
   JSON_VALUE(e.payload, '$.status_after') AS status_after,
   JSON_VALUE(e.payload, '$.google_email') AS google_email,
   JSON_VALUE(e.payload, '$.consent_version') AS consent_version
-FROM events_deduped AS e
+FROM seed_envelope AS e
 WHERE e.event_type IN (
   'drive.oauth.connected',
   'drive.oauth.disconnected',

@@ -6,28 +6,9 @@
 -- items are API cost, the others resource cost, and total_cost_usd is the
 -- event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from
 -- payload only.
--- The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the
--- first segment of event_type as 0.1.3 did; before/after/metadata are JSON text
--- (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them.
+-- The 0.1.3 envelope columns come from seed_envelope.
 SELECT
-  e.event_id,
-  e.batch_id,
-  e.occurred_at AS logged_at,
-  e.app,
-  COALESCE(e.module, SPLIT(e.event_type, '.')[SAFE_OFFSET(0)]) AS module,
-  e.event_type,
-  e.actor_uid,
-  e.actor_email,
-  e.action,
-  e.status,
-  e.resource_type,
-  e.resource_id,
-  NULLIF(TO_JSON_STRING(e.before), '{}') AS before_json,
-  NULLIF(TO_JSON_STRING(e.after), '{}') AS after_json,
-  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json,
-  e.trace_id,
-  e.request_id,
-  e.source,
+  e.* EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd),
   JSON_VALUE(e.payload, '$.job_id') AS job_id,
   JSON_VALUE(e.payload, '$.mode') AS mode,
   JSON_VALUE(e.payload, '$.ingest_pipeline') AS ingest_pipeline,
@@ -43,22 +24,22 @@ SELECT
   SAFE_CAST(JSON_VALUE(e.payload, '$.tokens_embedding') AS INT64) AS tokens_embedding,
   COALESCE(
     SAFE_CAST(JSON_VALUE(e.payload, '$.tokens_total') AS INT64),
-    CAST((SELECT SUM(COALESCE(u.input_tokens, 0) + COALESCE(u.output_tokens, 0)) FROM UNNEST(e.usage) AS u) AS INT64)
+    e.usage_tokens
   ) AS tokens_total,
   COALESCE(
     SAFE_CAST(JSON_VALUE(e.payload, '$.api_cost_usd') AS FLOAT64),
-    CAST((SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL) AS FLOAT64)
+    e.usage_api_cost_usd
   ) AS api_cost_usd,
   COALESCE(
     SAFE_CAST(JSON_VALUE(e.payload, '$.resource_cost_usd') AS FLOAT64),
-    CAST((SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u WHERE u.input_tokens IS NULL AND u.output_tokens IS NULL) AS FLOAT64)
+    e.usage_resource_cost_usd
   ) AS resource_cost_usd,
   COALESCE(
     SAFE_CAST(JSON_VALUE(e.payload, '$.total_cost_usd') AS FLOAT64),
     CAST(e.cost_usd AS FLOAT64)
   ) AS total_cost_usd,
   JSON_VALUE(e.payload, '$.error') AS error
-FROM events_deduped AS e
+FROM seed_envelope AS e
 WHERE e.event_type IN (
   'ingest.job.started', 'ingest.job.completed', 'ingest.job.failed', 'ingest.preflight'
 )

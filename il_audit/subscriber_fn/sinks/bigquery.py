@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from google.api_core import exceptions as core_exceptions
@@ -195,34 +196,26 @@ class BigQuerySink:
             len(json.dumps({"json": row, "insertId": row_id})) + 2
             for row, row_id in zip(prepared, row_ids, strict=True)
         ]
-        refused: dict[int, str] = {}
+        batch = _Batch(spec, prepared, row_ids)
         for chunk in _chunks(list(range(len(rows))), sizes):
-            self._insert_chunk(spec, chunk, prepared, row_ids, refused)
-        return refused
+            self._insert_chunk(batch, chunk)
+        return batch.refused
 
     def _insert_chunk(
-        self,
-        spec: TableSpec,
-        indices: list[int],
-        prepared: list[dict[str, Any]],
-        row_ids: list[str],
-        refused: dict[int, str],
-        *,
-        may_recreate: bool = True,
+        self, batch: _Batch, indices: list[int], *, may_recreate: bool = True
     ) -> None:
+        spec, refused = batch.spec, batch.refused
         for _ in range(_MAX_STOPPED_ROUNDS):
             try:
                 errors = self.client.insert_rows_json(
                     self.table_id(spec),
-                    [prepared[index] for index in indices],
-                    row_ids=[row_ids[index] for index in indices],
+                    [batch.prepared[index] for index in indices],
+                    row_ids=[batch.row_ids[index] for index in indices],
                     retry=self._retry,
                     timeout=self.timeout,
                 )
             except core_exceptions.GoogleAPICallError as exc:
-                self._request_refused(
-                    spec, indices, prepared, row_ids, refused, exc, may_recreate=may_recreate
-                )
+                self._request_refused(batch, indices, exc, may_recreate=may_recreate)
                 return
             except (core_exceptions.RetryError, OSError) as exc:
                 raise SinkUnavailableError(f"cannot reach BigQuery: {exc}") from exc
@@ -250,15 +243,13 @@ class BigQuerySink:
 
     def _request_refused(
         self,
-        spec: TableSpec,
+        batch: _Batch,
         indices: list[int],
-        prepared: list[dict[str, Any]],
-        row_ids: list[str],
-        refused: dict[int, str],
         error: core_exceptions.GoogleAPICallError,
         *,
         may_recreate: bool,
     ) -> None:
+        spec = batch.spec
         if is_retryable(error):
             raise SinkUnavailableError(
                 f"BigQuery insert into {spec.name} failed: {error}"
@@ -269,7 +260,7 @@ class BigQuerySink:
             # The table was dropped under us: recreate it once, then try again.
             self._ensured = False
             self.ensure_tables()
-            self._insert_chunk(spec, indices, prepared, row_ids, refused, may_recreate=False)
+            self._insert_chunk(batch, indices, may_recreate=False)
             return
         if error.code not in _ROW_PROBLEM_CODES:
             # Not about the rows (permission, ...): fail the message; Pub/Sub retries it and
@@ -277,13 +268,23 @@ class BigQuerySink:
             raise SinkUnavailableError(f"insert into {spec.name} refused: {error}") from error
         if len(indices) > 1:
             middle = len(indices) // 2
-            self._insert_chunk(spec, indices[:middle], prepared, row_ids, refused)
-            self._insert_chunk(spec, indices[middle:], prepared, row_ids, refused)
+            self._insert_chunk(batch, indices[:middle])
+            self._insert_chunk(batch, indices[middle:])
             return
         reason = error.message
         if error.errors and isinstance(error.errors[0], dict):
             reason = str(error.errors[0].get("message") or reason)
-        refused[indices[0]] = f"BigQuery refused the row: {redact_values(reason)}"[:1000]
+        batch.refused[indices[0]] = f"BigQuery refused the row: {redact_values(reason)}"[:1000]
+
+
+@dataclass
+class _Batch:
+    """Rows of one insert, prepared once, and the ones BigQuery refused for good so far."""
+
+    spec: TableSpec
+    prepared: list[dict[str, Any]]
+    row_ids: list[str]
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 def _chunks(indices: list[int], sizes: list[int]) -> list[list[int]]:

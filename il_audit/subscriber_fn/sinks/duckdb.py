@@ -44,12 +44,7 @@ from il_audit.schemas.tables import (
 )
 from il_audit.subscriber_fn.errors import SinkUnavailableError, redact_values
 from il_audit.subscriber_fn.sinks.base import Row
-from il_audit.subscriber_fn.sinks.duckdb_file import (
-    DEFAULT_HOLD_SECONDS,
-    DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_MAX_HOLD_SECONDS,
-    DuckDBFile,
-)
+from il_audit.subscriber_fn.sinks.duckdb_file import DuckDBFile
 
 logger = logging.getLogger(__name__)
 
@@ -158,17 +153,11 @@ class DuckDBSink:
         self,
         path: str | os.PathLike[str],
         *,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        hold_seconds: float = DEFAULT_HOLD_SECONDS,
-        max_hold_seconds: float = DEFAULT_MAX_HOLD_SECONDS,
         retention_days: int | None = None,
+        **file_options: float,
     ) -> None:
-        self.file = DuckDBFile(
-            path,
-            lock_timeout=lock_timeout,
-            hold_seconds=hold_seconds,
-            max_hold_seconds=max_hold_seconds,
-        )
+        """A sink on ``path``; ``file_options`` are :class:`DuckDBFile`'s (lock and hold times)."""
+        self.file = DuckDBFile(path, **file_options)
         self.retention_days = retention_days
         self._ensured = False
 

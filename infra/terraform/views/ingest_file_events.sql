@@ -4,28 +4,10 @@
 /* the emit() keywords of the same name, read from payload; tokens_total and */
 /* api_cost_usd fall back to the event's token usage items when the app did not */
 /* pass them. */
-/* The 0.1.3 envelope columns: logged_at is occurred_at; module falls back to the */
-/* first segment of event_type as 0.1.3 did; before/after/metadata are JSON text */
-/* (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. */
+/* The 0.1.3 envelope columns come from seed_envelope. */
 SELECT
-  e.event_id,
-  e.batch_id,
-  e.occurred_at AS logged_at,
-  e.app,
-  COALESCE(e.module, SPLIT(e.event_type, '.')[SAFE_OFFSET(0)]) AS module,
-  e.event_type,
-  e.actor_uid,
-  e.actor_email,
-  e.action,
-  e.status,
-  e.resource_type,
-  e.resource_id,
-  NULLIF(TO_JSON_STRING(e.before), '{}') AS before_json,
-  NULLIF(TO_JSON_STRING(e.after), '{}') AS after_json,
-  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json,
-  e.trace_id,
-  e.request_id,
-  e.source,
+  e.*
+  EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd),
   JSON_VALUE(e.payload, '$.job_id') AS job_id,
   JSON_VALUE(e.payload, '$.document_id') AS document_id,
   JSON_VALUE(e.payload, '$.drive_file_id') AS drive_file_id,
@@ -41,25 +23,12 @@ SELECT
   SAFE_CAST(JSON_VALUE(e.payload, '$.drive_modified_at') AS TIMESTAMP) AS drive_modified_at,
   SAFE_CAST(JSON_VALUE(e.payload, '$.is_reingest') AS BOOL) AS is_reingest,
   SAFE_CAST(JSON_VALUE(e.payload, '$.previous_ingested_at') AS TIMESTAMP) AS previous_ingested_at,
-  COALESCE(
-    SAFE_CAST(JSON_VALUE(e.payload, '$.tokens_total') AS INT64),
-    CAST((
-      SELECT
-        SUM(COALESCE(u.input_tokens, 0) + COALESCE(u.output_tokens, 0))
-      FROM UNNEST(e.usage) AS u
-    ) AS INT64)
-  ) AS tokens_total,
+  COALESCE(SAFE_CAST(JSON_VALUE(e.payload, '$.tokens_total') AS INT64), e.usage_tokens) AS tokens_total,
   COALESCE(
     SAFE_CAST(JSON_VALUE(e.payload, '$.api_cost_usd') AS FLOAT64),
-    CAST((
-      SELECT
-        SUM(u.cost_usd)
-      FROM UNNEST(e.usage) AS u
-      WHERE
-        NOT u.input_tokens IS NULL OR NOT u.output_tokens IS NULL
-    ) AS FLOAT64)
+    e.usage_api_cost_usd
   ) AS api_cost_usd,
   JSON_VALUE(e.payload, '$.error') AS error
-FROM `${project}`.`${dataset}`.events_deduped AS e
+FROM `${project}`.`${dataset}`.seed_envelope AS e
 WHERE
   e.event_type IN ('ingest.file.indexed', 'ingest.file.failed', 'ingest.file.skipped')

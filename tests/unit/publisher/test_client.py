@@ -55,7 +55,7 @@ class StuckTransport(MemoryTransport):
         super().__init__()
         self.pending: list[Future[str]] = []
 
-    def publish(self, data: bytes, attributes: Mapping[str, str]) -> Future[str]:
+    def publish(self, _data: bytes, _attributes: Mapping[str, str]) -> Future[str]:
         future: Future[str] = Future()
         self.pending.append(future)
         return future

@@ -82,7 +82,7 @@ def test_for_bigquery_qualifies_legacy_tables() -> None:
     sql = for_bigquery(with_legacy(view("auth_events"), {}), "my-project", "logs")
 
     assert "`my-project`.`logs`.legacy_auth_events" in sql
-    assert "`my-project`.`logs`.events_deduped" in sql
+    assert "`my-project`.`logs`.seed_envelope" in sql
 
 
 def test_for_duckdb_gives_numeric_its_bigquery_scale() -> None:

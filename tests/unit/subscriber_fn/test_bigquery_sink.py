@@ -314,7 +314,7 @@ def test_a_transient_row_error_raises_sink_unavailable(
     """A row error other than invalid/stopped (e.g. backendError) means retry the message."""
     fake.on(
         "tabledata.insertAll",
-        lambda request: Reply.insert_errors({0: [RowError("backendError", message="try later")]}),
+        lambda _request: Reply.insert_errors({0: [RowError("backendError", message="try later")]}),
         times=1,
     )
     with pytest.raises(SinkUnavailableError, match="backendError"):
@@ -562,6 +562,6 @@ def test_read_cost_rates_of_a_missing_table_raises_sink_unavailable(
 def _raised_by(call: Any) -> BaseException | None:
     try:
         call()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the call raised is the result
         return exc
     return None

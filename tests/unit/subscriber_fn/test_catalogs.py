@@ -225,7 +225,8 @@ def test_a_fallback_is_retried_no_later_than_the_ttl(
 # ------------------------------------------------------------------- choosing a provider
 
 
-def test_the_seed_provider_always_gives_the_seed(fake: FakeBigQuery, sink: BigQuerySink) -> None:
+@pytest.mark.usefixtures("sink")
+def test_the_seed_provider_always_gives_the_seed(fake: FakeBigQuery) -> None:
     """SeedCatalogProvider prices from the seed (seed_catalog) without reading the table."""
     fill(fake, [rate()])
     fake.reset_requests()

@@ -25,7 +25,7 @@ META = MessageMeta(
 )
 
 
-def run(*lines: bytes, attributes: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def run(*lines: bytes, _attributes: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     return process_message(b"\n".join(lines), META, seed_catalog(), NOW)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from il_audit.subscriber_fn.core import MessageMeta, dead_letter_row, process_message
 from il_audit.subscriber_fn.pipeline import build_pipeline
 from il_audit.subscriber_fn.pricing import seed_catalog
@@ -86,9 +84,7 @@ def test_sink_without_retention_keeps_everything(tmp_path: Path) -> None:
     assert days_left(path) == (["2020-01-01", "2026-11-27"], ["2020-01-01", "2026-11-27"])
 
 
-def test_retention_setting_reaches_the_embedded_sink(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_retention_setting_reaches_the_embedded_sink(tmp_path: Path) -> None:
     """IL_AUDIT_RETENTION_DAYS becomes the embedded sink's retention."""
     path = tmp_path / "audit.duckdb"
     fill(path, datetime.now(UTC) - timedelta(days=10), datetime.now(UTC))

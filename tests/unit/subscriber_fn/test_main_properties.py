@@ -62,9 +62,8 @@ def duckdb_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(data=event_data)
-def test_handle_pubsub_returns_or_raises_only_transient_errors(
-    duckdb_pipeline: None, data: Any
-) -> None:
+@pytest.mark.usefixtures("duckdb_pipeline")
+def test_handle_pubsub_returns_or_raises_only_transient_errors(data: Any) -> None:
     """Arbitrary JSON as event data is acknowledged (return) or retried (TransientError)."""
     event = CloudEvent(
         {

@@ -31,7 +31,7 @@ class RecordingChannel:
         self.fail = False
 
     def publish(
-        self, rejects: Sequence[Reject], attributes: Mapping[str, str], meta: MessageMeta
+        self, rejects: Sequence[Reject], attributes: Mapping[str, str], _meta: MessageMeta
     ) -> list[str]:
         if self.fail:
             raise DeadLetterPublishError("topic unreachable")

@@ -198,7 +198,7 @@ def test_on_events_scheduled_sees_the_context_and_items() -> None:
 def test_failing_on_events_scheduled_does_not_fail_the_request() -> None:
     """An exception in the hook is logged; the answer is still ok."""
 
-    def hook(context: AuditContext, items: list[dict[str, Any]]) -> None:
+    def hook(_context: AuditContext, _items: list[dict[str, Any]]) -> None:
         raise RuntimeError("host bug")
 
     client = beacon_client(on_events_scheduled=hook)
@@ -228,7 +228,7 @@ def test_request_and_trace_ids_come_from_the_middleware() -> None:
 def test_async_get_context_is_awaited() -> None:
     """get_context may be async."""
 
-    async def get_context(request: Request) -> AuditContext:
+    async def get_context(_request: Request) -> AuditContext:
         return AuditContext(actor_uid="async-user")
 
     envelope = _one({"events": [item()]}, get_context=get_context)

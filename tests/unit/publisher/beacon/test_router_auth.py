@@ -37,7 +37,7 @@ def test_one_argument_hook_gets_the_request() -> None:
 def test_one_argument_hook_refusal_is_the_answer() -> None:
     """An HTTPException from the hook is the response, and nothing is emitted."""
 
-    def require_auth(request: Request) -> None:
+    def require_auth(_request: Request) -> None:
         raise HTTPException(status_code=401, detail="Log in first")
 
     client = beacon_client(require_auth=require_auth)
@@ -52,7 +52,7 @@ def test_two_argument_hook_gets_the_parsed_body() -> None:
     """A 1.0-style require_auth(request, body) receives the validated BeaconRequest."""
     bodies: list[Any] = []
 
-    def require_auth(request: Request, body: BeaconRequest) -> None:
+    def require_auth(_request: Request, body: BeaconRequest) -> None:
         bodies.append(body)
 
     client = beacon_client(require_auth=require_auth)
@@ -66,7 +66,7 @@ def test_two_argument_hook_gets_the_parsed_body() -> None:
 def test_async_hook_is_awaited() -> None:
     """An async require_auth is awaited and its refusal applies."""
 
-    async def require_auth(request: Request, body: BeaconRequest) -> None:
+    async def require_auth(_request: Request, _body: BeaconRequest) -> None:
         raise HTTPException(status_code=403, detail="No beacons for you")
 
     client = beacon_client(require_auth=require_auth)
@@ -93,7 +93,7 @@ def test_anonymous_batch_skips_the_hook() -> None:
 def test_mixed_batch_goes_through_the_hook() -> None:
     """One non-anonymous item makes the whole batch need authentication."""
 
-    def require_auth(request: Request) -> None:
+    def require_auth(_request: Request) -> None:
         raise HTTPException(status_code=401)
 
     client = beacon_client(require_auth=require_auth, anonymous_event_types=LOGIN_TYPES)

@@ -11,7 +11,7 @@ from il_audit.schemas import taxonomy
 from tests.support.beacon import actor_from_header
 
 
-def _deny(request: Request) -> None:
+def _deny(_request: Request) -> None:
     return None
 
 
@@ -84,7 +84,7 @@ def test_allowed_origins_must_be_plain_origins(origin: str) -> None:
 def test_auth_hook_of_three_parameters_is_refused() -> None:
     """require_auth must accept (request) or (request, body)."""
 
-    def hook(request: Request, body: object, extra: object) -> None:
+    def hook(_request: Request, _body: object, _extra: object) -> None:
         return None
 
     with pytest.raises(BeaconConfigError, match=r"\(request\) or \(request, body\)"):
