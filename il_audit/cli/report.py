@@ -61,7 +61,8 @@ def _day(value: datetime | None) -> date | None:
     type=click.FloatRange(min=0.1),
     default=30.0,
     envvar="IL_AUDIT_QUERY_TIMEOUT",
-    help="Seconds to wait while an app is writing the embedded file (env IL_AUDIT_QUERY_TIMEOUT).",
+    help="Seconds to wait while an app is writing the embedded file, or to retry while "
+    "BigQuery does not answer (env IL_AUDIT_QUERY_TIMEOUT).",
 )
 @click.pass_context
 def report(
@@ -109,7 +110,7 @@ def report(
     if bigquery:
         if ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
             raise click.UsageError("--database and --bigquery exclude each other: pick one")
-        warehouse = _bigquery_warehouse()
+        warehouse = _bigquery_warehouse(timeout)
     else:
         if not database.exists():
             raise click.ClickException(
@@ -139,7 +140,7 @@ def report(
         raise SystemExit(1)
 
 
-def _bigquery_warehouse() -> BigQueryWarehouse:
+def _bigquery_warehouse(retry_deadline: float) -> BigQueryWarehouse:
     """The BigQuery warehouse of the settings (project, dataset, endpoint override)."""
     from il_audit.config.settings import get_audit_settings
     from il_audit.report import BigQueryWarehouse
@@ -161,4 +162,4 @@ def _bigquery_warehouse() -> BigQueryWarehouse:
         client = bigquery_client(settings)
     except DefaultCredentialsError as exc:
         raise click.ClickException(f"no credentials for BigQuery: {exc}") from exc
-    return BigQueryWarehouse(client, settings.dataset)
+    return BigQueryWarehouse(client, settings.dataset, retry_deadline=retry_deadline)

@@ -1,7 +1,7 @@
 """The report's sections: the BigQuery SQL each one runs on the views, and its charts.
 
 Every query reads the analytics views of ``il_audit/sql`` (chat latency reads
-``events_deduped``, see :data:`CHAT_TURNS`), takes the period as ``@since`` and
+``events_deduped``, see its comment), takes the period as ``@since`` and
 ``@until`` (DATE, both included) and runs unchanged on BigQuery and, through
 sqlglot, on DuckDB. Aggregation that would need engine-specific SQL (top-N with
 ties, distinct app lists) is done here in Python on small grouped results.
@@ -118,7 +118,7 @@ WHERE day BETWEEN @since AND @until
 GROUP BY error_class, app
 """
 
-CHAT_TURNS: Final = """
+_CHAT_TURNS: Final = """
 -- Chat turns are read from events_deduped directly, not from a view: the chat views
 -- (chat_turns) are not there yet, and a dataset migrated from il-audit 0.1.3 may hold a
 -- legacy chat_turns table of its own. A turn is a chat.turn.succeeded or chat.turn.failed
@@ -147,7 +147,7 @@ def _bucket_case(column: str) -> str:
 
 # Built from constants only (the bucket edges), never from input.
 CHAT_LATENCY_HISTOGRAM: Final = (
-    CHAT_TURNS
+    _CHAT_TURNS
     + f"""SELECT event_type, {_bucket_case("latency_ms")} AS bucket, COUNT(*) AS turns
 FROM turns
 WHERE latency_ms IS NOT NULL
@@ -156,7 +156,7 @@ GROUP BY event_type, bucket
 )
 
 CHAT_LATENCY_SUMMARY: Final = (
-    CHAT_TURNS
+    _CHAT_TURNS
     + """SELECT
   COUNT(*) AS turns,
   COUNTIF(latency_ms IS NULL) AS without_latency,

@@ -94,12 +94,14 @@ class BigQueryWarehouse:
     """A BigQuery dataset (or the local stand-in, through the client's endpoint)."""
 
     def __init__(
-        self, client: Any, dataset: str, *, timeout: float = 120.0, retry_deadline: float = 30.0
+        self, client: Any, dataset: str, *, timeout: float = 300.0, retry_deadline: float = 30.0
     ) -> None:
         self.client = client
         self.dataset = dataset
         self.timeout = timeout
+        """Seconds a query may run."""
         self.retry_deadline = retry_deadline
+        """Seconds of retrying transient errors (an unreachable endpoint, 5xx) per query."""
 
     @property
     def description(self) -> str:
@@ -115,7 +117,7 @@ class BigQueryWarehouse:
         from google.api_core.retry import Retry
         from google.auth import exceptions as auth_exceptions
         from google.cloud import bigquery
-        from google.cloud.bigquery.retry import DEFAULT_RETRY
+        from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
         from il_audit.sql import View, for_bigquery
 
@@ -130,10 +132,14 @@ class BigQueryWarehouse:
                 if f"@{name}" in sql
             ]
         )
+        # Every layer of retrying is bounded by retry_deadline. With a job_retry, client.query
+        # wraps the job insert in a retry of its own (10 minutes, not configurable): give it
+        # none there, and let result() restart a failed query within the deadline.
         retry: Retry = DEFAULT_RETRY.with_deadline(self.retry_deadline)
+        job_retry: Retry = DEFAULT_JOB_RETRY.with_deadline(self.retry_deadline)
         try:
-            job = self.client.query(qualified, job_config=config, retry=retry)
-            rows = job.result(timeout=self.timeout, retry=retry)
+            job = self.client.query(qualified, job_config=config, retry=retry, job_retry=None)
+            rows = job.result(timeout=self.timeout, retry=retry, job_retry=job_retry)
             return [dict(row.items()) for row in rows]
         except (exceptions.BadRequest, exceptions.NotFound) as exc:
             raise QueryFailedError(_message(exc)) from exc
