@@ -30,6 +30,8 @@ HBAR_LABEL_WIDTH: Final = 210
 HBAR_ROW: Final = 26
 MAX_X_LABELS: Final = 12
 LABEL_CHARS: Final = 30
+CHAR_WIDTH: Final = 6.5
+"""Width of one character of an 11 px axis label, roughly, for spacing labels."""
 
 PALETTE: Final = (
     "#4e79a7",
@@ -208,9 +210,13 @@ def _y_axis(axis: Axis, plot_height: float, left: float) -> Markup:
 
 
 def _x_axis(categories: Sequence[str], band: float, plot_bottom: float) -> Markup:
-    every = max(1, math.ceil(len(categories) / MAX_X_LABELS))
+    """Category labels under the plot, thinned out so that they never overlap."""
+    labels = [short(category, 16) for category in categories]
+    room = max((len(label) for label in labels), default=1) * CHAR_WIDTH + 14
+    fits = max(1, int((WIDTH - MARGIN_LEFT - MARGIN_RIGHT) // room))
+    every = max(1, math.ceil(len(labels) / min(fits, MAX_X_LABELS)))
     parts = []
-    for index, category in enumerate(categories):
+    for index, label in enumerate(labels):
         if index % every:
             continue
         x = MARGIN_LEFT + (index + 0.5) * band
@@ -218,7 +224,7 @@ def _x_axis(categories: Sequence[str], band: float, plot_bottom: float) -> Marku
             element(
                 "text",
                 {"x": _px(x), "y": _px(plot_bottom + 16), "text-anchor": "middle", "class": "tick"},
-                short(category, 16),
+                label,
             )
         )
     return element("g", {"class": "axis-x"}, *parts)

@@ -54,7 +54,7 @@ caption { text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left;
   vertical-align: top; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.text { max-width: 520px; overflow-wrap: anywhere; }
+td.text { max-width: 520px; overflow-wrap: break-word; }
 .no-data { color: var(--muted); font-style: italic; }
 .error { color: var(--bad); font-weight: 600; }
 .notes { color: var(--muted); font-size: 13px; }
