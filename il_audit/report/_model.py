@@ -133,7 +133,6 @@ class Section:
     figures: tuple[Figure, ...] = ()
     charts: tuple[Chart, ...] = ()
     tables: tuple[Table, ...] = ()
-    notes: tuple[str, ...] = ()
     empty_note: str | None = None
     """Set when the period holds no data for this section: the page shows it instead."""
     error: str | None = None

@@ -57,7 +57,6 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: 
 td.text { max-width: 520px; overflow-wrap: break-word; }
 .no-data { color: var(--muted); font-style: italic; }
 .error { color: var(--bad); font-weight: 600; }
-.notes { color: var(--muted); font-size: 13px; }
 """
 
 
@@ -148,10 +147,6 @@ def _section(section: Section, palette: Palette) -> Markup:
             parts.append(element("dl", {"class": "figures"}, *map(_figure, section.figures)))
         parts.extend(_chart(chart, palette) for chart in section.charts)
         parts.extend(map(_table, section.tables))
-    if section.notes:
-        parts.append(
-            element("ul", {"class": "notes"}, *(element("li", None, n) for n in section.notes))
-        )
     return element(
         "section",
         {

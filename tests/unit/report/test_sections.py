@@ -11,6 +11,7 @@ import pytest
 import sqlglot
 
 from il_audit.report import Period, QueryFailedError, build_report
+from il_audit.report import _queries as queries
 from il_audit.report import _sections as sections
 from il_audit.report._charts import OTHER
 from il_audit.report._sections import day_range, latency_buckets, pivot
@@ -19,7 +20,7 @@ from il_audit.sql import View, for_bigquery, for_duckdb
 PERIOD = Period(date(2026, 11, 23), date(2026, 11, 25))
 QUERIES = {
     name: value
-    for name, value in vars(sections).items()
+    for name, value in vars(queries).items()
     if name.isupper() and not name.startswith("_") and isinstance(value, str) and "SELECT" in value
 }
 
@@ -172,6 +173,6 @@ def test_day_range_fills_the_gaps() -> None:
 def test_latency_buckets_cover_every_edge() -> None:
     """One label per bucket: below the first edge, between edges, and the open last one."""
     labels = latency_buckets()
-    assert len(labels) == len(sections.LATENCY_EDGES_MS) + 1
+    assert len(labels) == len(queries.LATENCY_EDGES_MS) + 1
     assert labels[:4] == ("< 250 ms", "250-500 ms", "500 ms-1 s", "1-2 s")
     assert labels[-1] == ">= 32 s"
