@@ -31,13 +31,15 @@ def _day(value: datetime | None) -> date | None:
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
+    metavar="YYYY-MM-DD",
     envvar="IL_AUDIT_REPORT_SINCE",
-    help="First UTC day, YYYY-MM-DD; default: 30 days before --until (env IL_AUDIT_REPORT_SINCE).",
+    help="First UTC day; default: the 30 days up to --until (env IL_AUDIT_REPORT_SINCE).",
 )
 @click.option(
     "--until",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
+    metavar="YYYY-MM-DD",
     envvar="IL_AUDIT_REPORT_UNTIL",
     help="Last UTC day, included; default: today (env IL_AUDIT_REPORT_UNTIL).",
 )
