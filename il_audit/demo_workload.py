@@ -123,6 +123,12 @@ def _chat_session(rng: random.Random) -> Iterator[DemoEvent]:
     yield DemoEvent(T.CHAT_SESSION_STARTED, ctx, {"status": "started"})
     for turn in range(rng.randint(1, 5)):
         failed = rng.random() < 0.08
+        # Drawn in the order the seed's sequence has always had (same workload per seed).
+        model = rng.choice(MODELS)
+        input_tokens = rng.randint(1_000, 30_000)
+        output_tokens = 0 if failed else rng.randint(100, 3_000)
+        llm_ms = rng.randint(300, 9_000)
+        retrieval_ms = 80 + input_tokens % 700  # no draw: varies with the question's size
         yield DemoEvent(
             T.CHAT_TURN_FAILED if failed else T.CHAT_TURN_SUCCEEDED,
             ctx,
@@ -130,15 +136,19 @@ def _chat_session(rng: random.Random) -> Iterator[DemoEvent]:
                 "status": "failed" if failed else "succeeded",
                 "correlation_id": f"{session}-t{turn}",
                 "correlation_type": "chat_turn",
+                "turn_index": turn,
+                "latency_ms_total": llm_ms + retrieval_ms,
+                "latency_ms_retrieval": retrieval_ms,
+                "latency_ms_llm": llm_ms,
                 "usage": [
                     {
                         "service": "vertex_gemini",
                         "operation": "generate_content",
-                        "model_id": rng.choice(MODELS),
+                        "model_id": model,
                         "category": "chat",
-                        "input_tokens": rng.randint(1_000, 30_000),
-                        "output_tokens": 0 if failed else rng.randint(100, 3_000),
-                        "latency_ms": rng.randint(300, 9_000),
+                        "input_tokens": input_tokens,
+                        "output_tokens": output_tokens,
+                        "latency_ms": llm_ms,
                     }
                 ],
             },

@@ -116,7 +116,8 @@ def test_demo_from_the_wheel_reports_what_independent_queries_find(
     installed: tuple[Path, str], tmp_path: Path
 ) -> None:
     """`il-audit demo` (the README's first command) fills a DuckDB file whose report matches
-    the workload it generated and SQL run on the tables directly."""
+    the workload it generated and SQL run on the tables directly, and writes the HTML report
+    beside it with every section filled."""
     import json
     from collections import Counter
     from decimal import Decimal
@@ -170,3 +171,9 @@ def test_demo_from_the_wheel_reports_what_independent_queries_find(
         row["error_class"]: row["dead_letters"] for row in sections["Dead letters by reason"]
     } == reasons
     assert {row["app"]: row["events"] for row in sections["Active users by app"]} == users
+    html_report = Path(report["html_report"])
+    assert html_report == database.with_suffix(".html").resolve()
+    page = html_report.read_text("utf-8")
+    for section in ("events", "users", "cost", "auth", "dead_letters", "chat_latency", "pipeline"):
+        assert f'data-section="{section}" data-state="ok"' in page, section
+    assert f'data-figure="events_total" data-value="{events - malformed}"' in page

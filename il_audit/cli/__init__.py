@@ -22,6 +22,7 @@ from il_audit.cli.infra import infra
 from il_audit.cli.migrate import migrate
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
+from il_audit.cli.report import report
 from il_audit.cli.schema import schema
 from il_audit.config.settings import refuse_invalid_settings
 from il_audit.errors import SettingsError
@@ -58,6 +59,7 @@ def cli(verbose: int) -> None:
       il-audit demo                          # synthetic workload, embedded, with a report
       il-audit doctor                        # where events would go from here, and why
       il-audit query "SELECT * FROM cost_by_app_daily"
+      il-audit report --out report.html      # charts from the views, one HTML file
       il-audit dev up && eval "$(il-audit dev env)"
       il-audit infra apply --dry-run
       il-audit function bundle --out build/function-bundle
@@ -80,6 +82,7 @@ cli.add_command(infra)
 cli.add_command(migrate)
 cli.add_command(query)
 cli.add_command(rates)
+cli.add_command(report)
 cli.add_command(schema)
 
 

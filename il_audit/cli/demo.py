@@ -2,7 +2,8 @@
 
 Everything is the real thing: ``emit()`` and the background publisher, the
 subscriber's validation, pricing and dead-lettering, the DuckDB sink and the
-analytics views; only the transport is in-process instead of Pub/Sub.
+analytics views; only the transport is in-process instead of Pub/Sub. It ends
+with the HTML report of ``il-audit report``, written next to the database.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
     Several apps and users: logins and failed logins, ingest jobs with Gemini
     token usage and Cloud Run CPU seconds, chat sessions and turns, UI beacon
     events, and a few malformed events, which are dead-lettered with their
-    reason. The report is read from the analytics views.
+    reason. The report is read from the analytics views, and ends with the
+    path of the HTML report (`il-audit report`) written beside the database.
+    Events are spread over the last three days, so the report's pipeline
+    delay shows that backdating, not the pipeline.
 
     \b
     Example:
@@ -124,6 +128,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
     sections = {title: run_query(sql, database) for title, sql in REPORT_QUERIES.items()}
     accepted = run_query("SELECT COUNT(*) FROM events", database)[1][0][0]
     dead = run_query("SELECT COUNT(*) FROM dead_letters", database)[1][0][0]
+    html_report = _write_html_report(database, now)
     if as_json:
         payload: dict[str, Any] = {
             "events": events,
@@ -131,6 +136,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
             "dead_lettered": dead,
             "seconds": round(elapsed, 3),
             "database": str(database),
+            "html_report": str(html_report),
             "report": {
                 title: [dict(zip(columns, map(plain, row), strict=True)) for row in rows]
                 for title, (columns, rows) in sections.items()
@@ -148,6 +154,25 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
         click.echo()
     hint = "SELECT * FROM cost_by_model_daily"
     click.echo(f'Try: il-audit query --database {database} "{hint}"')
+    click.echo(f"HTML report: {html_report}")
+
+
+def html_report_path(database: Path) -> Path:
+    """Where the demo writes its HTML report: beside the database, ``.html`` for ``.duckdb``."""
+    path = database.with_suffix(".html")
+    return path if path != database else database.with_name(database.name + ".report.html")
+
+
+def _write_html_report(database: Path, now: datetime, days: int = 3) -> Path:
+    """``il-audit report`` over the demo's days; returns the absolute path of the page."""
+    from il_audit.report import DuckDBWarehouse, Period, build_report, write_report
+
+    period = Period((now - timedelta(days=days)).date(), now.date())
+    report = build_report(DuckDBWarehouse(database), period, generated_at=now)
+    if report.failed:
+        failures = "; ".join(f"{section.title}: {section.error}" for section in report.failed)
+        raise click.ClickException(f"the HTML report could not read every section: {failures}")
+    return write_report(report, html_report_path(database)).resolve()
 
 
 def _wait_with_progress(publisher: AuditPublisher, total: int, *, quiet: bool) -> None:

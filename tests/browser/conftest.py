@@ -82,6 +82,8 @@ def browser(
     options.binary_location = binary
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
+    # What the page requested and logged (driver.get_log("performance" / "browser")).
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     # Selenium Manager must not look for drivers online: the path is given, stats are off.
     monkeypatch.setenv("SE_AVOID_STATS", "true")
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))

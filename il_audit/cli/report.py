@@ -1,0 +1,167 @@
+"""``il-audit report``: one self-contained HTML page of charts from the analytics views."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from click.core import ParameterSource
+
+if TYPE_CHECKING:
+    from il_audit.report import BigQueryWarehouse
+
+DEFAULT_OUT = "./il_audit_report.html"
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=DEFAULT_OUT,
+    envvar="IL_AUDIT_REPORT_OUT",
+    help="The HTML file to write, replaced if it exists (env IL_AUDIT_REPORT_OUT).",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    envvar="IL_AUDIT_REPORT_SINCE",
+    help="First UTC day; default: the 30 days up to --until (env IL_AUDIT_REPORT_SINCE).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    envvar="IL_AUDIT_REPORT_UNTIL",
+    help="Last UTC day, included; default: today (env IL_AUDIT_REPORT_UNTIL).",
+)
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="./il_audit.duckdb",
+    envvar="IL_AUDIT_DUCKDB_PATH",
+    help="Embedded warehouse file to read (env IL_AUDIT_DUCKDB_PATH).",
+)
+@click.option(
+    "--bigquery",
+    is_flag=True,
+    envvar="IL_AUDIT_REPORT_BIGQUERY",
+    help="Read BigQuery instead: the dataset IL_BQ_AUDIT_DATASET of the project "
+    "IL_BQ_LOGS_PROJECT / GOOGLE_CLOUD_PROJECT; IL_BQ_API_ENDPOINT for a local stand-in "
+    "(env IL_AUDIT_REPORT_BIGQUERY).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    envvar="IL_AUDIT_QUERY_TIMEOUT",
+    help="Seconds to wait while an app is writing the embedded file, or to retry while "
+    "BigQuery does not answer (env IL_AUDIT_QUERY_TIMEOUT).",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    out: Path,
+    since: datetime | None,
+    until: datetime | None,
+    database: Path,
+    bigquery: bool,
+    timeout: float,
+) -> None:
+    """Write one self-contained HTML page of charts from the analytics views.
+
+    Events per day by app, active users, cost per day by app and by model
+    with the unpriced share, auth failures, the top dead-letter reasons, chat
+    latency and pipeline delay, for the UTC days --since to --until. The page
+    has no script and loads nothing: open it anywhere, mail it, archive it.
+    Every chart's numbers are in a table beside it.
+
+    Exit codes: 0 written; 1 not written, or written with a section that
+    could not be read (it says why); 2 bad usage.
+
+    \b
+    Examples:
+      il-audit report --out report.html
+      il-audit report --since 2026-11-01 --until 2026-11-30 --database il_audit_demo.duckdb
+      il-audit report --bigquery --out /tmp/report.html
+    """
+    from il_audit.report import (
+        DuckDBWarehouse,
+        Period,
+        Warehouse,
+        WarehouseUnavailableError,
+        build_report,
+        write_report,
+    )
+
+    last = _day(until) or datetime.now(UTC).date()
+    first = _day(since)
+    try:
+        period = Period(first, last) if first is not None else Period.ending(last)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    warehouse: Warehouse
+    if bigquery:
+        if ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
+            raise click.UsageError("--database and --bigquery exclude each other: pick one")
+        warehouse = _bigquery_warehouse(timeout)
+    else:
+        if not database.exists():
+            raise click.ClickException(
+                f"no embedded database at {database}: run `il-audit demo`, emit with "
+                "IL_AUDIT_TRANSPORT=local, or pass --bigquery"
+            )
+        warehouse = DuckDBWarehouse(database, timeout=timeout)
+    try:
+        page = build_report(warehouse, period)
+    except WarehouseUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc}: the report needs il-audit's embedded extra (DuckDB, sqlglot), or the "
+            "subscriber extra for --bigquery: pip install 'il-audit[embedded]'"
+        ) from exc
+    path = write_report(page, out).resolve()
+    for section in page.failed:
+        click.echo(f"error: {section.title}: {section.error}", err=True)
+    without = f", {len(page.empty)} without data" if page.empty else ""
+    failed = f", {len(page.failed)} could not be read" if page.failed else ""
+    click.echo(
+        f"report: {len(page.sections)} sections{without}{failed}, {period}, "
+        f"from {warehouse.description} -> {path}"
+    )
+    if page.failed:
+        raise SystemExit(1)
+
+
+def _bigquery_warehouse(retry_deadline: float) -> BigQueryWarehouse:
+    """The BigQuery warehouse of the settings (project, dataset, endpoint override)."""
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.report import BigQueryWarehouse
+
+    settings = get_audit_settings()
+    if not settings.project and not settings.bq_api_endpoint:
+        raise click.UsageError(
+            "--bigquery needs a project: set IL_BQ_LOGS_PROJECT or GOOGLE_CLOUD_PROJECT"
+        )
+    try:
+        from google.auth.exceptions import DefaultCredentialsError
+
+        from il_audit.operations.infra import bigquery_client
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc}: --bigquery needs google-cloud-bigquery: pip install 'il-audit[subscriber]'"
+        ) from exc
+    try:
+        client = bigquery_client(settings)
+    except DefaultCredentialsError as exc:
+        raise click.ClickException(f"no credentials for BigQuery: {exc}") from exc
+    return BigQueryWarehouse(client, settings.dataset, retry_deadline=retry_deadline)
