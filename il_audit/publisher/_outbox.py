@@ -75,7 +75,7 @@ class Outbox:
         self.transport_kind = transport_kind
         self._report = report
         self._drop = drop
-        self._defaults = ContextDefaults(settings.app, settings.environment)
+        self._defaults = ContextDefaults.from_settings(settings)
         self._max_events = settings.max_events_per_message
         self._max_bytes = settings.max_message_bytes
         self._linger = settings.max_latency_seconds
@@ -141,7 +141,7 @@ class Outbox:
         if lane is not None:
             lane.watch_for_stalls(now, self.inflight.values())
             if lane.degraded or self.spill_all or self._under_pressure():
-                lane.spill(list(self.inflight.values()))
+                lane.spill(list(self.inflight.values()), final=self.spill_all)
             lane.write_pending()
             lane.sync()
             if transport is not None:

@@ -91,10 +91,14 @@ class SpoolLane:
         if message.spool_key is None:
             self.pending.setdefault(id(message), message)
 
-    def spill(self, inflight: Iterable[OutgoingMessage]) -> None:
-        """Copy unanswered messages to the spool, so memory no longer holds the only copy."""
+    def spill(self, inflight: Iterable[OutgoingMessage], *, final: bool = False) -> None:
+        """Copy unanswered messages to the spool, so memory no longer holds the only copy.
+
+        A message the full spool refused is not offered again until ``final`` (the
+        shutdown), when a refusal drops and counts it.
+        """
         for message in inflight:
-            if not message.spill_refused:
+            if final or not message.spill_refused:
                 self.add(message)
 
     def write_pending(self) -> None:

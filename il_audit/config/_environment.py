@@ -1,0 +1,199 @@
+"""Reading settings from the environment: variable bindings, switches, and what went wrong.
+
+The machinery behind :meth:`il_audit.config.settings.AuditSettings.from_env`:
+which variables set which field (first non-empty wins), how booleans and the
+enable switches are read, the bundled ``defaults.json``, and the problems a
+bad value makes (named by variable and value, never silently ignored).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any, Final, NamedTuple
+
+from pydantic import BaseModel, ValidationError
+
+from il_audit.config.runtime import detect_managed_runtime
+from il_audit.errors import SettingsError
+
+# field name -> environment variables, first non-empty wins.
+ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
+    "project": ("IL_BQ_LOGS_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),
+    "dataset": ("IL_BQ_AUDIT_DATASET",),
+    "dataset_location": ("IL_BQ_AUDIT_DATASET_LOCATION", "GCP_REGION"),
+    "app": ("IL_AUDIT_APP", "K_SERVICE"),
+    "environment": ("IL_AUDIT_ENVIRONMENT",),
+    "app_version": ("IL_AUDIT_APP_VERSION", "K_REVISION"),
+    "transport": ("IL_AUDIT_TRANSPORT",),
+    "topic": ("IL_AUDIT_TOPIC",),
+    "dlq_topic": ("IL_AUDIT_DLQ_TOPIC",),
+    "duckdb_path": ("IL_AUDIT_DUCKDB_PATH",),
+    "sink": ("IL_AUDIT_SINK",),
+    "bq_api_endpoint": ("IL_BQ_API_ENDPOINT",),
+    "cost_rates_source": ("IL_COST_RATES_SOURCE",),
+    "cost_rates_cache_seconds": ("IL_COST_RATES_CACHE_SECONDS",),
+    "write_queue_max_size": ("IL_AUDIT_WRITE_QUEUE_MAX_SIZE",),
+    "store_query_text": ("IL_AUDIT_STORE_QUERY_TEXT",),
+    "store_model_call_text": ("IL_AUDIT_STORE_MODEL_CALL_TEXT",),
+    "hash_key": ("IL_AUDIT_HASH_KEY",),
+    "job_context_max_bindings": ("IL_JOB_CONTEXT_MAX_BINDINGS",),
+    "job_context_binding_ttl_seconds": ("IL_JOB_CONTEXT_BINDING_TTL_SECONDS",),
+    # IL_AUDIT_FLUSH_BATCH_SIZE / _INTERVAL_SECONDS are 0.1.3's names for packing and linger.
+    "max_events_per_message": ("IL_AUDIT_MAX_EVENTS_PER_MESSAGE", "IL_AUDIT_FLUSH_BATCH_SIZE"),
+    "max_message_bytes": ("IL_AUDIT_MAX_MESSAGE_BYTES",),
+    "max_latency_ms": ("IL_AUDIT_MAX_LATENCY_MS", "IL_AUDIT_FLUSH_INTERVAL_SECONDS"),
+    "shutdown_timeout_seconds": ("IL_AUDIT_SHUTDOWN_TIMEOUT_SECONDS",),
+    "retry_initial_seconds": ("IL_AUDIT_RETRY_INITIAL_SECONDS",),
+    "retry_max_seconds": ("IL_AUDIT_RETRY_MAX_SECONDS",),
+    "strict": ("IL_AUDIT_STRICT",),
+    "extra_event_types": ("IL_AUDIT_EXTRA_EVENT_TYPES",),
+    "subscription_max_delivery_attempts": ("IL_AUDIT_MAX_DELIVERY_ATTEMPTS",),
+    "subscription_min_backoff_seconds": ("IL_AUDIT_MIN_BACKOFF_SECONDS",),
+    "subscription_max_backoff_seconds": ("IL_AUDIT_MAX_BACKOFF_SECONDS",),
+    "subscription_ack_deadline_seconds": ("IL_AUDIT_ACK_DEADLINE_SECONDS",),
+    "dlq_max_replays": ("IL_AUDIT_MAX_REPLAYS",),
+    "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
+    "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
+    "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
+}
+
+# Both switches must be on; IL_ENABLE_BQ_LOGS is the seed library's older name.
+ENABLE_VARIABLES = ("IL_ENABLE_AUDIT_LOGS", "IL_ENABLE_BQ_LOGS")
+TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS: Final = frozenset({"0", "false", "no", "off"})
+BOOL_RULE: Final = "must be one of 1/true/yes/on or 0/false/no/off"
+# Parsed with TRUE_WORDS/FALSE_WORDS (pydantic alone would also take "t" or "y").
+BOOL_FIELDS: Final = frozenset({"store_query_text", "store_model_call_text", "strict"})
+# Variables in other units than their field: raw value -> the field's unit.
+UNIT_CONVERSIONS: Final = {"IL_AUDIT_FLUSH_INTERVAL_SECONDS": 1000.0}
+
+# Pub/Sub allows at most 10 MB per message; stay well below to leave room for attributes.
+PUBSUB_MESSAGE_LIMIT_BYTES = 9_000_000
+
+DEFAULT_KEYS = {
+    "enabled": "enable_audit_logs",
+    "dataset": "bq_audit_dataset",
+    "dataset_location": "bq_dataset_location",
+}
+
+
+class Read(NamedTuple):
+    values: dict[str, Any]
+    from_env: dict[str, tuple[str, str]]
+    """field -> (variable, raw value) for values taken from the environment."""
+    problems: list[Problem]
+
+
+def read_values(
+    model: type[BaseModel], env: Mapping[str, str], defaults: Mapping[str, Any]
+) -> Read:
+    """Raw values: bundled defaults overlaid with the environment, plus unusable switches."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name in model.model_fields:
+        key = DEFAULT_KEYS.get(name, name)
+        if key in defaults:
+            values[name] = defaults[key]
+            origins[name] = f"defaults.json key {key!r}"
+    problems: list[Problem] = []
+    from_env: dict[str, tuple[str, str]] = {}
+    for name, variables in ENV_BINDINGS.items():
+        found = first_set(env, variables)
+        if found is None:
+            continue
+        variable, raw = found
+        if name in BOOL_FIELDS and raw.lower() not in TRUE_WORDS | FALSE_WORDS:
+            problems.append(Problem(name, variable, raw, BOOL_RULE))
+            continue
+        values[name] = _convert(variable, raw)
+        origins[name] = f"environment variable {variable}"
+        from_env[name] = found
+    switches = []
+    for variable in ENABLE_VARIABLES:
+        raw = env.get(variable, "").strip()
+        if raw.lower() in TRUE_WORDS | FALSE_WORDS:
+            switches.append(raw.lower() in TRUE_WORDS)
+        elif raw:
+            problems.append(Problem("enabled", variable, raw, BOOL_RULE))
+    if switches:
+        values["enabled"] = all(switches)
+        origins["enabled"] = "environment variables " + "/".join(ENABLE_VARIABLES)
+    values["managed_runtime"] = detect_managed_runtime(env)
+    values["origins"] = origins
+    return Read(values, from_env, problems)
+
+
+def _convert(variable: str, raw: str) -> str:
+    """``raw`` in the field's unit (e.g. seconds to ms); left as is when not a number."""
+    factor = UNIT_CONVERSIONS.get(variable)
+    if factor is None:
+        return raw
+    try:
+        return repr(float(raw) * factor)
+    except ValueError:
+        return raw  # validation names the variable and its value
+
+
+class Problem(NamedTuple):
+    """One unusable value: which field, which variable, what it held, which rule it broke."""
+
+    field: str
+    variable: str
+    value: str
+    rule: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.variable}={self.value!r} is not valid: {self.rule}"
+
+
+def first_set(env: Mapping[str, str], variables: tuple[str, ...]) -> tuple[str, str] | None:
+    for variable in variables:
+        raw = env.get(variable, "").strip()
+        if raw:
+            return variable, raw
+    return None
+
+
+def env_problems(
+    error: ValidationError, from_env: Mapping[str, tuple[str, str]]
+) -> list[Problem] | None:
+    """The validation errors as problems of environment values (None if one is not)."""
+    found: dict[str, Problem] = {}
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        if field not in from_env:
+            return None
+        variable, raw = from_env[field]
+        found.setdefault(field, Problem(field, variable, raw, str(item["msg"])))
+    return list(found.values())
+
+
+def settings_error(problems: list[Problem]) -> SettingsError:
+    return SettingsError(
+        "invalid il-audit settings: " + "; ".join(problem.text for problem in problems)
+    )
+
+
+def fallback_text(problem: Problem, settings: BaseModel) -> str:
+    if problem.field == "enabled":
+        return "ignored, auditing stays on" if getattr(settings, "enabled", True) else "ignored"
+    return f"using the default {getattr(settings, problem.field)!r}"
+
+
+@functools.cache
+def bundled_defaults() -> Mapping[str, Any]:
+    """The ``defaults.json`` shipped inside the package, parsed once."""
+    text = resources.files("il_audit.config").joinpath("defaults.json").read_text("utf-8")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise SettingsError("il_audit/config/defaults.json must hold a JSON object")
+    return data
+
+
+def strict_requested(environ: Mapping[str, str]) -> bool:
+    """Whether ``IL_AUDIT_STRICT`` asks for strict mode (anything unrecognised is no)."""
+    return environ.get("IL_AUDIT_STRICT", "").strip().lower() in TRUE_WORDS
