@@ -40,6 +40,9 @@ if TYPE_CHECKING:
         shutdown,
         stats,
     )
+    from il_audit.publisher.beacon import schedule_beacon_rows
+    from il_audit.publisher.builders import register_builder
+    from il_audit.publisher.privacy import question_sha256
     from il_audit.schemas import taxonomy
 
 # name -> module that defines it (loaded on first access).
@@ -54,7 +57,10 @@ _LAZY: dict[str, str] = {
     "emit_resource_usage": "il_audit.publisher",
     "flush_audit_writer": "il_audit.publisher",
     "get_audit_settings": "il_audit.config.settings",
+    "question_sha256": "il_audit.publisher.privacy",
+    "register_builder": "il_audit.publisher.builders",
     "reset_audit_settings_cache": "il_audit.config.settings",
+    "schedule_beacon_rows": "il_audit.publisher.beacon",
     "shutdown": "il_audit.publisher",
     "stats": "il_audit.publisher",
 }
@@ -72,7 +78,10 @@ __all__ = [
     "emit_resource_usage",
     "flush_audit_writer",
     "get_audit_settings",
+    "question_sha256",
+    "register_builder",
     "reset_audit_settings_cache",
+    "schedule_beacon_rows",
     "shutdown",
     "stats",
     "taxonomy",

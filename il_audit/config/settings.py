@@ -1,5 +1,7 @@
 """Runtime settings: one immutable object built from the environment and bundled JSON.
 
+(How variables are read is ``_environment``'s job; this module is the model.)
+
 Precedence is environment first, then ``defaults.json`` shipped in this
 package; nothing is hard-coded elsewhere. Every field names the variables that
 set it, so ``il-audit --help`` and the README can be generated from one place.
@@ -15,20 +17,44 @@ message.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections.abc import Mapping
 from enum import StrEnum
-from importlib import resources
-from typing import Any, Final, NamedTuple
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from il_audit.config.runtime import detect_managed_runtime
+from il_audit.config._environment import (
+    DEFAULT_KEYS,
+    ENABLE_VARIABLES,
+    ENV_BINDINGS,
+    PUBSUB_MESSAGE_LIMIT_BYTES,
+    bundled_defaults,
+    env_problems,
+    fallback_text,
+    read_values,
+    settings_error,
+    strict_requested,
+)
 from il_audit.errors import SettingsError
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ENABLE_VARIABLES",
+    "ENV_BINDINGS",
+    "PUBSUB_MESSAGE_LIMIT_BYTES",
+    "AuditSettings",
+    "CostRatesSource",
+    "SinkKind",
+    "Transport",
+    "bundled_defaults",
+    "get_audit_settings",
+    "refuse_invalid_settings",
+    "reset_audit_settings_cache",
+    "strict_requested",
+]
 
 
 class Transport(StrEnum):
@@ -60,59 +86,6 @@ class SinkKind(StrEnum):
     DUCKDB = "duckdb"
 
 
-# field name -> environment variables, first non-empty wins.
-ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
-    "project": ("IL_BQ_LOGS_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),
-    "dataset": ("IL_BQ_AUDIT_DATASET",),
-    "dataset_location": ("IL_BQ_AUDIT_DATASET_LOCATION", "GCP_REGION"),
-    "app": ("IL_AUDIT_APP", "K_SERVICE"),
-    "environment": ("IL_AUDIT_ENVIRONMENT",),
-    "transport": ("IL_AUDIT_TRANSPORT",),
-    "topic": ("IL_AUDIT_TOPIC",),
-    "dlq_topic": ("IL_AUDIT_DLQ_TOPIC",),
-    "duckdb_path": ("IL_AUDIT_DUCKDB_PATH",),
-    "sink": ("IL_AUDIT_SINK",),
-    "bq_api_endpoint": ("IL_BQ_API_ENDPOINT",),
-    "cost_rates_source": ("IL_COST_RATES_SOURCE",),
-    "cost_rates_cache_seconds": ("IL_COST_RATES_CACHE_SECONDS",),
-    "write_queue_max_size": ("IL_AUDIT_WRITE_QUEUE_MAX_SIZE",),
-    "store_query_text": ("IL_AUDIT_STORE_QUERY_TEXT",),
-    "max_events_per_message": ("IL_AUDIT_MAX_EVENTS_PER_MESSAGE",),
-    "max_message_bytes": ("IL_AUDIT_MAX_MESSAGE_BYTES",),
-    "max_latency_ms": ("IL_AUDIT_MAX_LATENCY_MS",),
-    "shutdown_timeout_seconds": ("IL_AUDIT_SHUTDOWN_TIMEOUT_SECONDS",),
-    "retry_initial_seconds": ("IL_AUDIT_RETRY_INITIAL_SECONDS",),
-    "retry_max_seconds": ("IL_AUDIT_RETRY_MAX_SECONDS",),
-    "strict": ("IL_AUDIT_STRICT",),
-    "extra_event_types": ("IL_AUDIT_EXTRA_EVENT_TYPES",),
-    "subscription_max_delivery_attempts": ("IL_AUDIT_MAX_DELIVERY_ATTEMPTS",),
-    "subscription_min_backoff_seconds": ("IL_AUDIT_MIN_BACKOFF_SECONDS",),
-    "subscription_max_backoff_seconds": ("IL_AUDIT_MAX_BACKOFF_SECONDS",),
-    "subscription_ack_deadline_seconds": ("IL_AUDIT_ACK_DEADLINE_SECONDS",),
-    "dlq_max_replays": ("IL_AUDIT_MAX_REPLAYS",),
-    "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
-    "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
-    "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
-}
-
-# Both switches must be on; IL_ENABLE_BQ_LOGS is the seed library's older name.
-ENABLE_VARIABLES = ("IL_ENABLE_AUDIT_LOGS", "IL_ENABLE_BQ_LOGS")
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
-_BOOL_RULE: Final = "must be one of 1/true/yes/on or 0/false/no/off"
-# Parsed with _TRUE/_FALSE (pydantic alone would also take "t" or "y").
-_BOOL_FIELDS: Final = frozenset({"store_query_text", "strict"})
-
-# Pub/Sub allows at most 10 MB per message; stay well below to leave room for attributes.
-PUBSUB_MESSAGE_LIMIT_BYTES = 9_000_000
-
-_DEFAULT_KEYS = {
-    "enabled": "enable_audit_logs",
-    "dataset": "bq_audit_dataset",
-    "dataset_location": "bq_dataset_location",
-}
-
-
 class AuditSettings(BaseModel):
     """Every il-audit setting, validated once; instances are immutable.
 
@@ -137,6 +110,11 @@ class AuditSettings(BaseModel):
     environment: str | None = Field(
         default=None, description="Deployment environment stamped on events (IL_AUDIT_ENVIRONMENT)."
     )
+    app_version: str | None = Field(
+        default=None,
+        description="Version of the emitting app when no context gives one "
+        "(IL_AUDIT_APP_VERSION, K_REVISION).",
+    )
     transport: Transport = Field(description="Where emit() sends events (IL_AUDIT_TRANSPORT).")
     topic: str = Field(min_length=3, description="Events topic id (IL_AUDIT_TOPIC).")
     dlq_topic: str = Field(min_length=3, description="Dead-letter topic id (IL_AUDIT_DLQ_TOPIC).")
@@ -152,6 +130,23 @@ class AuditSettings(BaseModel):
     )
     store_query_text: bool = Field(
         description="Store chat questions verbatim; false keeps only a SHA-256."
+    )
+    store_model_call_text: bool = Field(
+        description="Record prompt and completion text of model calls "
+        "(chat.model_call.text; IL_AUDIT_STORE_MODEL_CALL_TEXT, default false)."
+    )
+    hash_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA-256 that hashes questions and client addresses "
+        "(IL_AUDIT_HASH_KEY); never logged.",
+    )
+    job_context_max_bindings: int = Field(
+        ge=1,
+        description="Job ids remembered by bind_job_audit_context (IL_JOB_CONTEXT_MAX_BINDINGS).",
+    )
+    job_context_binding_ttl_seconds: float = Field(
+        gt=0,
+        description="How long a job binding lives (IL_JOB_CONTEXT_BINDING_TTL_SECONDS).",
     )
     max_events_per_message: int = Field(
         ge=1, le=10_000, description="Envelopes packed into one Pub/Sub message."
@@ -268,6 +263,38 @@ class AuditSettings(BaseModel):
             return Transport.LOCAL
         return self.transport
 
+    # ----- 0.1.3's attribute names (il_audit.config.audit_settings.AuditSettings) -----
+
+    @property
+    def bq_project(self) -> str:
+        """0.1.3's name: the project (``""`` when none, as 0.1.3 said it)."""
+        return self.project or ""
+
+    @property
+    def bq_dataset(self) -> str:
+        """0.1.3's name for :attr:`dataset`."""
+        return self.dataset
+
+    @property
+    def bq_dataset_location(self) -> str:
+        """0.1.3's name for :attr:`dataset_location`."""
+        return self.dataset_location
+
+    @property
+    def enable_audit_logs(self) -> bool:
+        """0.1.3's name for :attr:`enabled`."""
+        return self.enabled
+
+    @property
+    def flush_batch_size(self) -> int:
+        """0.1.3's name: now the events packed per message (:attr:`max_events_per_message`)."""
+        return self.max_events_per_message
+
+    @property
+    def flush_interval_seconds(self) -> float:
+        """0.1.3's name: now the longest a message waits to fill (:attr:`max_latency_ms`)."""
+        return self.max_latency_seconds
+
     def origin(self, field: str) -> str:
         """Where ``field``'s value came from, for humans (``il-audit doctor``)."""
         return self.origins.get(field, "the built-in default")
@@ -285,130 +312,29 @@ class AuditSettings(BaseModel):
         """
         env = os.environ if environ is None else environ
         defaults = bundled_defaults()
-        read = _read(cls, env, defaults)
+        read = read_values(cls, env, defaults)
         values, from_env, problems = read.values, read.from_env, read.problems
         while True:
             try:
                 settings = cls.model_validate(values)
                 break
             except ValidationError as exc:
-                invalid = _env_problems(exc, from_env)
+                invalid = env_problems(exc, from_env)
                 if invalid is None:  # a bundled default is broken: nothing to fall back to
                     raise SettingsError(f"invalid il-audit settings: {exc}") from exc
                 problems.extend(invalid)
                 if not lenient:
-                    raise _settings_error(problems) from exc
+                    raise settings_error(problems) from exc
                 for problem in invalid:  # back to the bundled default, then validate again
-                    key = _DEFAULT_KEYS.get(problem.field, problem.field)
+                    key = DEFAULT_KEYS.get(problem.field, problem.field)
                     values[problem.field] = defaults.get(key)
                     values["origins"][problem.field] = f"defaults.json key {key!r}"
                     del from_env[problem.field]
         if problems and not lenient:
-            raise _settings_error(problems)
+            raise settings_error(problems)
         for problem in problems:
-            logger.error("il-audit: %s; %s", problem.text, _fallback(problem, settings))
+            logger.error("il-audit: %s; %s", problem.text, fallback_text(problem, settings))
         return settings
-
-
-class _Read(NamedTuple):
-    values: dict[str, Any]
-    from_env: dict[str, tuple[str, str]]
-    """field -> (variable, raw value) for values taken from the environment."""
-    problems: list[_Problem]
-
-
-def _read(model: type[AuditSettings], env: Mapping[str, str], defaults: Mapping[str, Any]) -> _Read:
-    """Raw values: bundled defaults overlaid with the environment, plus unusable switches."""
-    values: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    for name in model.model_fields:
-        key = _DEFAULT_KEYS.get(name, name)
-        if key in defaults:
-            values[name] = defaults[key]
-            origins[name] = f"defaults.json key {key!r}"
-    problems: list[_Problem] = []
-    from_env: dict[str, tuple[str, str]] = {}
-    for name, variables in ENV_BINDINGS.items():
-        found = _first_set(env, variables)
-        if found is None:
-            continue
-        variable, raw = found
-        if name in _BOOL_FIELDS and raw.lower() not in _TRUE | _FALSE:
-            problems.append(_Problem(name, variable, raw, _BOOL_RULE))
-            continue
-        values[name] = raw
-        origins[name] = f"environment variable {variable}"
-        from_env[name] = found
-    switches = []
-    for variable in ENABLE_VARIABLES:
-        raw = env.get(variable, "").strip()
-        if raw.lower() in _TRUE | _FALSE:
-            switches.append(raw.lower() in _TRUE)
-        elif raw:
-            problems.append(_Problem("enabled", variable, raw, _BOOL_RULE))
-    if switches:
-        values["enabled"] = all(switches)
-        origins["enabled"] = "environment variables " + "/".join(ENABLE_VARIABLES)
-    values["managed_runtime"] = detect_managed_runtime(env)
-    values["origins"] = origins
-    return _Read(values, from_env, problems)
-
-
-class _Problem(NamedTuple):
-    """One unusable value: which field, which variable, what it held, which rule it broke."""
-
-    field: str
-    variable: str
-    value: str
-    rule: str
-
-    @property
-    def text(self) -> str:
-        return f"{self.variable}={self.value!r} is not valid: {self.rule}"
-
-
-def _first_set(env: Mapping[str, str], variables: tuple[str, ...]) -> tuple[str, str] | None:
-    for variable in variables:
-        raw = env.get(variable, "").strip()
-        if raw:
-            return variable, raw
-    return None
-
-
-def _env_problems(
-    error: ValidationError, from_env: Mapping[str, tuple[str, str]]
-) -> list[_Problem] | None:
-    """The validation errors as problems of environment values (None if one is not)."""
-    found: dict[str, _Problem] = {}
-    for item in error.errors(include_url=False):
-        field = str(item["loc"][0]) if item["loc"] else ""
-        if field not in from_env:
-            return None
-        variable, raw = from_env[field]
-        found.setdefault(field, _Problem(field, variable, raw, str(item["msg"])))
-    return list(found.values())
-
-
-def _settings_error(problems: list[_Problem]) -> SettingsError:
-    return SettingsError(
-        "invalid il-audit settings: " + "; ".join(problem.text for problem in problems)
-    )
-
-
-def _fallback(problem: _Problem, settings: AuditSettings) -> str:
-    if problem.field == "enabled":
-        return "ignored, auditing stays on" if settings.enabled else "ignored"
-    return f"using the default {getattr(settings, problem.field)!r}"
-
-
-@functools.cache
-def bundled_defaults() -> Mapping[str, Any]:
-    """The ``defaults.json`` shipped inside the package, parsed once."""
-    text = resources.files("il_audit.config").joinpath("defaults.json").read_text("utf-8")
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise SettingsError("il_audit/config/defaults.json must hold a JSON object")
-    return data
 
 
 _refuse_invalid = False
@@ -435,11 +361,6 @@ def get_audit_settings() -> AuditSettings:
     """
     strict = _refuse_invalid or strict_requested(os.environ)
     return AuditSettings.from_env(lenient=not strict)
-
-
-def strict_requested(environ: Mapping[str, str]) -> bool:
-    """Whether ``IL_AUDIT_STRICT`` asks for strict mode (anything unrecognised is no)."""
-    return environ.get("IL_AUDIT_STRICT", "").strip().lower() in _TRUE
 
 
 def reset_audit_settings_cache() -> None:

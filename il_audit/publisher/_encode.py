@@ -19,6 +19,7 @@ from typing import Any, Final, NamedTuple
 
 from pydantic import ValidationError
 
+from il_audit.config.settings import AuditSettings
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher.context import AuditContext, _current
 from il_audit.schemas.envelope import (
@@ -56,6 +57,12 @@ class ContextDefaults:
 
     app: str | None
     environment: str | None
+    app_version: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: AuditSettings) -> ContextDefaults:
+        """The defaults the settings give (IL_AUDIT_APP, IL_AUDIT_ENVIRONMENT, ...)."""
+        return cls(settings.app, settings.environment, settings.app_version)
 
 
 class Encoded(NamedTuple):
@@ -107,6 +114,8 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
         data["app"] = defaults.app or UNKNOWN_APP
     if "environment" not in data and defaults.environment:
         data["environment"] = defaults.environment
+    if "app_version" not in data and defaults.app_version:
+        data["app_version"] = defaults.app_version
     if "module" not in data and isinstance(event_type, str):
         data["module"] = event_type.split(".", 1)[0]
     return data
@@ -123,6 +132,13 @@ def encode(captured: Captured, defaults: ContextDefaults) -> Encoded:
         envelope = Envelope.model_validate(data)
     except ValidationError as exc:
         return _lenient(data, describe_validation_error(exc))
+    if envelope.build_error is not None:
+        return _encoded(
+            envelope_json(envelope),
+            data,
+            f"builder: the builder registered for {envelope.event_type!r} raised "
+            f"{envelope.build_error}",
+        )
     if not is_known(envelope.event_type):
         return _lenient(
             data,

@@ -100,7 +100,7 @@ class AuditPublisher:
         self.transport_kind = "custom" if transport is not None else resolved.value
         self._off = transport is None and resolved is Transport.OFF
         self._max_pending = self.settings.write_queue_max_size
-        self._defaults = ContextDefaults(self.settings.app, self.settings.environment)
+        self._defaults = ContextDefaults.from_settings(self.settings)
         taxonomy.register_many(self.settings.extra_event_types)
         self._reset_state()
         _lifecycle.track(self)

@@ -34,11 +34,13 @@ class AuditContext:
     request_id: str | None = None
     """Per-request id from the HTTP layer."""
     source: str = "api"
-    """Origin: ``api``, ``beacon``, ``job`` or ``scheduled_task``."""
+    """Origin, any lowercase token; ``api``, ``beacon``, ``job``, ``scheduled_task`` recommended."""
     session_id: str | None = None
     """Session id, e.g. the chat ``conversation_session_id``."""
     environment: str | None = None
     """Deployment environment; falls back to ``IL_AUDIT_ENVIRONMENT``."""
+    app_version: str | None = None
+    """Version of the app (1.0.35); falls back to ``IL_AUDIT_APP_VERSION`` / ``K_REVISION``."""
 
     _fields: dict[str, Any] | None = dataclasses.field(
         default=None, init=False, repr=False, compare=False, hash=False

@@ -112,6 +112,7 @@ class Envelope(BaseModel):
     occurred_at: AwareDatetime = Field(description="When it happened (UTC).")
     app: Name = Field(description="Emitting application, e.g. ingest, chat.")
     environment: Label | None = Field(default=None, description="Deployment environment.")
+    app_version: Label | None = Field(default=None, description="Version of the emitting app.")
     module: Label | None = Field(default=None, description="Module within the app.")
     actor_uid: Label | None = Field(default=None, description="Stable user id.")
     actor_email: Email | None = Field(default=None, description="User email when known.")
@@ -137,6 +138,11 @@ class Envelope(BaseModel):
     payload: JsonObject | None = Field(default=None, description="Event-type-specific fields.")
     usage: list[UsageItem] = Field(
         default_factory=list, max_length=MAX_USAGE_ITEMS, description="Metered items."
+    )
+    build_error: Label | None = Field(
+        default=None,
+        description="Set by the publisher when the event's registered builder raised: the "
+        "subscriber dead-letters the event (builder_failed) with the raw fields kept.",
     )
 
     @field_validator("occurred_at")

@@ -45,10 +45,11 @@ dead_hourly AS (
     COUNTIF(d.error_class = 'malformed_message') AS dead_lettered_malformed_message,
     COUNTIF(d.error_class = 'malformed_attributes') AS dead_lettered_malformed_attributes,
     COUNTIF(d.error_class = 'malformed_data') AS dead_lettered_malformed_data,
+    COUNTIF(d.error_class = 'builder_failed') AS dead_lettered_builder_failed,
     COUNTIF(d.error_class NOT IN (
       'undecodable', 'invalid_json', 'schema_violation', 'unknown_event_type',
       'oversize', 'empty_message', 'sink_rejected', 'internal_error',
-      'malformed_message', 'malformed_attributes', 'malformed_data'
+      'malformed_message', 'malformed_attributes', 'malformed_data', 'builder_failed'
     )) AS dead_lettered_other
   FROM dead_letters AS d
   GROUP BY hour
@@ -68,6 +69,7 @@ SELECT
   COALESCE(d.dead_lettered_malformed_message, 0) AS dead_lettered_malformed_message,
   COALESCE(d.dead_lettered_malformed_attributes, 0) AS dead_lettered_malformed_attributes,
   COALESCE(d.dead_lettered_malformed_data, 0) AS dead_lettered_malformed_data,
+  COALESCE(d.dead_lettered_builder_failed, 0) AS dead_lettered_builder_failed,
   COALESCE(d.dead_lettered_other, 0) AS dead_lettered_other,
   COALESCE(a.events_with_usage, 0) AS events_with_usage,
   COALESCE(a.unpriced_events, 0) AS unpriced_events,

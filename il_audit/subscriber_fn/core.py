@@ -65,6 +65,8 @@ class ErrorClass(StrEnum):
     """The message's attributes are not an object of strings."""
     MALFORMED_DATA = "malformed_data"
     """The message's data is null, not a string, or not base64."""
+    BUILDER_FAILED = "builder_failed"
+    """The app's registered builder raised; the publisher sent the raw fields to keep them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,16 @@ def process_line(
         envelope = IncomingEnvelope.model_validate_json(line)
     except ValidationError as exc:
         return _classify(exc, line, index)
+    if envelope.build_error is not None:
+        return _reject(
+            ErrorClass.BUILDER_FAILED,
+            f"the builder registered for {envelope.event_type!r} raised {envelope.build_error}",
+            line,
+            index,
+            envelope.event_id,
+            envelope.app,
+            envelope.event_type,
+        )
     if not is_known(envelope.event_type):
         return _reject(
             ErrorClass.UNKNOWN_EVENT_TYPE,

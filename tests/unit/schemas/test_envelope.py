@@ -26,9 +26,13 @@ DESIGN_FIELDS = {
 }  # fmt: skip
 
 
+ADDED_UNDER_THE_EVOLUTION_RULE = {"app_version", "build_error"}
+"""Optional fields added within schema_version 1 (docs/wire-contract.md)."""
+
+
 def test_envelope_has_every_design_field() -> None:
-    """The model's top-level fields are exactly the design's envelope fields."""
-    assert set(ENVELOPE_FIELDS) == DESIGN_FIELDS
+    """The model's top-level fields are the design's, plus the optional ones added since."""
+    assert set(ENVELOPE_FIELDS) == DESIGN_FIELDS | ADDED_UNDER_THE_EVOLUTION_RULE
 
 
 def test_valid_line_round_trips() -> None:
