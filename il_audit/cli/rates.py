@@ -49,7 +49,7 @@ def _sink(target: str, database: Path) -> Any:
 
 @click.group()
 def rates() -> None:
-    """The cost catalog: effective-dated prices keyed by (service, model_id).
+    """The cost catalog: effective-dated prices keyed by (service, model_id, pricing_tier).
 
     \b
     Examples:
@@ -75,10 +75,10 @@ def show(target: str, database: Path) -> None:
         sink = _sink(target, database)
         catalog = TableCatalogProvider(sink.read_cost_rates, ttl_seconds=0).current()
     click.echo(f"source: {catalog.source}   version: {catalog.version}   rates: {len(catalog)}")
-    columns = ["service", "model_id", "effective_from", "input_per_1m", "output_per_1m",
+    columns = ["service", "model_id", "tier", "effective_from", "input_per_1m", "output_per_1m",
                "unit_price", "unit", "rate_version"]  # fmt: skip
     rows = [
-        (r.service, r.model_id, r.effective_from, r.input_price_per_1m_tokens,
+        (r.service, r.model_id, r.pricing_tier, r.effective_from, r.input_price_per_1m_tokens,
          r.output_price_per_1m_tokens, r.unit_price, r.unit, r.rate_version)
         for r in catalog.rates
     ]  # fmt: skip
@@ -94,8 +94,9 @@ def load(file: Path, target: str, database: Path, dry_run: bool) -> None:
     """Validate FILE (JSON or CSV) and upsert its rates into cost_rates.
 
     Malformed entries and two entries for the same (service, model_id,
-    effective_from) are refused, with their entry numbers, and nothing is
-    written. Existing rows with the same key are replaced.
+    pricing_tier, effective_from) are refused, with their entry numbers, and nothing is
+    written. Existing rows with the same key are replaced. A pricing_tier
+    column or field is optional; blank means standard.
     """
     from il_audit.subscriber_fn.pricing import CatalogError, Rate
     from il_audit.subscriber_fn.rate_files import diff_rates, read_rate_file

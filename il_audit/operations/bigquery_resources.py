@@ -81,8 +81,8 @@ class BigQueryProvisioner:
         from il_audit.schemas.seed_tables import standard_type
         from il_audit.subscriber_fn.sinks.bigquery_tables import (
             bigquery_table,
+            merged_schema,
             partition_expiration_ms,
-            schema_fields,
         )
 
         table_id = f"{self.dataset_id}.{spec.name}"
@@ -106,7 +106,7 @@ class BigQueryProvisioner:
         if retyped:
             detail = "; ".join(retyped) + (f": {hint}" if hint else "")
             return Change("table", table_id, "drift", detail)
-        missing = [column for column in spec.columns if column.name not in existing]
+        schema, missing = merged_schema(table, spec)
         drift = []
         partitioned = (
             table.time_partitioning is not None
@@ -119,9 +119,9 @@ class BigQueryProvisioner:
         updates: list[str] = []
         fields: list[str] = []
         if missing:
-            table.schema = [*table.schema, *schema_fields(missing)]
+            table.schema = schema
             fields.append("schema")
-            updates.append("add " + ", ".join(column.name for column in missing))
+            updates.append("add " + ", ".join(missing))
         if spec.partition_field and partitioned:
             current = table.time_partitioning.expiration_ms
             if (int(current) if current is not None else None) != expiration_ms:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
 from il_audit.config.settings import AuditSettings
@@ -37,7 +37,13 @@ from il_audit.operations.infra import (
     apply_warehouse,
     bigquery_client,
 )
-from il_audit.operations.migrate_rates import RatesMerge, convert_seed_rates, is_seed_cost_rates
+from il_audit.operations.migrate_rates import (
+    RateRowKey,
+    RatesMerge,
+    convert_seed_rates,
+    is_seed_cost_rates,
+    row_tier,
+)
 from il_audit.schemas.seed_tables import (
     SEED_TABLES,
     activity_column,
@@ -357,10 +363,10 @@ def _merge_rates(
     elif provisioner.get(source) is None:
         return None
     rows = [dict(row.items()) for row in warehouse.client.list_rows(warehouse.ref(source))]
-    existing: list[tuple[str, str, date]] = []
+    existing: list[RateRowKey] = []
     if not (dry_run and COST_RATES in renamed) and provisioner.get(COST_RATES) is not None:
         existing = [
-            (str(row["service"]), str(row["model_id"]), row["effective_from"])
+            (str(row["service"]), str(row["model_id"]), row_tier(row), row["effective_from"])
             for row in warehouse.client.list_rows(warehouse.ref(COST_RATES))
         ]
     merge = convert_seed_rates(rows, existing)

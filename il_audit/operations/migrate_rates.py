@@ -18,6 +18,14 @@ from typing import Any, Final
 from il_audit.schemas.seed_tables import standard_type
 
 _MONEY_PLACES: Final = 9
+RateRowKey = tuple[str, str, str, date]
+"""``(service, model_id, pricing_tier, effective_from)``: the cost_rates key."""
+
+
+def row_tier(row: Mapping[str, Any]) -> str:
+    """A cost_rates row's tier: ``standard`` when the row has none (0.1.3) or a blank one."""
+    tier = row.get("pricing_tier")
+    return str(tier).strip().lower() if tier and str(tier).strip() else "standard"
 
 
 @dataclass
@@ -46,7 +54,7 @@ def _places(value: Decimal) -> int:
 
 
 def convert_seed_rates(
-    rows: Iterable[Mapping[str, Any]], existing_keys: Iterable[tuple[str, str, date]]
+    rows: Iterable[Mapping[str, Any]], existing_keys: Iterable[RateRowKey]
 ) -> RatesMerge:
     """Turn 0.1.3 ``cost_rates`` rows into rows of our ``cost_rates``.
 
@@ -61,8 +69,8 @@ def convert_seed_rates(
       never used by 0.1.3 (it only read rows with ``effective_from <=
       CURRENT_DATE()``) and is skipped. Of two rows for the same service,
       model and day, the higher ``rate_version`` wins, as in 0.1.3.
-    - Tiers: 0.1.3 rates have none (1.0 added ``pricing_tier``); nor has our
-      table yet.
+    - Tiers: 0.1.3 rates have none and are ``standard``; a table that already
+      has ``pricing_tier`` (1.0's) keeps each row's tier (blank: ``standard``).
     - A key cost_rates already has is left as it is (counted as present).
     """
     merge = RatesMerge()
@@ -71,7 +79,7 @@ def convert_seed_rates(
         if key in existing:
             merge.present += 1
             continue
-        converted = _our_rate_row(key[2], row)
+        converted = _our_rate_row(key[3], row)
         if isinstance(converted, str):
             merge.skipped.append((_label(row), converted))
         else:
@@ -85,8 +93,8 @@ _SAME_DAY: Final = "a higher rate_version takes effect the same day"
 
 def _highest_version_per_day(
     rows: Iterable[Mapping[str, Any]], merge: RatesMerge
-) -> dict[tuple[str, str, date], Mapping[str, Any]]:
-    best: dict[tuple[str, str, date], Mapping[str, Any]] = {}
+) -> dict[RateRowKey, Mapping[str, Any]]:
+    best: dict[RateRowKey, Mapping[str, Any]] = {}
     for row in rows:
         effective = row.get("effective_from")
         if isinstance(effective, datetime):
@@ -99,7 +107,7 @@ def _highest_version_per_day(
                 )
             )
             continue
-        key = (str(row.get("service")), str(row.get("model_id")), effective)
+        key = (str(row.get("service")), str(row.get("model_id")), row_tier(row), effective)
         held = best.get(key)
         if held is None or str(row.get("rate_version") or "") > str(held.get("rate_version") or ""):
             if held is not None:
@@ -133,6 +141,7 @@ def _our_rate_row(effective: date, row: Mapping[str, Any]) -> dict[str, Any] | s
             {
                 "service": row.get("service"),
                 "model_id": row.get("model_id"),
+                "pricing_tier": row_tier(row),
                 "effective_from": effective,
                 **prices,
                 "unit": row.get("unit") or "tokens",

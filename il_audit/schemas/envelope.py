@@ -69,12 +69,19 @@ class Source(StrEnum):
 SourceName = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 """A lowercase token, e.g. ``api`` or the seed's ``pipeline``."""
 
+STANDARD_TIER: Final = "standard"
+"""The pricing tier of a usage item that names none, and the one every tier falls back to."""
+BATCH_TIER: Final = "batch"
+PricingTier = Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+"""A pricing tier: ``standard``, ``batch``, or another lowercase token the catalog uses."""
+
 
 class UsageItem(BaseModel):
     """One metered item of an event: tokens of a model call, or a quantity of a unit.
 
-    Publishers never price; the subscriber looks ``(service, model_id)`` up in the
-    cost catalog at ``occurred_at``.
+    Publishers never price; the subscriber looks ``(service, model_id, pricing_tier)``
+    up in the cost catalog at ``occurred_at`` (a tier the catalog lacks falls back to
+    ``standard``).
     """
 
     model_config = ENVELOPE_STRICT
@@ -98,6 +105,10 @@ class UsageItem(BaseModel):
     tokens_estimated: bool = Field(default=False, description="Token counts are estimates.")
     latency_ms: float | None = Field(
         default=None, ge=0, allow_inf_nan=False, description="Call latency in ms."
+    )
+    pricing_tier: PricingTier | None = Field(
+        default=None,
+        description="Pricing tier of the call, e.g. standard or batch; null means standard.",
     )
 
 

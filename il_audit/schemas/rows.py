@@ -14,7 +14,15 @@ from typing import Annotated, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from il_audit.schemas.envelope import Envelope, JsonObject, Label, Name, UsageItem
+from il_audit.schemas.envelope import (
+    STANDARD_TIER,
+    Envelope,
+    JsonObject,
+    Label,
+    Name,
+    PricingTier,
+    UsageItem,
+)
 
 MAX_ERROR_DETAIL_CHARS: Final = 4096
 MAX_RAW_LINE_CHARS: Final = 1_048_576
@@ -44,6 +52,11 @@ class PricedUsageItem(UsageItem):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     cost_usd: Money | None = Field(default=None, description="Cost of this item; null if unpriced.")
+    rate_tier: PricingTier | None = Field(
+        default=None,
+        description="Tier of the rate that priced it: differs from pricing_tier when the "
+        "catalog had no rate for that tier and the standard rate was used; null if unpriced.",
+    )
 
 
 class EventRow(Envelope):
@@ -109,6 +122,10 @@ class CostRateRow(BaseModel):
 
     service: Name = Field(description="Billable service, e.g. vertex_gemini.")
     model_id: Name = Field(description="Model id or resource rate key, e.g. cpu_second.")
+    pricing_tier: PricingTier | None = Field(
+        default=STANDARD_TIER,
+        description="Pricing tier, e.g. standard or batch (null in 0.1.3 rows: standard).",
+    )
     effective_from: date = Field(description="First day (UTC) this rate applies.")
     input_price_per_1m_tokens: Money | None = Field(
         default=None, description="USD per 1M input tokens."

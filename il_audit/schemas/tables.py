@@ -182,12 +182,12 @@ DEAD_LETTERS = table_spec_for(
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("event_id",),
     "dead_letters": ("dead_letter_id",),
-    "cost_rates": ("service", "model_id", "effective_from"),
+    "cost_rates": ("service", "model_id", "pricing_tier", "effective_from"),
 }
 COST_RATES = table_spec_for(
     CostRateRow,
     name="cost_rates",
-    description="Effective-dated prices keyed by (service, model_id).",
+    description="Effective-dated prices keyed by (service, model_id, pricing_tier).",
     clustering=("service", "model_id"),
 )
 TABLES: tuple[TableSpec, ...] = (EVENTS, DEAD_LETTERS, COST_RATES)

@@ -34,7 +34,9 @@ envelope with a top-level field it does not know is kept, the field lands in
 is never dead-lettered for that. Strict checking (unknown fields are errors)
 stays where a developer can act on it: the publisher's strict mode and
 ``capture_events()``. Deploy the subscriber first anyway, so that new fields
-land in their own columns from the first event. A change that cannot follow
+land in their own columns from the first event. Usage items are a closed
+record (their fields are the ``usage`` columns): a new item field needs the
+subscriber first, and an older one dead-letters such events, for replay. A change that cannot follow
 this rule is ``schema_version`` 2, and the subscriber must accept both before
 any publisher sends it.
 """

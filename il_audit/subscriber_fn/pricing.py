@@ -1,8 +1,11 @@
 """The cost catalog and pricing: exact money from effective-dated rates.
 
-A :class:`PricingCatalog` holds rates keyed by ``(service, model_id)``, each in
-force from its ``effective_from`` day (UTC) until the next one. Pricing a usage
-item uses the rate in force at the event's ``occurred_at``:
+A :class:`PricingCatalog` holds rates keyed by ``(service, model_id,
+pricing_tier)``, each in force from its ``effective_from`` day (UTC) until the
+next one. Pricing a usage item uses the rate of its tier in force at the
+event's ``occurred_at``; when its tier has none (a ``batch`` call of a model
+the catalog prices only at ``standard``), the ``standard`` rate prices it and
+the item's ``rate_tier`` says so:
 
 - tokens: ``(input_tokens * input_price_per_1m + output_tokens * output_price_per_1m) / 1e6``
 - units: ``quantity * unit_price``
@@ -17,6 +20,7 @@ import bisect
 import functools
 import itertools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,13 +29,14 @@ from importlib import resources
 from typing import Any, Final
 
 from il_audit.errors import AuditError
-from il_audit.schemas.envelope import UsageItem
+from il_audit.schemas.envelope import STANDARD_TIER, UsageItem
 from il_audit.schemas.rows import PricingSource, PricingStatus
 
 MONEY_QUANTUM: Final = Decimal("0.000000001")
 MAX_MONEY: Final = Decimal("99999999999999999999999999999.999999999")
 """The largest BigQuery NUMERIC; a cost above it cannot be stored and stays unpriced."""
 _MILLION: Final = Decimal(1_000_000)
+_TIER_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ZERO: Final = Decimal(0)
 
 SEED_FALLBACK: Final = "seed_catalog_fallback"
@@ -44,7 +49,7 @@ class CatalogError(AuditError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """One price, in force for ``(service, model_id)`` from ``effective_from``."""
+    """One price, in force for ``(service, model_id, pricing_tier)`` from ``effective_from``."""
 
     service: str
     model_id: str
@@ -55,6 +60,7 @@ class Rate:
     unit: str | None = None
     rate_version: str | None = None
     source_url: str | None = None
+    pricing_tier: str = STANDARD_TIER
 
     @property
     def prices_tokens(self) -> bool:
@@ -86,6 +92,7 @@ class Rate:
                 unit=_optional_text(data, "unit"),
                 rate_version=_optional_text(data, "rate_version") or default_version,
                 source_url=_optional_text(data, "source_url"),
+                pricing_tier=_tier(data),
             )
         except (ValueError, TypeError) as exc:
             if isinstance(exc, CatalogError):
@@ -93,16 +100,23 @@ class Rate:
             raise CatalogError(str(exc)) from exc
         if not rate.prices_tokens and rate.unit_price is None:
             raise CatalogError(
-                f"rate {service}/{model_id} from {rate.effective_from} has no price "
+                f"rate {rate.label} from {rate.effective_from} has no price "
                 "(give input/output_price_per_1m_tokens or unit_price)"
             )
         return rate
+
+    @property
+    def label(self) -> str:
+        """``service/model_id``, with ``[tier]`` appended for a tier other than standard."""
+        tier = "" if self.pricing_tier == STANDARD_TIER else f" [{self.pricing_tier}]"
+        return f"{self.service}/{self.model_id}{tier}"
 
     def to_row(self) -> dict[str, Any]:
         """The rate as a ``cost_rates`` row."""
         return {
             "service": self.service,
             "model_id": self.model_id,
+            "pricing_tier": self.pricing_tier,
             "effective_from": self.effective_from,
             "input_price_per_1m_tokens": self.input_price_per_1m_tokens,
             "output_price_per_1m_tokens": self.output_price_per_1m_tokens,
@@ -127,6 +141,14 @@ def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
     return str(value).strip()
 
 
+def _tier(data: Mapping[str, Any]) -> str:
+    """The row's pricing tier, lowercase; blank or missing (0.1.3 rows) is ``standard``."""
+    tier = (_optional_text(data, "pricing_tier") or STANDARD_TIER).lower()
+    if not _TIER_PATTERN.fullmatch(tier):
+        raise CatalogError(f"pricing_tier {tier!r} is not a lowercase token (e.g. standard, batch)")
+    return tier
+
+
 def _price(data: Mapping[str, Any], key: str) -> Decimal | None:
     value = data.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -141,23 +163,27 @@ def _price(data: Mapping[str, Any], key: str) -> Decimal | None:
     return price
 
 
+RateKey = tuple[str, str, str]
+"""``(service, model_id, pricing_tier)``."""
+
+
 class PricingCatalog:
-    """Rates indexed for lookup by ``(service, model_id)`` and time."""
+    """Rates indexed for lookup by ``(service, model_id, pricing_tier)`` and time."""
 
     def __init__(self, rates: Iterable[Rate], *, source: str, version: str | None = None) -> None:
         self.source = source
         self.version = version
-        grouped: dict[tuple[str, str], list[Rate]] = {}
+        grouped: dict[RateKey, list[Rate]] = {}
         for rate in rates:
-            grouped.setdefault((rate.service, rate.model_id), []).append(rate)
-        self._index: dict[tuple[str, str], tuple[list[date], list[Rate]]] = {}
+            grouped.setdefault((rate.service, rate.model_id, rate.pricing_tier), []).append(rate)
+        self._index: dict[RateKey, tuple[list[date], list[Rate]]] = {}
         for key, group in grouped.items():
             group.sort(key=lambda rate: rate.effective_from)
             days = [rate.effective_from for rate in group]
             for earlier, later in itertools.pairwise(days):
                 if earlier == later:
                     raise CatalogError(
-                        f"two rates for {key[0]}/{key[1]} take effect on {later.isoformat()}"
+                        f"two rates for {group[0].label} take effect on {later.isoformat()}"
                     )
             self._index[key] = (days, group)
 
@@ -169,9 +195,26 @@ class PricingCatalog:
     def __len__(self) -> int:
         return sum(len(group) for _, group in self._index.values())
 
-    def rate_at(self, service: str, model_id: str | None, at: datetime) -> Rate | None:
-        """The rate in force for ``(service, model_id)`` on ``at``'s UTC day, if any."""
-        entry = self._index.get((service, model_id or ""))
+    def rate_at(
+        self,
+        service: str,
+        model_id: str | None,
+        at: datetime,
+        pricing_tier: str | None = None,
+    ) -> Rate | None:
+        """The rate in force for ``(service, model_id)`` at ``pricing_tier`` on ``at``'s UTC day.
+
+        A tier with no rate in force falls back to the ``standard`` rate; the
+        returned rate's ``pricing_tier`` tells which one priced it.
+        """
+        tier = pricing_tier or STANDARD_TIER
+        rate = self._in_force((service, model_id or "", tier), at)
+        if rate is None and tier != STANDARD_TIER:
+            rate = self._in_force((service, model_id or "", STANDARD_TIER), at)
+        return rate
+
+    def _in_force(self, key: RateKey, at: datetime) -> Rate | None:
+        entry = self._index.get(key)
         if entry is None:
             return None
         days, group = entry
@@ -223,9 +266,10 @@ def price_usage(
     versions: set[str] = set()
     for item in usage:
         row = item.model_dump()
-        rate = catalog.rate_at(item.service, item.model_id, occurred_at)
+        rate = catalog.rate_at(item.service, item.model_id, occurred_at, item.pricing_tier)
         cost = item_cost(item, rate) if rate is not None else None
         row["cost_usd"] = cost
+        row["rate_tier"] = rate.pricing_tier if cost is not None and rate is not None else None
         if cost is not None and rate is not None:
             priced += 1
             total += cost

@@ -2,10 +2,12 @@
 
 A file is JSON (the seed catalog's shape, ``{"rate_version": ..., "rates":
 [...]}``, or a bare list) or CSV with a header naming the same fields:
-service, model_id, effective_from, input_price_per_1m_tokens,
-output_price_per_1m_tokens, unit_price, unit, rate_version, source_url.
-Every problem is reported with its row number; two entries for the same
-(service, model_id, effective_from) are refused as overlapping.
+service, model_id, pricing_tier, effective_from, input_price_per_1m_tokens,
+output_price_per_1m_tokens, unit_price, unit, rate_version, source_url
+(``pricing_tier`` may be left out or blank: ``standard``). Every problem is
+reported with its row number (a price NUMERIC cannot hold, more than 9 decimal
+places, is one: the table would round it); two entries for the same (service, model_id,
+pricing_tier, effective_from) are refused as overlapping.
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ import csv
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_DOWN
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from il_audit.subscriber_fn.pricing import CatalogError, Rate
+from il_audit.subscriber_fn.pricing import MONEY_QUANTUM, CatalogError, Rate
 
-RateKey = tuple[str, str, str]
+_NUMERIC_QUANTUM: Final = MONEY_QUANTUM
+
+RateKey = tuple[str, str, str, str]
 FIELDS = (
     "service",
     "model_id",
+    "pricing_tier",
     "effective_from",
     "input_price_per_1m_tokens",
     "output_price_per_1m_tokens",
@@ -34,8 +40,8 @@ FIELDS = (
 
 
 def rate_key(rate: Rate) -> RateKey:
-    """(service, model_id, effective_from) as text: the table's key."""
-    return rate.service, rate.model_id, rate.effective_from.isoformat()
+    """(service, model_id, pricing_tier, effective_from) as text: the table's key."""
+    return rate.service, rate.model_id, rate.pricing_tier, rate.effective_from.isoformat()
 
 
 def _entries(path: Path) -> tuple[list[Any], str | None]:
@@ -75,16 +81,25 @@ def read_rate_file(path: Path) -> list[Rate]:
             problems.append(f"entry {number}: unknown field(s) {sorted(unknown)}")
             continue
         try:
-            rates.append(Rate.from_mapping(entry, default_version=version))
+            rate = Rate.from_mapping(entry, default_version=version)
         except CatalogError as exc:
             problems.append(f"entry {number}: {exc}")
+            continue
+        too_fine = _too_fine_for_numeric(rate)
+        if too_fine:
+            problems.append(
+                f"entry {number}: {rate.label} {too_fine} has more than 9 decimal places, which "
+                "cost_rates (NUMERIC) cannot hold; price a larger unit, or leave the rate to "
+                "the bundled catalog, which holds it exactly"
+            )
+            continue
+        rates.append(rate)
     seen: dict[RateKey, int] = {}
     for number, rate in enumerate(rates, start=1):
         key = rate_key(rate)
         if key in seen:
             problems.append(
-                f"entries {seen[key]} and {number} overlap: both set {key[0]}/{key[1]} "
-                f"from {key[2]}"
+                f"entries {seen[key]} and {number} overlap: both set {rate.label} from {key[3]}"
             )
         seen.setdefault(key, number)
     if problems:
@@ -92,6 +107,15 @@ def read_rate_file(path: Path) -> list[Rate]:
     if not rates:
         raise CatalogError(f"{path}: no rates")
     return rates
+
+
+def _too_fine_for_numeric(rate: Rate) -> str | None:
+    """``name value`` of the first price NUMERIC would round, if any."""
+    for name in ("input_price_per_1m_tokens", "output_price_per_1m_tokens", "unit_price"):
+        price = getattr(rate, name)
+        if price is not None and price != price.quantize(_NUMERIC_QUANTUM, rounding=ROUND_DOWN):
+            return f"{name} {price}"
+    return None
 
 
 @dataclass
@@ -127,7 +151,7 @@ def _prices(rate: Rate) -> str:
 
 
 def _describe(rate: Rate) -> str:
-    return f"{rate.service}/{rate.model_id} from {rate.effective_from}: {_prices(rate)}"
+    return f"{rate.label} from {rate.effective_from}: {_prices(rate)}"
 
 
 def diff_rates(existing: Iterable[Rate], incoming: Sequence[Rate]) -> RatesDiff:

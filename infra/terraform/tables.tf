@@ -39,7 +39,7 @@ resource "google_bigquery_table" "cost_rates" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "cost_rates"
-  description         = "Effective-dated prices keyed by (service, model_id)."
+  description         = "Effective-dated prices keyed by (service, model_id, pricing_tier)."
   schema              = file("${path.module}/schemas/cost_rates.json")
   clustering          = ["service", "model_id"]
   deletion_protection = var.deletion_protection

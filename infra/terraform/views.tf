@@ -113,7 +113,7 @@ resource "google_bigquery_table" "view_costs_repriced" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "costs_repriced"
-  description         = "What would each usage item have cost at the prices now in cost_rates? One row per usage item, priced at query time with the rate in force on the event's day (UTC), next to the cost the subscriber stored when it ingested the event. After a price change (a new or corrected cost_rates row), history reads at the new prices without rewriting a row. Same formula as the subscriber: tokens * price per 1M / 1e6, plus quantity * unit_price; an item no rate can price has repriced_cost_usd NULL."
+  description         = "What would each usage item have cost at the prices now in cost_rates? One row per usage item, priced at query time with the rate in force on the event's day (UTC), next to the cost the subscriber stored when it ingested the event. After a price change (a new or corrected cost_rates row), history reads at the new prices without rewriting a row. Same formula as the subscriber: tokens * price per 1M / 1e6, plus quantity * unit_price; an item no rate can price has repriced_cost_usd NULL. Rates are per pricing tier (a NULL tier is standard); an item whose tier has no rate in force is priced at the standard rate, and rate_tier says which one priced it."
   deletion_protection = false
   labels              = local.labels
 

@@ -406,11 +406,12 @@ def test_the_migration_table_names_every_0_1_3_root_name() -> None:
 
 
 def test_the_demo_prices_match_the_0_1_3_calculator_vectors() -> None:
-    """0.1.3's cost test vectors hold for the subscriber's pricing (exact, not rounded)."""
+    """0.1.3's cost test vectors hold for the subscriber's pricing (exact, not rounded), for
+    events of the 0.1.3 rates' period: the bundled catalog keeps them as its first period."""
     from il_audit.schemas.envelope import UsageItem
     from il_audit.subscriber_fn.pricing import item_cost, seed_catalog
 
-    at = datetime(2026, 11, 1, tzinfo=UTC)
+    at = datetime(2026, 7, 2, tzinfo=UTC)
     catalog = seed_catalog()
 
     def cost(service: str, model_id: str, **usage: Any) -> Decimal | None:

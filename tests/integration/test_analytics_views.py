@@ -21,6 +21,7 @@ from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import UsageItem
 from il_audit.subscriber_fn.core import ErrorClass
 from tests.support.workload import (
+    SEED_RATE_VERSION,
     SEED_RATES,
     TABLE_RATES,
     BigQueryWarehouse,
@@ -86,6 +87,7 @@ def test_costs_repriced_prices_each_item_at_the_rate_in_force(
                     "event_type": envelope.event_type,
                     "service": item.service,
                     "model_id": item.model_id,
+                    "pricing_tier": item.pricing_tier or "standard",
                     "category": item.category,
                     "input_tokens": item.input_tokens,
                     "output_tokens": item.output_tokens,
@@ -93,8 +95,9 @@ def test_costs_repriced_prices_each_item_at_the_rate_in_force(
                     "unit": item.unit,
                     "stored_cost_usd": None if seed is None else cost(item, seed),
                     "stored_pricing_source": "seed_catalog",
-                    "stored_rate_version": "2026-07-01" if seed_priced else None,
+                    "stored_rate_version": SEED_RATE_VERSION if seed_priced else None,
                     "rate_effective_from": rate and rate.effective_from,
+                    "rate_tier": rate and rate.pricing_tier,
                     "rate_version": rate and rate.rate_version,
                     "repriced_cost_usd": rate
                     and cost(

@@ -38,7 +38,7 @@ from il_audit.subscriber_fn.pricing import (
 )
 from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink, to_insert_row
 from tests.support import bigquery_standin
-from tests.support.factories import envelope_line, make_settings
+from tests.support.factories import envelope_line, make_settings, seed_token_cost
 
 NOW = datetime(2026, 11, 27, 12, 31, 2, 654321, tzinfo=UTC)
 META = MessageMeta(
@@ -63,6 +63,10 @@ CPU = {
     "quantity": 12.5,
     "unit": "vCPU_second",
 }
+GEMINI_USD = seed_token_cost("gemini-2.0-flash", 1200, 300)
+"""What GEMINI costs at the bundled catalog's prices (envelope_line's time)."""
+CPU_USD = Decimal("0.0003")
+"""12.5 vCPU-seconds at 0.000024 USD."""
 # The REST API may answer with the legacy names of the types it was given.
 _LEGACY_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "STRUCT": "RECORD"}
 _TIMESTAMP_COLUMNS = ("occurred_at", "ingested_at", "publish_time", "received_at", "loaded_at")
@@ -301,11 +305,8 @@ def test_event_rows_from_the_core_read_back_intact(sink: BigQuerySink) -> None:
     assert_utc(stored)
     first = next(row for row in stored if row["event_type"] == "chat.turn.succeeded")
     assert first["occurred_at"] == datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=UTC)
-    assert first["cost_usd"] == Decimal("0.000540000")  # 0.00024 tokens + 0.0003 CPU
-    assert [item["cost_usd"] for item in first["usage"]] == [
-        Decimal("0.000240000"),
-        Decimal("0.000300000"),
-    ]
+    assert first["cost_usd"] == GEMINI_USD + CPU_USD
+    assert [item["cost_usd"] for item in first["usage"]] == [GEMINI_USD, CPU_USD]
     assert isinstance(first["usage"][0]["cost_usd"], Decimal)
     assert first["after"] == {"title": "Grüße ✓", "tags": ["a", "b"], "n": None}
 
@@ -328,8 +329,12 @@ def test_event_json_and_money_are_usable_in_sql(sink: BigQuerySink) -> None:
     )
 
     assert stored == [
-        {"tier": "free", "items_usd": Decimal("0.0003"), "event_usd": Decimal("0.0003")},
-        {"tier": "pro", "items_usd": Decimal("0.00084"), "event_usd": Decimal("0.00084")},
+        {"tier": "free", "items_usd": CPU_USD, "event_usd": CPU_USD},
+        {
+            "tier": "pro",
+            "items_usd": GEMINI_USD + 2 * CPU_USD,
+            "event_usd": GEMINI_USD + 2 * CPU_USD,
+        },
     ]
     assert all(isinstance(row["items_usd"], Decimal) for row in stored)
 
@@ -444,7 +449,7 @@ def test_table_catalog_falls_back_to_the_seed_when_cost_rates_is_empty(
         f"FROM `{sink.client.project}.{sink.dataset}.events`",
     )
     assert stored == {
-        "cost_usd": Decimal("0.000240000"),
+        "cost_usd": GEMINI_USD,
         "pricing_source": SEED_FALLBACK,
         "rate_version": seed_catalog().version,
     }

@@ -21,7 +21,14 @@ from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope
 from il_audit.sql import COMPAT_VIEW_NAMES
 from tests.support import seed_schema
-from tests.support.workload import SEED_RATES, BigQueryWarehouse, DuckDBWarehouse, Workload, by
+from tests.support.workload import (
+    SEED_RATE_VERSION,
+    SEED_RATES,
+    BigQueryWarehouse,
+    DuckDBWarehouse,
+    Workload,
+    by,
+)
 
 Warehouse = DuckDBWarehouse | BigQueryWarehouse
 
@@ -167,7 +174,7 @@ def test_api_usage_events_rows_describe_each_call(warehouse: Warehouse, workload
                 "output_tokens": item.output_tokens,
                 "total_tokens": (item.input_tokens or 0) + (item.output_tokens or 0),
                 "tokens_estimated": item.tokens_estimated,
-                "pricing_version": "2026-07-01" if priced else None,
+                "pricing_version": SEED_RATE_VERSION if priced else None,
                 "pricing_source": "seed_catalog",
                 "estimated_cost_usd": pytest.approx(seed_cost(item), abs=1e-12),
                 "latency_ms": None if item.latency_ms is None else round(item.latency_ms),
@@ -200,7 +207,7 @@ def test_resource_usage_events_rows_describe_each_quantity(
                 "quantity": item.quantity,
                 "unit": item.unit,
                 "estimated_cost_usd": pytest.approx(seed_cost(item), abs=1e-12),
-                "pricing_version": "2026-07-01",
+                "pricing_version": SEED_RATE_VERSION,
                 "pricing_source": "seed_catalog",
                 "metadata_json": json_text(envelope.metadata),
             }

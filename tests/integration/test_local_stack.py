@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from il_audit.devtools.local_stack import (
 from il_audit.publisher import AuditContext, AuditPublisher
 from il_audit.schemas import taxonomy as T
 from tests.support.duck import peek
-from tests.support.factories import make_settings
+from tests.support.factories import make_settings, seed_token_cost
 from tests.support.pubsub import PROJECT, pull_messages
 from tests.support.stack import wait_until
 
@@ -62,6 +63,7 @@ def test_events_flow_into_duckdb_and_poison_into_the_dead_letter_topic(
         make_settings(transport="pubsub", project=PROJECT, topic=layout.topic)
     )
     ctx = AuditContext(app="ingest", actor_uid="u-1")
+    now = datetime.now(UTC)
     sent = [
         publisher.emit(
             T.API_USAGE_RECORDED,
@@ -79,7 +81,7 @@ def test_events_flow_into_duckdb_and_poison_into_the_dead_letter_topic(
     )
     rows = peek(database, "SELECT event_id, cost_usd, pricing_source, message_id FROM events")
     assert sorted(row[0] for row in rows) == sorted(sent)
-    assert {str(row[1]) for row in rows} == {"0.100000000"}
+    assert {row[1] for row in rows} == {seed_token_cost("gemini-2.0-flash", 1_000_000, at=now)}
     assert {row[2] for row in rows} == {"seed_catalog"}
     assert all(row[3] for row in rows)
     wait_until(

@@ -28,7 +28,7 @@ from il_audit.subscriber_fn.pricing import seed_catalog
 from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 from tests.support import seed_schema
 from tests.support.bigquery_standin import BigQueryStandIn
-from tests.support.factories import envelope_line, make_settings
+from tests.support.factories import envelope_line, make_settings, seed_token_cost
 
 _names = itertools.count(1)
 HISTORY = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -219,9 +219,15 @@ def test_api_costs_add_up_across_history_and_new_events(migrated: Dataset) -> No
         """
     )
 
-    # gemini-2.0-flash: 0.18 (0.1.3) + (1000 * 0.10 + 100 * 0.40) / 1e6 (new)
+    # gemini-2.0-flash: 0.18 (0.1.3) + the new event's 1000 in, 100 out at today's prices
+    new = float(seed_token_cost("gemini-2.0-flash", 1000, 100))
     assert rows == [
-        {"model_id": "gemini-2.0-flash", "calls": 2, "tokens": 1_201_100, "cost_usd": 0.18014},
+        {
+            "model_id": "gemini-2.0-flash",
+            "calls": 2,
+            "tokens": 1_201_100,
+            "cost_usd": round(0.18 + new, 8),
+        },
         {"model_id": "gemini-2.5-flash-lite", "calls": 1, "tokens": 1801, "cost_usd": 0.00026265},
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 _counter = itertools.count(1)
@@ -40,3 +41,30 @@ def make_settings(**overrides: Any) -> Any:
 
     base = AuditSettings.from_env({})
     return AuditSettings.model_validate({**base.model_dump(), "transport": "memory", **overrides})
+
+
+def seed_token_cost(
+    model_id: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    *,
+    service: str = "vertex_gemini",
+    at: datetime = FROZEN_TIME,
+    tier: str | None = None,
+) -> Decimal:
+    """What the bundled catalog charges for these tokens at ``at``: the rate's prices
+    through the documented formula (tokens x price per 1M / 1e6, 9 places, half-even).
+
+    For tests about where costs go (sinks, views, the core), so that a new price in
+    the bundled catalog does not need new literals; the prices themselves are tested
+    against published vectors in test_pricing.
+    """
+    from il_audit.subscriber_fn.pricing import seed_catalog
+
+    rate = seed_catalog().rate_at(service, model_id, at, tier)
+    assert rate is not None, f"the bundled catalog has no rate for {service}/{model_id} at {at}"
+    cost = (
+        input_tokens * (rate.input_price_per_1m_tokens or 0)
+        + output_tokens * (rate.output_price_per_1m_tokens or 0)
+    ) / Decimal(1_000_000)
+    return cost.quantize(Decimal("0.000000001"), rounding=ROUND_HALF_EVEN)

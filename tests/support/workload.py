@@ -43,12 +43,15 @@ DAY1 = datetime(2026, 11, 23, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 
 SEED_RATES = {
-    # (service, model_id): (input $/1M, output $/1M, unit price), the bundled seed catalog.
-    ("vertex_gemini", "gemini-2.0-flash"): (Decimal("0.10"), Decimal("0.40"), None),
-    ("vertex_gemini", "gemini-2.5-flash-lite"): (Decimal("0.075"), Decimal("0.30"), None),
+    # (service, model_id): (input $/1M, output $/1M, unit price): the bundled catalog's
+    # standard prices in force on DAY1 and DAY2 (its second period, from 2026-07-05).
+    ("vertex_gemini", "gemini-2.0-flash"): (Decimal("0.15"), Decimal("0.6"), None),
+    ("vertex_gemini", "gemini-2.5-flash-lite"): (Decimal("0.1"), Decimal("0.4"), None),
     ("cloud_run", "cpu_second"): (None, None, Decimal("0.000024")),
 }
 """The prices the subscriber stores (``cost_rates_seed.json``); other models are unpriced."""
+SEED_RATE_VERSION = "2026-08-31"
+"""The ``rate_version`` of those prices."""
 
 TABLE_RATES = [
     # cost_rates rows for costs_repriced: gemini-2.0-flash gets cheaper from DAY2.

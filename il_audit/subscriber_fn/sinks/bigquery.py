@@ -39,7 +39,6 @@ from il_audit.subscriber_fn.sinks.bigquery_tables import (
     add_columns,
     bigquery_table,
     make_client,
-    missing_columns,
     unavailable_on_transient,
 )
 
@@ -126,16 +125,11 @@ class BigQuerySink:
                     retry=self._retry,
                     timeout=self.timeout,
                 )
-                missing = missing_columns(table, spec)
-                if missing:
-                    logger.info(
-                        "il-audit: adding column(s) %s to %s",
-                        ", ".join(column.name for column in missing),
-                        spec.name,
-                    )
-                    add_columns(
-                        self.client, table, missing, retry=self._retry, timeout=self.timeout
-                    )
+                added = add_columns(
+                    self.client, table, spec, retry=self._retry, timeout=self.timeout
+                )
+                if added:
+                    logger.info("il-audit: added column(s) %s to %s", ", ".join(added), spec.name)
         self._ensured = True
 
     def write_events(self, rows: Sequence[Row]) -> dict[int, str]:
@@ -164,7 +158,7 @@ class BigQuerySink:
             ]
 
     def upsert_cost_rates(self, rows: Sequence[Row]) -> None:
-        """Insert or replace cost_rates rows by (service, model_id, effective_from), with MERGE.
+        """Insert or replace cost_rates rows by (service, model_id, pricing_tier, effective_from).
 
         DML rather than streaming, so that a changed price replaces the old row.
         """
@@ -331,7 +325,13 @@ def merge_cost_rates_sql(table_id: str, rows: Sequence[Row]) -> str:
         ]
         selects.append("SELECT " + ", ".join(values))
     source = "\n  UNION ALL ".join(selects)
-    key = " AND ".join(f"t.{name} = s.{name}" for name in KEY_COLUMNS[COST_RATES.name])
+    # Rows written before tiers existed have a NULL tier, which means standard.
+    key = " AND ".join(
+        "COALESCE(t.pricing_tier, 'standard') = s.pricing_tier"
+        if name == "pricing_tier"
+        else f"t.{name} = s.{name}"
+        for name in KEY_COLUMNS[COST_RATES.name]
+    )
     updates = ", ".join(f"{name} = s.{name}" for name in columns)
     names = ", ".join([*columns, "loaded_at"])
     inserted = ", ".join([*(f"s.{name}" for name in columns), "CURRENT_TIMESTAMP()"])

@@ -3,8 +3,8 @@
 One place turns ``il_audit.schemas`` table specs into BigQuery ``Table``
 objects (schema, day partitioning with optional expiration, clustering),
 builds a client from settings (``IL_BQ_API_ENDPOINT`` points it at a local
-stand-in with anonymous credentials), finds the columns an existing table
-lacks, and translates the errors a retry may cure into
+stand-in with anonymous credentials), finds the columns (and nested fields) an
+existing table lacks, and translates the errors a retry may cure into
 :class:`~il_audit.subscriber_fn.errors.SinkUnavailableError`.
 """
 
@@ -78,30 +78,64 @@ def bigquery_table(
     return table
 
 
-def missing_columns(table: Any, spec: TableSpec) -> list[ColumnSpec]:
-    """The spec's columns an existing table lacks (added by a newer il-audit)."""
-    existing = {field.name for field in table.schema}
-    return [column for column in spec.columns if column.name not in existing]
+def merged_schema(table: Any, spec: TableSpec) -> tuple[list[bigquery.SchemaField], list[str]]:
+    """``table``'s schema with the spec's columns and RECORD fields it lacks appended,
+    and their names (``record.field`` for a nested one); added columns are NULLABLE."""
+    return _merged_schema(list(table.schema), spec.columns)
 
 
-def add_columns(client: Any, table: Any, columns: Sequence[ColumnSpec], **options: Any) -> None:
-    """Add ``columns`` to ``table`` (BigQuery adds columns in place; old rows read NULL).
+def add_columns(client: Any, table: Any, spec: TableSpec, **options: Any) -> list[str]:
+    """Add the spec's columns and RECORD fields ``table`` lacks; returns their names.
 
-    A REQUIRED column cannot be added to a table with rows, so added columns
-    are NULLABLE (REPEATED stays REPEATED).
+    BigQuery adds columns and nested fields in place, and old rows read NULL. A
+    REQUIRED column cannot be added to a table with rows, so added columns are
+    NULLABLE (REPEATED stays REPEATED).
     """
-    relaxed = [
-        ColumnSpec(
-            c.name,
-            c.type,
-            "REPEATED" if c.mode == "REPEATED" else "NULLABLE",
-            c.description,
-            c.fields,
+    schema, added = merged_schema(table, spec)
+    if added:
+        table.schema = schema
+        client.update_table(table, ["schema"], **options)
+    return added
+
+
+def _merged_schema(
+    existing: list[bigquery.SchemaField], columns: Sequence[ColumnSpec], prefix: str = ""
+) -> tuple[list[bigquery.SchemaField], list[str]]:
+    merged = list(existing)
+    position = {field.name: index for index, field in enumerate(existing)}
+    added: list[str] = []
+    for column in columns:
+        index = position.get(column.name)
+        if index is None:
+            merged.extend(schema_fields([_relaxed(column)]))
+            added.append(prefix + column.name)
+            continue
+        field = existing[index]
+        if column.type != "RECORD" or not column.fields:
+            continue
+        inner, inner_added = _merged_schema(
+            list(field.fields), column.fields, f"{prefix}{column.name}."
         )
-        for c in columns
-    ]
-    table.schema = [*table.schema, *schema_fields(relaxed)]
-    client.update_table(table, ["schema"], **options)
+        if inner_added:
+            merged[index] = bigquery.SchemaField(
+                field.name,
+                field.field_type,
+                mode=field.mode,
+                description=field.description,
+                fields=inner,
+            )
+            added.extend(inner_added)
+    return merged, added
+
+
+def _relaxed(column: ColumnSpec) -> ColumnSpec:
+    return ColumnSpec(
+        column.name,
+        column.type,
+        "REPEATED" if column.mode == "REPEATED" else "NULLABLE",
+        column.description,
+        tuple(_relaxed(field) for field in column.fields),
+    )
 
 
 @contextlib.contextmanager

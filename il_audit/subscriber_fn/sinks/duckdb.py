@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -124,14 +125,14 @@ def _read_json_columns(spec: TableSpec) -> str:
 
 
 def add_missing_columns(connection: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[str]:
-    """Add the spec's columns a table created by an older version lacks; returns their names."""
-    existing = {
-        row[0]
-        for row in connection.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+    """Add the spec's columns (and fields of its struct columns) a table created by an
+    older version lacks; returns their names (``usage.pricing_tier`` for a field)."""
+    existing = dict(
+        connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
             [spec.name],
         ).fetchall()
-    }
+    )
     added = []
     for column in spec.columns:
         if column.name not in existing:
@@ -139,9 +140,51 @@ def add_missing_columns(connection: duckdb.DuckDBPyConnection, spec: TableSpec) 
                 f"ALTER TABLE {spec.name} ADD COLUMN {column.name} {duckdb_type(column)}"
             )
             added.append(column.name)
+            continue
+        missing = _missing_struct_fields(existing[column.name], column)
+        if missing:
+            # DuckDB casts a struct to one with more fields by name; old rows read NULL.
+            connection.execute(
+                f"ALTER TABLE {spec.name} ALTER COLUMN {column.name} TYPE {duckdb_type(column)}"
+            )
+            added.extend(f"{column.name}.{name}" for name in missing)
     if added:
         logger.info("il-audit: added column(s) %s to %s", ", ".join(added), spec.name)
     return added
+
+
+def _missing_struct_fields(data_type: str, column: ColumnSpec) -> list[str]:
+    """Fields of a RECORD column that the existing column's DuckDB type does not name."""
+    if column.type != "RECORD":
+        return []
+    named = set(re.findall(r"[(,]\s*\"?([A-Za-z_][A-Za-z0-9_]*)\"?\s", data_type))
+    return [field.name for field in column.fields if field.name not in named]
+
+
+def rekey_cost_rates(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Give a cost_rates table created before pricing tiers the tiered primary key.
+
+    Its rows are all ``standard`` (a NULL tier is one); DuckDB cannot change a
+    primary key in place, so the table is copied. Returns whether it did.
+    """
+    row = connection.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() "
+        "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+        [COST_RATES.name],
+    ).fetchone()
+    if row is None or "pricing_tier" in row[0]:
+        return False
+    staging = f"{COST_RATES.name}_rekeyed"
+    connection.execute(f"DROP TABLE IF EXISTS {staging}")
+    connection.execute(create_table_sql(COST_RATES).replace(COST_RATES.name, staging, 1))
+    connection.execute(
+        f"INSERT INTO {staging} BY NAME SELECT * REPLACE "
+        f"(COALESCE(pricing_tier, 'standard') AS pricing_tier) FROM {COST_RATES.name}"
+    )
+    connection.execute(f"DROP TABLE {COST_RATES.name}")
+    connection.execute(f"ALTER TABLE {staging} RENAME TO {COST_RATES.name}")
+    logger.info("il-audit: cost_rates is now keyed by (service, model_id, pricing_tier, day)")
+    return True
 
 
 class DuckDBSink:
@@ -178,6 +221,7 @@ class DuckDBSink:
             for spec in TABLES:
                 connection.execute(create_table_sql(spec))
                 add_missing_columns(connection, spec)
+            rekey_cost_rates(connection)
             for name, sql in view_statements():
                 connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
             if self.retention_days is not None:
@@ -199,7 +243,7 @@ class DuckDBSink:
             )
 
     def upsert_cost_rates(self, rows: Sequence[Row]) -> None:
-        """Insert or replace cost_rates rows (keyed by service, model_id, effective_from)."""
+        """Insert or replace cost_rates rows (keyed by service, model_id, tier, effective_from)."""
         self.ensure_tables()
         now = datetime.now(UTC)
         rows = [{**row, "loaded_at": row.get("loaded_at") or now} for row in rows]

@@ -15,6 +15,7 @@ from il_audit.schemas import TABLES
 from il_audit.subscriber_fn.core import MessageMeta, process_message
 from il_audit.subscriber_fn.pricing import seed_catalog
 from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink
+from tests.support import duck
 from tests.support.factories import FROZEN_TIME, envelope_line
 
 
@@ -75,7 +76,11 @@ def test_query_reads_bigquery_sql_with_qualified_names(database: Path) -> None:
     )
     code, out = invoke("query", sql, "--database", str(database), "--format", "json")
     assert code == 0
-    assert json.loads(out) == [{"app": "ingest", "usd": "0.100000000", "priced": 1}]
+    rate = seed_catalog().rate_at("vertex_gemini", "gemini-2.0-flash", FROZEN_TIME)
+    assert rate is not None
+    assert rate.input_price_per_1m_tokens is not None
+    usd = f"{rate.input_price_per_1m_tokens:.9f}"  # 1M input tokens cost the 1M price
+    assert json.loads(out) == [{"app": "ingest", "usd": usd, "priced": 1}]
 
 
 def test_query_csv_and_json_columns(database: Path) -> None:
@@ -203,16 +208,29 @@ def test_rates_load_refuses_overlaps_and_malformed_rows(tmp_path: Path) -> None:
 
 
 def test_rates_load_accepts_the_seed_json_shape(tmp_path: Path) -> None:
-    """JSON files in the seed catalog's shape load as-is."""
+    """JSON files in the seed catalog's shape load as-is, tiers included; a price with
+    more than 9 decimal places (the bundled gcs per-byte rate) is refused, not rounded."""
     database = tmp_path / "rates.duckdb"
-    seed = (
-        Path(__file__).resolve().parents[3] / "il_audit" / "subscriber_fn" / "cost_rates_seed.json"
+    bundled = Path(__file__).resolve().parents[3] / "il_audit/subscriber_fn/cost_rates_seed.json"
+    code, out = invoke(
+        "rates", "load", str(bundled), "--target", "embedded", "--database", str(database)
     )
+    assert code != 0
+    assert "gcs/storage_byte unit_price 2E-11 has more than 9 decimal places" in out
+    data = json.loads(bundled.read_text())
+    data["rates"] = [rate for rate in data["rates"] if rate["service"] != "gcs"]
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(data))
     code, out = invoke(
         "rates", "load", str(seed), "--target", "embedded", "--database", str(database)
     )
     assert code == 0
-    assert "6 new" in out
+    assert f"{len(data['rates'])} new" in out
+    tiers = duck.read(
+        database, "SELECT pricing_tier, COUNT(*) FROM cost_rates GROUP BY 1 ORDER BY 1"
+    )
+    batch = sum(rate["pricing_tier"] == "batch" for rate in data["rates"])
+    assert tiers == [("batch", batch), ("standard", len(data["rates"]) - batch)]
 
 
 def test_rates_show_uses_the_table_when_configured(
@@ -228,4 +246,7 @@ def test_rates_show_uses_the_table_when_configured(
     assert out.startswith("source: bigquery_catalog   version: 2026-12-01   rates: 1")
     monkeypatch.setenv("IL_COST_RATES_SOURCE", "seed")
     code, out = invoke("rates", "show")
-    assert out.startswith("source: seed_catalog   version: 2026-07-01   rates: 6")
+    catalog = seed_catalog()
+    assert out.startswith(
+        f"source: seed_catalog   version: {catalog.version}   rates: {len(catalog)}"
+    )

@@ -97,10 +97,11 @@ def test_the_highest_rate_version_wins_on_the_same_day() -> None:
 
 
 def test_keys_cost_rates_already_has_are_left_alone() -> None:
-    """A (service, model_id, effective_from) already in cost_rates is counted, not merged."""
+    """A (service, model_id, tier, effective_from) already in cost_rates is counted, not
+    merged; 0.1.3 rows have no tier and are standard."""
     merge = convert_seed_rates(
         [seed_row(), seed_row(model_id="gemini-3.1-flash-lite")],
-        [("vertex_gemini", "gemini-2.0-flash", JULY)],
+        [("vertex_gemini", "gemini-2.0-flash", "standard", JULY)],
     )
 
     assert merge.present == 1

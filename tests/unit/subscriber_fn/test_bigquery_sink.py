@@ -24,7 +24,7 @@ from il_audit.subscriber_fn.core import MessageMeta, dead_letter_row, process_me
 from il_audit.subscriber_fn.errors import SinkUnavailableError
 from il_audit.subscriber_fn.pricing import seed_catalog
 from il_audit.subscriber_fn.sinks.bigquery import MAX_ROWS_PER_REQUEST, BigQuerySink
-from tests.support.factories import envelope_line
+from tests.support.factories import envelope_line, seed_token_cost
 from tests.support.fake_bigquery import (
     MAX_REQUEST_BYTES,
     STOPPED,
@@ -218,8 +218,9 @@ def test_numeric_and_timestamp_values_are_sent_as_strings(
     """Money is an exact decimal string and times are UTC ISO strings, nested ones included."""
     sink.write_events(event_rows("e-1", usage=[GEMINI_USAGE]))
     (row,) = inserts(fake)[0].rows
-    assert row["cost_usd"] == "0.000350200"
-    assert row["usage"][0]["cost_usd"] == "0.000350200"
+    cost = str(seed_token_cost("gemini-2.0-flash", 1234, 567))
+    assert row["cost_usd"] == cost
+    assert row["usage"][0]["cost_usd"] == cost
     assert row["usage"][0]["input_tokens"] == 1234
     assert row["occurred_at"] == "2026-11-27T12:30:15.123456Z"
     assert row["ingested_at"] == "2026-11-27T13:00:00Z"
@@ -512,6 +513,7 @@ def test_read_cost_rates_returns_the_table_rows(fake: FakeBigQuery, sink: BigQue
     assert rates[0] == {
         "service": "vertex_gemini",
         "model_id": "gemini-2.0-flash",
+        "pricing_tier": None,  # a row from before tiers: read as standard
         "effective_from": date(2026, 7, 1),
         "input_price_per_1m_tokens": Decimal("0.125"),
         "output_price_per_1m_tokens": Decimal("0.5"),

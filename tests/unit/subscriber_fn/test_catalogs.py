@@ -22,7 +22,7 @@ from il_audit.subscriber_fn.catalogs import (
 )
 from il_audit.subscriber_fn.core import MessageMeta, process_message
 from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
-from tests.support.factories import envelope_line, make_settings
+from tests.support.factories import envelope_line, make_settings, seed_token_cost
 from tests.support.fake_bigquery import FakeBigQuery
 
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
@@ -34,8 +34,8 @@ USAGE = {
     "input_tokens": 1234,
     "output_tokens": 567,
 }
-SEED_COST = Decimal("0.000350200")
-"""1234 input and 567 output tokens at the seed's 0.10 / 0.40 USD per 1M."""
+SEED_COST = seed_token_cost("gemini-2.0-flash", 1234, 567)
+"""1234 input and 567 output tokens at the bundled catalog's prices."""
 
 
 def rate(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -17,7 +16,7 @@ from il_audit.subscriber_fn.core import (
     process_message,
 )
 from il_audit.subscriber_fn.pricing import seed_catalog
-from tests.support.factories import envelope_line, make_envelope
+from tests.support.factories import envelope_line, make_envelope, seed_token_cost
 
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 META = MessageMeta(
@@ -42,8 +41,9 @@ def test_valid_line_becomes_a_complete_row() -> None:
     assert result.rejects == []
     assert set(row) == set(EVENTS.column_names)
     assert row["metadata"] == {"a": [1, {"b": None}]}
-    assert row["cost_usd"] == Decimal("0.000140000")
-    assert row["usage"][0]["cost_usd"] == Decimal("0.000140000")
+    cost = seed_token_cost("gemini-2.0-flash", 1000, 100, at=row["occurred_at"])
+    assert row["cost_usd"] == cost
+    assert row["usage"][0]["cost_usd"] == cost
     assert (row["message_id"], row["delivery_attempt"], row["ingested_at"]) == ("m-1", 2, NOW)
     assert row["publish_time"] == META.publish_time
     assert row["pricing_status"] == "priced"

@@ -16,7 +16,7 @@ from il_audit.subscriber_fn.core import MessageMeta, dead_letter_row, process_me
 from il_audit.subscriber_fn.errors import SinkUnavailableError
 from il_audit.subscriber_fn.pricing import seed_catalog
 from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink, create_table_sql, duckdb_type
-from tests.support.factories import envelope_line
+from tests.support.factories import envelope_line, seed_token_cost
 
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
@@ -66,7 +66,8 @@ def test_rows_round_trip_exactly(sink: DuckDBSink) -> None:
             "metadata->>'$.tags[1]', occurred_at, ingested_at FROM events"
         ).fetchone()
     assert row is not None
-    assert row[:5] == ("e-1", Decimal("0.000350200"), Decimal("0.000350200"), 12.5, "b")
+    cost = seed_token_cost("gemini-2.0-flash", 1234, 567)
+    assert row[:5] == ("e-1", cost, cost, 12.5, "b")
     assert row[5] == datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=UTC)
     assert row[6] == NOW
 
@@ -99,10 +100,13 @@ def test_cost_rates_upsert_and_read(sink: DuckDBSink) -> None:
     sink.upsert_cost_rates(rates)
     sink.upsert_cost_rates([{**rates[0], "input_price_per_1m_tokens": Decimal("0.5")}])
     stored = sink.read_cost_rates()
-    assert len(stored) == 6
-    first = next(r for r in stored if r["model_id"] == rates[0]["model_id"])
+    assert len(stored) == len(rates)
+    key = ("service", "model_id", "pricing_tier", "effective_from")
+    first = next(r for r in stored if all(r[name] == rates[0][name] for name in key))
     assert first["input_price_per_1m_tokens"] == Decimal("0.5")
     assert first["effective_from"] == date(2026, 7, 1)
+    batch = [r for r in stored if r["pricing_tier"] == "batch"]
+    assert len(batch) == sum(rate["pricing_tier"] == "batch" for rate in rates) > 0
 
 
 def test_types_of_nested_columns() -> None:

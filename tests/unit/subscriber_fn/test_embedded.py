@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from il_audit.retrying import is_retryable
 from il_audit.subscriber_fn.embedded import LocalTransport
 from il_audit.subscriber_fn.errors import SinkUnavailableError
 from tests.support.duck import read as rows
-from tests.support.factories import make_settings
+from tests.support.factories import make_settings, seed_token_cost
 
 
 def test_local_transport_writes_priced_rows_and_dead_letters(tmp_path: Path) -> None:
@@ -36,9 +35,13 @@ def test_local_transport_writes_priced_rows_and_dead_letters(tmp_path: Path) -> 
     )  # fmt: skip
     bad = publisher.emit("nope.nope", context=ctx)
     assert publisher.shutdown(30)
-    assert rows(database, "SELECT event_id, cost_usd FROM events") == [
-        (good, Decimal("0.200000000"))
-    ]
+    [(event_id, cost, occurred_at)] = rows(
+        database, "SELECT event_id, cost_usd, occurred_at FROM events"
+    )
+    assert (event_id, cost) == (
+        good,
+        seed_token_cost("gemini-2.0-flash", 2_000_000, at=occurred_at),
+    )
     assert rows(database, "SELECT event_id, error_class FROM dead_letters") == [
         (bad, "unknown_event_type")
     ]

@@ -17,6 +17,7 @@ import pytest
 from il_audit.subscriber_fn import main, pipeline
 from il_audit.subscriber_fn.main import decode_event
 from tests.support.duck import read
+from tests.support.factories import seed_token_cost
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 MAIN = Path(main.__file__)
@@ -51,7 +52,7 @@ def test_raw_push_from_the_emulator_is_stored(client: Any, tmp_path: Path) -> No
     assert response.status_code == 200
     rows = query(tmp_path, "SELECT event_id, message_id, cost_usd FROM events ORDER BY event_id")
     assert [(row[0][-4:], row[1]) for row in rows] == [("a001", "1"), ("a002", "1")]
-    assert str(rows[1][2]) == "0.000104000"
+    assert rows[1][2] == seed_token_cost("gemini-2.0-flash", 1000, 10)  # as recorded
 
 
 def test_eventarc_cloudevent_with_poison_is_acked_and_dead_lettered(

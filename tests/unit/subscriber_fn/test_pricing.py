@@ -19,6 +19,9 @@ from il_audit.subscriber_fn.pricing import (
 )
 
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+"""In the bundled catalog's second period: the 1.0 library's prices (rate_version 2026-08-31)."""
+WHEN_0_1 = datetime(2026, 7, 2, 12, 0, tzinfo=UTC)
+"""In its first period, 2026-07-01 to 07-04: the 0.1 library's prices (rate_version 2026-07-01)."""
 
 
 def usage(**fields: object) -> UsageItem:
@@ -32,17 +35,17 @@ def usage(**fields: object) -> UsageItem:
         ("vertex_gemini", "gemini-2.0-flash", 1_000_000, 1_000_000, "0.500000000"),
         ("vertex_gemini", "gemini-3.1-flash-lite", 2_000_000, 500_000, "0.400000000"),
         ("vertex_embedding", "gemini-embedding-001", 4_000_000, 0, "0.100000000"),
-        ("vertex_gemini", "gemini-2.0-flash", 1234, 567, "0.000350200"),
+        ("vertex_gemini", "gemini-2.5-flash-lite", 1234, 567, "0.000262650"),
     ],
 )
 def test_seed_token_prices(
     service: str, model_id: str, tokens_in: int, tokens_out: int, expected: str
 ) -> None:
-    """Token cost = (in x price_in + out x price_out) / 1e6, from the seed rates."""
+    """Token cost = (in x price_in + out x price_out) / 1e6, at the 0.1 library's rates."""
     item = usage(
         service=service, model_id=model_id, input_tokens=tokens_in, output_tokens=tokens_out
     )
-    priced = price_usage([item], WHEN, seed_catalog())
+    priced = price_usage([item], WHEN_0_1, seed_catalog())
     assert priced.cost_usd == Decimal(expected)
     assert priced.usage[0]["cost_usd"] == Decimal(expected)
     assert priced.pricing_status == "priced"
@@ -79,7 +82,7 @@ def test_unknown_rate_leaves_the_item_unpriced() -> None:
     """An item without a rate keeps cost_usd null; the event is partially priced, not dropped."""
     known = usage(model_id="gemini-2.0-flash", input_tokens=1_000_000)
     unknown = usage(model_id="gemini-9", input_tokens=10)
-    priced = price_usage([known, unknown], WHEN, seed_catalog())
+    priced = price_usage([known, unknown], WHEN_0_1, seed_catalog())
     assert [item["cost_usd"] for item in priced.usage] == [Decimal("0.100000000"), None]
     assert priced.pricing_status == "partially_priced"
     assert priced.cost_usd == Decimal("0.100000000")
@@ -166,11 +169,78 @@ def test_two_rates_on_the_same_day_overlap() -> None:
         catalog_from_rows([row, {**row, "unit_price": "2"}])
 
 
-def test_seed_catalog_has_the_seed_rates() -> None:
-    """The bundled catalog holds the six rates of the 0.1 library, version 2026-07-01."""
+def test_seed_catalog_has_both_periods() -> None:
+    """The bundled catalog: the 0.1 library's six rates from 2026-07-01, then the 1.0
+    library's fourteen (standard and batch tiers, gemini-3.5 from 2026-08-31)."""
     catalog = seed_catalog()
-    assert catalog.version == "2026-07-01"
-    assert len(catalog) == 6
+    assert catalog.version == "2026-08-31"
+    assert len(catalog) == 6 + 14
+    old = [rate for rate in catalog.rates if rate.rate_version == "2026-07-01"]
+    assert {rate.effective_from for rate in old} == {date(2026, 7, 1)}
+    assert {rate.pricing_tier for rate in old} == {"standard"}
+    new = [rate for rate in catalog.rates if rate.rate_version == "2026-08-31"]
+    assert {rate.effective_from for rate in new} == {date(2026, 7, 5), date(2026, 8, 31)}
+    assert sum(rate.pricing_tier == "batch" for rate in new) == 5
     cpu = catalog.rate_at("cloud_run", "cpu_second", WHEN)
     assert cpu is not None
     assert cpu.unit_price == Decimal("0.000024")
+    assert (
+        catalog.rate_at("vertex_gemini", "gemini-3.5-flash", datetime(2026, 8, 30, tzinfo=UTC))
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "tier", "expected", "rate_tier"),
+    [
+        # The 1.0 library's published test vectors for its catalog.
+        ({"model_id": "gemini-2.0-flash", "input_tokens": 1_000_000, "output_tokens": 200_000},
+         "standard", "0.27", "standard"),
+        ({"model_id": "gemini-2.0-flash", "input_tokens": 1_000_000, "output_tokens": 200_000},
+         "batch", "0.135", "batch"),
+        ({"model_id": "gemini-2.5-flash-lite", "input_tokens": 1234, "output_tokens": 567},
+         None, "0.0003502", "standard"),
+        ({"service": "vertex_embedding", "model_id": "gemini-embedding-001",
+          "input_tokens": 1_000_000}, "batch", "0.025", "standard"),
+        ({"service": "vertex_rerank", "model_id": "semantic-ranker-default", "quantity": 3},
+         None, "0.003", "standard"),
+        ({"service": "cloud_run", "model_id": "cpu_second", "quantity": 142.5},
+         None, "0.00342", "standard"),
+        ({"service": "gcs", "model_id": "storage_byte", "quantity": 1e9},
+         None, "0.02", "standard"),
+    ],
+)  # fmt: skip
+def test_seed_prices_by_tier(
+    item: dict[str, object], tier: str | None, expected: str, rate_tier: str
+) -> None:
+    """Each item is priced at its tier's rate; a tier the catalog lacks (embeddings have
+    no batch price) falls back to standard, and rate_tier says so."""
+    priced = price_usage([usage(**item, pricing_tier=tier)], WHEN, seed_catalog())
+    assert priced.cost_usd == Decimal(expected)
+    assert priced.usage[0]["rate_tier"] == rate_tier
+    assert priced.usage[0]["pricing_tier"] == tier
+    assert priced.rate_version == "2026-08-31"
+
+
+def test_a_tier_falls_back_only_to_standard() -> None:
+    """Without a rate at its tier or at standard, an item stays unpriced (no other tier)."""
+    catalog = catalog_from_rows(
+        [{"service": "s", "model_id": "m", "pricing_tier": "batch", "effective_from":
+          "2026-01-01", "unit_price": "1"}]
+    )  # fmt: skip
+    flex = usage(service="s", model_id="m", quantity=1, pricing_tier="flex")
+    standard = usage(service="s", model_id="m", quantity=1)
+    batch = usage(service="s", model_id="m", quantity=1, pricing_tier="batch")
+    assert price_usage([flex, standard], WHEN, catalog).pricing_status == "unpriced"
+    assert price_usage([batch], WHEN, catalog).usage[0]["rate_tier"] == "batch"
+
+
+def test_the_same_day_at_two_tiers_is_not_an_overlap() -> None:
+    """The overlap rule is per tier: standard and batch may both start on one day."""
+    row = {"service": "s", "model_id": "m", "effective_from": "2026-01-01", "unit_price": "1"}
+    catalog = catalog_from_rows([row, {**row, "pricing_tier": "batch", "unit_price": "0.5"}])
+    assert len(catalog) == 2
+    with pytest.raises(CatalogError, match=r"s/m \[batch\] take effect"):
+        catalog_from_rows(
+            [{**row, "pricing_tier": "batch"}, {**row, "pricing_tier": "BATCH", "unit_price": "2"}]
+        )
