@@ -101,6 +101,10 @@ CHAT_VISIT_STARTED = "chat.visit.started"
 CHAT_VISIT_ENDED = "chat.visit.ended"
 CHAT_OUT_OF_SCOPE = "chat.out_of_scope"
 
+# --- Added by il-audit (the seed's 1.0 wrote these rows without an event type) --
+CHAT_MODEL_CALL_TEXT = "chat.model_call.text"
+"""Prompt and completion of one model call; opt-in (IL_AUDIT_STORE_MODEL_CALL_TEXT)."""
+
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {
         UI_TAB_VIEWED,

@@ -32,11 +32,14 @@ SEED_1_0_TYPES = {
     "ui.tour.started", "ui.tour.step.viewed", "ui.tour.completed", "ui.tour.deferred",
     "ui.tour.paused", "chat.visit.started", "chat.visit.ended", "chat.out_of_scope",
 }  # fmt: skip
+OUR_TYPES = {"chat.model_call.text"}
+"""Types il-audit added (the seed's 1.0 wrote model-call text rows without one)."""
 
 
 def test_every_design_type_is_built_in() -> None:
-    """The built-in set is the design's list plus the seed's 1.0 additions (persisted forever)."""
-    assert T.BUILTIN_EVENT_TYPES == DESIGN_TYPES | SEED_1_0_TYPES
+    """The built-in set is the design's list plus the seed's 1.0 additions and ours
+    (persisted forever)."""
+    assert T.BUILTIN_EVENT_TYPES == DESIGN_TYPES | SEED_1_0_TYPES | OUR_TYPES
 
 
 def test_beacon_types_are_the_ui_types() -> None:
