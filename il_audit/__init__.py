@@ -23,12 +23,29 @@ from typing import TYPE_CHECKING, Any
 from il_audit._version import __version__
 
 if TYPE_CHECKING:
+    from il_audit.chat import (
+        ChatTurnUsage,
+        bind_chat_turn_usage,
+        chat_turn_usage,
+        clear_chat_turn_usage,
+        emit_chat_session,
+        emit_chat_turn,
+        emit_model_call_text,
+        message_counts_from_history,
+    )
     from il_audit.config.settings import (
         AuditSettings,
         get_audit_settings,
         reset_audit_settings_cache,
     )
     from il_audit.errors import AuditError
+    from il_audit.job_context import (
+        JobAuditBinding,
+        bind_job_audit_context,
+        clear_job_audit_context,
+        get_job_audit_binding,
+        job_audit_context,
+    )
     from il_audit.publisher import (
         AuditContext,
         audit_context,
@@ -48,6 +65,19 @@ if TYPE_CHECKING:
 # name -> module that defines it (loaded on first access).
 _LAZY: dict[str, str] = {
     "AuditContext": "il_audit.publisher",
+    "ChatTurnUsage": "il_audit.chat",
+    "JobAuditBinding": "il_audit.job_context",
+    "bind_chat_turn_usage": "il_audit.chat",
+    "bind_job_audit_context": "il_audit.job_context",
+    "chat_turn_usage": "il_audit.chat",
+    "clear_chat_turn_usage": "il_audit.chat",
+    "clear_job_audit_context": "il_audit.job_context",
+    "emit_chat_session": "il_audit.chat",
+    "emit_chat_turn": "il_audit.chat",
+    "emit_model_call_text": "il_audit.chat",
+    "get_job_audit_binding": "il_audit.job_context",
+    "job_audit_context": "il_audit.job_context",
+    "message_counts_from_history": "il_audit.chat",
     "AuditError": "il_audit.errors",
     "AuditSettings": "il_audit.config.settings",
     "audit_context": "il_audit.publisher",
@@ -70,14 +100,27 @@ __all__ = [
     "AuditContext",
     "AuditError",
     "AuditSettings",
+    "ChatTurnUsage",
+    "JobAuditBinding",
     "__version__",
     "audit_context",
+    "bind_chat_turn_usage",
+    "bind_job_audit_context",
+    "chat_turn_usage",
+    "clear_chat_turn_usage",
+    "clear_job_audit_context",
     "emit",
     "emit_api_usage",
     "emit_batch",
+    "emit_chat_session",
+    "emit_chat_turn",
+    "emit_model_call_text",
     "emit_resource_usage",
     "flush_audit_writer",
     "get_audit_settings",
+    "get_job_audit_binding",
+    "job_audit_context",
+    "message_counts_from_history",
     "question_sha256",
     "register_builder",
     "reset_audit_settings_cache",

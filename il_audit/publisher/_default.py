@@ -24,6 +24,7 @@ from il_audit.publisher.client import (
 )
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy as T
+from il_audit.schemas.envelope import STANDARD_TIER
 
 logger = logging.getLogger(__name__)
 
@@ -164,11 +165,15 @@ def emit_api_usage(
     output_tokens: int = 0,
     tokens_estimated: bool = False,
     latency_ms: float | None = None,
+    pricing_tier: str | None = "standard",
+    metadata: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> str | None:
     """Record a billable API call (``cost.api.usage``) with its token counts.
 
-    The subscriber prices it from the cost catalog; the publisher never does.
+    The subscriber prices it from the cost catalog at ``pricing_tier``
+    (``standard`` or ``batch``; blank is standard, and a tier the catalog has
+    no rate for is priced at standard); the publisher never prices.
     Negative token counts are clamped to 0, as the seed library did.
     """
     item = {
@@ -180,7 +185,10 @@ def emit_api_usage(
         "output_tokens": max(0, output_tokens),
         "tokens_estimated": tokens_estimated,
         "latency_ms": latency_ms,
+        "pricing_tier": (pricing_tier or "").strip().lower() or STANDARD_TIER,
     }
+    if metadata is not None:
+        fields.setdefault("metadata", dict(metadata))
     fields["usage"] = [{key: value for key, value in item.items() if value is not None}]
     fields.setdefault("correlation_id", correlation_id)
     fields.setdefault("correlation_type", correlation_type)

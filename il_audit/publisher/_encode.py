@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from il_audit.config.settings import AuditSettings
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher.context import AuditContext, _current
+from il_audit.publisher.privacy import QuestionPolicy
 from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
     MAX_ENVELOPE_BYTES,
@@ -58,11 +59,19 @@ class ContextDefaults:
     app: str | None
     environment: str | None
     app_version: str | None = None
+    questions: QuestionPolicy = field(default_factory=lambda: QuestionPolicy(store_text=True))
+    """How a payload's ``question`` is kept (IL_AUDIT_STORE_QUERY_TEXT, IL_AUDIT_HASH_KEY)."""
 
     @classmethod
     def from_settings(cls, settings: AuditSettings) -> ContextDefaults:
         """The defaults the settings give (IL_AUDIT_APP, IL_AUDIT_ENVIRONMENT, ...)."""
-        return cls(settings.app, settings.environment, settings.app_version)
+        key = settings.hash_key.get_secret_value() if settings.hash_key else None
+        return cls(
+            settings.app,
+            settings.environment,
+            settings.app_version,
+            QuestionPolicy(store_text=settings.store_query_text, hash_key=key or None),
+        )
 
 
 class Encoded(NamedTuple):
@@ -88,7 +97,8 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
     """The envelope's fields as a dict: context, then the call's keywords, then defaults.
 
     Keywords that are not envelope fields go into ``payload`` (as the seed
-    library's domain fields did); ``None`` keywords are left out.
+    library's domain fields did); ``None`` keywords are left out. A payload
+    ``question`` is kept, hashed or dropped by the question policy.
     """
     event_id, time_ns, event_type, context, fields = captured
     data: dict[str, Any] = {
@@ -110,6 +120,9 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
     if extras:
         payload = data.get("payload")
         data["payload"] = {**payload, **extras} if isinstance(payload, dict) else extras
+    payload = data.get("payload")
+    if isinstance(payload, dict) and payload:
+        data["payload"] = defaults.questions.apply(payload)
     if "app" not in data:
         data["app"] = defaults.app or UNKNOWN_APP
     if "environment" not in data and defaults.environment:

@@ -1,16 +1,27 @@
-"""Hashes that keep personal text out of the warehouse: questions and addresses.
+"""Hashes that keep personal text out of the warehouse, and the question policy.
 
 ``question_sha256`` is 0.1.3's function (the plain SHA-256 hex of the UTF-8
 text, no normalisation), kept so joins with seed-era data still work. With
 ``IL_AUDIT_HASH_KEY`` set, :func:`keyed_hash` is an HMAC-SHA-256 instead: a
 plain hash of a short text (a common question, an IPv4 address) can be
 reversed by trying candidates, a keyed one cannot without the key.
+
+:class:`QuestionPolicy` applies ``IL_AUDIT_STORE_QUERY_TEXT`` to every event
+whose payload carries a ``question`` (``emit_chat_turn`` or a plain
+``emit``), on the publisher's thread and before the event is encoded, so with
+the setting off the text never reaches a message, the spool or a dead letter.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
+from typing import Any, Final
+
+QUESTION: Final = "question"
+RETRIEVAL_QUERY: Final = "retrieval_query"
+"""The search text a turn derived from the question: often the question itself."""
 
 
 def question_sha256(text: str) -> str:
@@ -21,3 +32,39 @@ def question_sha256(text: str) -> str:
 def keyed_hash(text: str, key: str) -> str:
     """The lowercase hex HMAC-SHA-256 of ``text`` (UTF-8) under ``key``."""
     return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionPolicy:
+    """What an event may say about a chat question.
+
+    - ``question_length`` (characters) always;
+    - without a key, ``question_sha256`` (as the seed wrote it, so joins with
+      seed-era rows keep working); with one, ``question_hmac`` and no
+      ``question_sha256``;
+    - the text itself (``question``, and ``retrieval_query``) only when
+      ``store_text`` is true.
+    """
+
+    store_text: bool
+    hash_key: str | None = None
+
+    def apply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with the policy applied (a new dict when anything changes)."""
+        if QUESTION not in payload and (self.store_text or RETRIEVAL_QUERY not in payload):
+            return payload  # the common case: two lookups
+        result = dict(payload)
+        question = result.get(QUESTION)
+        if isinstance(question, str) and question:
+            result["question_length"] = len(question)
+            if self.hash_key:
+                result["question_hmac"] = keyed_hash(question, self.hash_key)
+                result.pop("question_sha256", None)
+            else:
+                result["question_sha256"] = question_sha256(question)
+        elif QUESTION in result:
+            del result[QUESTION]  # None or blank: nothing to say about it
+        if not self.store_text:
+            result.pop(QUESTION, None)
+            result.pop(RETRIEVAL_QUERY, None)
+        return result

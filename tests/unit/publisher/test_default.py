@@ -110,13 +110,36 @@ def test_usage_helpers_build_usage_items(monkeypatch: pytest.MonkeyPatch) -> Non
     assert api["usage"] == [
         {"service": "vertex_gemini", "operation": "generate_content",
          "model_id": "gemini-2.0-flash", "category": "vision", "input_tokens": 0,
-         "output_tokens": 7, "tokens_estimated": False, "latency_ms": 120.0}
+         "output_tokens": 7, "tokens_estimated": False, "latency_ms": 120.0,
+         "pricing_tier": "standard"}
     ]  # fmt: skip
     assert resource["event_type"] == T.RESOURCE_USAGE_RECORDED
     assert resource["resource_type"] == "cloud_run_cpu_seconds"
     assert resource["usage"][0]["model_id"] == "cpu_second"
     assert resource["usage"][0]["quantity"] == 2.5
     assert "cost_usd" not in str(transport.envelopes())
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"), [("batch", "batch"), ("Batch ", "batch"), ("", "standard"),
+                           (None, "standard")],
+)  # fmt: skip
+def test_emit_api_usage_takes_a_pricing_tier_and_metadata(
+    monkeypatch: pytest.MonkeyPatch, tier: str | None, expected: str
+) -> None:
+    """The 1.0 keywords: pricing_tier on the item (blank is standard), metadata kept."""
+    monkeypatch.setenv("IL_AUDIT_TRANSPORT", "memory")
+    il_audit.emit_api_usage(
+        context=il_audit.AuditContext(app="ingest"), correlation_id=None, correlation_type=None,
+        service="vertex_gemini", operation="generate_content_batch", model_id="gemini-2.0-flash",
+        category="summary", input_tokens=10, pricing_tier=tier, metadata={"batch_job": "b-1"},
+    )  # fmt: skip
+    assert il_audit.flush_audit_writer(timeout_seconds=5)
+    transport = get_publisher().transport
+    assert isinstance(transport, MemoryTransport)
+    [api] = transport.envelopes()
+    assert api["usage"][0]["pricing_tier"] == expected
+    assert api["metadata"] == {"batch_job": "b-1"}
 
 
 def test_emit_batch_keeps_the_seed_shape(monkeypatch: pytest.MonkeyPatch) -> None:

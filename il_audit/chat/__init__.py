@@ -1,0 +1,48 @@
+"""Chat turns and what they cost: turns, sessions, a per-turn usage tracker, model-call text.
+
+::
+
+    from il_audit.chat import chat_turn_usage, emit_chat_turn
+
+    with chat_turn_usage(context=ctx, conversation_session_id=conv) as usage:
+        response = model.generate_content(prompt)
+        usage.record_model_call(model_id="gemini-2.5-flash-lite", usage_metadata=response)
+        emit_chat_turn(question=question, turn_index=n, latency_ms=elapsed)
+
+See docs/chat-integration.md. The seed's 1.0 names (``bind_chat_turn_usage``,
+``ChatTurnUsageTracker``, ``record_gemini_response``...) are kept.
+"""
+
+from il_audit.chat.calls import ModelCall
+from il_audit.chat.model_call_text import MODEL_CALL_TEXT_MAX_BYTES, emit_model_call_text
+from il_audit.chat.tokens import TokenCounts, token_counts
+from il_audit.chat.turns import emit_chat_session, emit_chat_turn, message_counts_from_history
+from il_audit.chat.usage import (
+    ChatTurnUsage,
+    ChatTurnUsageTracker,
+    active_turn_usage,
+    attach_chat_turn_usage,
+    bind_chat_turn_usage,
+    chat_turn_usage,
+    clear_chat_turn_usage,
+    get_active_chat_turn_usage,
+)
+
+__all__ = [
+    "MODEL_CALL_TEXT_MAX_BYTES",
+    "ChatTurnUsage",
+    "ChatTurnUsageTracker",
+    "ModelCall",
+    "TokenCounts",
+    "active_turn_usage",
+    "attach_chat_turn_usage",
+    "bind_chat_turn_usage",
+    "chat_turn_usage",
+    "clear_chat_turn_usage",
+    "emit_chat_session",
+    "emit_chat_turn",
+    "emit_model_call_text",
+    "get_active_chat_turn_usage",
+    "message_counts_from_history",
+    "token_counts",
+]

@@ -1,0 +1,63 @@
+"""Token counts read by duck typing from the shapes the SDKs return (no SDK imported)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from il_audit.chat import TokenCounts, token_counts
+
+
+def genai_usage(**counts: int | None) -> SimpleNamespace:
+    """google-genai / Vertex AI ``GenerateContentResponseUsageMetadata``: attributes, None
+    for what the model did not report."""
+    names = ("prompt_token_count", "candidates_token_count", "thoughts_token_count",
+             "cached_content_token_count", "total_token_count")  # fmt: skip
+    return SimpleNamespace(**{name: counts.get(name) for name in names})
+
+
+def test_a_genai_response_and_its_usage_metadata_read_the_same() -> None:
+    """Thinking tokens are billed as output, so output = candidates + thoughts."""
+    usage = genai_usage(prompt_token_count=1200, candidates_token_count=300,
+                        thoughts_token_count=50, cached_content_token_count=200)  # fmt: skip
+    response = SimpleNamespace(text="hi", usage_metadata=usage)
+    expected = TokenCounts(input=1200, output=350, thoughts=50, cached=200, found=True)
+    assert token_counts(usage) == expected
+    assert token_counts(response) == expected
+
+
+def test_the_rest_api_camel_case_dict() -> None:
+    """The REST API's JSON (usageMetadata with camelCase keys) reads the same."""
+    response = {"usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4}}
+    assert token_counts(response) == TokenCounts(input=10, output=4, found=True)
+
+
+def test_a_langchain_ai_message_and_its_usage_metadata() -> None:
+    """LangChain's usage_metadata already counts reasoning inside output_tokens."""
+    usage = {
+        "input_tokens": 900,
+        "output_tokens": 120,
+        "total_tokens": 1020,
+        "input_token_details": {"cache_read": 100},
+        "output_token_details": {"reasoning": 20},
+    }
+    message = SimpleNamespace(content="answer", usage_metadata=usage)
+    expected = TokenCounts(input=900, output=120, thoughts=20, cached=100, found=True)
+    assert token_counts(message) == expected
+    assert token_counts(usage) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, object(), {"other": 1}, SimpleNamespace(usage_metadata=None), genai_usage(),
+     {"input_tokens": "many"}],
+)  # fmt: skip
+def test_unreadable_values_give_zeros_without_raising(value: object) -> None:
+    """Whatever the object, reading it never raises into the host's model call."""
+    assert token_counts(value) == TokenCounts()
+
+
+def test_negative_counts_are_clamped() -> None:
+    """A nonsensical negative count reads as zero, never as a credit."""
+    assert token_counts({"input_tokens": -5, "output_tokens": 3}).input == 0
