@@ -250,3 +250,32 @@ def test_rates_show_uses_the_table_when_configured(
     assert out.startswith(
         f"source: seed_catalog   version: {catalog.version}   rates: {len(catalog)}"
     )
+
+
+def test_rates_load_of_a_tiered_csv(tmp_path: Path) -> None:
+    """A pricing_tier column: standard and batch for one model and day are two rates (a
+    blank tier is standard); the same tier twice on one day is refused as an overlap."""
+    database = tmp_path / "rates.duckdb"
+    standard = {**RATE, "pricing_tier": ""}
+    batch = {**RATE, "pricing_tier": "batch", "input_price_per_1m_tokens": "0.06",
+             "output_price_per_1m_tokens": "0.24"}  # fmt: skip
+    overlap = write_rates(tmp_path / "overlap.csv", [standard, batch, {**batch, "unit": "t"}])
+    code, out = invoke(
+        "rates", "load", str(overlap), "--target", "embedded", "--database", str(database)
+    )
+    assert code == 1
+    assert "entries 2 and 3 overlap: both set vertex_gemini/gemini-2.0-flash [batch]" in out
+    tiered = write_rates(tmp_path / "tiered.csv", [standard, batch])
+    code, out = invoke(
+        "rates", "load", str(tiered), "--target", "embedded", "--database", str(database)
+    )
+    assert code == 0
+    assert "2 new, 0 changed, 0 unchanged" in out
+    stored = duck.read(
+        database,
+        "SELECT pricing_tier, input_price_per_1m_tokens FROM cost_rates ORDER BY pricing_tier",
+    )
+    assert [(tier, str(price)) for tier, price in stored] == [
+        ("batch", "0.060000000"),
+        ("standard", "0.120000000"),
+    ]
