@@ -204,3 +204,27 @@ def test_without_a_spool_the_queue_bound_still_drops(transport: Switchable) -> N
         assert stats.spooled == 0
     finally:
         publisher.shutdown(0.5)
+
+
+def test_a_spooled_chat_turn_holds_no_question_text(
+    make: Any, transport: Switchable, tmp_path: Path
+) -> None:
+    """With IL_AUDIT_STORE_QUERY_TEXT off the question is gone before encoding, so the
+    spool files (plain NDJSON records) hold its hash, never its text."""
+    from il_audit import emit_chat_turn, question_sha256
+    from il_audit.publisher import set_publisher
+
+    question = "Salary band of Qwertz-3317?"
+    publisher = make(max_latency_ms=5000, store_query_text=False)
+    transport.down = True
+    previous = set_publisher(publisher)
+    try:
+        emit_chat_turn(context=CTX, question=question)
+    finally:
+        set_publisher(previous)
+    publisher.shutdown(2)
+    spooled = b"".join(
+        path.read_bytes() for path in (tmp_path / "spool").rglob("*") if path.is_file()
+    )
+    assert question_sha256(question).encode() in spooled
+    assert b"Qwertz-3317" not in spooled
