@@ -9,7 +9,11 @@
    path by line, and the background thread by cost bucket and by line.
 2. Subscriber core: ``process_message`` on messages of 100 benchmark events,
    one thread, same profiler, by bucket and by line.
-3. Memory of a queued event: ``tracemalloc`` over the captured tuple exactly
+3. The function at a steady rate (5,000 events/s): functions-framework
+   serving ``handle_pubsub`` with the DuckDB sink, fed by the emulator's push
+   subscription, profiled by attaching py-spy to it while a producer emits
+   (freshness target 5 depends on it keeping up).
+4. Memory of a queued event: ``tracemalloc`` over the captured tuple exactly
    as ``emit()`` builds it (``sys.getsizeof`` of each part), and a snapshot of
    a real publisher right after it accepted a burst, grouped by allocation site.
 
@@ -58,6 +62,8 @@ from _bench import (
 from _readme import write_section
 
 SAMPLE_RATE = 1000
+QUICK_SAMPLE_RATE = 200
+sample_rate = SAMPLE_RATE
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*):(?P<line>\d+)\)$")
 _OWN = "/il_audit/"
 BURST_LOOP = "_emit_burst"
@@ -223,7 +229,7 @@ def py_spy(argv: list[str], output: Path) -> dict[str, Any]:
     binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(binary).exists():
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
-    command = [binary, "record", "--rate", str(SAMPLE_RATE), "--gil", "--threads",
+    command = [binary, "record", "--rate", str(sample_rate), "--gil", "--threads",
                "--format", "raw", "--full-filenames", "--output", str(output), "--",
                sys.executable, *argv]  # fmt: skip
     result = subprocess.run(
@@ -418,6 +424,101 @@ def analyse_core(path: Path) -> dict[str, Any]:
     }
 
 
+FUNCTION_BUCKETS: list[tuple[str, Callable[[list[Frame]], bool]]] = [
+    (
+        "the core (`process_message`: validate, price, rows)",
+        lambda frames: any(frame.function == "process_message" for frame in frames),
+    ),
+    (
+        "the DuckDB sink (rows to NDJSON, `read_json` insert, connection)",
+        lambda frames: any("sinks/duckdb" in frame.file for frame in frames),
+    ),
+    (
+        "decoding the push (base64, JSON, CloudEvent)",
+        lambda frames: any(
+            word in frame.file for frame in frames for word in ("cloudevents", "base64")
+        ),
+    ),
+    (
+        "logging",
+        lambda frames: any(frame.file.endswith("/logging/__init__.py") for frame in frames),
+    ),
+    (
+        "HTTP server (gunicorn, werkzeug, Flask, functions-framework)",
+        lambda frames: any(
+            word in frame.file
+            for frame in frames
+            for word in ("werkzeug", "flask", "functions_framework", "gunicorn", "socketserver")
+        ),
+    ),
+    ("other", lambda frames: True),
+]
+
+
+def analyse_function(path: Path) -> dict[str, Any]:
+    lines: collections.Counter[Site] = collections.Counter()
+    buckets: collections.Counter[str] = collections.Counter()
+    threads: set[str] = set()
+    for name, frames, count in samples(path):
+        threads.add(name)
+        lines[site(frames)] += count
+        for bucket, matches in FUNCTION_BUCKETS:
+            if matches(frames):
+                buckets[bucket] += count
+                break
+    total = sum(buckets.values()) or 1
+    order = [name for name, _ in FUNCTION_BUCKETS]
+    return {
+        "buckets": [(name, 100 * buckets[name] / total) for name in order if buckets[name]],
+        "lines": top(lines, 10),
+        "samples": sum(buckets.values()),
+        "threads": len(threads),
+    }
+
+
+def profile_function(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    """py-spy attached to functions-framework while a producer emits at ``function_rate``."""
+    from il_audit.devtools.local_stack import PubSubLayout, provision_pubsub, start_function
+
+    env = {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "IL_AUDIT_DLQ_TOPIC": "profile-dlq",
+        "IL_AUDIT_SINK": "duckdb",
+        "IL_AUDIT_DUCKDB_PATH": str(directory / "function.duckdb"),
+        "IL_AUDIT_EXTRA_EVENT_TYPES": EVENT_TYPE,
+    }
+    server = start_function(env)
+    try:
+        layout = PubSubLayout.for_topic(PROJECT, f"profile-fn-{os.getpid()}", "profile-dlq")
+        provision_pubsub(layout, server.url)
+        producer = [str(HERE / "subscriber_bench.py"), "--child", "producer", "--topic",
+                    layout.topic, "--rate"]  # fmt: skip
+        # Warm up (imports, tables), then profile a steady run (py-spy starts first and
+        # runs 3 s longer than the producer emits: its start-up holds no GIL here).
+        run_child([*producer, "100", "--seconds", "1", "--out", str(directory / "w.json")])
+        child = subprocess.Popen(
+            [sys.executable, *producer, str(args.function_rate), "--seconds",
+             str(args.seconds), "--out", str(directory / "sent.json")],
+            env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        output = directory / "function.txt"
+        result = subprocess.run(
+            [binary, "record", "--rate", str(sample_rate), "--gil", "--threads", "--format",
+             "raw", "--full-filenames", "--subprocesses", "--output", str(output), "--pid",
+             str(server.process.pid), "--duration", str(args.seconds + 3)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        child.wait(timeout=300)
+        if result.returncode != 0 or not output.exists():
+            raise RuntimeError(f"py-spy --pid failed:\n{result.stderr[-3000:]}")
+        return analyse_function(output)
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------- tables
 
 
@@ -427,10 +528,11 @@ def _rows(pairs: list[tuple[str, float]]) -> list[str]:
 
 def tables(results: dict[str, Any], args: argparse.Namespace) -> str:
     pub, core, memory = results["publisher"], results["core"], results["memory"]
+    fn = results["function"]
     rate = pub["run"]["events"] / pub["run"]["seconds"]
     out = [
         facts_line(
-            f"py-spy {SAMPLE_RATE} Hz, `--gil` (only the thread holding the GIL is sampled). "
+            f"py-spy {sample_rate} Hz, `--gil` (only the thread holding the GIL is sampled). "
             f"Publisher: {args.bursts} bursts of {args.events:,} benchmark events, each flushed "
             f"({rate:,.0f} events/s under the profiler); subscriber core: {args.seconds} s of "
             "messages of 100 benchmark events."
@@ -470,6 +572,18 @@ def tables(results: dict[str, Any], args: argparse.Namespace) -> str:
         "|---|---|",
         *_rows(core["lines"]),
         "",
+        f"**The function at {args.function_rate:,} events/s** (functions-framework serving "
+        f"`handle_pubsub` with the DuckDB sink; py-spy attached for {args.seconds} s; "
+        f"{fn['samples']:,} samples)",
+        "",
+        "| cost | share of the function's Python time |",
+        "|---|---|",
+        *_rows(fn["buckets"]),
+        "",
+        "| line | share |",
+        "|---|---|",
+        *_rows(fn["lines"]),
+        "",
         "**What a queued event costs.** The captured tuple, built as `emit()` builds it, "
         f"measured with `tracemalloc`: **{memory['captured_bytes']:,.0f} bytes per event** "
         "(the properties' values are shared with the caller, not copied):",
@@ -497,7 +611,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="events per burst")
     parser.add_argument("--bursts", type=int, default=10)
-    parser.add_argument("--seconds", type=int, default=5, help="seconds of subscriber core")
+    parser.add_argument(
+        "--seconds", type=int, default=5, help="seconds of subscriber core and of the function"
+    )
+    parser.add_argument("--function-rate", type=int, default=5_000, help="events/s (function)")
     parser.add_argument("--child", choices=["publisher", "core", "memory"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", default="profile", help=argparse.SUPPRESS)
     add_common_arguments(parser)
@@ -508,7 +625,9 @@ def main() -> None:
         os._exit(0)
     check_arguments(args)
     if args.quick:
-        args.events, args.bursts, args.seconds = 1_000, 2, 1
+        args.events, args.bursts, args.seconds, args.function_rate = 1_000, 2, 1, 1_000
+        global sample_rate
+        sample_rate = QUICK_SAMPLE_RATE
     script = str(Path(__file__).resolve())
     sizes = ["--events", str(args.events), "--bursts", str(args.bursts)]
     directory = Path(tempfile.mkdtemp(prefix="il-audit-profile-"))
@@ -525,6 +644,7 @@ def main() -> None:
             [script, "--child", "core", "--seconds", str(args.seconds)], core
         )
         results["core"] = analyse_core(core)
+        results["function"] = timed("profile: function")(profile_function)(args, directory)
         results["memory"] = timed("memory per event")(run_child)(
             [script, "--child", "memory", "--topic", f"memory-{os.getpid()}", "--events",
              str(args.events * (1 if args.quick else 5))]

@@ -90,4 +90,5 @@ def test_profile_reports_where_the_time_goes(pubsub_emulator_host: str) -> None:
     assert "pydantic validation" in output
     assert "**Caller path (`emit()`)**" in output
     assert "**Subscriber core by cost**" in output
+    assert "**The function at" in output
     assert re.search(r"\*\*[\d,]+ bytes per event\*\*", output)
