@@ -95,7 +95,6 @@ VERSIONED = (
     "functions-framework",
     "duckdb",
     "py-spy",
-    "pyinstrument",
 )
 
 
