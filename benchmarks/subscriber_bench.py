@@ -9,12 +9,14 @@
    priced usage items). The three variants are interleaved and rotated in
    each repetition.
 5. Freshness through the local stack's function path: a producer process
-   emits at a steady rate (5,000 events/s by default) to the official Pub/Sub
+   emits at a steady rate (5,000 events/s, the issue's, and 1,000 events/s as
+   a reference below the stack's capacity here) to the official Pub/Sub
    emulator, whose push subscription feeds functions-framework serving
    ``handle_pubsub``, which writes DuckDB; this process polls DuckDB every
    100 ms (as a reader, taking turns with the writer as ``il-audit query``
    does) and takes each event's freshness as the time its row was first seen
-   minus the time just before its ``emit()``. Polling adds up to 100 ms.
+   minus the time just before its ``emit()``. Polling adds up to 100 ms. Each
+   run has its own topic and push subscription, deleted after it.
 
     python benchmarks/subscriber_bench.py [--core-events 20000] [--rates 5000,1000] [--seconds 10]
                                           [--reps 3] [--write] [--quick] [--emulator-host H]
@@ -210,14 +212,16 @@ def freshness(args: argparse.Namespace) -> dict[int, dict[str, Summary]]:
         )
         try:
             reader = DuckDBSink(database)
-            layout = PubSubLayout.for_topic(PROJECT, f"fresh-{os.getpid()}", "fresh-dlq")
-            provision_pubsub(layout, server.url)
             last_rowid = -1
-            for rep, rate in runs:
+            for number, (rep, rate) in enumerate(runs):
                 seconds = 1 if rep < 0 else args.seconds
-                if database.exists():
-                    last_rowid = _settle(reader, last_rowid, {})  # the last run's backlog
-                out = directory / f"sent-{rep}.json"
+                # Each run has its own topic and push subscription, deleted afterwards, so that
+                # redeliveries of an overloaded run never reach the function during the next.
+                layout = PubSubLayout.for_topic(
+                    PROJECT, f"fresh-{os.getpid()}-{number}", "fresh-dlq"
+                )
+                provision_pubsub(layout, server.url)
+                out = directory / f"sent-{number}.json"
                 argv = [str(Path(__file__).resolve()), "--child", "producer", "--topic",
                         layout.topic, "--out", str(out), "--rate", str(rate),
                         "--seconds", str(seconds)]  # fmt: skip
@@ -240,6 +244,8 @@ def freshness(args: argparse.Namespace) -> dict[int, dict[str, Summary]]:
                     if deadline is not None and time.monotonic() > deadline:
                         break
                 stdout, stderr = producer.communicate(timeout=120)
+                _delete_subscription(layout)
+                last_rowid = _settle(reader, last_rowid, {})  # let the function finish
                 if producer.returncode != 0:
                     raise RuntimeError(f"the producer failed:\n{stderr[-3000:]}")
                 produced = json.loads(stdout.strip().splitlines()[-1])
@@ -264,6 +270,18 @@ def freshness(args: argparse.Namespace) -> dict[int, dict[str, Summary]]:
         finally:
             server.stop()
     return summaries
+
+
+def _delete_subscription(layout: Any) -> None:
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    try:
+        subscriber.delete_subscription(
+            subscription=subscriber.subscription_path(layout.project, layout.subscription)
+        )
+    finally:
+        subscriber.close()
 
 
 def _settle(reader: Any, last_rowid: int, seen: dict[str, float]) -> int:
