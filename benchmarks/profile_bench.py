@@ -381,27 +381,40 @@ def top(counts: collections.Counter[Site], limit: int) -> list[tuple[str, float]
     return [(item.label, 100 * count / total) for item, count in counts.most_common(limit)]
 
 
+CALLER = "caller (`emit()` in a tight loop)"
+WORKER = "il-audit-publisher"
+PUBSUB_THREADS = "Pub/Sub client threads (batch commit)"
+
+
+def thread_group(name: str, frames: list[Frame]) -> str | None:
+    """Which thread a sample is from, by its stack (py-spy cannot always read thread names)."""
+    if frames and frames[0].function == "<module>":  # the main thread
+        return CALLER if any(frame.function == BURST_LOOP for frame in frames) else None
+    if name == WORKER or any(frame.file.endswith("/publisher/_outbox.py") for frame in frames):
+        return WORKER
+    if name.startswith(("Thread-CommitBatchPublisher", "Thread-PubSubBatchCommitter")) or any(
+        "/pubsub_v1/publisher/" in frame.file for frame in frames
+    ):
+        return PUBSUB_THREADS
+    return "other threads"
+
+
 def analyse_publisher(path: Path) -> dict[str, Any]:
     threads: collections.Counter[str] = collections.Counter()
     caller: collections.Counter[Site] = collections.Counter()
     worker: collections.Counter[Site] = collections.Counter()
     for name, frames, count in samples(path):
-        in_burst = any(frame.function == BURST_LOOP for frame in frames)
-        if name == "MainThread" and not in_burst:
-            continue  # start-up (imports) and waiting in flush: not the caller path
-        group = {"MainThread": "caller (`emit()` in a tight loop)"}.get(name, name)
-        if name.startswith(("Thread-CommitBatchPublisher", "Thread-PubSubBatchCommitter")):
-            group = "Pub/Sub client threads (batch commit)"
-        elif name.startswith("Thread-") or not name or name.startswith("thread ("):
-            group = "other threads"
+        group = thread_group(name, frames)
+        if group is None:
+            continue  # the main thread outside the bursts: start-up (imports), flush waits
         threads[group] += count
-        if name == "MainThread":
+        if group == CALLER:
             last = frames[-1]
             item = site(frames)
             if not last.own and last.function == BURST_LOOP:
                 item = Site(None, "the call site: loop and building the `**properties` dict")
             caller[item] += count
-        elif name == "il-audit-publisher":
+        elif group == WORKER:
             worker[site(frames)] += count
     total = sum(threads.values()) or 1
     return {
