@@ -1,12 +1,13 @@
 """What the benchmarks share: the event, the libraries, statistics, machine facts, children.
 
 The event is the same for every library: a Segment-style e-commerce
-``Order Completed`` with about 600 bytes of properties (neither Segment's nor
-PostHog's repositories ship a benchmark or load-test event, so this one is
-modelled on the e-commerce spec that both document: an order with two
-products). il-audit gets the properties as ``emit()`` keywords, so they land
-in ``payload``; Segment and PostHog get them as ``properties``; a direct
-``PublisherClient.publish()`` gets them as one JSON message.
+``Order Completed`` with about 600 bytes of properties (no benchmark or
+load-test event turned up in Segment's or PostHog's Python repositories, so
+this one is built here, modelled on the event of Segment's documented
+e-commerce spec: an order with two products). il-audit gets the properties
+as ``emit()`` keywords, so they land in ``payload``; Segment and PostHog get
+them as ``properties``; a direct ``PublisherClient.publish()`` gets them as
+one JSON message.
 """
 
 from __future__ import annotations
