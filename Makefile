@@ -10,7 +10,7 @@ EXTRAS := subscriber,beacon,dev
 BQEMULATOR_VENV ?= .venv-bqemulator
 BQEMULATOR_PACKAGES := bqemulator==1.4.0 numpy==2.4.6 duckdb==1.5.6
 
-.PHONY: setup setup-test demo test lint format bench generate bundle clean
+.PHONY: setup setup-bench setup-test demo test lint format bench generate bundle clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "il-audit needs Python 3.11+ (set PYTHON=python3.11)")'
@@ -25,10 +25,18 @@ $(BQEMULATOR_VENV)/.installed: Makefile
 	$(BQEMULATOR_VENV)/bin/python -m pip install --quiet $(BQEMULATOR_PACKAGES)
 	@touch $@
 
-# `demo` needs only the package; `test` also needs the BigQuery stand-in's venv.
+# The benchmarks' peers (Segment, PostHog) and py-spy: the `bench` extra, never a dependency.
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS),bench]'
+	@touch $@
+
+# `demo` needs only the package; `test` also needs the BigQuery stand-in's venv and the
+# `bench` extra (a quick run of each benchmark checks that they still work).
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed $(BQEMULATOR_VENV)/.installed
+setup-bench: $(VENV)/.bench-installed
+
+setup-test: $(VENV)/.installed $(VENV)/.bench-installed $(BQEMULATOR_VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/il-audit demo
@@ -50,9 +58,11 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: setup
-	$(PY) benchmarks/publisher_bench.py
-	$(PY) benchmarks/subscriber_bench.py
+# Every benchmark, ours and the peers in the same run, results written to benchmarks/README.md.
+bench: setup-bench
+	$(PY) benchmarks/publisher_bench.py --write
+	$(PY) benchmarks/subscriber_bench.py --write
+	$(PY) benchmarks/profile_bench.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
 # changing the row models or il_audit/sql; a test fails while they are out of date.
