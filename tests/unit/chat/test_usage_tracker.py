@@ -143,3 +143,16 @@ def test_the_seed_1_0_functions_and_names() -> None:
         assert active_turn_usage() is tracker
     finally:
         clear_chat_turn_usage()
+
+
+def test_a_tier_is_normalized_as_emit_api_usage_does() -> None:
+    """' Batch ' is batch and a blank tier is standard: one oddly cased tier must not make the
+    whole turn an invalid envelope (a dead letter)."""
+    usage = ChatTurnUsage("t", CTX)
+    usage.record_model_call(model_id="m", input_tokens=1, output_tokens=1, pricing_tier=" Batch ")
+    usage.record_embedding(input_tokens=1, pricing_tier="")
+    usage.record_api_call(category="embedding", input_tokens=1, pricing_tier="BATCH")
+    items = usage.usage_items()
+    for item in items:
+        UsageItem.model_validate(item)
+    assert [item["pricing_tier"] for item in items] == ["batch", "standard", "batch"]
