@@ -109,7 +109,7 @@ def generate(prompt: str) -> str:
         usage.record_model_call(
             model_id=MODEL, usage_metadata=response, latency_ms=elapsed_ms(started)
         )
-    return str(response.text)
+    return response.text or ""  # None when the answer was blocked
 
 
 def retrieve(question: str) -> list[str]:
