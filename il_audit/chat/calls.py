@@ -48,6 +48,11 @@ class ModelCall:
         return {key: value for key, value in item.items() if value is not None}
 
 
+def tier_or_standard(value: str | None) -> str:
+    """A pricing tier as the envelope wants it (lowercase, trimmed); blank is standard."""
+    return (value or "").strip().lower() or STANDARD_TIER
+
+
 def latency_or_none(value: float | None) -> float | None:
     """A latency as a float, or None when it is missing, negative or not finite."""
     if value is None or not math.isfinite(value) or value < 0:

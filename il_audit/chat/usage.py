@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
 
-from il_audit.chat.calls import ModelCall, latency_or_none, merged
+from il_audit.chat.calls import ModelCall, latency_or_none, merged, tier_or_standard
 from il_audit.chat.tokens import token_counts
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher.context import AuditContext
-from il_audit.schemas.envelope import MAX_USAGE_ITEMS, STANDARD_TIER
+from il_audit.schemas.envelope import MAX_USAGE_ITEMS
 
 GEMINI: Final = "vertex_gemini"
 EMBEDDING: Final = "vertex_embedding"
@@ -110,7 +110,7 @@ class ChatTurnUsage:
             operation=operation,
             input_tokens=max(0, input_tokens or 0),
             output_tokens=max(0, output_tokens or 0),
-            pricing_tier=pricing_tier or STANDARD_TIER,
+            pricing_tier=tier_or_standard(pricing_tier),
             latency_ms=latency_or_none(latency_ms),
             tokens_estimated=tokens_estimated,
         )
@@ -149,7 +149,7 @@ class ChatTurnUsage:
                 category="embedding",
                 operation="embed_content",
                 input_tokens=max(0, input_tokens or 0),
-                pricing_tier=pricing_tier or STANDARD_TIER,
+                pricing_tier=tier_or_standard(pricing_tier),
                 latency_ms=latency_or_none(latency_ms),
                 tokens_estimated=tokens_estimated,
             )

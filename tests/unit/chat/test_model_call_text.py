@@ -82,3 +82,16 @@ def test_cap_text_fills_the_budget_without_splitting_an_escape() -> None:
         assert 1000 - 6 <= size <= 1000
     assert cap_text("short") == ("short", False)
     assert cap_text("x" * MODEL_CALL_TEXT_MAX_BYTES) == ("x" * MODEL_CALL_TEXT_MAX_BYTES, False)
+
+
+def test_on_it_stores_the_prompt_even_with_query_text_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The question policy covers the turn's question, not prompts: a prompt that quotes the
+    question is stored as written when model-call text is on."""
+    monkeypatch.setenv("IL_AUDIT_STORE_QUERY_TEXT", "false")
+    monkeypatch.setenv("IL_AUDIT_STORE_MODEL_CALL_TEXT", "true")
+    question = "What is my salary?"
+    with capture_events() as events, chat_turn_usage(context=CTX) as usage:
+        usage.record_model_call(model_id="m", input_tokens=1, prompt=f"Question: {question}")
+    [event] = events
+    assert event.payload is not None
+    assert event.payload["prompt"] == f"Question: {question}"

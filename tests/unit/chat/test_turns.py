@@ -8,12 +8,14 @@ import hmac
 import pytest
 
 from il_audit import (
+    ChatTurnUsage,
     chat_turn_usage,
     emit_chat_session,
     emit_chat_turn,
     message_counts_from_history,
     question_sha256,
 )
+from il_audit.config.settings import reset_audit_settings_cache
 from il_audit.publisher import AuditContext
 from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy as T
@@ -168,3 +170,50 @@ def test_message_counts_from_history() -> None:
     assert message_counts_from_history(
         history, include_current_user=True, include_current_assistant=False
     ) == (3, 1, 4)
+
+
+def test_a_plain_hash_is_reversed_by_guessing_a_keyed_one_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The HMAC trade-off: hashing common questions finds a short question behind its
+    question_sha256, not behind its question_hmac; another key gives another HMAC, so
+    hashes made before and after a key rotation do not join."""
+    monkeypatch.setenv("IL_AUDIT_STORE_QUERY_TEXT", "false")
+    question = "What is my salary?"
+
+    def payload(key: str | None) -> dict[str, object]:
+        if key is not None:
+            monkeypatch.setenv("IL_AUDIT_HASH_KEY", key)
+        reset_audit_settings_cache()
+        with capture_events() as events:
+            emit_chat_turn(context=CTX, question=question)
+        return events[0].payload or {}
+
+    plain, keyed, rotated = payload(None), payload("key-2026"), payload("key-2027")
+    by_hash = {question_sha256(guess): guess for guess in ("hello", question, "help")}
+    assert by_hash.get(str(plain["question_sha256"])) == question
+    assert keyed["question_hmac"] not in by_hash
+    assert "question_sha256" not in keyed
+    assert rotated["question_hmac"] != keyed["question_hmac"]
+
+
+def test_the_seed_conversation_names_and_explicit_keywords() -> None:
+    """session_id= / conversation_id= name the conversation on turns and sessions, and a
+    keyword passed to emit_chat_turn wins over the tracker's rolled-up value."""
+    with capture_events() as events, chat_turn_usage(context=CTX) as usage:
+        usage.record_model_call(model_id="gemini-2.5-flash-lite", input_tokens=5)
+        emit_chat_turn(session_id="conv-1", question="q", llm_model="my-router")
+        emit_chat_session(context=CTX, session_id="conv-2")
+        emit_chat_session(context=CTX, conversation_id="conv-3", started=False)
+    turn, *sessions = events
+    assert (turn.session_id, (turn.payload or {})["llm_model"]) == ("conv-1", "my-router")
+    assert [event.session_id for event in sessions] == ["conv-2", "conv-3"]
+
+
+def test_a_tracker_passed_as_usage_needs_no_binding() -> None:
+    """usage= gives the turn that tracker's id and calls, outside any with block."""
+    tracker = ChatTurnUsage("turn-5", CTX)
+    tracker.record_embedding(input_tokens=3)
+    with capture_events() as events:
+        emit_chat_turn(usage=tracker, question="q")
+    assert (events[0].event_id, len(events[0].usage), events[0].actor_uid) == ("turn-5", 1, "u-1")

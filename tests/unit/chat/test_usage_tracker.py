@@ -7,11 +7,13 @@ from types import SimpleNamespace
 
 from il_audit.chat import (
     ChatTurnUsage,
+    ChatTurnUsageTracker,
     active_turn_usage,
     attach_chat_turn_usage,
     bind_chat_turn_usage,
     chat_turn_usage,
     clear_chat_turn_usage,
+    get_active_chat_turn_usage,
 )
 from il_audit.publisher import AuditContext
 from il_audit.schemas.envelope import MAX_USAGE_ITEMS, UsageItem
@@ -143,3 +145,36 @@ def test_the_seed_1_0_functions_and_names() -> None:
         assert active_turn_usage() is tracker
     finally:
         clear_chat_turn_usage()
+
+
+def test_a_tier_is_normalized_as_emit_api_usage_does() -> None:
+    """' Batch ' is batch and a blank tier is standard: one oddly cased tier must not make the
+    whole turn an invalid envelope (a dead letter)."""
+    usage = ChatTurnUsage("t", CTX)
+    usage.record_model_call(model_id="m", input_tokens=1, output_tokens=1, pricing_tier=" Batch ")
+    usage.record_embedding(input_tokens=1, pricing_tier="")
+    usage.record_api_call(category="embedding", input_tokens=1, pricing_tier="BATCH")
+    items = usage.usage_items()
+    for item in items:
+        UsageItem.model_validate(item)
+    assert [item["pricing_tier"] for item in items] == ["batch", "standard", "batch"]
+
+
+def test_the_seed_1_0_aliases_name_the_same_things() -> None:
+    """ChatTurnUsageTracker is the tracker class, get_active_chat_turn_usage the lookup."""
+    with chat_turn_usage(context=CTX) as usage:
+        assert get_active_chat_turn_usage() is usage
+    assert ChatTurnUsageTracker is ChatTurnUsage
+
+
+def test_rerank_queries_and_retrieval_facts() -> None:
+    """A rerank is ceil(records / 100) queries, at least 1, unless queries= says; retrieval
+    adds no usage item, only the turn's retrieval fields."""
+    usage = ChatTurnUsage("t", CTX)
+    for records in (0, 100, 101):
+        usage.record_rerank(record_count=records)
+    usage.record_rerank(queries=5)
+    usage.record_retrieval(retrieval_hit_count=2, used_attached_only=True)
+    assert [item["quantity"] for item in usage.usage_items()] == [1.0, 1.0, 2.0, 5.0]
+    assert usage.totals()["used_attached_only"] is True
+    assert usage.totals()["no_docs"] is False
