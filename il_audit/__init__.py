@@ -25,6 +25,7 @@ from il_audit._version import __version__
 if TYPE_CHECKING:
     from il_audit.chat import (
         ChatTurnUsage,
+        active_turn_usage,
         bind_chat_turn_usage,
         chat_turn_usage,
         clear_chat_turn_usage,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AuditContext": "il_audit.publisher",
     "ChatTurnUsage": "il_audit.chat",
+    "active_turn_usage": "il_audit.chat",
     "JobAuditBinding": "il_audit.job_context",
     "bind_chat_turn_usage": "il_audit.chat",
     "bind_job_audit_context": "il_audit.job_context",
@@ -103,6 +105,7 @@ __all__ = [
     "ChatTurnUsage",
     "JobAuditBinding",
     "__version__",
+    "active_turn_usage",
     "audit_context",
     "bind_chat_turn_usage",
     "bind_job_audit_context",

@@ -10,11 +10,14 @@ Nothing here imports an SDK. :func:`token_counts` accepts:
 - a LangChain ``AIMessage``, or its ``usage_metadata`` dict: ``input_tokens``,
   ``output_tokens``, ``total_tokens``, with ``input_token_details.cache_read``
   and ``output_token_details.reasoning``;
-- a plain mapping with ``input_tokens`` / ``output_tokens``.
+- a plain mapping with ``input_tokens`` / ``output_tokens``;
+- a Vertex AI embedding response: ``embeddings[i].statistics.token_count``.
 
 Thinking tokens are billed as output, so ``output`` includes them (Gemini
 reports them apart from the candidates; LangChain already counts them in
-``output_tokens``).
+``output_tokens``); Gemini's tool-use prompt tokens are billed as input and
+counted in ``input``. Cached input tokens are reported (``cached``) but priced
+as ordinary input: a usage item has no cached-token price.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ _GEMINI_INPUT: Final = ("prompt_token_count", "promptTokenCount")
 _GEMINI_OUTPUT: Final = ("candidates_token_count", "candidatesTokenCount")
 _GEMINI_THOUGHTS: Final = ("thoughts_token_count", "thoughtsTokenCount")
 _GEMINI_CACHED: Final = ("cached_content_token_count", "cachedContentTokenCount")
+_GEMINI_TOOL_USE: Final = ("tool_use_prompt_token_count", "toolUsePromptTokenCount")
+"""Input of tool calls and grounding, billed as input besides the prompt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +65,19 @@ def _read(value: Any) -> TokenCounts:
     usage = _get(value, "usage_metadata", "usageMetadata")
     if usage is not None:  # a response or an AIMessage: read its usage
         value = usage
+    embeddings = _get(value, "embeddings")
+    if isinstance(embeddings, (list, tuple)):  # an embed_content response
+        counts = [
+            _int(_get(item, "statistics"), "token_count", "tokenCount") for item in embeddings
+        ]
+        if any(count is not None for count in counts):
+            return TokenCounts(input=sum(count or 0 for count in counts), found=True)
     prompt = _int(value, *_GEMINI_INPUT)
     if prompt is not None or _int(value, *_GEMINI_OUTPUT) is not None:
         thoughts = _int(value, *_GEMINI_THOUGHTS)
         candidates = _int(value, *_GEMINI_OUTPUT) or 0
         return TokenCounts(
-            input=prompt or 0,
+            input=(prompt or 0) + (_int(value, *_GEMINI_TOOL_USE) or 0),
             output=candidates + (thoughts or 0),
             thoughts=thoughts,
             cached=_int(value, *_GEMINI_CACHED),

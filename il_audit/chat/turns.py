@@ -74,7 +74,8 @@ def emit_chat_turn(
             fields[name] = fields.pop(seed_name)
     if metadata is None and isinstance(fields.get("metadata"), Mapping):
         metadata = fields.pop("metadata")
-    latency_ms = fields.pop("latency_ms", latency_ms)
+    seed_latency = fields.pop("latency_ms", None)  # latency_ms_total: ours wins when both
+    latency_ms = latency_ms if latency_ms is not None else seed_latency
     status = _status(status, succeeded, error_class)
     event_fields: dict[str, Any] = tracker.totals() if tracker is not None else {}
     event_fields.update(
@@ -110,8 +111,10 @@ def emit_chat_turn(
         items = tracker.usage_items()
         if items:
             event_fields["usage"] = items
-    if context is None and tracker is not None:
-        context = tracker.context
+    if tracker is not None:
+        tracker.emitted = True
+        if context is None:
+            context = tracker.context
     event_type = T.CHAT_TURN_FAILED if status == FAILED else T.CHAT_TURN_SUCCEEDED
     return _default.emit(event_type, context=context, **event_fields)
 

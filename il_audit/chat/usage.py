@@ -8,10 +8,11 @@
         emit_chat_turn(question=q, latency_ms=elapsed)   # carries every recorded call
 
 The tracker is bound to the running task (a ``ContextVar``), so code deep in
-the call stack finds it with :func:`active_turn_usage` (or the module-level
-``record_*`` helpers, which do nothing without one). A worker thread joins it
-with ``with usage.attach(): ...``; the tracker's lock makes calls from several
-threads safe.
+the call stack finds it with :func:`active_turn_usage`. A worker thread joins
+it with ``with usage.attach(): ...``; the tracker's lock makes calls from
+several threads safe. A call recorded after the turn was emitted is in no
+event: it is logged (at most every 10 s), so a worker that outlived its turn
+shows up.
 
 The publisher never prices: the turn event carries one usage item per call
 (service, model, category, tokens, tier, latency), and the subscriber prices
@@ -21,6 +22,7 @@ each at its own rate, exactly. The names of the seed's 1.0 tracker
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -29,6 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
 
+from il_audit._ratelimit import RateLimitedLog
 from il_audit.chat.calls import ModelCall, latency_or_none, merged, tier_or_standard
 from il_audit.chat.tokens import token_counts
 from il_audit.publisher._ids import new_event_id
@@ -42,6 +45,10 @@ DEFAULT_EMBEDDING_MODEL: Final = "gemini-embedding-001"
 DEFAULT_RERANK_MODEL: Final = "semantic-ranker-default"
 RECORDS_PER_RERANK_QUERY: Final = 100
 """The ranking API bills per query of up to 100 records."""
+_LATE: Final = (
+    "il-audit: a call was recorded on chat turn %s after the turn was emitted; it is in no event"
+)
+_late_log = RateLimitedLog(logging.getLogger(__name__), 10.0)
 
 
 class ChatTurnUsage:
@@ -68,6 +75,8 @@ class ChatTurnUsage:
         self._calls: list[ModelCall] = []
         self._sequence = 0
         self._lock = threading.Lock()
+        self.emitted = False
+        """Set by ``emit_chat_turn``: calls recorded later are in no event."""
 
     # ------------------------------------------------------------------ recording
 
@@ -118,6 +127,8 @@ class ChatTurnUsage:
             self._calls.append(call)
             if service == GEMINI or operation.startswith("generate"):
                 self.llm_model = model_id
+        if self.emitted:
+            _late_log.warning(_LATE, self.turn_id)
         if prompt is not None or completion is not None:
             self.record_model_call_text(
                 category=category,
@@ -236,6 +247,8 @@ class ChatTurnUsage:
     def _append(self, call: ModelCall) -> None:
         with self._lock:
             self._calls.append(call)
+        if self.emitted:
+            _late_log.warning(_LATE, self.turn_id)
 
     # ---------------------------------------------------------- the seed's 1.0 names
 

@@ -61,3 +61,22 @@ def test_unreadable_values_give_zeros_without_raising(value: object) -> None:
 def test_negative_counts_are_clamped() -> None:
     """A nonsensical negative count reads as zero, never as a credit."""
     assert token_counts({"input_tokens": -5, "output_tokens": 3}).input == 0
+
+
+def test_tool_use_prompt_tokens_are_input() -> None:
+    """Gemini bills tool-use / grounding prompt tokens as input, besides the prompt."""
+    usage = genai_usage(prompt_token_count=100, candidates_token_count=5)
+    usage.tool_use_prompt_token_count = 40
+    assert token_counts(usage).input == 140
+
+
+def test_an_embedding_response_reports_its_tokens() -> None:
+    """Vertex AI embed_content: each embedding's statistics.token_count, summed."""
+    response = SimpleNamespace(
+        embeddings=[
+            SimpleNamespace(values=[0.1], statistics=SimpleNamespace(token_count=7)),
+            SimpleNamespace(values=[0.2], statistics=SimpleNamespace(token_count=5)),
+        ]
+    )
+    assert token_counts(response) == TokenCounts(input=12, found=True)
+    assert token_counts({"embeddings": [{"statistics": {"tokenCount": 3}}]}).input == 3

@@ -217,3 +217,11 @@ def test_a_tracker_passed_as_usage_needs_no_binding() -> None:
     with capture_events() as events:
         emit_chat_turn(usage=tracker, question="q")
     assert (events[0].event_id, len(events[0].usage), events[0].actor_uid) == ("turn-5", 1, "u-1")
+
+
+def test_our_latency_keyword_wins_over_the_seed_alias() -> None:
+    """latency_ms and the seed's latency_ms_total both given: latency_ms is kept."""
+    with capture_events() as events:
+        emit_chat_turn(context=CTX, question="q", latency_ms=100, latency_ms_total=900)
+    assert events[0].payload is not None
+    assert events[0].payload["latency_ms"] == 100

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
+import pytest
+
 from il_audit.chat import (
     ChatTurnUsage,
     ChatTurnUsageTracker,
@@ -178,3 +180,18 @@ def test_rerank_queries_and_retrieval_facts() -> None:
     assert [item["quantity"] for item in usage.usage_items()] == [1.0, 1.0, 2.0, 5.0]
     assert usage.totals()["used_attached_only"] is True
     assert usage.totals()["no_docs"] is False
+
+
+def test_a_call_recorded_after_its_turn_was_emitted_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A late call (a worker that outlived its turn) is in no event: it says so in the log."""
+    from il_audit import emit_chat_turn
+    from il_audit.publisher.testing import capture_events
+
+    with capture_events() as events, chat_turn_usage("turn-late", CTX) as usage:
+        usage.record_embedding(input_tokens=1)
+        emit_chat_turn(question="q")
+        usage.record_embedding(input_tokens=2)
+    assert len(events[0].usage) == 1
+    assert "turn-late after the turn was emitted" in caplog.text
