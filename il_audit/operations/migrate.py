@@ -18,9 +18,11 @@ BigQuery cannot turn a table into a view, so the migration:
 It is idempotent: a second run finds nothing to rename, changes no view and
 merges no rate twice. A run interrupted between the copy and the drop is
 finished by the next one when both tables hold the same rows; if they differ,
-the table is left alone and reported. ``chat_turns`` and ``chat_sessions``
-have no compatible view yet (they come with the chat views) and are left as
-they are.
+the table is left alone and reported. Every 0.1.3 table has a compatible view
+but ``cost_rates``, which stays a table (step 4); ``chat_turns`` and
+``chat_sessions`` (which 0.1.3 defined but did not write itself, and 1.0.35
+wrote with more columns) are migrated like the others: their views read every
+view column the legacy table has.
 """
 
 from __future__ import annotations
@@ -44,15 +46,11 @@ from il_audit.operations.migrate_rates import (
     is_seed_cost_rates,
     row_tier,
 )
-from il_audit.schemas.seed_tables import (
-    SEED_TABLES,
-    activity_column,
-    legacy_name,
-)
+from il_audit.schemas.seed_tables import activity_column, legacy_name
 
 COST_RATES: Final = "cost_rates"
 DEFAULT_ACTIVE_MINUTES: Final = 60
-StepAction = Literal["rename", "keep", "merge", "skip", "refuse", "forced", "problem"]
+StepAction = Literal["rename", "merge", "skip", "refuse", "forced", "problem"]
 
 
 class Reportable(Protocol):
@@ -75,7 +73,6 @@ class Step:
         """One line for humans."""
         symbol = {
             "rename": ">",
-            "keep": "=",
             "merge": "+",
             "skip": "-",
             "refuse": "!",
@@ -215,9 +212,6 @@ def migrate_from_0_1(
         return report
 
     candidates = _candidates(provisioner, (*COMPAT_VIEW_NAMES, COST_RATES), step)
-    for name in sorted(set(SEED_TABLES) - {*COMPAT_VIEW_NAMES, COST_RATES}):
-        if provisioner.get(name) is not None:
-            step(Step("keep", name, "no compatible view yet (it comes with the chat views)"))
 
     if not _writers_quiet(warehouse, candidates, now, active_minutes, force, step):
         return report

@@ -117,7 +117,7 @@ def chat_latency_section(warehouse: Warehouse, period: Period, base: Section) ->
     labels = latency_buckets()
     cells: dict[tuple[str, str], Number] = defaultdict(int)
     for row in histogram:
-        outcome = "failed" if row["event_type"] == "chat.turn.failed" else "succeeded"
+        outcome = "failed" if row["status"] == "failed" else "succeeded"
         cells[(labels[as_int(row["bucket"])], outcome)] += as_int(row["turns"])
     return replace_section(
         base,

@@ -2,8 +2,8 @@
 
 Each takes the period as ``@since`` and ``@until`` (DATE parameters, both days
 included) and runs unchanged on BigQuery and, through
-:func:`il_audit.sql.for_duckdb`, on DuckDB. Chat latency reads ``events_deduped``
-directly (see :data:`_CHAT_TURNS`); every other query reads one view.
+:func:`il_audit.sql.for_duckdb`, on DuckDB. Each query reads one view but the active
+users across apps, which read ``events_deduped``.
 """
 
 from __future__ import annotations
@@ -94,21 +94,16 @@ GROUP BY error_class, app
 """
 
 _CHAT_TURNS: Final = """
--- Chat turns are read from events_deduped directly, not from a view: the chat views
--- (chat_turns) are not there yet, and a dataset migrated from il-audit 0.1.3 may hold a
--- legacy chat_turns table of its own. A turn is a chat.turn.succeeded or chat.turn.failed
--- event; its latency is payload.latency_ms_total (the whole turn, as 0.1.3's chat_turns
--- column), else payload.latency_ms. Turns without either are counted, not charted.
+-- Chat turns, from the chat_turns view (after a migration, with the turns of an older
+-- il-audit's chat_turns table): latency_ms_total is the whole turn (payload.latency_ms,
+-- else latency_ms_total, to the ms), status says whether it failed. Turns without a
+-- latency are counted, not charted.
 WITH turns AS (
   SELECT
-    e.event_type,
-    COALESCE(
-      SAFE_CAST(JSON_VALUE(e.payload, '$.latency_ms_total') AS FLOAT64),
-      SAFE_CAST(JSON_VALUE(e.payload, '$.latency_ms') AS FLOAT64)
-    ) AS latency_ms
-  FROM events_deduped AS e
-  WHERE e.event_type IN ('chat.turn.succeeded', 'chat.turn.failed')
-    AND DATE(e.occurred_at) BETWEEN @since AND @until
+    t.status,
+    CAST(t.latency_ms_total AS FLOAT64) AS latency_ms
+  FROM chat_turns AS t
+  WHERE DATE(t.logged_at) BETWEEN @since AND @until
 )
 """
 
@@ -123,10 +118,10 @@ def _bucket_case(column: str) -> str:
 # Built from constants only (the bucket edges), never from input.
 CHAT_LATENCY_HISTOGRAM: Final = (
     _CHAT_TURNS
-    + f"""SELECT event_type, {_bucket_case("latency_ms")} AS bucket, COUNT(*) AS turns
+    + f"""SELECT status, {_bucket_case("latency_ms")} AS bucket, COUNT(*) AS turns
 FROM turns
 WHERE latency_ms IS NOT NULL
-GROUP BY event_type, bucket
+GROUP BY status, bucket
 """  # noqa: S608
 )
 

@@ -70,7 +70,7 @@ SECTIONS: Final[tuple[tuple[Section, Builder], ...]] = (
         Section(
             "chat_latency",
             "Chat latency",
-            "How long chat turns took end to end (payload.latency_ms_total, else latency_ms).",
+            "How long chat turns took end to end (chat_turns.latency_ms_total).",
         ),
         chat_latency_section,
     ),

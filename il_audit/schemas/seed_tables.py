@@ -94,6 +94,30 @@ SEED_TABLES: Final[Mapping[str, TableSpec]] = {
 }
 """Every 0.1.3 table by name, columns in the order 0.1.3 created them."""
 
+_LATER_COLUMNS: Final = {
+    # 1.0.35's additions (in 1.0.35's order, those 0.1.3 lacked), then il-audit's.
+    "chat_turns": "conversation_id S, visit_session_id S, environment S, user_message_count I, "
+    "assistant_message_count I, message_count I, workflow S, metadata_json S, error_class S, "
+    "app_version S, question_hmac S, question_length I, time_to_first_token_ms I, "
+    "model_calls I, pricing_status S",
+    "chat_sessions": "conversation_id S, visit_session_id S, environment S, user_message_count I, "
+    "assistant_message_count I, message_count I",
+}
+
+LATER_COLUMNS: Final[Mapping[str, tuple[ColumnSpec, ...]]] = {
+    name: tuple(_column(part) for part in columns.split(", "))
+    for name, columns in _LATER_COLUMNS.items()
+}
+"""Columns a compat view has after its 0.1.3 table's, by view name: those il-audit 1.0.35
+added to the table (in its order), then il-audit's own. A legacy table that has one of them
+(a 1.0.35-era table) is read; one that lacks it reads NULL."""
+
+
+def view_columns(name: str) -> tuple[ColumnSpec, ...]:
+    """The columns of the compat view standing in for the 0.1.3 table ``name``, in order."""
+    return SEED_TABLES[name].columns + LATER_COLUMNS.get(name, ())
+
+
 LEGACY_PREFIX: Final = "legacy_"
 """``il-audit migrate from-0.1`` keeps a 0.1.3 table's rows under ``legacy_<name>``."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from il_audit.schemas.seed_tables import SEED_TABLES, legacy_name, standard_type
+from il_audit.schemas.seed_tables import legacy_name, standard_type, view_columns
 
 COMPAT_VIEW_NAMES: Final = (
     "auth_events",
@@ -31,9 +31,10 @@ COMPAT_VIEW_NAMES: Final = (
     "drive_events",
     "api_usage_events",
     "resource_usage_events",
+    "chat_turns",
+    "chat_sessions",
 )
-"""0.1.3 tables that live on as views (``chat_turns`` and ``chat_sessions`` come with the
-chat views; ``cost_rates`` stays a table)."""
+"""0.1.3 tables that live on as views (``cost_rates`` stays a table)."""
 COMPAT_BASE_VIEWS: Final = ("seed_envelope",)
 """Views in ``compat/`` that the compat views read (not 0.1.3 tables themselves)."""
 
@@ -49,6 +50,8 @@ VIEW_NAMES: Final = (
     "auth_failures",
     "ui_interactions",
     "pipeline_health",
+    "model_call_text",
+    "llm_cost_by_model_tier",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
 )
@@ -111,16 +114,18 @@ def view(name: str) -> View:
 def with_legacy(compat_view: View, legacy_columns: Mapping[str, str]) -> View:
     """``compat_view`` reading the 0.1.3 rows of ``legacy_<name>`` too, as one (``UNION ALL``).
 
-    ``legacy_columns`` maps the legacy table's column names to their BigQuery types. A
-    column the 0.1.3 schema has and the table lacks reads as NULL; one of another type
-    is converted with ``SAFE_CAST``; columns the table has beyond the 0.1.3 schema are
-    left out, so both halves have the view's columns in the view's order.
+    ``legacy_columns`` maps the legacy table's column names to their BigQuery types. The
+    view's columns are the 0.1.3 table's, then any it adds after them
+    (:data:`~il_audit.schemas.seed_tables.LATER_COLUMNS`, e.g. 1.0.35's ``conversation_id``
+    of ``chat_turns``). A view column the table lacks reads as NULL; one of another type
+    is converted with ``SAFE_CAST``; columns the table has beyond the view's are left
+    out, so both halves have the view's columns in the view's order.
     """
     if not compat_view.compat or compat_view.legacy_table is None:
         raise ValueError(f"{compat_view.name} is not a seed-compatible view")
     have = {name: standard_type(type_name) for name, type_name in legacy_columns.items()}
     columns = []
-    for column in SEED_TABLES[compat_view.name].columns:
+    for column in view_columns(compat_view.name):
         present = have.get(column.name)
         if present == column.type:
             columns.append(column.name)

@@ -183,6 +183,42 @@ resource "google_bigquery_table" "view_pipeline_health" {
   ]
 }
 
+resource "google_bigquery_table" "view_model_call_text" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "model_call_text"
+  description         = "What did each model call see and answer? One row per chat.model_call.text event (stored only when IL_AUDIT_STORE_MODEL_CALL_TEXT is on), with il-audit 1.0.35's model_call_text columns, names, order and types: the prompt and completion (cut to a bound, with *_truncated flags), the call's place in its turn (sequence, attempt), its model, settings and outcome. call_id is the event_id; logged_at is occurred_at; correlation_id is the turn (correlation_type 'chat_turn') or conversation it belongs to; conversation_id is payload.conversation_id, else the session_id. The other fields are read from payload."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/model_call_text.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_llm_cost_by_model_tier" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "llm_cost_by_model_tier"
+  description         = "What do model calls cost, per model and pricing tier? Per day (UTC), app, service, model, the tier each call asked for (pricing_tier, NULL read as 'standard') and the tier of the rate that priced it (rate_tier, NULL when no rate could): calls (usage items), tokens in and out, cost as the subscriber priced it (NUMERIC), the items no rate could price, and the fallback items: priced at another tier's rate (the standard one) because the catalog had no rate for theirs. Covers the usage items of API calls (cost.api.usage) and of chat turns (chat.turn.*: model, embedding and rerank calls)."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/llm_cost_by_model_tier.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_seed_envelope" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
@@ -331,7 +367,7 @@ resource "google_bigquery_table" "view_api_usage_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "api_usage_events"
-  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model. Same columns, names, order and types as 0.1.3. usage_id is the event_id; logged_at is occurred_at; the call's fields come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it."
+  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it."
   deletion_protection = false
   labels              = local.labels
 
@@ -355,6 +391,42 @@ resource "google_bigquery_table" "view_resource_usage_events" {
 
   view {
     query          = templatefile("${path.module}/views/resource_usage_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_chat_turns" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_turns"
+  description         = "0.1.3 table chat_turns, as a view over events: one row per chat turn (chat.turn.succeeded / chat.turn.failed), with its question, retrieval, latency, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in 1.0.35's order, then il-audit's: question_hmac, question_length, time_to_first_token_ms, model_calls, pricing_status. turn_id is the event_id; logged_at is occurred_at; the turn fields are the emit() keywords of the same name, read from payload; latency_ms_total is payload.latency_ms (the whole turn; else latency_ms_total), latencies are rounded to whole ms. sources_json is payload.sources as JSON text, NULL when missing or empty, and sources_returned_count falls back to its length. input_tokens / output_tokens sum the turn's token usage items (the model calls), else come from payload; api_cost_usd is the cost of the token items as the subscriber priced them, resource_cost_usd that of the others (e.g. rerank queries), total_cost_usd the event's cost_usd (FLOAT64, as 0.1.3). model_calls is payload.model_calls, else the number of usage items. conversation_id is payload.conversation_id, else the session_id."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_turns.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_chat_sessions" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_sessions"
+  description         = "0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at when the started event gives one), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_sessions.sql", local.view_template_vars)
     use_legacy_sql = false
   }
 

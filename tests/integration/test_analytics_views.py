@@ -1,4 +1,5 @@
-"""costs_repriced, auth_failures, ui_interactions and pipeline_health on both engines.
+"""costs_repriced, auth_failures, ui_interactions, pipeline_health, model_call_text and
+llm_cost_by_model_tier on both engines.
 
 Each test runs on the embedded DuckDB file and on the BigQuery stand-in over
 the workload of ``tests/support/workload.py``; the expected rows are computed
@@ -28,6 +29,7 @@ from tests.support.workload import (
     DuckDBWarehouse,
     Workload,
     by,
+    seed_rate,
 )
 
 Warehouse = DuckDBWarehouse | BigQueryWarehouse
@@ -77,7 +79,8 @@ def test_costs_repriced_prices_each_item_at_the_rate_in_force(
         seed_priced = [i for i in envelope.usage if (i.service, i.model_id) in SEED_RATES]
         for item in envelope.usage:
             rate = table_rate(item, day)
-            seed = SEED_RATES.get((item.service, item.model_id))
+            found = seed_rate(item)  # at the item's tier, else standard
+            seed = None if found is None else found[0]
             expected.append(
                 {
                     "event_id": envelope.event_id,
@@ -113,7 +116,9 @@ def test_costs_repriced_prices_each_item_at_the_rate_in_force(
 
     rows = warehouse.query("SELECT * FROM {ds}.costs_repriced")
 
-    assert by(rows, "event_id", "service") == by(expected, "event_id", "service")
+    assert by(rows, "event_id", "service", "model_id") == by(
+        expected, "event_id", "service", "model_id"
+    )
     assert all(isinstance(row["repriced_cost_usd"], Decimal | None) for row in rows)
 
 
@@ -138,7 +143,9 @@ def test_costs_repriced_follows_a_price_change(warehouse: Warehouse) -> None:
     assert before["repriced_cost_usd"] == (
         before["input_tokens"] * Decimal("0.12") + before["output_tokens"] * Decimal("0.48")
     ) / Decimal(1_000_000)
-    assert after["repriced_cost_usd"] == Decimal("0.002900000")  # 0.0027 + 0.0002, rounded per item
+    # 0.0027 + 0.0002 + 0.00019 (the chat turn's batch call: no batch rate in cost_rates, so
+    # the standard one), rounded per item
+    assert after["repriced_cost_usd"] == Decimal("0.003090000")
 
 
 def test_auth_failures_counts_per_day_and_actor_with_the_ratio(
@@ -270,3 +277,101 @@ def test_pipeline_health_summarises_each_hour(warehouse: Warehouse, workload: Wo
 
     assert by(rows, "hour") == by(expected, "hour")
     assert any(row["accepted_events"] == 0 for row in rows)  # an hour with dead letters only
+
+
+def test_model_call_text_has_1_0_35_columns_and_a_row_per_call(
+    warehouse: Warehouse, workload: Workload
+) -> None:
+    """model_call_text has 1.0.35's 28 columns in order, one row per chat.model_call.text event."""
+    expected = []
+    for envelope in workload.of_type(T.CHAT_MODEL_CALL_TEXT):
+        fields = envelope.payload or {}
+        expected.append(
+            {
+                "call_id": envelope.event_id,
+                "logged_at": envelope.occurred_at,
+                "app": envelope.app,
+                "environment": envelope.environment,
+                "actor_uid": envelope.actor_uid,
+                "actor_email": envelope.actor_email,
+                "conversation_id": fields.get("conversation_id", envelope.session_id),
+                "correlation_id": envelope.correlation_id,
+                "correlation_type": envelope.correlation_type,
+                **{key: fields.get(key) for key in MODEL_CALL_FIELDS[:13]},
+                "app_version": envelope.app_version,
+                **{key: fields.get(key) for key in MODEL_CALL_FIELDS[13:]},
+                "trace_id": envelope.trace_id,
+            }
+        )
+
+    rows = warehouse.query("SELECT * FROM {ds}.model_call_text")
+
+    assert warehouse.columns("model_call_text") == MODEL_CALL_TEXT_COLUMNS
+    assert rows == expected
+    assert len(rows) == 1
+
+
+MODEL_CALL_FIELDS = (
+    # payload keys of chat.model_call.text, in the order of the columns they fill
+    "sequence", "category", "operation", "model_id", "attempt", "succeeded", "error_type",
+    "prompt_source", "temperature", "thinking_level", "thought_tokens", "cached_tokens",
+    "finish_reason", "prompt", "completion", "prompt_truncated", "completion_truncated",
+)  # fmt: skip
+MODEL_CALL_TEXT_COLUMNS = [
+    # il-audit 1.0.35's model_call_text (facts sheet 5.6), with BigQuery's type names
+    ("call_id", "STRING"), ("logged_at", "TIMESTAMP"), ("app", "STRING"),
+    ("environment", "STRING"), ("actor_uid", "STRING"), ("actor_email", "STRING"),
+    ("conversation_id", "STRING"), ("correlation_id", "STRING"), ("correlation_type", "STRING"),
+    ("sequence", "INT64"), ("category", "STRING"), ("operation", "STRING"),
+    ("model_id", "STRING"), ("attempt", "INT64"), ("succeeded", "BOOL"),
+    ("error_type", "STRING"), ("prompt_source", "STRING"), ("temperature", "FLOAT64"),
+    ("thinking_level", "STRING"), ("thought_tokens", "INT64"), ("cached_tokens", "INT64"),
+    ("finish_reason", "STRING"), ("app_version", "STRING"), ("prompt", "STRING"),
+    ("completion", "STRING"), ("prompt_truncated", "BOOL"), ("completion_truncated", "BOOL"),
+    ("trace_id", "STRING"),
+]  # fmt: skip
+
+
+def test_llm_cost_by_model_tier_groups_calls_by_tier_and_rate_tier(
+    warehouse: Warehouse, workload: Workload
+) -> None:
+    """Per day, app, model, tier asked and tier that priced: calls, tokens, exact cost, the
+    unpriced items and the fallback items (a batch call priced at the standard rate)."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
+        lambda: {"calls": 0, "input_tokens": None, "output_tokens": None, "cost_usd": None,
+                 "unpriced_items": 0, "fallback_items": 0}
+    )  # fmt: skip
+    for envelope in workload.of_type(
+        T.API_USAGE_RECORDED, T.CHAT_TURN_SUCCEEDED, T.CHAT_TURN_FAILED
+    ):
+        for item in envelope.usage:
+            tier = item.pricing_tier or "standard"
+            found = seed_rate(item)
+            rate_tier = None if found is None else found[1]
+            key = (envelope.occurred_at.date(), envelope.app, item.service, item.model_id, tier,
+                   rate_tier)  # fmt: skip
+            group = groups[key]
+            group["calls"] += 1
+            for name in ("input_tokens", "output_tokens"):
+                if getattr(item, name) is not None:
+                    group[name] = (group[name] or 0) + getattr(item, name)
+            if found is None:
+                group["unpriced_items"] += 1
+            else:
+                group["cost_usd"] = (group["cost_usd"] or 0) + cost(item, found[0])
+                group["fallback_items"] += rate_tier != tier
+    expected = [
+        dict(zip(("day", "app", "service", "model_id", "pricing_tier", "rate_tier"), key,
+                 strict=True), **values)
+        for key, values in groups.items()
+    ]  # fmt: skip
+
+    rows = warehouse.query("SELECT * FROM {ds}.llm_cost_by_model_tier")
+
+    order = ("day", "app", "service", "model_id", "pricing_tier")
+    assert by(rows, *order) == by(expected, *order)
+    assert all(isinstance(row["cost_usd"], Decimal | None) for row in rows)
+    fallback = [row for row in rows if row["fallback_items"]]
+    assert [(row["model_id"], row["pricing_tier"], row["rate_tier"]) for row in fallback] == [
+        ("gemini-embedding-001", "batch", "standard")
+    ]

@@ -116,13 +116,16 @@ def create_0_1_3_dataset(client: bigquery.Client, *, last_write: datetime = HIST
 
 
 def write_new_events(dataset: Dataset) -> list[dict[str, Any]]:
-    """Events written by il-audit after the migration: a login and an API call."""
+    """Events written by il-audit after the migration: a login, an API call and a chat turn."""
     lines = [
         envelope_line(event_type="auth.login.succeeded", actor_uid="u-new",
                       occurred_at=NEW_DAY.isoformat()),
         envelope_line(event_type="cost.api.usage", occurred_at=NEW_DAY.isoformat(),
                       usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash",
                               "input_tokens": 1000, "output_tokens": 100}]),
+        envelope_line(event_type="chat.turn.succeeded", event_id="turn-new", session_id="s-new",
+                      occurred_at=NEW_DAY.isoformat(),
+                      payload={"input_tokens": 40, "output_tokens": 8, "workflow": "qa"}),
     ]  # fmt: skip
     result = process_message(b"\n".join(lines), MessageMeta("m-new"), seed_catalog(), NEW_DAY)
     sink = BigQuerySink(dataset.client, dataset.name, retry_deadline=5.0, timeout=10.0)
@@ -233,14 +236,15 @@ def test_api_costs_add_up_across_history_and_new_events(migrated: Dataset) -> No
 
 
 def test_union_views_keep_the_seed_columns_and_types(migrated: Dataset) -> None:
-    """After the migration, every compat view still has the 0.1.3 columns and types."""
+    """After the migration, every compat view still has the 0.1.3 columns and types (then the
+    later columns of the chat views)."""
     for name in COMPAT_VIEW_NAMES:
         result = migrated.client.query(f"SELECT * FROM `{migrated.ref(name)}` LIMIT 0").result()
         legacy = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
         columns = [
             (item.name, legacy.get(item.field_type, item.field_type)) for item in result.schema
         ]
-        assert columns == seed_schema.columns(name), name
+        assert columns == seed_schema.columns(name) + seed_schema.later_columns(name), name
 
 
 def test_seed_rates_are_merged_into_a_numeric_cost_rates(migrated: Dataset) -> None:
@@ -266,12 +270,67 @@ def test_seed_rates_are_merged_into_a_numeric_cost_rates(migrated: Dataset) -> N
     assert migrated.kind("legacy_cost_rates") == "TABLE"
 
 
-def test_chat_tables_are_left_as_they_are(migrated: Dataset) -> None:
-    """chat_turns and chat_sessions have no compat view yet: they stay tables, with their rows."""
-    for name in ("chat_turns", "chat_sessions"):
-        assert migrated.kind(name) == "TABLE"
-        (row,) = migrated.query(f"SELECT COUNT(*) AS n FROM {{ds}}.{name}")
-        assert row["n"] == 2
+def test_chat_views_read_the_0_1_3_rows_and_new_turns_as_one(migrated: Dataset) -> None:
+    """chat_turns and chat_sessions read their 0.1.3 rows (later columns NULL) and new turns."""
+    turns = migrated.query(
+        "SELECT turn_id, session_id, input_tokens, workflow FROM {ds}.chat_turns ORDER BY turn_id"
+    )
+    sessions = migrated.query(
+        "SELECT session_id, turn_count, total_output_tokens, conversation_id "
+        "FROM {ds}.chat_sessions ORDER BY session_id"
+    )
+
+    assert turns == [
+        {"turn_id": "turn-new", "session_id": "s-new", "input_tokens": 40, "workflow": "qa"},
+        {"turn_id": "turn_id-1", "session_id": "session_id-1", "input_tokens": 1,
+         "workflow": None},
+        {"turn_id": "turn_id-2", "session_id": "session_id-2", "input_tokens": 2,
+         "workflow": None},
+    ]  # fmt: skip
+    assert sessions == [
+        {"session_id": "s-new", "turn_count": 1, "total_output_tokens": 8,
+         "conversation_id": "s-new"},
+        {"session_id": "session_id-1", "turn_count": 1, "total_output_tokens": 1,
+         "conversation_id": None},
+        {"session_id": "session_id-2", "turn_count": 2, "total_output_tokens": 2,
+         "conversation_id": None},
+    ]  # fmt: skip
+
+
+def test_a_1_0_35_chat_turns_table_keeps_its_later_columns(fresh: Any) -> None:
+    """A chat_turns table with 1.0.35's columns (conversation_id..., no summary_scope) is
+    migrated like a 0.1.3 one, and its view reads the columns the two share."""
+    dataset = fresh()
+    dataset.client.delete_table(dataset.ref("chat_turns"))
+    columns = dict(seed_schema.columns("chat_turns"))
+    del columns["summary_scope"]
+    columns.update(seed_schema.later_columns("chat_turns")[:10])  # 1.0.35's, not ours
+    table = bigquery.Table(
+        dataset.ref("chat_turns"),
+        [bigquery.SchemaField(name, kind) for name, kind in columns.items()],
+    )
+    dataset.client.create_table(table)
+    row = {
+        "turn_id": "t-1035",
+        "app": "chat",
+        "logged_at": HISTORY.isoformat(),
+        "session_id": "c-1",
+        "conversation_id": "c-1",
+        "message_count": 4,
+        "workflow": "qa",
+    }
+    assert dataset.client.insert_rows_json(dataset.ref("chat_turns"), [row]) == []  # fmt: skip
+
+    result = migrate()
+
+    assert result.exit_code == 0, result.output
+    assert dataset.query(
+        "SELECT turn_id, conversation_id, message_count, workflow, summary_scope, model_calls "
+        "FROM {ds}.chat_turns"
+    ) == [
+        {"turn_id": "t-1035", "conversation_id": "c-1", "message_count": 4, "workflow": "qa",
+         "summary_scope": None, "model_calls": None},
+    ]  # fmt: skip
 
 
 def test_migrating_again_changes_nothing(migrated: Dataset, standin: BigQueryStandIn) -> None:

@@ -1,4 +1,5 @@
-"""The twelve il-audit 0.1.3 tables as the seed facts sheet lists them.
+"""The twelve il-audit 0.1.3 tables as the seed facts sheet lists them, and the later columns
+the chat views add after theirs.
 
 Parsed from ``tests/data/seed-0.1.3-tables.md``, a verbatim excerpt of the
 facts sheet, so that the tests check the compat views and the migration
@@ -67,3 +68,39 @@ def schema_fields(name: str) -> list[Any]:
         bigquery.SchemaField(column.name, column.type, mode=column.mode)
         for column in seed_tables()[name]
     ]
+
+
+_LATER_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    # What the chat views add after the 0.1.3 columns: 1.0.35's additions (facts sheet 5.6,
+    # in its order, those 0.1.3 lacked), then il-audit's.
+    "chat_turns": [
+        ("conversation_id", "STRING"),
+        ("visit_session_id", "STRING"),
+        ("environment", "STRING"),
+        ("user_message_count", "INT64"),
+        ("assistant_message_count", "INT64"),
+        ("message_count", "INT64"),
+        ("workflow", "STRING"),
+        ("metadata_json", "STRING"),
+        ("error_class", "STRING"),
+        ("app_version", "STRING"),
+        ("question_hmac", "STRING"),
+        ("question_length", "INT64"),
+        ("time_to_first_token_ms", "INT64"),
+        ("model_calls", "INT64"),
+        ("pricing_status", "STRING"),
+    ],
+    "chat_sessions": [
+        ("conversation_id", "STRING"),
+        ("visit_session_id", "STRING"),
+        ("environment", "STRING"),
+        ("user_message_count", "INT64"),
+        ("assistant_message_count", "INT64"),
+        ("message_count", "INT64"),
+    ],
+}
+
+
+def later_columns(name: str) -> list[tuple[str, str]]:
+    """(name, type) of the columns the compat view ``name`` has after the 0.1.3 table's."""
+    return list(_LATER_COLUMNS.get(name, []))

@@ -14,6 +14,7 @@ does), so a seed-era query runs unchanged on both.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,10 +49,34 @@ SEED_RATES = {
     ("vertex_gemini", "gemini-2.0-flash"): (Decimal("0.15"), Decimal("0.6"), None),
     ("vertex_gemini", "gemini-2.5-flash-lite"): (Decimal("0.1"), Decimal("0.4"), None),
     ("cloud_run", "cpu_second"): (None, None, Decimal("0.000024")),
+    ("vertex_embedding", "gemini-embedding-001"): (Decimal("0.025"), Decimal("0"), None),
+    ("vertex_rerank", "semantic-ranker-default"): (Decimal("0"), Decimal("0"), Decimal("0.001")),
 }
 """The prices the subscriber stores (``cost_rates_seed.json``); other models are unpriced."""
+SEED_BATCH_RATES = {
+    # (service, model_id): the batch-tier prices of the same catalog; a batch item of any
+    # other model is priced at its standard rate (the fallback).
+    ("vertex_gemini", "gemini-2.0-flash"): (Decimal("0.075"), Decimal("0.3"), None),
+    ("vertex_gemini", "gemini-2.5-flash-lite"): (Decimal("0.05"), Decimal("0.2"), None),
+}
 SEED_RATE_VERSION = "2026-08-31"
 """The ``rate_version`` of those prices."""
+
+
+def seed_rate(
+    item: Any,
+) -> tuple[tuple[Decimal | None, Decimal | None, Decimal | None], str] | None:
+    """The seed prices that price ``item`` at its tier, and that rate's tier (None: unpriced).
+
+    A tier without a rate falls back to the standard rate, as the subscriber does.
+    """
+    key = (item.service, item.model_id)
+    if (item.pricing_tier or "standard") == "batch" and key in SEED_BATCH_RATES:
+        return SEED_BATCH_RATES[key], "batch"
+    if key in SEED_RATES:
+        return SEED_RATES[key], "standard"
+    return None
+
 
 TABLE_RATES = [
     # cost_rates rows for costs_repriced: gemini-2.0-flash gets cheaper from DAY2.
@@ -84,6 +109,18 @@ TABLE_RATES = [
 ]
 
 ANA = AuditContext(app="ingest", actor_uid="u-ana", actor_email="ana@example.com", trace_id="t-ana")
+CHAT = AuditContext(
+    app="chat",
+    actor_uid="u-eve",
+    actor_email="eve@example.com",
+    trace_id="t-chat",
+    request_id="req-chat",
+    session_id="conv-1",
+    environment="production",
+    app_version="2.4.0",
+)
+"""The chat app's context for conversation conv-1 (what emit_chat_turn takes from it)."""
+QUESTION = "How do I reset my password?"
 BEN = AuditContext(app="ingest", actor_uid="u-ben", actor_email="ben@example.com")
 EVE = AuditContext(app="chat", actor_email="eve@example.com")
 BEN_BROWSER = AuditContext(app="ingest", actor_uid="u-ben", source="beacon", session_id="s-ben")
@@ -443,6 +480,7 @@ def build_workload() -> Workload:
                 **fields,
             )
             scene.at(DAY1 + 14 * h + minute * m, delay_seconds=1 + minute)
+        _chat(scene)
     for line, when in (
         (b'{"event_id": "broken', DAY1 + 12 * timedelta(hours=1)),
         (
@@ -458,6 +496,179 @@ def build_workload() -> Workload:
     ):
         workload.rejected.append((line, when))
     return workload
+
+
+def _chat(scene: _Scenario) -> None:
+    """Chat on DAY2: conversation conv-1 (started, a turn of four model calls at two tiers,
+    its model-call text, a failed turn, ended), and a lone turn of conversation conv-2
+    without usage. Plain emit() calls carrying what emit_chat_turn / emit_chat_session send.
+    """
+    h = timedelta(hours=1)
+    m = timedelta(minutes=1)
+    emit(
+        T.CHAT_SESSION_STARTED,
+        context=CHAT,
+        status="succeeded",
+        started_at="2026-11-24T09:59:30Z",
+        visit_session_id="visit-1",
+        turn_count=0,
+    )
+    scene.at(DAY2 + 10 * h)
+    emit(
+        T.CHAT_TURN_SUCCEEDED,
+        context=CHAT,
+        event_id="turn-1",
+        status="succeeded",
+        metadata={"client": "web"},
+        turn_index=0,
+        history_turn_count=0,
+        question=QUESTION,
+        question_sha256=hashlib.sha256(QUESTION.encode()).hexdigest(),
+        question_length=len(QUESTION),
+        response_type="answer",
+        workflow="qa",
+        include_hidden_slides=False,
+        attached_source_count=0,
+        used_attached_only=False,
+        retrieval_query="reset password",
+        retrieval_hit_count=5,
+        no_docs=False,
+        latency_ms=2350,
+        time_to_first_token_ms=640,
+        latency_ms_retrieval=310,
+        latency_ms_llm=1900,
+        llm_model="gemini-2.5-flash-lite",
+        input_tokens=15_040,
+        output_tokens=1_000,
+        sources=[{"drive_file_id": "f-1", "source_file": "a.pdf"}, {"drive_file_id": "f-2"}],
+        visit_session_id="visit-1",
+        user_message_count=1,
+        assistant_message_count=1,
+        message_count=2,
+        usage=[
+            {
+                "service": "vertex_gemini",
+                "operation": "generate_content",
+                "model_id": "gemini-2.5-flash-lite",
+                "category": "answer",
+                "input_tokens": 12_000,
+                "output_tokens": 800,
+                "latency_ms": 1500.4,
+                "pricing_tier": "standard",
+            },
+            {
+                "service": "vertex_gemini",
+                "operation": "generate_content",
+                "model_id": "gemini-2.0-flash",
+                "category": "contextualizer",
+                "input_tokens": 3_000,
+                "output_tokens": 200,
+                "latency_ms": 399.6,
+                "pricing_tier": "batch",
+            },
+            {
+                "service": "vertex_embedding",
+                "operation": "embed_content",
+                "model_id": "gemini-embedding-001",
+                "category": "embedding",
+                "input_tokens": 40,
+                "tokens_estimated": True,
+                "pricing_tier": "batch",
+            },
+            {
+                "service": "vertex_rerank",
+                "operation": "semantic_ranker",
+                "model_id": "semantic-ranker-default",
+                "category": "rerank",
+                "quantity": 1.0,
+                "unit": "query",
+                "latency_ms": 85.0,
+                "pricing_tier": "standard",
+            },
+        ],
+    )
+    scene.at(DAY2 + 10 * h + 1 * m)
+    emit(
+        T.CHAT_MODEL_CALL_TEXT,
+        context=CHAT,
+        event_id="call-1",
+        correlation_id="turn-1",
+        correlation_type="chat_turn",
+        sequence=1,
+        category="answer",
+        operation="generate_content",
+        model_id="gemini-2.5-flash-lite",
+        attempt=1,
+        succeeded=True,
+        prompt_source="file:qa.txt",
+        temperature=0.2,
+        thinking_level="low",
+        thought_tokens=120,
+        cached_tokens=0,
+        finish_reason="STOP",
+        prompt=f"Answer from the sources.\n{QUESTION}",
+        completion="Open Settings, then Security.",
+        prompt_truncated=False,
+        completion_truncated=False,
+    )
+    scene.at(DAY2 + 10 * h + 1 * m, delay_seconds=3)
+    emit(
+        T.CHAT_TURN_FAILED,
+        context=CHAT,
+        event_id="turn-2",
+        status="failed",
+        turn_index=1,
+        history_turn_count=1,
+        question_hmac="9f" * 32,
+        question_length=31,
+        response_type="answer",
+        summary_scope="document",
+        workflow="summary",
+        latency_ms=30_000,
+        model_calls=1,
+        error_class="TimeoutError",
+        visit_session_id="visit-1",
+        user_message_count=2,
+        assistant_message_count=1,
+        message_count=3,
+        usage=[
+            {
+                "service": "vertex_gemini",
+                "operation": "generate_content",
+                "model_id": "gemini-9-experimental",
+                "category": "summary",
+                "input_tokens": 500,
+                "latency_ms": 30_000.0,
+            }
+        ],
+    )
+    scene.at(DAY2 + 10 * h + 5 * m)
+    emit(
+        T.CHAT_SESSION_ENDED,
+        context=CHAT,
+        status="succeeded",
+        turn_count=2,
+        ended_reason="new_chat",
+        user_message_count=2,
+        assistant_message_count=1,
+        message_count=3,
+    )
+    scene.at(DAY2 + 10 * h + 20 * m)
+    emit(
+        T.CHAT_TURN_SUCCEEDED,
+        context=CHAT.replace(session_id="conv-2", actor_uid=None, app_version=None),
+        event_id="turn-3",
+        status="succeeded",
+        turn_index=0,
+        conversation_id="conversation-2",
+        latency_ms=812.5,
+        input_tokens=100,
+        output_tokens=20,
+        sources=[],
+        sources_returned_count=0,
+        no_docs=True,
+    )
+    scene.at(DAY2 + 15 * h)
 
 
 class DuckDBWarehouse:

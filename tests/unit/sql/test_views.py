@@ -39,9 +39,8 @@ def test_every_view_starts_with_the_question_it_answers(name: str) -> None:
 
 
 def test_compat_views_are_the_seed_tables_with_a_view() -> None:
-    """Every 0.1.3 table but chat_turns, chat_sessions and cost_rates has a compat view."""
-    not_views = {"chat_turns", "chat_sessions", "cost_rates"}
-    assert set(COMPAT_VIEW_NAMES) == set(SEED_TABLES) - not_views
+    """Every 0.1.3 table but cost_rates has a compat view."""
+    assert set(COMPAT_VIEW_NAMES) == set(SEED_TABLES) - {"cost_rates"}
     assert all(view(name).compat for name in COMPAT_VIEW_NAMES)
     assert not any(item.compat for item in views() if item.name not in COMPAT_VIEW_NAMES)
 
@@ -61,6 +60,31 @@ def test_with_legacy_selects_the_seed_columns_from_the_legacy_table() -> None:
     assert "environment" not in select
     assert re.search(r"\n  event_id,\n", select)
     assert "UNION ALL (" in sql
+
+
+def test_with_legacy_reads_the_later_columns_of_a_1_0_35_table_or_null() -> None:
+    """A chat view's columns after the 0.1.3 ones are read when the legacy table has them (a
+    1.0.35-era table), NULL of their type when not; 0.1.3 columns it lacks read NULL too."""
+    legacy = {column.name: column.type for column in SEED_TABLES["chat_turns"].columns}
+    del legacy["summary_scope"]  # 1.0.35 dropped it
+    legacy.update(conversation_id="STRING", message_count="INTEGER", application="STRING")
+
+    sql = with_legacy(view("chat_turns"), legacy).sql
+
+    select = sql.split("FROM legacy_chat_turns")[0]
+    assert "CAST(NULL AS STRING) AS summary_scope" in select
+    assert re.search(r"\n  conversation_id,\n", select)
+    assert re.search(r"\n  message_count,\n", select)  # INTEGER is INT64
+    assert "CAST(NULL AS INT64) AS model_calls" in select
+    assert "CAST(NULL AS STRING) AS pricing_status" in select
+    assert "application" not in select
+    names = [line.strip().rstrip(",").split(" AS ")[-1] for line in select.splitlines()[1:]]
+    assert names[-16:] == [  # the view's order: trace_id, then the later columns
+        "trace_id", "conversation_id", "visit_session_id", "environment",
+        "user_message_count", "assistant_message_count", "message_count", "workflow",
+        "metadata_json", "error_class", "app_version", "question_hmac", "question_length",
+        "time_to_first_token_ms", "model_calls", "pricing_status",
+    ]  # fmt: skip
 
 
 def test_with_legacy_keeps_the_description_and_says_so() -> None:
