@@ -98,3 +98,26 @@ def test_a_two_thread_turn_is_priced_call_by_call(database: Path) -> None:
     )
     assert turn == (total, "priced", "conv-1", 1234 + 4096 + 250_000, 567 + 12_345,
                     "gemini-2.0-flash", 4)  # fmt: skip
+
+    # The views read it back: one chat_turns row in the seed's columns, the tiers apart.
+    [row] = read(
+        database,
+        "SELECT turn_id, session_id, input_tokens, output_tokens, api_cost_usd, "
+        "resource_cost_usd, total_cost_usd, llm_model, latency_ms_total, model_calls, status "
+        "FROM chat_turns",
+    )
+    rerank = 2 * RERANK_PER_QUERY
+    assert row == (turn_id, "conv-1", 1234 + 4096 + 250_000, 567 + 12_345,
+                   float(total - rerank), float(rerank), float(total), "gemini-2.0-flash",
+                   2400, 4, "succeeded")  # fmt: skip
+    by_tier = read(
+        database,
+        "SELECT model_id, pricing_tier, rate_tier, calls, cost_usd, fallback_items "
+        "FROM llm_cost_by_model_tier ORDER BY model_id",
+    )
+    assert by_tier == sorted(
+        (model, tier, rate_tier, 1, cost, int(tier != rate_tier))
+        for model, tier, rate_tier, cost, _ in expected_items
+    )
+    [session] = read(database, "SELECT session_id, turn_count, total_cost_usd FROM chat_sessions")
+    assert session == ("conv-1", 1, float(total))
