@@ -21,6 +21,7 @@ from il_audit.config.settings import (
 )
 from il_audit.devtools import pubsub_emulator
 from il_audit.publisher import _default, _lifecycle
+from il_audit.publisher.builders import clear_builders
 from il_audit.schemas import taxonomy
 from tests.support import bigquery_standin
 from tests.support.bigquery_standin import BigQueryStandIn
@@ -46,6 +47,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     refuse_invalid_settings(False)
     _default.reset_for_tests()
     taxonomy.unregister_all()
+    clear_builders()
     yield
     _default.reset_for_tests()
     # Every publisher a test made is stopped, even when an assertion failed first:
@@ -54,6 +56,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         publisher.shutdown(0)
     refuse_invalid_settings(False)
     taxonomy.unregister_all()
+    clear_builders()  # a builder a test registered must not shape a later test's events
 
 
 @pytest.fixture(scope="session")
