@@ -17,9 +17,9 @@ from il_audit.schemas.wire import (
     ATTR_COUNT,
     ATTR_EVENT_TYPE,
     ATTR_SCHEMA,
+    LINE_SEPARATOR,
     SCHEMA_VERSION,
     fits_attribute,
-    join_lines,
 )
 
 if TYPE_CHECKING:
@@ -37,13 +37,14 @@ class OutgoingMessage:
 
     __slots__ = (
         "_app",
+        "_buffer",
+        "_data",
         "_event_type",
         "attempts",
         "bytes_held",
         "count",
         "first_seq",
         "last_seq",
-        "lines",
         "opened_at",
         "retry_at",
         "sent_at",
@@ -53,7 +54,10 @@ class OutgoingMessage:
     )
 
     def __init__(self, first_seq: int) -> None:
-        self.lines: list[bytes] = []
+        # Lines are copied into one buffer as they come, not kept: an encoder's output
+        # bytes may hold several times their length in allocated memory.
+        self._buffer = bytearray()
+        self._data: bytes | None = None
         self.size = 0
         self.count = 0
         self.first_seq = first_seq
@@ -70,14 +74,17 @@ class OutgoingMessage:
 
     def fits(self, line: bytes, max_events: int, max_bytes: int) -> bool:
         """Whether ``line`` can join without breaking either limit (the first line always fits)."""
-        if not self.lines:
+        if not self.count:
             return True
         return self.count < max_events and self.size + 1 + len(line) <= max_bytes
 
     def add(self, line: bytes, seq: int, app: str | None, event_type: str | None) -> None:
         """Append one encoded event."""
-        self.size += len(line) + (1 if self.lines else 0)
-        self.lines.append(line)
+        if self.count:
+            self._buffer += LINE_SEPARATOR
+            self.size += 1
+        self._buffer += line
+        self.size += len(line)
         self.count += 1
         self.last_seq = seq
         if self.count == 1:
@@ -95,8 +102,11 @@ class OutgoingMessage:
         return value if isinstance(value, str) else "(several)"
 
     def data(self) -> bytes:
-        """The message body: one envelope per line."""
-        return join_lines(self.lines)
+        """The message body: one envelope per line (the message is sealed from then on)."""
+        if self._data is None:
+            self._data = bytes(self._buffer)
+            self._buffer = bytearray()
+        return self._data
 
     def attributes(self) -> dict[str, str]:
         """``il_audit_schema``, ``il_audit_count``, and ``app``/``event_type`` when shared."""

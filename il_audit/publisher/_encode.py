@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 from pydantic import ValidationError
 
 from il_audit.config.settings import AuditSettings
+from il_audit.publisher._fast_encode import fast_line, timestamp_text
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher.context import AuditContext, _current
 from il_audit.publisher.privacy import QuestionPolicy
@@ -35,6 +36,7 @@ from il_audit.schemas.wire import SCHEMA_VERSION
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 UNKNOWN_APP: Final = "unknown"
+DEFAULT_SOURCE: Final = "api"
 
 Captured = tuple[str, int, str, AuditContext | None, dict[str, Any]]
 """What the caller's thread enqueues: (event_id, time_ns, event_type, context, fields)."""
@@ -48,7 +50,11 @@ def capture(event_type: str, context: AuditContext | None, fields: dict[str, Any
     everything else happens off the caller's thread.
     """
     now = time_ns()
-    event_id = fields.pop("event_id", None) or new_event_id(now)
+    event_id = fields.get("event_id")
+    if not event_id:
+        # A caller's id stays in ``fields``, which tells the encoder to check it; ours is valid.
+        fields.pop("event_id", None)
+        event_id = new_event_id(now)
     return (event_id, now, event_type, context if context is not None else _current.get(), fields)
 
 
@@ -99,24 +105,18 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
     Keywords that are not envelope fields go into ``payload`` (as the seed
     library's domain fields did); ``None`` keywords are left out. A payload
     ``question`` is kept, hashed or dropped by the question policy.
+    ``occurred_at`` is its wire text (the full path turns it into a datetime).
     """
     event_id, time_ns, event_type, context, fields = captured
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "event_id": event_id,
         "event_type": event_type,
-        "occurred_at": occurred_at_from_ns(time_ns),
+        "occurred_at": timestamp_text(time_ns),
     }
     if context is not None:
         data.update(context.envelope_fields)
-    extras: dict[str, Any] = {}
-    for key, value in fields.items():
-        if value is None:
-            continue
-        if key in ENVELOPE_FIELDS:
-            data[key] = value
-        else:
-            extras[key] = value
+    extras = _split_keywords(fields, data)
     if extras:
         payload = data.get("payload")
         data["payload"] = {**payload, **extras} if isinstance(payload, dict) else extras
@@ -131,16 +131,43 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
         data["app_version"] = defaults.app_version
     if "module" not in data and isinstance(event_type, str):
         data["module"] = event_type.split(".", 1)[0]
+    if "source" not in data:
+        data["source"] = DEFAULT_SOURCE
     return data
 
 
-def encode(captured: Captured, defaults: ContextDefaults) -> Encoded:
-    """Validate and serialize one captured event; never raises for bad input.
+def _split_keywords(fields: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Move envelope keywords into ``data``; return the others (the payload's), Nones dropped."""
+    if fields and ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values():
+        return fields  # the usual call: payload keywords only; the publisher owns this dict
+    extras: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key in ENVELOPE_FIELDS:
+            data[key] = value
+        else:
+            extras[key] = value
+    return extras
 
-    Validating the Python dict and serializing the model (both in pydantic's
-    Rust core) measured faster here than ``json`` followed by JSON validation.
+
+def encode(captured: Captured, defaults: ContextDefaults, *, full: bool = False) -> Encoded:
+    """Check and serialize one captured event; never raises for bad input.
+
+    The common event takes the fast path (:mod:`~il_audit.publisher._fast_encode`:
+    a check against the envelope's constraints, then orjson); anything it does
+    not accept, and every event when ``full`` (strict mode, ``capture_events()``),
+    is validated as an :class:`Envelope` model, which names what is wrong.
     """
     data = envelope_fields(captured, defaults)
+    fields = captured[4]
+    own_time = "occurred_at" not in fields  # a caller's (a builder's) is checked in full
+    if own_time and not full:
+        line = fast_line(data, own_id="event_id" not in fields)
+        if line is not None:
+            return _checked(line, data)
+    if own_time:
+        data["occurred_at"] = occurred_at_from_ns(captured[1])
     try:
         envelope = Envelope.model_validate(data)
     except ValidationError as exc:
@@ -153,20 +180,35 @@ def encode(captured: Captured, defaults: ContextDefaults) -> Encoded:
             f"{envelope.build_error}",
         )
     if not is_known(envelope.event_type):
-        return _lenient(
-            data,
-            f"event_type: unknown event type {envelope.event_type!r} "
-            "(register it with il_audit.taxonomy.register and IL_AUDIT_EXTRA_EVENT_TYPES)",
-        )
+        return _lenient(data, _unknown_type(envelope.event_type))
     try:
         line = envelope_json(envelope)
     except ValueError as exc:  # e.g. a lone surrogate in a string
         return _lenient(data, f"envelope: cannot be serialized ({type(exc).__name__})")
     if len(line) > MAX_ENVELOPE_BYTES:
-        return _encoded(
-            line, data, f"envelope: {len(line)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit"
-        )
+        return _encoded(line, data, _too_large(len(line)))
     return Encoded(line, envelope.event_id, envelope.app, envelope.event_type)
+
+
+def _checked(line: bytes, data: dict[str, Any]) -> Encoded:
+    """A fast-path line, with what the model would not decide: the type, the size."""
+    event_type = data["event_type"]
+    if not is_known(event_type):
+        return _encoded(line, data, _unknown_type(event_type))
+    if len(line) > MAX_ENVELOPE_BYTES:
+        return _encoded(line, data, _too_large(len(line)))
+    return Encoded(line, data["event_id"], data["app"], event_type)
+
+
+def _unknown_type(event_type: str) -> str:
+    return (
+        f"event_type: unknown event type {event_type!r} "
+        "(register it with il_audit.taxonomy.register and IL_AUDIT_EXTRA_EVENT_TYPES)"
+    )
+
+
+def _too_large(size: int) -> str:
+    return f"envelope: {size} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit"
 
 
 def _encoded(line: bytes, data: dict[str, Any], problem: str) -> Encoded:

@@ -189,7 +189,7 @@ class AuditPublisher:
         captured = capture(event_type, context, fields)
         full = len(self._queue) + self._outbox.held >= self._max_pending
         if self.strict:
-            encoded = encode(captured, self._defaults)
+            encoded = encode(captured, self._defaults, full=True)
             if encoded.problem is not None:
                 raise InvalidEventError(
                     encoded.problem, event_id=captured[0], event_type=event_type

@@ -53,7 +53,7 @@ class _CapturingPublisher(AuditPublisher):
     ) -> str | None:
         captured = capture(event_type, context, fields)
         event_id = captured[0]
-        encoded = encode(captured, self._defaults)
+        encoded = encode(captured, self._defaults, full=True)
         if encoded.problem is not None:
             error = InvalidEventError(encoded.problem, event_id=event_id, event_type=event_type)
             if self.strict:

@@ -73,11 +73,6 @@ INSPECT_SUFFIX: Final = "-inspect"
 DEAD_LETTER_SUFFIX: Final = "-dlq"
 
 
-def join_lines(lines: list[bytes]) -> bytes:
-    """A message body from encoded envelopes."""
-    return LINE_SEPARATOR.join(lines)
-
-
 def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     """``(line_index, line)`` of every non-blank line of a message body."""
     for index, line in enumerate(data.split(LINE_SEPARATOR)):

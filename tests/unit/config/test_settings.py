@@ -27,7 +27,7 @@ def test_defaults_come_from_the_bundled_json() -> None:
     assert settings.cost_rates_source is CostRatesSource.SEED
     assert settings.topic == "il-audit-events"
     assert settings.dlq_topic == "il-audit-events-dlq"
-    assert settings.max_events_per_message == 100
+    assert settings.max_events_per_message == 500
     assert settings.max_message_bytes == 512_000
     assert settings.max_latency_ms == 100
     assert settings.store_query_text is True
@@ -175,7 +175,7 @@ def test_strict_settings_refuse_a_bad_tuning_value_with_the_same_message(variabl
 def test_an_out_of_range_value_falls_back_too(caplog: pytest.LogCaptureFixture) -> None:
     """A number outside its range is as unusable as text, and is reported the same way."""
     settings = AuditSettings.from_env({"IL_AUDIT_MAX_EVENTS_PER_MESSAGE": "0"}, lenient=True)
-    assert settings.max_events_per_message == 100
+    assert settings.max_events_per_message == 500
     assert "IL_AUDIT_MAX_EVENTS_PER_MESSAGE='0' is not valid" in caplog.text
 
 

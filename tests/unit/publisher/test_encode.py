@@ -78,7 +78,7 @@ def test_context_fields_and_keywords_merge() -> None:
     assert data["payload"] == {"surface": "main"}
     assert data["module"] == "chat"
     assert data["environment"] == "test"
-    assert data["occurred_at"] == datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=UTC)
+    assert data["occurred_at"] == "2026-11-27T12:30:15.123456Z"  # its wire text
 
 
 def test_extra_keywords_join_an_explicit_payload() -> None:
