@@ -182,7 +182,10 @@ def process_line(
             envelope.app,
             envelope.event_type,
         )
-    row = envelope.model_dump(exclude={"usage"})  # pricing dumps the items itself
+    # The validated fields as they are: model_dump would deep-copy payload and metadata,
+    # and the envelope is dropped after this (pricing dumps the usage items itself).
+    row = dict(envelope.__dict__)
+    del row["usage"]
     extras = envelope.model_extra
     if extras:
         _keep_unknown_fields(row, extras)

@@ -12,11 +12,13 @@ each write, hence the holding. Every connection runs in UTC.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -127,6 +129,7 @@ class DuckDBFile:
             if self._held is None:
                 self._held = self._open(read_only=False)
                 self._held_since = now
+                _holding.add(self)
             try:
                 yield self._held
             except duckdb.Error:
@@ -162,3 +165,17 @@ class DuckDBFile:
         """Close the held write connection, if any."""
         with self._lock:
             self._release()
+
+
+_holding: weakref.WeakSet[DuckDBFile] = weakref.WeakSet()
+"""Files that held a write connection in this process."""
+
+
+@atexit.register
+def _close_held_connections() -> None:
+    # A connection still held at exit would be destroyed during interpreter shutdown,
+    # possibly while its releaser thread is inside DuckDB: a C++ exception escaping
+    # there aborts the process ("terminate called ..."), after the work was done.
+    for file in list(_holding):
+        with contextlib.suppress(Exception):
+            file.close()
