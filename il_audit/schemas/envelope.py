@@ -11,7 +11,7 @@ subscriber's additions (pricing, delivery metadata) live in ``rows.py``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
@@ -33,6 +33,7 @@ MAX_ENVELOPE_BYTES: Final = 1_048_576
 MAX_USAGE_ITEMS: Final = 100
 INT64_MAX: Final = 2**63 - 1
 """Largest value of an INT64 column."""
+_NO_OFFSET: Final = timedelta(0)
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Label = Annotated[str, StringConstraints(max_length=256)]
@@ -160,7 +161,11 @@ class Envelope(BaseModel):
     @classmethod
     def _occurred_at_in_utc(cls, value: datetime) -> datetime:
         # Envelopes may carry any offset; tables and golden files always see UTC.
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
+        if value.tzinfo is UTC:
+            return value
+        if value.utcoffset() == _NO_OFFSET:  # pydantic's own UTC tzinfo: same instant
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class IncomingEnvelope(Envelope):

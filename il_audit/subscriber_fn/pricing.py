@@ -265,7 +265,7 @@ def price_usage(
     priced = 0
     versions: set[str] = set()
     for item in usage:
-        row = item.model_dump()
+        row = dict(item.__dict__)  # the validated fields; model_dump costs more and adds nothing
         rate = catalog.rate_at(item.service, item.model_id, occurred_at, item.pricing_tier)
         cost = item_cost(item, rate) if rate is not None else None
         row["cost_usd"] = cost

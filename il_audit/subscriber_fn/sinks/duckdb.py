@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import duckdb
 
-from il_audit._json import dumps
+from il_audit._json import dumps_line
 from il_audit.schemas.tables import (
     COST_RATES,
     DEAD_LETTERS,
@@ -304,10 +304,9 @@ class DuckDBSink:
 def _ndjson_file(rows: Sequence[Row]) -> Iterator[str]:
     handle, path = tempfile.mkstemp(prefix="il-audit-", suffix=".ndjson")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(dumps(row, ascii_only=True))
-                out.write("\n")
+        with os.fdopen(handle, "wb") as out:
+            out.write(b"\n".join(dumps_line(row) for row in rows))
+            out.write(b"\n")
         yield path
     finally:
         with contextlib.suppress(OSError):
