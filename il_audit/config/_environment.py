@@ -44,6 +44,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     # IL_AUDIT_FLUSH_BATCH_SIZE / _INTERVAL_SECONDS are 0.1.3's names for packing and linger.
     "max_events_per_message": ("IL_AUDIT_MAX_EVENTS_PER_MESSAGE", "IL_AUDIT_FLUSH_BATCH_SIZE"),
     "max_message_bytes": ("IL_AUDIT_MAX_MESSAGE_BYTES",),
+    "compression": ("IL_AUDIT_COMPRESSION",),
     "max_latency_ms": ("IL_AUDIT_MAX_LATENCY_MS", "IL_AUDIT_FLUSH_INTERVAL_SECONDS"),
     "shutdown_timeout_seconds": ("IL_AUDIT_SHUTDOWN_TIMEOUT_SECONDS",),
     "retry_initial_seconds": ("IL_AUDIT_RETRY_INITIAL_SECONDS",),

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Final
 from il_audit.schemas.wire import (
     ATTR_APP,
     ATTR_COUNT,
+    ATTR_ENCODING,
     ATTR_EVENT_TYPE,
     ATTR_SCHEMA,
+    ENCODING_GZIP,
     LINE_SEPARATOR,
     SCHEMA_VERSION,
+    compress_body,
     fits_attribute,
 )
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from il_audit.publisher._spool_records import RecordKey
 
 _MIXED: Final = object()
+MIN_COMPRESSED_BYTES: Final = 1024
+"""Smaller bodies go plain: Pub/Sub bills at least 1 KB per request whatever they weigh."""
 
 
 class OutgoingMessage:
@@ -42,6 +47,7 @@ class OutgoingMessage:
         "_event_type",
         "attempts",
         "bytes_held",
+        "compressed",
         "count",
         "first_seq",
         "last_seq",
@@ -67,6 +73,7 @@ class OutgoingMessage:
         self.retry_at = 0.0
         self.sent_at = 0.0
         self.bytes_held = False  # counted in the publisher's in-flight bytes
+        self.compressed = False  # the data is gzip (decided by the first data() call)
         self.spool_key: RecordKey | None = None  # where its spooled copy is, once written
         self.spill_refused = False  # the spool was full when it was to be copied there
         self._app: object = None
@@ -101,16 +108,27 @@ class OutgoingMessage:
         value = self._event_type
         return value if isinstance(value, str) else "(several)"
 
-    def data(self) -> bytes:
-        """The message body: one envelope per line (the message is sealed from then on)."""
+    def data(self, compress: bool = False) -> bytes:
+        """The message body: one envelope per line, gzip when ``compress`` and worth it.
+
+        The first call seals the message and decides; later calls return the same bytes.
+        ``size`` stays the NDJSON size (what the packing limits count).
+        """
         if self._data is None:
-            self._data = bytes(self._buffer)
+            if compress and self.size >= MIN_COMPRESSED_BYTES:
+                # zlib releases the GIL while it deflates: the caller's thread runs meanwhile.
+                self._data = compress_body(self._buffer)
+                self.compressed = True
+            else:
+                self._data = bytes(self._buffer)
             self._buffer = bytearray()
         return self._data
 
     def attributes(self) -> dict[str, str]:
         """``il_audit_schema``, ``il_audit_count``, and ``app``/``event_type`` when shared."""
         attributes = {ATTR_SCHEMA: str(SCHEMA_VERSION), ATTR_COUNT: str(self.count)}
+        if self.compressed:
+            attributes[ATTR_ENCODING] = ENCODING_GZIP
         for name, value in ((ATTR_APP, self._app), (ATTR_EVENT_TYPE, self._event_type)):
             if isinstance(value, str) and fits_attribute(value):
                 attributes[name] = value

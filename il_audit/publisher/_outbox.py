@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from il_audit._ratelimit import RateLimitedLog
-from il_audit.config.settings import AuditSettings
+from il_audit.config.settings import AuditSettings, Compression
 from il_audit.publisher._batch import OutgoingMessage
 from il_audit.publisher._encode import Captured, ContextDefaults, encode
 from il_audit.publisher._spool import Spool
@@ -45,10 +45,9 @@ logger = logging.getLogger(__name__)
 
 DRAIN_PER_STEP: Final = 2000
 MAX_INFLIGHT_BYTES: Final = 8 * 1024 * 1024
-"""Message bytes published and not yet confirmed before encoding pauses. gRPC holds a
-copy of each in flight, so this bounds memory; 8 MiB is 90 messages of 500 events,
-enough for 80,000 events/s at a 100 ms round trip. Events wait in the queue meanwhile,
-where they cost less than encoded."""
+"""Message bytes (before gzip) published and not yet confirmed before encoding pauses:
+gRPC holds a copy of each in flight. 8 MiB is 90 messages of 500 events, enough for
+80,000 events/s at a 100 ms round trip; events wait meanwhile in the smaller form."""
 _LOG_INTERVAL_SECONDS: Final = 10.0
 
 Reporter = Callable[[PublisherError], None]
@@ -82,6 +81,7 @@ class Outbox:
         self._defaults = ContextDefaults.from_settings(settings)
         self._max_events = settings.max_events_per_message
         self._max_bytes = settings.max_message_bytes
+        self.compress = settings.compression is Compression.GZIP and transport_kind == "pubsub"
         self._linger = settings.max_latency_seconds
         self._pressure_at = max(1, settings.write_queue_max_size // 2)
         spool = Spool(settings.spool_dir, settings.spool_max_bytes) if settings.spool_dir else None
@@ -279,7 +279,7 @@ class Outbox:
         message.attempts += 1
         message.sent_at = time.monotonic()
         try:
-            future = transport.publish(message.data(), message.attributes())
+            future = transport.publish(message.data(self.compress), message.attributes())
         except Exception as exc:  # noqa: BLE001 - settled as that publish's outcome
             self._settle(message, exc)
             return

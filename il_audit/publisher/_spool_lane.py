@@ -109,7 +109,7 @@ class SpoolLane:
         for message in pending.values():
             if message.spool_key is not None:
                 continue
-            key = self.spool.append(message.data(), message.attributes())
+            key = self.spool.append(message.data(self.outbox.compress), message.attributes())
             if key is None:
                 self.outbox.spool_refused(message)
             else:

@@ -13,6 +13,15 @@ replay tool can select without decoding. Pub/Sub limits an attribute value to
 :data:`MAX_ATTRIBUTE_BYTES`; longer values are cut (:func:`cut_attribute`) or
 left out.
 
+**Compression.** A body may be gzip (RFC 1952) of that NDJSON, marked by
+:data:`ATTR_ENCODING` = ``gzip``. Readers go by the body itself, not the
+attribute: NDJSON never starts with gzip's magic bytes ``1f 8b``, so
+:func:`message_body` can tell the two apart, and a compressed body read
+without its attributes (a spool record, a replay) still reads. A body that
+starts like gzip and does not inflate to at most :data:`MAX_INFLATED_BYTES` is
+malformed (:class:`MalformedBodyError`). Pub/Sub bills bytes, and audit NDJSON
+compresses 10-25 times at gzip's fastest level, for ~2 µs of CPU per event.
+
 **Dead letters.** The subscriber's own rejects go to the dead-letter topic one
 line per message, the data byte for byte, with the original attributes plus
 :data:`ATTR_ERROR_CLASS`, :data:`ATTR_ERROR_DETAIL`, :data:`ATTR_LINE_INDEX`
@@ -43,6 +52,7 @@ any publisher sends it.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -60,6 +70,13 @@ ATTR_LINE_INDEX: Final = "il_audit_line_index"
 ATTR_SOURCE_MESSAGE_ID: Final = "il_audit_source_message_id"
 ATTR_REPLAYED_FROM: Final = "il_audit_replayed_from"
 ATTR_REPLAY_COUNT: Final = "il_audit_replay_count"
+ATTR_ENCODING: Final = "il_audit_encoding"
+"""``gzip`` when the body is compressed (informational: readers look at the body)."""
+ENCODING_GZIP: Final = "gzip"
+GZIP_MAGIC: Final = b"\x1f\x8b"
+MAX_INFLATED_BYTES: Final = 32 * 1024 * 1024
+"""A compressed body inflating past this is refused (Pub/Sub's 10 MB limit, with room)."""
+_GZIP_WBITS: Final = 31  # zlib's "gzip container" window bits
 PUBSUB_DEAD_LETTER_PREFIX: Final = "CloudPubSubDeadLetterSource"
 """Prefix of the attributes Pub/Sub adds when it dead-letters a message itself."""
 
@@ -73,6 +90,32 @@ INSPECT_SUFFIX: Final = "-inspect"
 DEAD_LETTER_SUFFIX: Final = "-dlq"
 
 
+class MalformedBodyError(ValueError):
+    """A body that starts like gzip but is not a complete gzip stream within the size limit."""
+
+
+def compress_body(data: bytes | bytearray, level: int = 1) -> bytes:
+    """``data`` as a gzip stream (level 1: the fastest; these bodies compress well anyway)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def message_body(data: bytes) -> bytes:
+    """The NDJSON of a body, inflated when it is gzip; raises :class:`MalformedBodyError`."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    try:
+        body = inflater.decompress(data, MAX_INFLATED_BYTES)
+    except zlib.error as exc:
+        raise MalformedBodyError(f"the gzip body does not inflate: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise MalformedBodyError(f"the gzip body inflates to more than {MAX_INFLATED_BYTES} bytes")
+    if not inflater.eof:
+        raise MalformedBodyError("the gzip body is truncated")
+    return body
+
+
 def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     """``(line_index, line)`` of every non-blank line of a message body."""
     for index, line in enumerate(data.split(LINE_SEPARATOR)):
@@ -81,8 +124,12 @@ def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def count_lines(data: bytes) -> int:
-    """How many envelope lines a message body carries."""
-    return sum(1 for _ in split_lines(data))
+    """How many envelope lines a message body carries (inflated first; 1 if it cannot be)."""
+    try:
+        body = message_body(data)
+    except MalformedBodyError:
+        return 1
+    return sum(1 for _ in split_lines(body))
 
 
 def cut_attribute(text: str, limit: int = MAX_ATTRIBUTE_BYTES) -> str:

@@ -34,7 +34,7 @@ from il_audit.schemas.envelope import (
 )
 from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
 from il_audit.schemas.taxonomy import is_known
-from il_audit.schemas.wire import split_lines
+from il_audit.schemas.wire import MalformedBodyError, message_body, split_lines
 from il_audit.subscriber_fn.pricing import PricingCatalog, price_usage
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ErrorClass(StrEnum):
     MALFORMED_ATTRIBUTES = "malformed_attributes"
     """The message's attributes are not an object of strings."""
     MALFORMED_DATA = "malformed_data"
-    """The message's data is null, not a string, or not base64."""
+    """The message's data is null, not a string, not base64, or gzip that does not inflate."""
     BUILDER_FAILED = "builder_failed"
     """The app's registered builder raised; the publisher sent the raw fields to keep them."""
 
@@ -117,8 +117,13 @@ def process_message(
 ) -> ProcessResult:
     """Validate, price and shape every line of one message. Never raises for bad input."""
     result = ProcessResult()
+    try:
+        body = message_body(data)  # gzip bodies are inflated; NDJSON passes through
+    except MalformedBodyError as exc:
+        result.rejects.append(_reject(ErrorClass.MALFORMED_DATA, str(exc), data, None))
+        return result
     seen_any = False
-    for index, line in split_lines(data):
+    for index, line in split_lines(body):
         seen_any = True
         try:
             outcome = process_line(line, index, meta, catalog, now)
@@ -138,7 +143,7 @@ def process_message(
             result.raw_lines.append(line)
     if not seen_any:
         result.rejects.append(
-            Reject(ErrorClass.EMPTY_MESSAGE, "the message has no envelope lines", data, None)
+            Reject(ErrorClass.EMPTY_MESSAGE, "the message has no envelope lines", body, None)
         )
     return result
 

@@ -16,6 +16,7 @@ from google.api_core import exceptions as core_exceptions
 from il_audit.schemas.wire import (
     ATTR_APP,
     ATTR_COUNT,
+    ATTR_ENCODING,
     ATTR_ERROR_CLASS,
     ATTR_ERROR_DETAIL,
     ATTR_EVENT_TYPE,
@@ -34,6 +35,7 @@ def dead_letter_attributes(
 ) -> dict[str, str]:
     """Attributes of the dead-letter message for one reject."""
     result = dict(attributes)
+    result.pop(ATTR_ENCODING, None)  # the dead letter's data is the line itself, not gzip
     result[ATTR_ERROR_CLASS] = reject.error_class.value
     result[ATTR_ERROR_DETAIL] = cut_attribute(reject.error_detail)
     if reject.line_index is not None:

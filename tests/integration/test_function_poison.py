@@ -8,6 +8,7 @@ point, with the dead-letter topic on the official emulator.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,10 @@ def stack(pubsub_emulator_host: str, tmp_path: Path) -> Iterator[Stack]:
         ({"message": ["not", "an", "object"]}, "malformed_message"),
         ({"message": {"data": "e30=", "attributes": ["a", "list"]}}, "malformed_attributes"),
         ({"message": {"data": "%%% not base64"}}, "malformed_data"),
+        # Starts like gzip (1f 8b), does not inflate: the core dead-letters the whole body.
+        ({"message": {"data": "H4tub3QgZ3ppcA=="}}, "malformed_data"),
     ],
+    ids=["message", "attributes", "base64", "gzip"],
 )
 def test_malformed_push_is_acked_and_lands_once_in_both_places(
     stack: Stack, event_data: dict[str, Any], error_class: str
@@ -51,6 +55,8 @@ def test_malformed_push_is_acked_and_lands_once_in_both_places(
     """Each shape answers 2xx and becomes one dead_letters row and one dead-letter message."""
     assert stack.server is not None
     headers = {**CE_HEADERS, "ce-id": f"ce-{error_class}"}
+    if event_data["message"] == {"data": "H4tub3QgZ3ppcA=="}:
+        assert base64.b64decode("H4tub3QgZ3ppcA==").startswith(b"\x1f\x8b")
     response = httpx.post(stack.server.url, content=json.dumps(event_data), headers=headers)
     assert response.status_code == 200, response.text
     subscription = f"projects/{PROJECT}/subscriptions/{stack.layout.dlq_subscription}"

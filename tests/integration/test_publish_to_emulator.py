@@ -89,6 +89,33 @@ def test_every_event_arrives_once_with_every_field(per_message: int) -> None:
         assert message.attributes["event_type"] == T.INGEST_FILE_INDEXED
         apps = {envelope["app"] for envelope in message.envelopes()}
         assert message.attributes.get("app") == (apps.pop() if len(apps) == 1 else None)
+        # Bodies of 1 KiB or more travel as gzip (IL_AUDIT_COMPRESSION's default), smaller plain.
+        compressed = len(message.body) >= 1024
+        assert message.data.startswith(b"\x1f\x8b") is compressed
+        assert ("il_audit_encoding" in message.attributes) is compressed
+        if compressed:
+            assert message.attributes["il_audit_encoding"] == "gzip"
+            assert len(message.data) * 4 < len(message.body)
+    assert any("il_audit_encoding" in m.attributes for m in messages) is (per_message > 1)
+
+
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_compression_none_sends_plain_ndjson() -> None:
+    target = create_topic_with_subscription()
+    publisher = AuditPublisher(
+        make_settings(
+            transport="pubsub", project=target.project, topic=target.topic_id, compression="none"
+        )
+    )
+    for index in range(200):
+        publisher.emit(T.AUTH_LOGOUT, context=AuditContext(app="a"), resource_id=str(index))
+    assert publisher.flush(30)
+    messages = target.pull(expect_events=200)
+    publisher.shutdown(5)
+    assert max(len(message.data) for message in messages) > 4096
+    for message in messages:
+        assert message.data == message.body
+        assert "il_audit_encoding" not in message.attributes
 
 
 @pytest.mark.usefixtures("pubsub_emulator_host")

@@ -12,6 +12,8 @@ from typing import Any
 from google.api_core import exceptions as core_exceptions
 from google.cloud import pubsub_v1
 
+from il_audit.schemas.wire import MalformedBodyError, count_lines, message_body
+
 PROJECT = "il-audit-test"
 _names = itertools.count(1)
 
@@ -24,14 +26,22 @@ class ReceivedMessage:
     data: bytes
     attributes: dict[str, str]
 
+    @property
+    def body(self) -> bytes:
+        """The NDJSON the message carries (inflated when it travelled as gzip; raw if broken)."""
+        try:
+            return message_body(self.data)
+        except MalformedBodyError:
+            return self.data
+
     def envelopes(self) -> list[dict[str, Any]]:
         """The NDJSON lines, decoded."""
-        return [json.loads(line) for line in self.data.split(b"\n") if line.strip()]
+        return [json.loads(line) for line in self.body.split(b"\n") if line.strip()]
 
     @property
     def event_count(self) -> int:
         """How many envelopes the message carries."""
-        return len([line for line in self.data.split(b"\n") if line.strip()])
+        return count_lines(self.data)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 from il_audit.config.settings import AuditSettings
 from il_audit.publisher._transports.base import PublishFuture
-from il_audit.schemas.wire import split_lines
+from il_audit.schemas.wire import message_body, split_lines
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class PublishedMessage:
 
     def envelopes(self) -> list[dict[str, Any]]:
         """The NDJSON lines decoded (raises ``ValueError`` on a line that is not JSON)."""
-        return [json.loads(line) for _, line in split_lines(self.data)]
+        return [json.loads(line) for _, line in split_lines(message_body(self.data))]
 
 
 def make_factory(_settings: AuditSettings) -> Callable[[], MemoryTransport]:

@@ -91,3 +91,47 @@ def test_every_part_names_subscriptions_the_same_way() -> None:
         "il-audit-events-dlq",
         "il-audit-events-dlq-inspect",
     )
+
+
+def test_a_gzip_body_inflates_and_plain_ndjson_passes_through() -> None:
+    body = b'{"n": 1}\n{"n": 2}'
+    packed = wire.compress_body(body)
+    assert packed.startswith(wire.GZIP_MAGIC)
+    assert wire.message_body(packed) == body
+    assert wire.message_body(body) is body
+    assert wire.count_lines(packed) == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (wire.GZIP_MAGIC + b"not deflate at all", "does not inflate"),
+        (wire.compress_body(b'{"n": 1}' * 1000)[:-12], "truncated"),
+    ],
+)
+def test_a_body_that_only_looks_like_gzip_is_malformed(data: bytes, problem: str) -> None:
+    with pytest.raises(wire.MalformedBodyError, match=problem):
+        wire.message_body(data)
+    assert wire.count_lines(data) == 1  # the dead-letter tools still count it as one
+
+
+def test_a_gzip_bomb_is_refused_before_it_inflates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wire, "MAX_INFLATED_BYTES", 10_000)
+    bomb = wire.compress_body(b" " * 1_000_000)
+    assert len(bomb) < 5_000  # 1 MB of spaces at level 1
+    with pytest.raises(wire.MalformedBodyError, match="more than 10000 bytes"):
+        wire.message_body(bomb)
+
+
+def test_a_message_is_compressed_only_when_asked_and_worth_it() -> None:
+    big, small = OutgoingMessage(0), OutgoingMessage(0)
+    line = envelope_line()
+    for _ in range(20):
+        big.add(line, 0, "app", "type")
+    small.add(b'{"n": 1}', 0, "app", "type")
+    packed = big.data(compress=True)
+    assert wire.message_body(packed).count(b"\n") == 19
+    assert len(packed) * 5 < big.size
+    assert big.attributes()[wire.ATTR_ENCODING] == wire.ENCODING_GZIP
+    assert small.data(compress=True) == b'{"n": 1}'  # under 1 KiB: plain
+    assert wire.ATTR_ENCODING not in small.attributes()

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from il_audit.schemas import ENVELOPE_FIELDS
+from il_audit.schemas.wire import GZIP_MAGIC, MalformedBodyError, compress_body, message_body
 from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, process_message
 from il_audit.subscriber_fn.pricing import seed_catalog
 from tests.support.factories import make_envelope
@@ -64,6 +65,16 @@ lines = st.one_of(
 
 def check_accounting(data: bytes) -> None:
     result = process_message(data, MessageMeta("m"), seed_catalog(), NOW)
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = message_body(data)
+        except MalformedBodyError:
+            # Not gzip after all: the whole message is dead-lettered, byte for byte.
+            assert result.rows == []
+            assert [(r.error_class, r.raw) for r in result.rejects] == [
+                (ErrorClass.MALFORMED_DATA, data)
+            ]
+            return
     nonblank = [index for index, line in enumerate(data.split(b"\n")) if line.strip()]
     if not nonblank:
         assert result.rows == []
@@ -90,6 +101,20 @@ def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(data: bytes
 def test_mixed_lines_are_each_a_row_or_a_reject(parts: list[bytes]) -> None:
     """Valid, mutated, arbitrary-JSON and garbage lines in one message: one outcome each."""
     check_accounting(b"\n".join(parts))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines, min_size=1, max_size=8))
+def test_a_gzip_body_gives_what_its_ndjson_gives(parts: list[bytes]) -> None:
+    """Compression is invisible to the core: same rows, same rejects, same line indices."""
+    data = b"\n".join(parts)
+    plain = process_message(data, MessageMeta("m"), seed_catalog(), NOW)
+    packed = process_message(compress_body(data), MessageMeta("m"), seed_catalog(), NOW)
+    assert packed.rows == plain.rows
+    assert packed.row_lines == plain.row_lines
+    assert [(r.error_class, r.line_index, r.raw) for r in packed.rejects] == [
+        (r.error_class, r.line_index, r.raw) for r in plain.rejects
+    ]
 
 
 @settings(max_examples=200, deadline=None)
