@@ -162,10 +162,11 @@ def test_storage_write_dead_letters_read_back_as_insert_all_stores_them(
     assert stored == sorted(rows, key=lambda row: row["dead_letter_id"])
 
 
-def test_pipeline_redelivery_through_storage_write_is_one_row_in_events_deduped(
+def test_pipeline_redelivery_through_storage_write_is_counted_once_by_the_views(
     standin: bigquery_standin.BigQueryStandIn,
 ) -> None:
-    """A message handled twice (a redelivery) stores its rows twice; events_deduped shows one."""
+    """A message handled twice (a redelivery) stores its rows twice; events_deduped and
+    dead_letters_by_reason count them once."""
     dataset = f"il_audit_{uuid.uuid4().hex[:12]}"
     pipeline = build_pipeline(
         settings_for(standin, dataset, BigQueryWriteMethod.STORAGE_WRITE), with_topic=False
@@ -177,16 +178,19 @@ def test_pipeline_redelivery_through_storage_write_is_one_row_in_events_deduped(
         for _ in range(2):
             outcome = pipeline.handle(data, {}, META)
             assert (outcome.accepted, outcome.rejected) == (2, 1)
-        deduped = bigquery.Table(f"{standin.project}.{dataset}.events_deduped")
-        deduped.view_query = for_bigquery(view("events_deduped"), standin.project, dataset)
-        sink.client.create_table(deduped)
+        for name in ("events_deduped", "dead_letters_by_reason"):
+            created = bigquery.Table(f"{standin.project}.{dataset}.{name}")
+            created.view_query = for_bigquery(view(name), standin.project, dataset)
+            sink.client.create_table(created)
 
         events = select_all(sink, "events", "event_id")
         visible = select_all(sink, "events_deduped", "event_id")
         dead_letters = select_all(sink, "dead_letters", "dead_letter_id")
+        by_reason = select_all(sink, "dead_letters_by_reason", "error_class")
     finally:
         drop(sink)
     assert len(events) == 4
     assert len(visible) == 2
     assert {row["event_id"] for row in visible} == {row["event_id"] for row in events}
     assert [row["error_class"] for row in dead_letters] == ["invalid_json", "invalid_json"]
+    assert [(row["error_class"], row["dead_letters"]) for row in by_reason] == [("invalid_json", 1)]
