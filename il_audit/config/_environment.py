@@ -33,6 +33,8 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "duckdb_path": ("IL_AUDIT_DUCKDB_PATH",),
     "sink": ("IL_AUDIT_SINK",),
     "bq_api_endpoint": ("IL_BQ_API_ENDPOINT",),
+    "bq_write_method": ("IL_AUDIT_BQ_WRITE_METHOD",),
+    "bq_storage_api_endpoint": ("IL_BQ_STORAGE_API_ENDPOINT",),
     "cost_rates_source": ("IL_COST_RATES_SOURCE",),
     "cost_rates_cache_seconds": ("IL_COST_RATES_CACHE_SECONDS",),
     "write_queue_max_size": ("IL_AUDIT_WRITE_QUEUE_MAX_SIZE",),

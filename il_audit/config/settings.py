@@ -46,6 +46,7 @@ __all__ = [
     "ENV_BINDINGS",
     "PUBSUB_MESSAGE_LIMIT_BYTES",
     "AuditSettings",
+    "BigQueryWriteMethod",
     "CostRatesSource",
     "SinkKind",
     "Transport",
@@ -95,6 +96,15 @@ class Compression(StrEnum):
     """Plain NDJSON."""
 
 
+class BigQueryWriteMethod(StrEnum):
+    """How the BigQuery sink writes events and dead letters."""
+
+    STORAGE_WRITE = "storage_write"
+    """The Storage Write API's default stream (``AppendRows``): half the price of insertAll."""
+    INSERT_ALL = "insert_all"
+    """Legacy streaming inserts (``tabledata.insertAll`` with ``insertId``)."""
+
+
 class AuditSettings(BaseModel):
     """Every il-audit setting, validated once; instances are immutable.
 
@@ -131,6 +141,15 @@ class AuditSettings(BaseModel):
     sink: SinkKind = Field(description="Subscriber sink (IL_AUDIT_SINK).")
     bq_api_endpoint: str | None = Field(
         default=None, description="BigQuery API endpoint override (IL_BQ_API_ENDPOINT)."
+    )
+    bq_write_method: BigQueryWriteMethod = Field(
+        description="How the subscriber writes rows to BigQuery: storage_write or insert_all "
+        "(IL_AUDIT_BQ_WRITE_METHOD)."
+    )
+    bq_storage_api_endpoint: str | None = Field(
+        default=None,
+        description="BigQuery Storage API (gRPC) endpoint override, host:port, reached in "
+        "plaintext with anonymous credentials: a local stand-in (IL_BQ_STORAGE_API_ENDPOINT).",
     )
     cost_rates_source: CostRatesSource = Field(description="Pricing catalog source.")
     cost_rates_cache_seconds: float = Field(ge=0, description="Pricing catalog cache TTL.")
@@ -240,14 +259,24 @@ class AuditSettings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("project", "app", "environment", "bq_api_endpoint", "spool_dir", mode="before")
+    @field_validator(
+        "project",
+        "app",
+        "environment",
+        "bq_api_endpoint",
+        "bq_storage_api_endpoint",
+        "spool_dir",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @field_validator("transport", "sink", "cost_rates_source", "compression", mode="before")
+    @field_validator(
+        "transport", "sink", "cost_rates_source", "compression", "bq_write_method", mode="before"
+    )
     @classmethod
     def _enum_ignores_case(cls, value: Any) -> Any:
         # "BigQuery" and "bigquery" are the same choice.

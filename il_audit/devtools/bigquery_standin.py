@@ -4,7 +4,8 @@ bqemulator lives in its own virtualenv (its pins clash with the project's): the 
 by ``IL_AUDIT_BQEMULATOR_PYTHON``, else ``.venv-bqemulator/`` in the current directory or in
 the checkout this package runs from (``make setup`` creates it, with ``bqemulator==1.4.0``,
 ``numpy`` and DuckDB 1.x). :func:`start` runs ``bqemulator_launcher.py`` with that python on
-a free (or given) 127.0.0.1 port, in its own process group, and waits until it answers HTTP;
+a free (or given) 127.0.0.1 port (REST) and another free one (gRPC: the Storage Write API),
+in its own process group, and waits until it answers HTTP;
 :meth:`BigQueryStandIn.stop` ends the group.
 """
 
@@ -63,6 +64,8 @@ class BigQueryStandIn(ChildProcess):
     """A running stand-in; :func:`start` gives one, :meth:`stop` ends it."""
 
     project: str = DEFAULT_PROJECT
+    grpc_port: int = 0
+    """The Storage API's gRPC port (``AppendRows``)."""
     startup_seconds: float = 0.0
     """From spawning the launcher to the first HTTP answer."""
 
@@ -70,6 +73,11 @@ class BigQueryStandIn(ChildProcess):
     def url(self) -> str:
         """The REST endpoint, for ``client_options={"api_endpoint": url}``."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_address(self) -> str:
+        """``host:port`` of the Storage API, for ``IL_BQ_STORAGE_API_ENDPOINT`` (plaintext)."""
+        return f"127.0.0.1:{self.grpc_port}"
 
 
 def start(
@@ -87,6 +95,7 @@ def start(
     """
     python = find_python()
     port = port or free_port()
+    grpc_port = free_port()
     log_path = log_path or Path(tempfile.gettempdir()) / f"il-audit-bqemulator-{port}.log"
     started = time.monotonic()
     process, log = spawn(
@@ -94,12 +103,13 @@ def start(
             str(python),
             str(LAUNCHER),
             f"--port={port}",
+            f"--grpc-port={grpc_port}",
             f"--project={project}",
             *(["--exit-with-parent"] if exit_with_parent else []),
         ],
         log_path,
     )
-    standin = BigQueryStandIn(port, process, log_path, log, project=project)
+    standin = BigQueryStandIn(port, process, log_path, log, project=project, grpc_port=grpc_port)
     # Any answer will do: uvicorn only listens once the app is wired up.
     answered = wait_for_http(f"{standin.url}/", timeout, alive=standin.alive)
     standin.startup_seconds = time.monotonic() - started

@@ -9,8 +9,9 @@ the project's, and imports nothing from il_audit: bqemulator 1.4.0 pins ``sqlglo
 
     .venv-bqemulator/bin/python il_audit/devtools/bqemulator_launcher.py --port 9050
 
-It prints ``BQEMULATOR_REST_URL=http://127.0.0.1:PORT`` once the server listens (``--port 0``
-picks a free port) and runs until SIGTERM/SIGINT, or until its parent process goes away
+It prints ``BQEMULATOR_REST_URL=http://127.0.0.1:PORT`` and ``BQEMULATOR_GRPC_ADDR=127.0.0.1:PORT``
+(the Storage Write API) once the server listens (``--port 0`` / ``--grpc-port 0`` pick free
+ports) and runs until SIGTERM/SIGINT, or until its parent process goes away
 (``--exit-with-parent``), so that a killed test run does not leave it behind.
 
 Workarounds, here in the stand-in's launcher only (the pipeline's code knows nothing of them):
@@ -23,9 +24,19 @@ Workarounds, here in the stand-in's launcher only (the pipeline's code knows not
   functions are then unavailable; il-audit's tables and SQL use neither.
 - ``enable_format_extensions`` is turned off: it would try ``INSTALL avro`` over the
   network at every start (best effort, but a wasted wait). Avro loads are not used here.
-- The gRPC API (Storage Read/Write) gets a random port instead of the fixed 9060, so
-  several stand-ins (parallel test runs) do not collide. The REST API is what
-  ``google-cloud-bigquery`` uses for everything il-audit does.
+- The gRPC API (Storage Read/Write) gets the port ``--grpc-port`` names (the parent picks a
+  free one) instead of the fixed 9060, so several stand-ins (parallel test runs) do not
+  collide. The REST API is what ``google-cloud-bigquery`` uses for everything but event and
+  dead-letter writes; those go through the Storage Write API (``AppendRows`` on the
+  ``_default`` stream) unless ``IL_AUDIT_BQ_WRITE_METHOD=insert_all``.
+- bqemulator's write servicer builds the target table's Arrow schema from the catalog with
+  only ``name``/``type``/``mode`` of each column (``_table_arrow_schema``): a RECORD column
+  loses its sub-fields and becomes an empty struct, so every ``AppendRows`` into a table with
+  one (``events.usage``, a REPEATED RECORD) fails. The launcher replaces that function with
+  one that passes the nested ``fields`` on, recursively, to the same
+  ``_build_arrow_schema`` the REST path uses. NUMERIC needs no patch: il-audit sends NUMERIC
+  values as decimal strings, which the stand-in reads (as bytes, the encoding real BigQuery
+  also accepts, it kills the connection).
 - The catalog snapshot bqemulator hands to sqlglot's ``qualify`` (``build_catalog_schema``)
   leaves out RECORD columns (and types REPEATED columns as scalars). Whenever one of its
   translation rules fires (``COUNTIF``, ``PARSE_NUMERIC``, ``REGEXP_EXTRACT``...), the query
@@ -60,6 +71,9 @@ _PARENT_POLL_SECONDS = 1.0
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="REST port on 127.0.0.1 (0: free)")
+    parser.add_argument(
+        "--grpc-port", type=int, default=0, help="gRPC (Storage API) port on 127.0.0.1 (0: free)"
+    )
     parser.add_argument("--project", default="il-audit-test", help="default project id")
     parser.add_argument(
         "--log-level",
@@ -148,6 +162,23 @@ def _keep_record_columns_in_catalog_schema() -> None:
     inner_query.build_catalog_schema = build_catalog_schema
 
 
+def _keep_record_fields_in_write_schema() -> None:
+    """Patch the write servicer's target Arrow schema to keep RECORD sub-fields."""
+    from bqemulator.api.routes.tabledata import _build_arrow_schema
+    from bqemulator.grpc_api import write_servicer
+
+    def field_dict(field: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": field.name, "type": field.type, "mode": field.mode}
+        if field.fields:
+            data["fields"] = [field_dict(sub) for sub in field.fields]
+        return data
+
+    def table_arrow_schema(table_meta: Any) -> Any:
+        return _build_arrow_schema([field_dict(field) for field in table_meta.schema_.fields])
+
+    write_servicer._table_arrow_schema = table_arrow_schema
+
+
 async def _serve(args: argparse.Namespace) -> None:
     from bqemulator.config import LogLevel, PersistenceMode, Settings
     from bqemulator.server import EmulatorServer
@@ -157,7 +188,7 @@ async def _serve(args: argparse.Namespace) -> None:
         rest_host="127.0.0.1",
         rest_port=args.port,
         grpc_host="127.0.0.1",
-        grpc_port=0,
+        grpc_port=args.grpc_port,
         default_project_id=args.project,
         enable_format_extensions=False,
         log_level=LogLevel(args.log_level),
@@ -170,6 +201,7 @@ async def _serve(args: argparse.Namespace) -> None:
     await server.start()
     try:
         print(f"BQEMULATOR_REST_URL={server.rest_url}", flush=True)
+        print(f"BQEMULATOR_GRPC_ADDR={server.grpc_endpoint}", flush=True)
         waiters = [asyncio.create_task(stop.wait())]
         if args.exit_with_parent:
             waiters.append(asyncio.create_task(_parent_gone(os.getppid())))
@@ -193,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module("numpy")
         _skip_spatial_install(args.log_level)
         _keep_record_columns_in_catalog_schema()
+        _keep_record_fields_in_write_schema()
     except ImportError as exc:
         print(f"error: {sys.executable} lacks bqemulator or numpy: {exc}", file=sys.stderr)
         sys.exit(IMPORT_ERROR_EXIT_CODE)

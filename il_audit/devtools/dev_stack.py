@@ -168,7 +168,13 @@ def up(
                 Component("bigquery-standin", standin.process.pid, standin.port, standin.url,
                           "bqemulator", str(standin.log_path))
             )  # fmt: skip
-            function_env.update({"IL_AUDIT_SINK": "bigquery", "IL_BQ_API_ENDPOINT": standin.url})
+            function_env.update(
+                {
+                    "IL_AUDIT_SINK": "bigquery",
+                    "IL_BQ_API_ENDPOINT": standin.url,
+                    "IL_BQ_STORAGE_API_ENDPOINT": standin.grpc_address,
+                }
+            )
         server = start_function(function_env, port=function_port,
                                 log_path=directory / "function.log")  # fmt: skip
         state.components.append(
@@ -185,7 +191,8 @@ def up(
             "IL_AUDIT_DLQ_TOPIC": dlq_topic,
         }
         if bigquery:
-            state.env["IL_BQ_API_ENDPOINT"] = function_env["IL_BQ_API_ENDPOINT"]
+            for name in ("IL_BQ_API_ENDPOINT", "IL_BQ_STORAGE_API_ENDPOINT"):
+                state.env[name] = function_env[name]
         else:
             state.env["IL_AUDIT_DUCKDB_PATH"] = function_env["IL_AUDIT_DUCKDB_PATH"]
     except BaseException:

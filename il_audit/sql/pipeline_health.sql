@@ -51,7 +51,13 @@ dead_hourly AS (
       'oversize', 'empty_message', 'sink_rejected', 'internal_error',
       'malformed_message', 'malformed_attributes', 'malformed_data', 'builder_failed'
     )) AS dead_lettered_other
-  FROM dead_letters AS d
+  FROM (
+    -- One row per dead_letter_id: the Storage Write API's default stream is
+    -- at-least-once, so a redelivered message may have stored its dead letters twice.
+    SELECT *
+    FROM dead_letters
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY dead_letter_id ORDER BY received_at) = 1
+  ) AS d
   GROUP BY hour
 )
 SELECT

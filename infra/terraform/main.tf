@@ -27,6 +27,8 @@ locals {
   apis = [
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    # The Storage Write API (AppendRows), how the function writes rows by default.
+    "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "iam.googleapis.com",

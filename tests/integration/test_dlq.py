@@ -318,6 +318,7 @@ def test_replayed_duplicates_in_bigquery_are_hidden_by_the_dedup_view(
     bigquery_env = {
         "IL_AUDIT_SINK": "bigquery",
         "IL_BQ_API_ENDPOINT": standin.url,
+        "IL_BQ_STORAGE_API_ENDPOINT": standin.grpc_address,  # storage_write: at-least-once
         "IL_BQ_AUDIT_DATASET": dataset,
         "GOOGLE_CLOUD_PROJECT": standin.project,
     }

@@ -68,7 +68,7 @@ def bigquery_page(
     workload: ReportWorkload, standin: BigQueryStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The report of the workload in a dataset of the BigQuery stand-in, as HTML."""
-    dataset = fixture.load_bigquery(standin.url, standin.project, workload)
+    dataset = fixture.load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
     try:
         out = tmp_path_factory.mktemp("report-bigquery") / "report.html"
         env: dict[str, str | None] = {

@@ -277,11 +277,19 @@ class BigQueryDataset:
         self.client.close()
 
 
-def load_bigquery(url: str, project: str, workload: ReportWorkload) -> BigQueryDataset:
+def load_bigquery(
+    url: str, project: str, workload: ReportWorkload, grpc_address: str
+) -> BigQueryDataset:
     """The workload in a fresh dataset of the stand-in, through the function's pipeline and
-    the BigQuery sink; the views are created as ``infra apply`` creates them."""
+    the BigQuery sink (Storage Write API); the views are created as ``infra apply`` does."""
     dataset = f"report_{uuid.uuid4().hex[:10]}"
-    settings = make_settings(sink="bigquery", project=project, dataset=dataset, bq_api_endpoint=url)
+    settings = make_settings(
+        sink="bigquery",
+        project=project,
+        dataset=dataset,
+        bq_api_endpoint=url,
+        bq_storage_api_endpoint=grpc_address,
+    )
     pipeline = build_pipeline(settings, with_topic=False)
     client = pipeline.sink.client  # type: ignore[attr-defined]
     write(pipeline, workload)

@@ -60,7 +60,15 @@ WITH accepted AS (
         'builder_failed'
       )
     ) AS dead_lettered_other
-  FROM `${project}`.`${dataset}`.dead_letters AS d
+  FROM (
+    /* One row per dead_letter_id: the Storage Write API's default stream is */
+    /* at-least-once, so a redelivered message may have stored its dead letters twice. */
+    SELECT
+      *
+    FROM `${project}`.`${dataset}`.dead_letters
+    QUALIFY
+      ROW_NUMBER() OVER (PARTITION BY dead_letter_id ORDER BY received_at) = 1
+  ) AS d
   GROUP BY
     hour
 )

@@ -7,6 +7,7 @@ import pytest
 from il_audit.config.runtime import MANAGED_RUNTIME_VARIABLES
 from il_audit.config.settings import (
     AuditSettings,
+    BigQueryWriteMethod,
     CostRatesSource,
     Transport,
     bundled_defaults,
@@ -150,6 +151,7 @@ TUNING_VARIABLES = [
     ("IL_COST_RATES_CACHE_SECONDS", "cost_rates_cache_seconds"),
     ("IL_AUDIT_STORE_QUERY_TEXT", "store_query_text"),
     ("IL_AUDIT_SPOOL_MAX_BYTES", "spool_max_bytes"),
+    ("IL_AUDIT_BQ_WRITE_METHOD", "bq_write_method"),
 ]
 
 
@@ -177,6 +179,20 @@ def test_an_out_of_range_value_falls_back_too(caplog: pytest.LogCaptureFixture) 
     settings = AuditSettings.from_env({"IL_AUDIT_MAX_EVENTS_PER_MESSAGE": "0"}, lenient=True)
     assert settings.max_events_per_message == 500
     assert "IL_AUDIT_MAX_EVENTS_PER_MESSAGE='0' is not valid" in caplog.text
+
+
+def test_bigquery_write_method_defaults_to_the_storage_write_api() -> None:
+    """Without IL_AUDIT_BQ_WRITE_METHOD the subscriber writes through the Storage Write API."""
+    settings = AuditSettings.from_env({})
+    assert settings.bq_write_method is BigQueryWriteMethod.STORAGE_WRITE
+    assert settings.bq_storage_api_endpoint is None
+
+
+@pytest.mark.parametrize("value", ["insert_all", "INSERT_ALL", " Insert_All "])
+def test_bigquery_write_method_insert_all_ignores_case(value: str) -> None:
+    """IL_AUDIT_BQ_WRITE_METHOD=INSERT_ALL keeps the legacy streaming inserts."""
+    settings = AuditSettings.from_env({"IL_AUDIT_BQ_WRITE_METHOD": value})
+    assert settings.bq_write_method is BigQueryWriteMethod.INSERT_ALL
 
 
 @pytest.mark.parametrize("value", ["BigQuery", "BIGQUERY", " bigquery "])
