@@ -140,7 +140,8 @@ def test_gives_up_as_transient_when_the_lock_is_held_too_long(sink: DuckDBSink) 
     """Past its lock timeout the sink raises SinkUnavailableError (retry the message)."""
     ready = multiprocessing.get_context("spawn").Event()
     holder = multiprocessing.get_context("spawn").Process(
-        target=_hold_write_lock, args=(str(sink.path), 60, ready)  # terminated below
+        target=_hold_write_lock,
+        args=(str(sink.path), 60, ready),  # terminated below
     )
     holder.start()
     assert ready.wait(30)
