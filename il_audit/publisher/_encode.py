@@ -20,7 +20,7 @@ from typing import Any, Final, NamedTuple
 from pydantic import ValidationError
 
 from il_audit.config.settings import AuditSettings
-from il_audit.publisher._fast_encode import fast_line, timestamp_text
+from il_audit.publisher._fast_encode import fast_line, fast_payload, timestamp_text
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher.context import AuditContext, _current
 from il_audit.publisher.privacy import QuestionPolicy
@@ -151,14 +151,88 @@ def _split_keywords(fields: dict[str, Any], data: dict[str, Any]) -> dict[str, A
     return extras
 
 
+_HEADS_MAX: Final = 1024
+_heads: dict[tuple[int, str], tuple[AuditContext | None, ContextDefaults, bytes, str]] = {}
+"""Per (context, event type): everything but the id, time and payload, checked and written once.
+
+Keyed by the context's ``id`` and checked by identity (a context is immutable),
+so a hit costs one dict lookup.
+"""
+_seen: dict[tuple[int, str], object] = {}
+"""Keys seen once, with their context: the second sighting builds the head."""
+_refused: set[tuple[int, str]] = set()
+"""Keys whose head the fast path does not take (a stale one only costs the slower path)."""
+
+
+def _head(
+    context: AuditContext | None, event_type: str, defaults: ContextDefaults
+) -> tuple[bytes, str] | None:
+    """The line's opening (``{...,`` without id, time, payload) and the app, or None."""
+    key = (id(context), event_type)
+    entry = _heads.get(key)
+    if entry is not None and entry[0] is context and entry[1] is defaults:
+        return entry[2], entry[3]
+    if key in _refused:
+        return None
+    if _seen.get(key, _seen) is not context:
+        # First sighting: a context made for one request may never come back, so the
+        # head is built only when it does (the slower path is no slower than before).
+        if len(_seen) >= _HEADS_MAX:
+            _seen.clear()
+        _seen[key] = context
+        return None
+    data = envelope_fields(("", 0, event_type, context, {}), defaults)
+    del data["event_id"], data["occurred_at"]
+    line = fast_line(data) if isinstance(data.get("app"), str) else None
+    if len(_heads) >= _HEADS_MAX or len(_refused) >= _HEADS_MAX:
+        _heads.clear()
+        _refused.clear()
+    if line is None or "payload" in data:
+        _refused.add(key)
+        return None
+    opening, app = line[:-1] + b",", data["app"]
+    _heads[key] = (context, defaults, opening, app)
+    return opening, app
+
+
+def _fast_event(captured: Captured, defaults: ContextDefaults) -> Encoded | None:
+    """The usual event (payload keywords only, our id and time) from its cached head."""
+    event_id, time_ns, event_type, context, fields = captured
+    if fields and not (ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values()):
+        return None
+    if type(event_type) is not str or not is_known(event_type):
+        return None
+    head = _head(context, event_type, defaults)
+    if head is None:
+        return None
+    opening, app = head
+    stamp = f'"event_id":"{event_id}","occurred_at":"{timestamp_text(time_ns)}"'.encode()
+    if fields:
+        payload = fast_payload(defaults.questions.apply(fields))
+        if payload is None:
+            return None
+        line = b"".join((opening, stamp, b',"payload":', payload, b"}"))
+    else:
+        line = b"".join((opening, stamp, b"}"))
+    if len(line) > MAX_ENVELOPE_BYTES:
+        return None
+    return Encoded(line, event_id, app, event_type)
+
+
 def encode(captured: Captured, defaults: ContextDefaults, *, full: bool = False) -> Encoded:
     """Check and serialize one captured event; never raises for bad input.
 
-    The common event takes the fast path (:mod:`~il_audit.publisher._fast_encode`:
-    a check against the envelope's constraints, then orjson); anything it does
-    not accept, and every event when ``full`` (strict mode, ``capture_events()``),
-    is validated as an :class:`Envelope` model, which names what is wrong.
+    The usual event (payload keywords, the publisher's own id and time) is its
+    context's cached head plus orjson of the payload (:func:`_fast_event`);
+    other common events take the fast check of
+    :mod:`~il_audit.publisher._fast_encode`; anything neither accepts, and
+    every event when ``full`` (strict mode, ``capture_events()``), is validated
+    as an :class:`Envelope` model, which names what is wrong.
     """
+    if not full and "event_id" not in captured[4]:
+        fast = _fast_event(captured, defaults)
+        if fast is not None:
+            return fast
     data = envelope_fields(captured, defaults)
     fields = captured[4]
     own_time = "occurred_at" not in fields  # a caller's (a builder's) is checked in full

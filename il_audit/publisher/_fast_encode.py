@@ -106,6 +106,14 @@ def fast_line(data: dict[str, Any], *, own_id: bool = False) -> bytes | None:
         return None  # a value orjson cannot write: pydantic's serializer may
 
 
+def fast_payload(payload: dict[str, Any]) -> bytes | None:
+    """A payload object as JSON, or None when orjson cannot write it (the full path may)."""
+    try:
+        return orjson.dumps(payload, option=_ORJSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
 _second: tuple[int, str] = (-1, "")
 """The last second formatted, and its text: replaced whole, so threads never mix the two."""
 

@@ -60,14 +60,40 @@ def without_empty_usage(line: bytes) -> dict[str, Any]:
 
 @pytest.mark.parametrize("fields", VALID)
 def test_valid_events_encode_to_the_same_envelope_either_way(fields: dict[str, Any]) -> None:
-    """Whatever path takes it, a valid event's line parses to the same envelope."""
-    fast = encode(captured(**fields), DEFAULTS)
-    full = encode(captured(**fields), DEFAULTS, full=True)
-    assert (fast.problem, full.problem) == (None, None)
-    # The model writes its empty usage default; the fast path leaves it out.
-    assert without_empty_usage(fast.line) == without_empty_usage(full.line)
-    assert parse_envelope(fast.line) == parse_envelope(full.line)
-    assert (fast.event_id, fast.app, fast.event_type) == (full.event_id, full.app, full.event_type)
+    """Whatever path takes it, a valid event's line parses to the same envelope.
+
+    A fresh context is encoded three times: first sighting (the fast check), second
+    (its head is built), third (the cached head).
+    """
+    context = CTX.replace()
+    full = encode(captured(context=context, **fields), DEFAULTS, full=True)
+    assert full.problem is None
+    for _ in range(3):
+        fast = encode(captured(context=context, **fields), DEFAULTS)
+        assert fast.problem is None
+        # The model writes its empty usage default; the fast path leaves it out.
+        assert without_empty_usage(fast.line) == without_empty_usage(full.line)
+        assert parse_envelope(fast.line) == parse_envelope(full.line)
+        assert (fast.event_id, fast.app, fast.event_type) == (
+            full.event_id, full.app, full.event_type
+        )  # fmt: skip
+
+
+def test_a_context_seen_twice_gets_a_cached_head() -> None:
+    """The usual event from a context used again is written from that context's head."""
+    from il_audit.publisher import _encode
+
+    context, other_defaults = CTX.replace(), ContextDefaults("app", "prod")
+    key = (id(context), T.AUTH_LOGOUT)
+    encode(captured(context=context, surface="nav"), DEFAULTS)
+    assert key not in _encode._heads  # a one-off context costs nothing extra
+    second = encode(captured(context=context, surface="nav"), DEFAULTS)
+    assert _encode._heads[key][0] is context
+    assert second.line.startswith(_encode._heads[key][2])
+    # Another publisher's defaults never reuse this head.
+    assert json.loads(encode(captured(context=context), other_defaults).line)["environment"] == (
+        "prod"
+    )
 
 
 INVALID: list[tuple[dict[str, Any], AuditContext | None, str]] = [
@@ -87,13 +113,14 @@ INVALID: list[tuple[dict[str, Any], AuditContext | None, str]] = [
 def test_invalid_events_are_still_found_invalid(
     fields: dict[str, Any], context: AuditContext | None, field: str
 ) -> None:
-    """The fast path never passes what the model refuses: the problem names the same field."""
-    fast = encode(captured(context=context, **fields), DEFAULTS)
+    """The fast paths never pass what the model refuses: the problem names the same field."""
     full = encode(captured(context=context, **fields), DEFAULTS, full=True)
-    assert fast.problem is not None
     assert full.problem is not None
-    assert fast.problem.split(":")[0] == full.problem.split(":")[0]
-    assert field in fast.problem
+    for _ in range(3):  # first sighting, head built (or refused), cached
+        fast = encode(captured(context=context, **fields), DEFAULTS)
+        assert fast.problem is not None
+        assert fast.problem.split(":")[0] == full.problem.split(":")[0]
+        assert field in fast.problem
 
 
 def test_unknown_event_types_are_invalid_on_the_fast_path() -> None:
@@ -125,3 +152,17 @@ def test_timestamps_are_written_as_pydantic_writes_them() -> None:
     assert timestamp_text(NOW_NS) == "2025-11-27T12:30:15.123456Z"
     assert timestamp_text(1_764_246_615_000_000_999) == "2025-11-27T12:30:15Z"
     assert timestamp_text(1_764_246_616_000_001_000) == "2025-11-27T12:30:16.000001Z"
+
+
+def test_the_question_policy_applies_on_the_cached_head_path() -> None:
+    from il_audit.publisher.privacy import QuestionPolicy
+
+    hiding = ContextDefaults("app", "test", questions=QuestionPolicy(store_text=False))
+    context = CTX.replace()
+    lines = [
+        json.loads(encode(captured(T.AUTH_LOGOUT, context, question="secret?"), hiding).line)
+        for _ in range(3)
+    ]
+    for payload in (line["payload"] for line in lines):
+        assert "question" not in payload
+        assert payload["question_length"] == len("secret?")
