@@ -24,6 +24,7 @@ from il_audit.cli.query import query
 from il_audit.cli.rates import rates
 from il_audit.cli.report import report
 from il_audit.cli.schema import schema
+from il_audit.cli.subscriber import subscriber
 from il_audit.config.settings import refuse_invalid_settings
 from il_audit.errors import SettingsError
 
@@ -65,6 +66,7 @@ def cli(verbose: int) -> None:
       il-audit function bundle --out build/function-bundle
       il-audit migrate from-0.1 --dry-run
       il-audit rates load prices.csv --dry-run
+      il-audit subscriber pull --subscription il-audit-events-pull
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -84,6 +86,7 @@ cli.add_command(query)
 cli.add_command(rates)
 cli.add_command(report)
 cli.add_command(schema)
+cli.add_command(subscriber)
 
 
 def main() -> None:

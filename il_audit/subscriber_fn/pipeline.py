@@ -12,22 +12,29 @@ retried. Order of work for one message:
 
 A failure in 2 or 3 raises, and the redelivered message repeats the steps;
 keyed inserts make the repetition invisible in the tables.
+
+``Pipeline.handle_batch()`` does the same for many messages at once (the
+streaming-pull worker): the rows of every message go to the sink in one
+write, the dead letters of every message in another, and a refused row
+becomes a reject of the message it came from. It succeeds or raises for the
+whole batch, so the caller acks or nacks every message of it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from il_audit.config.settings import AuditSettings
 from il_audit.subscriber_fn.catalogs import CatalogProvider, catalog_provider
 from il_audit.subscriber_fn.core import (
     ErrorClass,
     MessageMeta,
+    ProcessResult,
     Reject,
     dead_letter_row,
     process_message,
@@ -56,6 +63,20 @@ class Outcome:
     error_classes: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchMessage:
+    """One message of a batch: its data, attributes and metadata.
+
+    ``reject`` is set when the edge found the message itself unreadable: then
+    the whole message is dead-lettered and ``data`` is not processed.
+    """
+
+    data: bytes
+    attributes: Mapping[str, str]
+    meta: MessageMeta
+    reject: Reject | None = None
+
+
 def utc_now() -> datetime:
     """The current time in UTC (the pipeline's default clock)."""
     return datetime.now(UTC)
@@ -79,47 +100,77 @@ class Pipeline:
 
     def handle(self, data: bytes, attributes: Mapping[str, str], meta: MessageMeta) -> Outcome:
         """Process one message; returns when it may be acked, raises TransientError otherwise."""
+        return self.handle_batch([BatchMessage(data, attributes, meta)])[0]
+
+    def handle_batch(self, messages: Sequence[BatchMessage]) -> list[Outcome]:
+        """Process many messages with one events write; an outcome per message, in order.
+
+        Returns when every message may be acked; raises TransientError (and then
+        none may be acked) when the write or the dead-lettering failed.
+        """
         now = self.clock()
-        result = process_message(data, meta, self.catalogs.current(), now)
-        rejects = list(result.rejects)
-        refused = self.sink.write_events(result.rows) if result.rows else {}
+        catalog = self.catalogs.current()
+        results: list[ProcessResult] = []
+        rejects: list[list[Reject]] = []
+        rows: list[dict[str, Any]] = []
+        owners: list[tuple[int, int]] = []  # rows[i] is row owners[i][1] of message owners[i][0]
+        for position, message in enumerate(messages):
+            if message.reject is not None:
+                results.append(ProcessResult())
+                rejects.append([message.reject])
+                continue
+            result = process_message(message.data, message.meta, catalog, now)
+            results.append(result)
+            rejects.append(list(result.rejects))
+            owners.extend((position, index) for index in range(len(result.rows)))
+            rows.extend(result.rows)
+        refused = self.sink.write_events(rows) if rows else {}
+        refused_per_message = [0] * len(messages)
         for index, reason in sorted(refused.items()):
-            row = result.rows[index]
-            rejects.append(
+            position, row_index = owners[index]
+            result = results[position]
+            row = result.rows[row_index]
+            refused_per_message[position] += 1
+            rejects[position].append(
                 Reject(
                     ErrorClass.SINK_REJECTED,
                     reason,
-                    result.raw_lines[index],
-                    result.row_lines[index],
+                    result.raw_lines[row_index],
+                    result.row_lines[row_index],
                     row["event_id"],
                     row["app"],
                     row["event_type"],
                 )
             )
-        self._dead_letter(rejects, attributes, meta, now)
-        return self._outcome(len(result.rows) - len(refused), rejects, meta)
+        self._dead_letter_batch(messages, rejects, now)
+        outcomes = []
+        for position, message in enumerate(messages):
+            stored = len(results[position].rows) - refused_per_message[position]
+            outcomes.append(self._outcome(stored, rejects[position], message.meta))
+        return outcomes
 
     def dead_letter_message(
         self, reject: Reject, attributes: Mapping[str, str], meta: MessageMeta
     ) -> Outcome:
         """Dead-letter a whole malformed message (the edge found it unreadable)."""
-        self._dead_letter([reject], attributes, meta, self.clock())
-        return self._outcome(0, [reject], meta)
+        return self.handle_batch([BatchMessage(b"", attributes, meta, reject)])[0]
 
-    def _dead_letter(
-        self,
-        rejects: list[Reject],
-        attributes: Mapping[str, str],
-        meta: MessageMeta,
-        now: datetime,
+    def _dead_letter_batch(
+        self, messages: Sequence[BatchMessage], rejects: list[list[Reject]], now: datetime
     ) -> None:
-        if not rejects:
+        """One dead_letters write for the batch, then each message's rejects to the topic."""
+        dead_rows = [
+            dead_letter_row(reject, message.attributes, message.meta, now)
+            for message, message_rejects in zip(messages, rejects, strict=True)
+            for reject in message_rejects
+        ]
+        if not dead_rows:
             return
-        self.sink.write_dead_letters(
-            [dead_letter_row(reject, attributes, meta, now) for reject in rejects]
-        )
+        self.sink.write_dead_letters(dead_rows)
         if self.dead_letters is not None:
-            self.dead_letters.publish(rejects, attributes, meta)
+            for message, message_rejects in zip(messages, rejects, strict=True):
+                if message_rejects:
+                    self.dead_letters.publish(message_rejects, message.attributes, message.meta)
 
     @staticmethod
     def _outcome(accepted: int, rejects: list[Reject], meta: MessageMeta) -> Outcome:
