@@ -1,0 +1,223 @@
+"""``il-audit subscriber pull`` against the official emulator, writing DuckDB, in real processes.
+
+Envelopes are published directly (NDJSON messages of real envelopes, as the
+publisher packs them). Workers are ``il-audit`` processes; they share one
+DuckDB file, which :class:`~il_audit.subscriber_fn.sinks.duckdb_file.DuckDBFile`
+lets several processes write in turns (a writer holds the file at most 2 s,
+the others retry for 30 s), so two workers on one subscription meet in one
+table and "exactly once" is one query. Rows are keyed by ``event_id``
+(``INSERT OR IGNORE``), so the tables cannot show a redelivery; the workers'
+exit summaries (messages acked) and the DuckDB row counts are checked instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+from tests.support import duck
+from tests.support.cli import IL_AUDIT, ROOT
+from tests.support.factories import envelope_line
+from tests.support.pubsub import PROJECT
+from tests.support.stack import wait_until
+
+pytestmark = pytest.mark.usefixtures("pubsub_emulator_host")
+_names = itertools.count(1)
+EVENTS_PER_MESSAGE = 100
+
+
+class Worker:
+    """An ``il-audit subscriber pull`` process; its stdout lines are collected as they come."""
+
+    def __init__(self, subscription: str, database: Path, *args: str) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "IL_AUDIT_SINK": "duckdb",
+            "IL_AUDIT_DUCKDB_PATH": str(database),
+        }
+        self.process = subprocess.Popen(
+            [*IL_AUDIT, "subscriber", "pull", "--subscription", subscription, *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        found: list[re.Match[str]] = []
+
+        def seen() -> bool:
+            found.extend(m for line in list(self.lines) if (m := re.search(pattern, line)))
+            return bool(found) or self.process.poll() is not None
+
+        wait_until(seen, timeout, f"{pattern!r} in the worker's output")
+        assert found, f"the worker exited ({self.process.returncode}):\n{self.output()}"
+        return found[0]
+
+    def health_url(self) -> str:
+        match = self.wait_for_line(r"health on (http://[\d.]+:\d+)")
+        return match.group(1)
+
+    def status(self, probe: str = "readyz") -> tuple[int, dict[str, Any]]:
+        url = f"{self.health_url()}/{probe}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    """Workers a test started; any still running at the end are killed."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait(10)
+
+
+def make_subscription(ack_deadline_seconds: int = 10) -> tuple[str, str]:
+    """A fresh topic and pull subscription: (topic path, subscription path)."""
+    suffix = f"{os.getpid()}-{next(_names)}"
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(PROJECT, f"pull-{suffix}")
+    subscription = subscriber.subscription_path(PROJECT, f"pull-sub-{suffix}")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(
+        name=subscription, topic=topic, ack_deadline_seconds=ack_deadline_seconds
+    )
+    subscriber.close()
+    return topic, subscription
+
+
+def publish(topic: str, count: int) -> list[str]:
+    """``count`` real envelopes in NDJSON messages of 100; returns their event ids."""
+    publisher = pubsub_v1.PublisherClient()
+    ids: list[str] = []
+    futures = []
+    for start in range(0, count, EVENTS_PER_MESSAGE):
+        lines = [envelope_line() for _ in range(min(EVENTS_PER_MESSAGE, count - start))]
+        ids.extend(json.loads(line)["event_id"] for line in lines)
+        futures.append(publisher.publish(topic, b"\n".join(lines), il_audit_count=str(len(lines))))
+    for future in futures:
+        future.result(timeout=30)
+    return ids
+
+
+def stored(database: Path) -> tuple[int, int, int]:
+    """(rows of events, rows of events_deduped, distinct event ids) now."""
+    rows = duck.peek(
+        database,
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_deduped), "
+        "(SELECT count(DISTINCT event_id) FROM events_deduped)",
+    )
+    return rows[0] if rows else (-1, -1, -1)
+
+
+def stored_ids(database: Path) -> set[str]:
+    return {row[0] for row in duck.read(database, "SELECT event_id FROM events_deduped")}
+
+
+def acked(worker: Worker) -> int:
+    match = worker.wait_for_line(r"(\d+) acked", timeout=5)
+    return int(match.group(1))
+
+
+@pytest.mark.slow
+def test_two_workers_store_every_event_exactly_once(tmp_path: Path, workers: list[Worker]) -> None:
+    """--workers 2: 3,000 events in 30 messages end up once each in events_deduped."""
+    topic, subscription = make_subscription()
+    database = tmp_path / "pull.duckdb"
+    worker = Worker(subscription, database, "--workers", "2", "--health-port", "0")
+    workers.append(worker)
+    assert worker.status()[0] == 200
+    ids = publish(topic, 3000)
+    wait_until(lambda: stored(database)[1] >= len(ids), 60, "3,000 rows")
+    assert worker.stop() == 0, worker.output()
+    assert stored(database) == (3000, 3000, 3000)
+    assert stored_ids(database) == set(ids)
+    summaries = [line for line in worker.lines if "acked" in line]
+    assert len(summaries) == 2, worker.output()  # one per child process
+    assert sum(int(re.findall(r"(\d+) acked", line)[0]) for line in summaries) >= 30
+
+
+@pytest.mark.slow
+def test_a_killed_worker_s_batch_is_redelivered_to_the_next(
+    tmp_path: Path, workers: list[Worker]
+) -> None:
+    """SIGKILL while a batch is open: its messages come back (10 s lease) and are stored once."""
+    topic, subscription = make_subscription(ack_deadline_seconds=10)
+    database = tmp_path / "pull.duckdb"
+    first = Worker(subscription, database, "--health-port", "0", "--max-batch-seconds", "120",
+                   "--max-batch-rows", "100000", "--lease-seconds", "10")  # fmt: skip
+    workers.append(first)
+    ids = publish(topic, 1000)
+    wait_until(lambda: first.status()[1]["received"] >= 10, 30, "the batch to fill")
+    first.stop(signal.SIGKILL)
+    assert stored(database)[0] == 0  # the batch was open, nothing written
+    second = Worker(subscription, database, "--health-port", "0", "--lease-seconds", "10")
+    workers.append(second)
+    wait_until(lambda: stored(database)[1] >= len(ids), 60, "redelivered rows")
+    assert second.stop() == 0, second.output()
+    assert stored(database) == (1000, 1000, 1000)
+    assert stored_ids(database) == set(ids)
+
+
+def test_sigterm_writes_the_open_batch_before_exiting(
+    tmp_path: Path, workers: list[Worker]
+) -> None:
+    """Ready while pulling; SIGTERM mid-batch: the batch is written and acked, exit 0."""
+    topic, subscription = make_subscription()
+    database = tmp_path / "pull.duckdb"
+    worker = Worker(subscription, database, "--health-port", "0", "--max-batch-seconds", "120",
+                    "--max-batch-rows", "100000")  # fmt: skip
+    workers.append(worker)
+    wait_until(lambda: worker.status()[0] == 200, 30, "readiness")
+    code, live = worker.status("livez")
+    assert (code, live["ok"]) == (200, True)
+    ids = publish(topic, 500)
+    wait_until(lambda: worker.status()[1]["received"] >= 5, 30, "the batch to fill")
+    assert stored(database)[0] == 0
+    started = time.monotonic()
+    assert worker.stop(signal.SIGTERM) == 0, worker.output()
+    assert time.monotonic() - started < 15
+    assert stored(database) == (500, 500, 500)
+    assert stored_ids(database) == set(ids)
+    assert acked(worker) == 5
