@@ -62,6 +62,7 @@ format: setup
 bench: setup-bench
 	$(PY) benchmarks/publisher_bench.py --write
 	$(PY) benchmarks/subscriber_bench.py --write
+	$(PY) benchmarks/pull_bench.py --write
 	$(PY) benchmarks/profile_bench.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after

@@ -83,6 +83,18 @@ def test_subscriber_benchmarks_run(pubsub_emulator_host: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("bench_extra")
+def test_pull_benchmarks_run(pubsub_emulator_host: str) -> None:
+    """Benchmarks 6-7 print rates and CPU for the function path and the worker, and freshness."""
+    output = run_quick("pull_bench.py", pubsub_emulator_host)
+    assert "**6. Pull worker against the function path**" in output
+    assert len(numbers_in_rows(output, "function path")) >= 3
+    assert len(numbers_in_rows(output, "pull worker")) >= 3
+    assert len(numbers_in_rows(output, "1,000 events/s")) >= 4
+    assert re.search(r"Messages per event: 0\.0020", output)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("bench_extra")
 def test_profile_reports_where_the_time_goes(pubsub_emulator_host: str) -> None:
     """The profile names the background thread's costs, the caller path and the core."""
     output = run_quick("profile_bench.py", pubsub_emulator_host)
