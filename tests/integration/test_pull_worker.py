@@ -127,13 +127,15 @@ def make_subscription(ack_deadline_seconds: int = 10) -> tuple[str, str]:
     return topic, subscription
 
 
-def publish(topic: str, count: int) -> list[str]:
-    """``count`` real envelopes in NDJSON messages of 100; returns their event ids."""
+def publish(
+    topic: str, count: int, per_message: int = EVENTS_PER_MESSAGE, **fields: Any
+) -> list[str]:
+    """``count`` real envelopes in NDJSON messages of ``per_message``; returns their event ids."""
     publisher = pubsub_v1.PublisherClient()
     ids: list[str] = []
     futures = []
-    for start in range(0, count, EVENTS_PER_MESSAGE):
-        lines = [envelope_line() for _ in range(min(EVENTS_PER_MESSAGE, count - start))]
+    for start in range(0, count, per_message):
+        lines = [envelope_line(**fields) for _ in range(min(per_message, count - start))]
         ids.extend(json.loads(line)["event_id"] for line in lines)
         futures.append(publisher.publish(topic, b"\n".join(lines), il_audit_count=str(len(lines))))
     for future in futures:
@@ -221,3 +223,15 @@ def test_sigterm_writes_the_open_batch_before_exiting(
     assert stored(database) == (500, 500, 500)
     assert stored_ids(database) == set(ids)
     assert acked(worker) == 5
+
+
+def test_large_messages_arrive_whole(tmp_path: Path, workers: list[Worker]) -> None:
+    """Twelve 500-event messages of ~0.5 MB: streaming-pull responses over gRPC's 4 MiB default."""
+    topic, subscription = make_subscription()
+    database = tmp_path / "pull.duckdb"
+    ids = publish(topic, 6000, per_message=500, payload={"pad": "x" * 900})
+    worker = Worker(subscription, database, "--health-port", "0")
+    workers.append(worker)
+    wait_until(lambda: stored(database)[1] >= len(ids), 30, "6,000 rows")
+    assert worker.stop() == 0, worker.output()
+    assert stored(database) == (6000, 6000, 6000)
