@@ -18,7 +18,7 @@
    freshness of an event is the time its row is first seen by the reader
    minus the time just before its ``emit()`` (polling adds up to 100 ms).
 
-    python benchmarks/pull_bench.py [--events 20000] [--rate 5000] [--seconds 10]
+    python benchmarks/pull_bench.py [--events 100000] [--rate 5000] [--seconds 10]
                                     [--reps 3] [--write] [--quick] [--emulator-host H]
 """
 
@@ -347,7 +347,7 @@ def tables(result: dict[str, Any], args: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000, help="events per throughput run")
+    parser.add_argument("--events", type=int, default=100_000, help="events per throughput run")
     parser.add_argument("--rate", type=int, default=5_000, help="events/s for freshness")
     parser.add_argument("--seconds", type=int, default=10, help="seconds per freshness run")
     add_common_arguments(parser)
