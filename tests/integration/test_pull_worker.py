@@ -143,14 +143,22 @@ def publish(
     return ids
 
 
+COUNTS = (
+    "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_deduped), "
+    "(SELECT count(DISTINCT event_id) FROM events_deduped)"
+)
+
+
 def stored(database: Path) -> tuple[int, int, int]:
-    """(rows of events, rows of events_deduped, distinct event ids) now."""
-    rows = duck.peek(
-        database,
-        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_deduped), "
-        "(SELECT count(DISTINCT event_id) FROM events_deduped)",
-    )
+    """(rows of events, rows of events_deduped, distinct event ids) now; -1s while busy."""
+    rows = duck.peek(database, COUNTS)
     return rows[0] if rows else (-1, -1, -1)
+
+
+def counted(database: Path) -> tuple[int, int, int]:
+    """:func:`stored`, waiting (up to 10 s) while a worker holds the file."""
+    (row,) = duck.read(database, COUNTS, timeout=10)
+    return (int(row[0]), int(row[1]), int(row[2]))
 
 
 def stored_ids(database: Path) -> set[str]:
@@ -173,7 +181,7 @@ def test_two_workers_store_every_event_exactly_once(tmp_path: Path, workers: lis
     ids = publish(topic, 3000)
     wait_until(lambda: stored(database)[1] >= len(ids), 60, "3,000 rows")
     assert worker.stop() == 0, worker.output()
-    assert stored(database) == (3000, 3000, 3000)
+    assert counted(database) == (3000, 3000, 3000)
     assert stored_ids(database) == set(ids)
     summaries = [line for line in worker.lines if "acked" in line]
     assert len(summaries) == 2, worker.output()  # one per child process
@@ -193,12 +201,12 @@ def test_a_killed_worker_s_batch_is_redelivered_to_the_next(
     ids = publish(topic, 1000)
     wait_until(lambda: first.status()[1]["received"] >= 10, 30, "the batch to fill")
     first.stop(signal.SIGKILL)
-    assert stored(database)[0] == 0  # the batch was open, nothing written
+    assert counted(database)[0] == 0  # the batch was open, nothing written
     second = Worker(subscription, database, "--health-port", "0", "--lease-seconds", "10")
     workers.append(second)
     wait_until(lambda: stored(database)[1] >= len(ids), 60, "redelivered rows")
     assert second.stop() == 0, second.output()
-    assert stored(database) == (1000, 1000, 1000)
+    assert counted(database) == (1000, 1000, 1000)
     assert stored_ids(database) == set(ids)
 
 
@@ -216,11 +224,11 @@ def test_sigterm_writes_the_open_batch_before_exiting(
     assert (code, live["ok"]) == (200, True)
     ids = publish(topic, 500)
     wait_until(lambda: worker.status()[1]["received"] >= 5, 30, "the batch to fill")
-    assert stored(database)[0] == 0
+    assert counted(database)[0] == 0
     started = time.monotonic()
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
     assert time.monotonic() - started < 15
-    assert stored(database) == (500, 500, 500)
+    assert counted(database) == (500, 500, 500)
     assert stored_ids(database) == set(ids)
     assert acked(worker) == 5
 
@@ -234,4 +242,4 @@ def test_large_messages_arrive_whole(tmp_path: Path, workers: list[Worker]) -> N
     workers.append(worker)
     wait_until(lambda: stored(database)[1] >= len(ids), 30, "6,000 rows")
     assert worker.stop() == 0, worker.output()
-    assert stored(database) == (6000, 6000, 6000)
+    assert counted(database) == (6000, 6000, 6000)
