@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from il_audit.schemas.wire import count_lines
 from il_audit.subscriber_fn.core import MessageMeta
 from il_audit.subscriber_fn.errors import SubscriberError, TransientError
 from il_audit.subscriber_fn.pipeline import BatchMessage, Pipeline
@@ -138,11 +139,11 @@ def message_meta(message: Any, subscription: str) -> MessageMeta:
 
 
 def estimated_rows(data: bytes, attributes: Any) -> int:
-    """Events in a message: its ``il_audit_count`` attribute, else its line count."""
+    """Events in a message: its ``il_audit_count`` attribute, else its lines (inflated first)."""
     count = attributes.get("il_audit_count", "")
     if isinstance(count, str) and count.isdigit() and int(count) > 0:
         return int(count)
-    return data.count(b"\n") + 1
+    return count_lines(data)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from il_audit.schemas.wire import compress_body
 from il_audit.subscriber_fn._health import HealthServer, default_host
 from il_audit.subscriber_fn.pull_worker import (
     PullConfigError,
@@ -263,9 +264,19 @@ def test_message_metadata_is_what_the_function_path_records() -> None:
 
 
 def test_rows_are_estimated_from_the_count_attribute_or_the_lines() -> None:
-    """il_audit_count when present, else one row per line."""
+    """il_audit_count when present, else one row per line, gzip bodies inflated first."""
     assert estimated_rows(b"a\nb\nc", {}) == 3
+    assert estimated_rows(compress_body(b"a\nb\nc"), {}) == 3
     assert estimated_rows(b"a", {"il_audit_count": "500"}) == 500
+
+
+def test_a_gzip_message_is_stored_like_a_plain_one(make_worker: Any) -> None:
+    """The publisher's gzip bodies go through the same core: rows stored, message acked."""
+    worker, _ = make_worker(max_batch_rows=3, max_batch_seconds=30)
+    message = FakeMessage(compress_body(b"\n".join(envelope_line() for _ in range(3))), "m-1")
+    worker.on_message(message)
+    assert settle(message) == ["ack"]
+    assert count(worker.pipeline, "events") == 3
 
 
 def test_health_binds_every_address_only_on_cloud_run() -> None:
