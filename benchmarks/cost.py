@@ -201,8 +201,10 @@ def render(lines: Sequence[Line], prices: Mapping[str, Any], measured: Mapping[s
         f"({size['plain_per_event'] * PACKED / size['gzip_per_message']:.1f}x), "
         f"{size['bigquery_row']:.0f} B per BigQuery row; function CPU "
         f"{cpu['function_per_invocation_one_event'] * 1000:.2f} ms per one-event push and "
-        f"{cpu['function_per_invocation_500_events'] * 1000:.1f} ms per 500-event push; "
-        f"pull worker {cpu['pull_worker_per_1000_events']:.3f} CPU-s per 1,000 events. "
+        f"{cpu['function_per_invocation_500_events'] * 1000:.1f} ms per 500-event push "
+        "(in-process, against the BigQuery stand-in); "
+        f"pull worker {cpu['pull_worker_per_1000_events']:.3f} CPU-s per 1,000 events "
+        "(`pull_bench.py`: through the emulator into DuckDB). "
         f"Target (issue 15): every il-audit path ≤ 1/10 of the naive path: {verdict} "
         f"(highest ratio {worst:.3f}).\n"
     )
