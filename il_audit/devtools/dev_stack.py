@@ -173,6 +173,12 @@ def up(
                     "IL_AUDIT_SINK": "bigquery",
                     "IL_BQ_API_ENDPOINT": standin.url,
                     "IL_BQ_STORAGE_API_ENDPOINT": standin.grpc_address,
+                    # bqemulator 1.4.0 runs AppendRows on a gRPC thread against the same
+                    # DuckDB connection its REST queries use on the event loop: a query
+                    # while the function appends can hang the stand-in. insertAll goes
+                    # through the event loop, so a stack that is queried while it loads
+                    # writes that way (the Storage Write path is tested on its own).
+                    "IL_AUDIT_BQ_WRITE_METHOD": "insert_all",
                 }
             )
         server = start_function(function_env, port=function_port,

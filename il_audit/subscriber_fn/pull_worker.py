@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import queue
 import threading
 import time
@@ -36,6 +35,7 @@ from typing import Any, Final
 
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from il_audit.pubsub_clients import subscriber_client
 from il_audit.schemas.wire import count_lines
 from il_audit.subscriber_fn.core import MessageMeta
 from il_audit.subscriber_fn.errors import SubscriberError, TransientError
@@ -66,25 +66,6 @@ class PullSettings:
     """Longest lease extension (and stream ack deadline); 10..600."""
     liveness_seconds: float = 60.0
     """``/livez`` fails when the flusher made no progress for this long."""
-
-
-def subscriber_client() -> pubsub_v1.SubscriberClient:
-    """A ``SubscriberClient``; towards ``PUBSUB_EMULATOR_HOST``, one without gRPC's 4 MiB limit.
-
-    The client's own emulator channel keeps gRPC's default 4 MiB receive limit
-    (its production channel lifts it): a streaming-pull response of a few
-    500-event messages is larger, breaks the stream, and its messages come
-    back only to break it again.
-    """
-    host = os.environ.get("PUBSUB_EMULATOR_HOST")
-    if not host:
-        return pubsub_v1.SubscriberClient()
-    import grpc
-    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
-
-    unlimited = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
-    channel = grpc.insecure_channel(host, options=unlimited)
-    return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
 
 
 def subscription_path(name: str, project: str | None) -> str:

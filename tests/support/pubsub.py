@@ -12,6 +12,7 @@ from typing import Any
 from google.api_core import exceptions as core_exceptions
 from google.cloud import pubsub_v1
 
+from il_audit.pubsub_clients import subscriber_client
 from il_audit.schemas.wire import MalformedBodyError, count_lines, message_body
 
 PROJECT = "il-audit-test"
@@ -91,7 +92,7 @@ def pull_messages(
     subscription_path: str, *, expect_events: int, timeout: float = 30.0, grace: float = 0.5
 ) -> list[ReceivedMessage]:
     """Synchronously pull and ack messages (see :meth:`TopicWithSubscription.pull`)."""
-    subscriber = pubsub_v1.SubscriberClient()
+    subscriber = subscriber_client()  # no 4 MiB limit: responses of big messages arrive whole
     received: list[ReceivedMessage] = []
     deadline = time.monotonic() + timeout
     grace_until: float | None = None

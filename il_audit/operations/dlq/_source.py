@@ -58,13 +58,13 @@ class PubSubSource:
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
         pull_timeout: float = 2.0,
     ) -> None:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+        from il_audit.pubsub_clients import subscriber_client
 
         self.lease_seconds = lease_seconds
         """How long pulled messages stay hidden; after a crash they return after this."""
         self.pull_timeout = pull_timeout
         """An empty pull can wait this long (the emulator always does)."""
-        self.client = client or pubsub_v1.SubscriberClient()
+        self.client = client or subscriber_client()  # large dead letters: no 4 MiB limit
         if "/" not in subscription:
             if not project:
                 raise DlqError(f"give the full path of {subscription!r} or set a project")
