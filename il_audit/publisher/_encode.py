@@ -136,9 +136,14 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
     return data
 
 
+def _payload_only(fields: dict[str, Any]) -> bool:
+    """Whether every keyword belongs in ``payload`` as it is (no envelope field, no None)."""
+    return ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values()
+
+
 def _split_keywords(fields: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Move envelope keywords into ``data``; return the others (the payload's), Nones dropped."""
-    if fields and ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values():
+    if fields and _payload_only(fields):
         return fields  # the usual call: payload keywords only; the publisher owns this dict
     extras: dict[str, Any] = {}
     for key, value in fields.items():
@@ -198,7 +203,7 @@ def _head(
 def _fast_event(captured: Captured, defaults: ContextDefaults) -> Encoded | None:
     """The usual event (payload keywords only, our id and time) from its cached head."""
     event_id, time_ns, event_type, context, fields = captured
-    if fields and not (ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values()):
+    if fields and not _payload_only(fields):
         return None
     if type(event_type) is not str or not is_known(event_type):
         return None
