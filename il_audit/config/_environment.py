@@ -58,6 +58,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "subscription_max_backoff_seconds": ("IL_AUDIT_MAX_BACKOFF_SECONDS",),
     "subscription_ack_deadline_seconds": ("IL_AUDIT_ACK_DEADLINE_SECONDS",),
     "dlq_max_replays": ("IL_AUDIT_MAX_REPLAYS",),
+    "max_rejects_per_message": ("IL_AUDIT_MAX_REJECTS_PER_MESSAGE",),
     "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
     "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
     "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
@@ -72,9 +73,6 @@ BOOL_RULE: Final = "must be one of 1/true/yes/on or 0/false/no/off"
 BOOL_FIELDS: Final = frozenset({"store_query_text", "store_model_call_text", "strict"})
 # Variables in other units than their field: raw value -> the field's unit.
 UNIT_CONVERSIONS: Final = {"IL_AUDIT_FLUSH_INTERVAL_SECONDS": 1000.0}
-
-# Pub/Sub allows at most 10 MB per message; stay well below to leave room for attributes.
-PUBSUB_MESSAGE_LIMIT_BYTES = 9_000_000
 
 DEFAULT_KEYS = {
     "enabled": "enable_audit_logs",

@@ -29,7 +29,6 @@ from il_audit.config._environment import (
     DEFAULT_KEYS,
     ENABLE_VARIABLES,
     ENV_BINDINGS,
-    PUBSUB_MESSAGE_LIMIT_BYTES,
     bundled_defaults,
     env_problems,
     fallback_text,
@@ -38,6 +37,7 @@ from il_audit.config._environment import (
     strict_requested,
 )
 from il_audit.errors import SettingsError
+from il_audit.schemas.wire import MAX_LINES_PER_MESSAGE, PUBSUB_MESSAGE_LIMIT_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +223,12 @@ class AuditSettings(BaseModel):
     dlq_max_replays: int = Field(
         ge=1,
         description="Replays of one dead letter before replay refuses it (IL_AUDIT_MAX_REPLAYS).",
+    )
+    max_rejects_per_message: int = Field(
+        ge=1,
+        le=MAX_LINES_PER_MESSAGE,
+        description="Rejected lines of one message dead-lettered one by one; past it the message "
+        "is dead-lettered once, whole (IL_AUDIT_MAX_REJECTS_PER_MESSAGE).",
     )
     spool_dir: str | None = Field(
         default=None,

@@ -113,6 +113,11 @@ class DeadLetterRow(BaseModel):
     raw_truncated: bool = Field(default=False, description="raw_line was cut to fit.")
     raw_sha256: Label | None = Field(default=None, description="SHA-256 of the rejected bytes.")
     attributes: JsonObject | None = Field(default=None, description="The message's attributes.")
+    raw_bytes: int | None = Field(
+        default=None,
+        description="Size in bytes of the rejected data before any cut (null in rows written "
+        "before this column).",
+    )
 
 
 class CostRateRow(BaseModel):

@@ -46,10 +46,13 @@ dead_hourly AS (
     COUNTIF(d.error_class = 'malformed_attributes') AS dead_lettered_malformed_attributes,
     COUNTIF(d.error_class = 'malformed_data') AS dead_lettered_malformed_data,
     COUNTIF(d.error_class = 'builder_failed') AS dead_lettered_builder_failed,
+    COUNTIF(d.error_class = 'too_many_rejects') AS dead_lettered_too_many_rejects,
+    COUNTIF(d.error_class = 'too_many_lines') AS dead_lettered_too_many_lines,
     COUNTIF(d.error_class NOT IN (
       'undecodable', 'invalid_json', 'schema_violation', 'unknown_event_type',
       'oversize', 'empty_message', 'sink_rejected', 'internal_error',
-      'malformed_message', 'malformed_attributes', 'malformed_data', 'builder_failed'
+      'malformed_message', 'malformed_attributes', 'malformed_data', 'builder_failed',
+      'too_many_rejects', 'too_many_lines'
     )) AS dead_lettered_other
   FROM (
     -- One row per dead_letter_id: the Storage Write API's default stream is
@@ -76,6 +79,8 @@ SELECT
   COALESCE(d.dead_lettered_malformed_attributes, 0) AS dead_lettered_malformed_attributes,
   COALESCE(d.dead_lettered_malformed_data, 0) AS dead_lettered_malformed_data,
   COALESCE(d.dead_lettered_builder_failed, 0) AS dead_lettered_builder_failed,
+  COALESCE(d.dead_lettered_too_many_rejects, 0) AS dead_lettered_too_many_rejects,
+  COALESCE(d.dead_lettered_too_many_lines, 0) AS dead_lettered_too_many_lines,
   COALESCE(d.dead_lettered_other, 0) AS dead_lettered_other,
   COALESCE(a.events_with_usage, 0) AS events_with_usage,
   COALESCE(a.unpriced_events, 0) AS unpriced_events,

@@ -6,6 +6,13 @@ row or exactly one reject, so one bad line never blocks its neighbours.
 Blank lines carry nothing and are skipped; a message with no non-blank line at
 all is one reject (``empty_message``).
 
+What one message can cost is bounded. A body over ``MAX_LINES_PER_MESSAGE``
+lines is not read: it is one reject (``too_many_lines``) and nothing of it is
+stored. A message with more rejected lines than ``max_rejects`` keeps its
+accepted rows, and its rejects become one reject of the whole message as
+received (``too_many_rejects``, with the counts); rejects past the cap are only
+counted, never kept.
+
 Envelopes are read tolerantly (the wire contract's evolution rule): a
 top-level field this version does not know is kept in ``payload`` under its
 own name and listed in the row's ``unknown_fields``, never rejected.
@@ -19,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +42,13 @@ from il_audit.schemas.envelope import (
 )
 from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
 from il_audit.schemas.taxonomy import is_known
-from il_audit.schemas.wire import MalformedBodyError, message_body, split_lines
+from il_audit.schemas.wire import (
+    MAX_LINES_PER_MESSAGE,
+    MalformedBodyError,
+    line_total,
+    message_body,
+    split_lines,
+)
 from il_audit.subscriber_fn.pricing import PricingCatalog, price_usage
 
 logger = logging.getLogger(__name__)
@@ -67,6 +81,15 @@ class ErrorClass(StrEnum):
     """The message's data is null, not a string, not base64, or gzip that does not inflate."""
     BUILDER_FAILED = "builder_failed"
     """The app's registered builder raised; the publisher sent the raw fields to keep them."""
+    TOO_MANY_REJECTS = "too_many_rejects"
+    """More lines of the message were rejected than the cap: the whole message, once."""
+    TOO_MANY_LINES = "too_many_lines"
+    """The body has more lines than a message may hold: the whole message, unread."""
+
+
+DEFAULT_MAX_REJECTS: Final = 100
+"""Rejects kept per message unless told otherwise (``IL_AUDIT_MAX_REJECTS_PER_MESSAGE``)."""
+_CLASSES_IN_DETAIL: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +125,12 @@ class ProcessResult:
     """``row_lines[i]`` is the line index that produced ``rows[i]``."""
     raw_lines: list[bytes] = field(default_factory=list)
     """``raw_lines[i]`` is the raw line behind ``rows[i]`` (for sink rejections)."""
+    lines: int = 0
+    """Non-blank lines read."""
+    rejected: int = 0
+    """Lines rejected, past the cap too (``rejects`` then holds the one whole-message reject)."""
+    reject_classes: Counter[str] = field(default_factory=Counter)
+    """Error classes of the first rejected lines (up to the cap)."""
 
 
 UNKNOWN_FIELDS_KEY: Final = "_unknown_fields"
@@ -113,7 +142,12 @@ _UNKNOWN_TYPE_HINT: Final = (
 
 
 def process_message(
-    data: bytes, meta: MessageMeta, catalog: PricingCatalog, now: datetime
+    data: bytes,
+    meta: MessageMeta,
+    catalog: PricingCatalog,
+    now: datetime,
+    *,
+    max_rejects: int = DEFAULT_MAX_REJECTS,
 ) -> ProcessResult:
     """Validate, price and shape every line of one message. Never raises for bad input."""
     result = ProcessResult()
@@ -122,9 +156,14 @@ def process_message(
     except MalformedBodyError as exc:
         result.rejects.append(_reject(ErrorClass.MALFORMED_DATA, str(exc), data, None))
         return result
-    seen_any = False
+    total = line_total(body)
+    if total > MAX_LINES_PER_MESSAGE:
+        detail = f"{total} lines, over the limit of {MAX_LINES_PER_MESSAGE} per message"
+        result.rejects.append(_reject(ErrorClass.TOO_MANY_LINES, detail, data, None))
+        return result
+    classes = result.reject_classes
     for index, line in split_lines(body):
-        seen_any = True
+        result.lines += 1
         try:
             outcome = process_line(line, index, meta, catalog, now)
         except Exception as exc:  # a bug must not block the good lines of the message
@@ -136,16 +175,39 @@ def process_message(
                 index,
             )
         if isinstance(outcome, Reject):
-            result.rejects.append(outcome)
+            result.rejected += 1
+            if result.rejected <= max_rejects:  # past the cap a reject is only counted
+                result.rejects.append(outcome)
+                classes[outcome.error_class.value] += 1
         else:
             result.rows.append(outcome)
             result.row_lines.append(index)
             result.raw_lines.append(line)
-    if not seen_any:
+    if result.rejected > max_rejects:
+        result.rejects = [
+            too_many_rejects(data, result.rejected, result.lines, classes, max_rejects)
+        ]
+    elif not result.lines:
         result.rejects.append(
             Reject(ErrorClass.EMPTY_MESSAGE, "the message has no envelope lines", body, None)
         )
     return result
+
+
+def too_many_rejects(
+    data: bytes, rejected: int, lines: int, classes: Mapping[str, int], cap: int
+) -> Reject:
+    """The one reject of a message with more rejected lines than ``cap``: data as received.
+
+    ``classes`` counts the error classes of the first rejects (up to ``cap`` of them).
+    """
+    ranked = sorted(classes.items(), key=lambda item: (-item[1], item[0]))
+    first = ", ".join(f"{name} {count}" for name, count in ranked[:_CLASSES_IN_DETAIL])
+    detail = (
+        f"{rejected} of {lines} lines rejected, over the limit of {cap} per message; "
+        f"the first {sum(classes.values())}: {first}"
+    )
+    return _reject(ErrorClass.TOO_MANY_REJECTS, detail, data, None)
 
 
 def process_line(
@@ -286,9 +348,14 @@ def dead_letter_row(
     meta: MessageMeta,
     now: datetime,
 ) -> dict[str, Any]:
-    """The ``dead_letters`` row for a reject (the raw line kept as text, escaped if not UTF-8)."""
-    text = reject.raw.decode("utf-8", "backslashreplace")
-    truncated = len(text) > MAX_RAW_LINE_CHARS
+    """The ``dead_letters`` row for a reject.
+
+    The raw bytes are kept as text (invalid UTF-8 escaped), cut to their first
+    ``MAX_RAW_LINE_CHARS`` like a dead-letter message's data (``raw_truncated``);
+    ``raw_bytes`` and ``raw_sha256`` describe the bytes before any cut.
+    """
+    text = reject.raw[:MAX_RAW_LINE_CHARS].decode("utf-8", "backslashreplace")
+    truncated = len(reject.raw) > MAX_RAW_LINE_CHARS or len(text) > MAX_RAW_LINE_CHARS
     return {
         "dead_letter_id": dead_letter_id(reject, meta),
         "received_at": now,
@@ -303,6 +370,7 @@ def dead_letter_row(
         "event_type": reject.event_type,
         "raw_line": text[:MAX_RAW_LINE_CHARS],
         "raw_truncated": truncated,
+        "raw_bytes": len(reject.raw),
         "raw_sha256": hashlib.sha256(reject.raw).hexdigest(),
         "attributes": dict(attributes) or None,
     }

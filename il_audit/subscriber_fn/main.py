@@ -26,12 +26,13 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
+from il_audit.schemas.wire import ascii_int
 from il_audit.subscriber_fn import cloud_logging
 from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, Reject
 from il_audit.subscriber_fn.errors import TransientError
@@ -39,6 +40,9 @@ from il_audit.subscriber_fn.pipeline import default_pipeline
 
 cloud_logging.install()
 logger = logging.getLogger("il_audit.subscriber_fn")
+
+MAX_DELIVERY_ATTEMPT: Final = 1_000_000
+"""Pub/Sub stops at ``max_delivery_attempts`` (at most 100); a larger count is not one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +83,24 @@ def _identifier(value: Any) -> str | None:
     return str(value) or None
 
 
+def _delivery_attempt(value: Any) -> int | None:
+    """A delivery attempt from 1 to :data:`MAX_DELIVERY_ATTEMPT`, or None for anything else.
+
+    Strings must be ASCII digits: ``str.isdigit()`` accepts ``"²"``, which ``int()``
+    refuses, and ``int()`` refuses 5,000 digits; either escaped as a 400.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= MAX_DELIVERY_ATTEMPT else None
+    if isinstance(value, str):
+        attempt = ascii_int(value, MAX_DELIVERY_ATTEMPT)
+        return attempt if attempt else None
+    return None
+
+
 def _meta(body: dict[str, Any], message: dict[str, Any], event_id: str | None) -> MessageMeta:
     attempt = body.get("deliveryAttempt", message.get("deliveryAttempt"))
-    attempt_text = str(attempt) if isinstance(attempt, (int, str)) else ""
     subscription = body.get("subscription")
     return MessageMeta(
         # Eventarc sets the CloudEvent id to the Pub/Sub message id.
@@ -89,7 +108,7 @@ def _meta(body: dict[str, Any], message: dict[str, Any], event_id: str | None) -
         or _identifier(message.get("message_id"))
         or event_id,
         publish_time=_parse_time(message.get("publishTime") or message.get("publish_time")),
-        delivery_attempt=int(attempt_text) if attempt_text.isdigit() else None,
+        delivery_attempt=_delivery_attempt(attempt),
         subscription=subscription if isinstance(subscription, str) else None,
     )
 

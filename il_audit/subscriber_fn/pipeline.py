@@ -11,7 +11,14 @@ retried. Order of work for one message:
 3. rejects go to the dead_letters table and to the dead-letter topic.
 
 A failure in 2 or 3 raises, and the redelivered message repeats the steps;
-keyed inserts make the repetition invisible in the tables.
+keyed inserts make the repetition invisible in the tables. The one exception
+is a dead letter Pub/Sub can never take (too large, attributes it refuses):
+its row is written, it is logged and counted (``Outcome.unpublished``), and
+the message is acknowledged, since retrying could not help.
+
+A message with more rejected lines than ``max_rejects`` (sink refusals
+included) is dead-lettered once, whole, as ``too_many_rejects``; its accepted
+rows are still stored.
 
 ``Pipeline.handle_batch()`` does the same for many messages at once (the
 streaming-pull worker): the rows of every message go to the sink in one
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,12 +40,14 @@ from typing import Any, Protocol
 from il_audit.config.settings import AuditSettings
 from il_audit.subscriber_fn.catalogs import CatalogProvider, catalog_provider
 from il_audit.subscriber_fn.core import (
+    DEFAULT_MAX_REJECTS,
     ErrorClass,
     MessageMeta,
     ProcessResult,
     Reject,
     dead_letter_row,
     process_message,
+    too_many_rejects,
 )
 from il_audit.subscriber_fn.sinks import Sink, create_sink
 
@@ -49,8 +59,9 @@ class DeadLetterChannel(Protocol):
 
     def publish(
         self, rejects: list[Reject], attributes: Mapping[str, str], meta: MessageMeta
-    ) -> list[str]:
-        """Publish every reject or raise a TransientError."""
+    ) -> list[str | None]:
+        """Publish every reject: its id, or None for one that can never be published
+        (logged by the channel); raise a TransientError for anything that may pass later."""
         ...
 
 
@@ -61,6 +72,8 @@ class Outcome:
     accepted: int
     rejected: int
     error_classes: tuple[str, ...]
+    unpublished: int = 0
+    """Dead letters the topic can never take: only in the dead_letters table."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +105,13 @@ class Pipeline:
         dead_letters: DeadLetterChannel | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
+        max_rejects: int = DEFAULT_MAX_REJECTS,
     ) -> None:
         self.sink = sink
         self.catalogs = catalogs
         self.dead_letters = dead_letters
         self.clock = clock
+        self.max_rejects = max_rejects
 
     def handle(self, data: bytes, attributes: Mapping[str, str], meta: MessageMeta) -> Outcome:
         """Process one message; returns when it may be acked, raises TransientError otherwise."""
@@ -119,7 +134,9 @@ class Pipeline:
                 results.append(ProcessResult())
                 rejects.append([message.reject])
                 continue
-            result = process_message(message.data, message.meta, catalog, now)
+            result = process_message(
+                message.data, message.meta, catalog, now, max_rejects=self.max_rejects
+            )
             results.append(result)
             rejects.append(list(result.rejects))
             owners.extend((position, index) for index in range(len(result.rows)))
@@ -142,11 +159,20 @@ class Pipeline:
                     row["event_type"],
                 )
             )
-        self._dead_letter_batch(messages, rejects, now)
+        for position, refused_count in enumerate(refused_per_message):
+            result = results[position]
+            rejected = result.rejected + refused_count
+            if refused_count and rejected > self.max_rejects:
+                classes = Counter(result.reject_classes)
+                classes[ErrorClass.SINK_REJECTED.value] += refused_count
+                data, cap = messages[position].data, self.max_rejects
+                rejects[position] = [too_many_rejects(data, rejected, result.lines, classes, cap)]
+        unpublished = self._dead_letter_batch(messages, rejects, now)
         outcomes = []
         for position, message in enumerate(messages):
             stored = len(results[position].rows) - refused_per_message[position]
-            outcomes.append(self._outcome(stored, rejects[position], message.meta))
+            outcome = self._outcome(stored, rejects[position], message.meta, unpublished[position])
+            outcomes.append(outcome)
         return outcomes
 
     def dead_letter_message(
@@ -157,35 +183,51 @@ class Pipeline:
 
     def _dead_letter_batch(
         self, messages: Sequence[BatchMessage], rejects: list[list[Reject]], now: datetime
-    ) -> None:
-        """One dead_letters write for the batch, then each message's rejects to the topic."""
+    ) -> list[int]:
+        """One dead_letters write for the batch, then each message's rejects to the topic.
+
+        Returns, per message, the dead letters the topic can never take.
+        """
+        unpublished = [0] * len(messages)
         dead_rows = [
             dead_letter_row(reject, message.attributes, message.meta, now)
             for message, message_rejects in zip(messages, rejects, strict=True)
             for reject in message_rejects
         ]
         if not dead_rows:
-            return
+            return unpublished
         self.sink.write_dead_letters(dead_rows)
         if self.dead_letters is not None:
-            for message, message_rejects in zip(messages, rejects, strict=True):
+            for position, (message, message_rejects) in enumerate(
+                zip(messages, rejects, strict=True)
+            ):
                 if message_rejects:
-                    self.dead_letters.publish(message_rejects, message.attributes, message.meta)
+                    ids = self.dead_letters.publish(
+                        message_rejects, message.attributes, message.meta
+                    )
+                    unpublished[position] = sum(1 for published in ids if published is None)
+        return unpublished
 
     @staticmethod
-    def _outcome(accepted: int, rejects: list[Reject], meta: MessageMeta) -> Outcome:
+    def _outcome(
+        accepted: int, rejects: list[Reject], meta: MessageMeta, unpublished: int = 0
+    ) -> Outcome:
         outcome = Outcome(
             accepted=accepted,
             rejected=len(rejects),
             error_classes=tuple(sorted({reject.error_class.value for reject in rejects})),
+            unpublished=unpublished,
         )
         if rejects:
             logger.warning(
-                "il-audit: message %s: %d accepted, %d dead-lettered (%s)",
+                "il-audit: message %s: %d accepted, %d dead-lettered (%s)%s",
                 meta.message_id,
                 outcome.accepted,
                 outcome.rejected,
                 ", ".join(outcome.error_classes),
+                f", {unpublished} only in dead_letters (the topic refused them)"
+                if unpublished
+                else "",
             )
         return outcome
 
@@ -210,7 +252,12 @@ def build_pipeline(settings: AuditSettings, *, with_topic: bool = True) -> Pipel
         from il_audit.subscriber_fn.dead_letter import DeadLetterTopic
 
         dead_letters = DeadLetterTopic(settings.project, settings.dlq_topic)
-    return Pipeline(sink, catalog_provider(settings, sink.read_cost_rates), dead_letters)
+    return Pipeline(
+        sink,
+        catalog_provider(settings, sink.read_cost_rates),
+        dead_letters,
+        max_rejects=settings.max_rejects_per_message,
+    )
 
 
 def default_pipeline() -> Pipeline:

@@ -6,6 +6,7 @@ and an Eventarc-style binary CloudEvent.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,11 @@ from typing import Any
 import functions_framework
 import pytest
 
+from il_audit.schemas.wire import compress_body
 from il_audit.subscriber_fn import main, pipeline
 from il_audit.subscriber_fn.main import decode_event
 from tests.support.duck import read
-from tests.support.factories import seed_token_cost
+from tests.support.factories import envelope_line, seed_token_cost
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 MAIN = Path(main.__file__)
@@ -158,3 +160,60 @@ def test_a_body_that_is_not_a_cloudevent_gets_a_client_error(client: Any) -> Non
         response = client.post("/", data=body, headers={"Content-Type": "application/json"})
         assert 400 <= response.status_code < 500, body
         assert b"<script>" not in response.data
+
+
+def push(data: bytes, message_id: str, **message: Any) -> dict[str, Any]:
+    """A Pub/Sub message as the CloudEvent data Eventarc sends (deliveryAttempt kept)."""
+    encoded = base64.b64encode(data).decode()
+    return {"message": {"data": encoded, "messageId": message_id, **message}, "subscription": "s"}
+
+
+def post(client: Any, body: dict[str, Any]) -> Any:
+    """``body`` as a binary-mode CloudEvent (functions-framework passes its data through)."""
+    headers = {
+        "ce-id": body["message"]["messageId"],
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/p/topics/t",
+        "Content-Type": "application/json",
+    }
+    return client.post("/", data=json.dumps(body), headers=headers)
+
+
+@pytest.mark.parametrize("attempt", ["²", "9" * 5000, 10**7])
+def test_an_odd_delivery_attempt_is_ignored_not_refused(
+    client: Any, tmp_path: Path, attempt: Any
+) -> None:
+    """A delivery attempt that is no small count of ASCII digits is recorded as NULL; 2xx."""
+    response = post(client, push(envelope_line(), "m-odd", deliveryAttempt=attempt))
+    assert response.status_code == 200, response.data
+    assert query(tmp_path, "SELECT message_id, delivery_attempt FROM events") == [("m-odd", None)]
+
+
+def test_a_delivery_attempt_in_ascii_digits_is_recorded(client: Any, tmp_path: Path) -> None:
+    """The usual value, as a string or a number, lands in delivery_attempt."""
+    for index, attempt in enumerate(["3", 4]):
+        body = push(envelope_line(), f"m-{index}", deliveryAttempt=attempt)
+        assert post(client, body).status_code == 200
+    rows = query(tmp_path, "SELECT delivery_attempt FROM events ORDER BY message_id")
+    assert rows == [(3,), (4,)]
+
+
+def test_every_member_of_a_multi_member_gzip_body_is_stored(client: Any, tmp_path: Path) -> None:
+    """gzip(a\\n) + gzip(b): the events of both members become rows."""
+    first, second = envelope_line(), envelope_line()
+    data = compress_body(first + b"\n") + compress_body(second)
+    assert post(client, push(data, "m-2")).status_code == 200
+    stored = {row[0] for row in query(tmp_path, "SELECT event_id FROM events")}
+    assert stored == {json.loads(first)["event_id"], json.loads(second)["event_id"]}
+
+
+def test_trailing_bytes_after_gzip_are_dead_lettered_whole(client: Any, tmp_path: Path) -> None:
+    """gzip(a) + garbage: nothing stored, the whole message dead-lettered with the reason."""
+    data = compress_body(envelope_line()) + b"garbage"
+    assert post(client, push(data, "m-3")).status_code == 200
+    assert query(tmp_path, "SELECT count(*) FROM events") == [(0,)]
+    dead = query(tmp_path, "SELECT dead_letter_id, error_class, error_detail FROM dead_letters")
+    assert dead == [
+        ("m-3:m", "malformed_data", "7 bytes after gzip member 1 are not another member")
+    ]
