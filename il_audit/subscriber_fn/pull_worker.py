@@ -6,9 +6,16 @@ message, whichever comes first, and hands it to
 :meth:`~il_audit.subscriber_fn.pipeline.Pipeline.handle_batch`: one events
 write for every message of the batch. A message is acked only after that
 returned (its rows written, its rejects dead-lettered); on a
-:class:`~il_audit.subscriber_fn.errors.TransientError` (or a bug) every
-message of the batch is nacked and comes back, and keyed writes make the
-repetition invisible in ``events_deduped``.
+:class:`~il_audit.subscriber_fn.errors.TransientError` every message of the
+batch is nacked and comes back, and keyed writes make the repetition
+invisible in ``events_deduped``.
+
+Any other error (a bug some message triggers) never fails the batch: the
+batch is bisected, each half written on its own, until the messages that
+fail alone are found; each of those is dead-lettered whole as
+``internal_error`` and acked, and everything else is written and acked.
+Bisecting costs about ``2 log2(n)`` writes for one culprit among ``n``
+messages, where retrying one message at a time would cost ``n``.
 
 Flow control keeps about two batches leased: the client stops pulling past
 ``2 * max_batch_rows`` messages or the bytes of two batches. The client
@@ -36,10 +43,10 @@ from typing import Any, Final
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from il_audit.pubsub_clients import subscriber_client
-from il_audit.schemas.wire import count_lines
-from il_audit.subscriber_fn.core import MessageMeta
+from il_audit.schemas.wire import ATTR_COUNT, MAX_LINES_PER_MESSAGE, ascii_int, count_lines
+from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, Reject
 from il_audit.subscriber_fn.errors import SubscriberError, TransientError
-from il_audit.subscriber_fn.pipeline import BatchMessage, Pipeline
+from il_audit.subscriber_fn.pipeline import BatchMessage, Outcome, Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,11 @@ BYTES_PER_ROW_BUDGET: Final = 2048
 MIN_FLOW_BYTES: Final = 10 * 1024 * 1024
 """Never less than one maximal Pub/Sub message."""
 _IDLE_POLL_SECONDS: Final = 0.5
+FAILED_BATCH_LOG: Final = (
+    "il-audit: batch of %d messages failed, nacked for redelivery "
+    "(consecutive_failed_batches=%d): %s"
+)
+"""The WARNING line of a failed batch; infra/terraform's log-based metric reads its count."""
 
 
 class PullConfigError(SubscriberError):
@@ -121,9 +133,10 @@ def message_meta(message: Any, subscription: str) -> MessageMeta:
 
 def estimated_rows(data: bytes, attributes: Any) -> int:
     """Events in a message: its ``il_audit_count`` attribute, else its lines (inflated first)."""
-    count = attributes.get("il_audit_count", "")
-    if isinstance(count, str) and count.isdigit() and int(count) > 0:
-        return int(count)
+    count = attributes.get(ATTR_COUNT, "")
+    declared = ascii_int(count, MAX_LINES_PER_MESSAGE) if isinstance(count, str) else None
+    if declared:
+        return declared
     return count_lines(data)
 
 
@@ -136,8 +149,14 @@ class Counters:
     nacked: int = 0
     batches: int = 0
     failed_batches: int = 0
+    consecutive_failed_batches: int = 0
+    """Batches failed in a row (transient errors); 0 again after a batch is written."""
     events_stored: int = 0
     dead_lettered: int = 0
+    isolated: int = 0
+    """Messages that failed alone with an unexpected error, dead-lettered whole."""
+    dead_letters_unpublished: int = 0
+    """Dead letters the topic refused for good (too large...): only in dead_letters."""
     last_batch_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -150,6 +169,7 @@ class _Pending:
     message: Any
     batch: BatchMessage
     rows: int
+    settled: bool = False
 
 
 Subscribe = Callable[..., Any]
@@ -314,32 +334,24 @@ class PullWorker:
     def _write(self, batch: list[_Pending]) -> None:
         started = time.monotonic()
         try:
-            outcomes = self.pipeline.handle_batch([pending.batch for pending in batch])
-        except Exception as exc:
-            if isinstance(exc, TransientError):
-                logger.warning(
-                    "il-audit: batch of %d messages failed, nacked for redelivery: %s",
-                    len(batch),
-                    exc,
-                )
-            else:  # a bug, not poison: redelivery ends in Pub/Sub's own dead-lettering
+            try:
+                outcomes = self.pipeline.handle_batch([pending.batch for pending in batch])
+            except TransientError:
+                raise
+            except Exception as exc:  # a bug some message triggers: find it, never fail the batch
                 logger.exception(
-                    "il-audit: unexpected failure on a batch of %d messages", len(batch)
+                    "il-audit: unexpected failure on a batch of %d messages; isolating",
+                    len(batch),
                 )
-            for pending in batch:
-                pending.message.nack()
-            self.counters.nacked += len(batch)
-            self.counters.failed_batches += 1
-            if not self._closing.is_set():
-                self._closing.wait(self._retry_pause)
+                self._isolate(batch, exc)
+            else:
+                self._settle(batch, outcomes)
+        except TransientError as exc:
+            self._failed([pending for pending in batch if not pending.settled], exc)
             return
-        for pending in batch:
-            pending.message.ack()
         counters = self.counters
-        counters.acked += len(batch)
         counters.batches += 1
-        counters.events_stored += sum(outcome.accepted for outcome in outcomes)
-        counters.dead_lettered += sum(outcome.rejected for outcome in outcomes)
+        counters.consecutive_failed_batches = 0
         counters.last_batch_rows = sum(pending.rows for pending in batch)
         self._last_progress = time.monotonic()
         logger.debug(
@@ -348,3 +360,74 @@ class PullWorker:
             counters.last_batch_rows,
             self._last_progress - started,
         )
+
+    def _settle(self, part: list[_Pending], outcomes: list[Outcome]) -> None:
+        """Ack messages whose rows are written and whose rejects are dead-lettered."""
+        counters = self.counters  # counted first: whoever sees an ack sees its counts
+        counters.acked += len(part)
+        counters.events_stored += sum(outcome.accepted for outcome in outcomes)
+        counters.dead_lettered += sum(outcome.rejected for outcome in outcomes)
+        counters.dead_letters_unpublished += sum(outcome.unpublished for outcome in outcomes)
+        for pending in part:
+            pending.settled = True
+            pending.message.ack()
+
+    def _isolate(self, batch: list[_Pending], error: Exception) -> None:
+        """Bisect a batch that failed with ``error``: write every part that passes,
+        dead-letter each message that fails alone. A TransientError propagates."""
+        if len(batch) == 1:
+            self._dead_letter_culprit(batch[0], error)
+            return
+        parts = [batch[len(batch) // 2 :], batch[: len(batch) // 2]]
+        while parts:
+            part = parts.pop()
+            try:
+                outcomes = self.pipeline.handle_batch([pending.batch for pending in part])
+            except TransientError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - narrowed down below
+                if len(part) > 1:
+                    parts += [part[len(part) // 2 :], part[: len(part) // 2]]
+                    continue
+                self._dead_letter_culprit(part[0], exc)
+                continue
+            self._settle(part, outcomes)
+
+    def _dead_letter_culprit(self, pending: _Pending, error: Exception) -> None:
+        """The message that fails alone: dead-lettered whole as internal_error, then acked."""
+        message = pending.batch
+        logger.error(
+            "il-audit: message %s fails alone (%s): dead-lettered whole as internal_error",
+            message.meta.message_id,
+            type(error).__name__,
+        )
+        reject = Reject(
+            ErrorClass.INTERNAL_ERROR,
+            f"the subscriber failed on the message: {type(error).__name__}",
+            message.data,
+            None,
+        )
+        try:
+            outcome = self.pipeline.dead_letter_message(reject, message.attributes, message.meta)
+        except TransientError:
+            raise
+        except Exception:  # dead-lettering itself is broken: Pub/Sub's policy takes over
+            logger.exception("il-audit: cannot dead-letter message %s", message.meta.message_id)
+            self.counters.nacked += 1
+            pending.settled = True
+            pending.message.nack()
+            return
+        self.counters.isolated += 1
+        self._settle([pending], [outcome])
+
+    def _failed(self, batch: list[_Pending], error: TransientError) -> None:
+        """Count the failed batch, nack what is not settled yet, pause before the next."""
+        counters = self.counters
+        counters.nacked += len(batch)
+        counters.failed_batches += 1
+        counters.consecutive_failed_batches += 1
+        logger.warning(FAILED_BATCH_LOG, len(batch), counters.consecutive_failed_batches, error)
+        for pending in batch:
+            pending.message.nack()
+        if not self._closing.is_set():
+            self._closing.wait(self._retry_pause)

@@ -1,4 +1,5 @@
-# Three alerts, each sent to var.notification_channels. Alert policies are project
+# Three alerts for the function (and two for a pull worker, when var.pull_subscription_name is
+# set), each sent to var.notification_channels. Alert policies are project
 # resources; they need no IAM grant of their own.
 
 locals {
@@ -106,5 +107,97 @@ resource "google_monitoring_alert_policy" "function_error_rate" {
   documentation {
     mime_type = "text/markdown"
     content   = "The subscriber function fails more often than the threshold. Its logs carry the cause (JSON lines with severity ERROR)."
+  }
+}
+
+# --- The streaming-pull worker (`il-audit subscriber pull`) -------------------------------
+# The module does not deploy the worker (docs/pull-worker.md); give var.pull_subscription_name
+# and these two alerts watch it. Its readiness and liveness probes deliberately ignore failed
+# batches (a puller's readiness gates no traffic; a restart cannot cure a sink outage), so
+# these alerts are where a stuck worker shows.
+
+# consecutive_failed_batches, read from the worker's WARNING line
+# ("... nacked for redelivery (consecutive_failed_batches=N): ..."; il-audit logs as text).
+resource "google_logging_metric" "pull_consecutive_failed_batches" {
+  count           = var.pull_subscription_name == "" ? 0 : 1
+  project         = var.project_id
+  name            = "il_audit_pull_consecutive_failed_batches"
+  description     = "Batches the il-audit pull worker failed in a row (transient errors: nacked, redelivered)."
+  filter          = "textPayload:\"consecutive_failed_batches=\""
+  value_extractor = "REGEXP_EXTRACT(textPayload, \"consecutive_failed_batches=(\\d+)\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "1"
+  }
+
+  bucket_options {
+    linear_buckets {
+      num_finite_buckets = 100
+      width              = 1
+      offset             = 0
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "pull_consecutive_failed_batches" {
+  count                 = var.pull_subscription_name == "" ? 0 : 1
+  project               = var.project_id
+  display_name          = "il-audit: pull worker batches failing on ${var.pull_subscription_name}"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "consecutive_failed_batches above ${var.pull_failed_batches_threshold}"
+
+    condition_threshold {
+      filter          = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.pull_consecutive_failed_batches[0].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.pull_failed_batches_threshold
+      duration        = "0s"
+
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_PERCENTILE_99"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The pull worker's batches keep failing (each is nacked and comes back): the sink or the dead-letter topic is unreachable. The worker's health endpoint shows `consecutive_failed_batches`; its log lines carry the cause. Poison never fails a batch (it is dead-lettered), so this is an outage or a configuration error."
+  }
+}
+
+# Events are not getting through the worker: it is down, stuck, or failing every batch.
+resource "google_monitoring_alert_policy" "pull_oldest_unacked_message" {
+  count                 = var.pull_subscription_name == "" ? 0 : 1
+  project               = var.project_id
+  display_name          = "il-audit: events waiting in ${var.pull_subscription_name}"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "Oldest unacked message older than ${var.oldest_unacked_age_threshold_seconds}s"
+
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${var.pull_subscription_name}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.oldest_unacked_age_threshold_seconds
+      duration        = "300s"
+
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The pull worker is not acknowledging events. Check that it runs (`/livez`, `/readyz`), its `consecutive_failed_batches`, and its logs."
   }
 }

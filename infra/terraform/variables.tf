@@ -256,3 +256,15 @@ variable "function_error_rate_threshold" {
   type        = number
   default     = 0.05
 }
+
+variable "pull_subscription_name" {
+  description = "Pull subscription an `il-audit subscriber pull` worker reads (deployed outside this module); set it to get the worker's alerts. Empty: no worker alerts."
+  type        = string
+  default     = ""
+}
+
+variable "pull_failed_batches_threshold" {
+  description = "Alert when the pull worker fails more batches than this in a row (consecutive_failed_batches)."
+  type        = number
+  default     = 5
+}

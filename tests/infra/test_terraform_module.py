@@ -419,3 +419,41 @@ def test_the_function_subscription_has_the_wire_contract_name(module: Any) -> No
     assert module.locals["subscription_name"] == (
         f'${{coalesce(var.subscription_name, "${{var.topic}}{SUBSCRIPTION_SUFFIX}")}}'
     )
+
+
+def test_the_pull_worker_alerts_read_its_real_log_line_and_only_exist_for_a_worker(
+    module: Module,
+) -> None:
+    """Gated on var.pull_subscription_name; the log metric's filter and extractor find the
+    count in the line the worker logs for a failed batch; oldest unacked age on its
+    subscription."""
+    import logging
+
+    from il_audit.subscriber_fn.pull_worker import FAILED_BATCH_LOG
+
+    metric = module.resource("google_logging_metric.pull_consecutive_failed_batches")
+    policies = module.of_type("google_monitoring_alert_policy")
+    gated = [metric, policies["pull_consecutive_failed_batches"],
+             policies["pull_oldest_unacked_message"]]  # fmt: skip
+    assert all(body["count"] == '${var.pull_subscription_name == "" ? 0 : 1}' for body in gated)
+    # The worker's line as the CLI's logging writes it (textPayload on Cloud Run).
+    record = logging.LogRecord(
+        "il_audit.subscriber_fn.pull_worker", logging.WARNING, "", 0,
+        FAILED_BATCH_LOG, (12, 7, "warehouse down"), None,
+    )  # fmt: skip
+    line = logging.Formatter("%(levelname)s %(name)s: %(message)s").format(record)
+    needle = re.fullmatch(r'textPayload:"(.+)"', metric["filter"])
+    assert needle is not None
+    assert needle.group(1) in line
+    extractor = re.fullmatch(r'REGEXP_EXTRACT\(textPayload, "(.+)"\)', metric["value_extractor"])
+    assert extractor is not None
+    found = re.search(extractor.group(1), line)
+    assert found is not None
+    assert found.group(1) == "7"
+    failing = block(block(policies["pull_consecutive_failed_batches"], "conditions"),
+                    "condition_threshold")  # fmt: skip
+    assert "logging.googleapis.com/user/${google_logging_metric" in failing["filter"]
+    assert failing["threshold_value"] == "${var.pull_failed_batches_threshold}"
+    age = block(block(policies["pull_oldest_unacked_message"], "conditions"), "condition_threshold")
+    assert "subscription/oldest_unacked_message_age" in age["filter"]
+    assert "${var.pull_subscription_name}" in age["filter"]

@@ -29,10 +29,14 @@ from typing import Any
 import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from il_audit.schemas.wire import compress_body
+from il_audit.subscriber_fn.pipeline import build_pipeline
+from il_audit.subscriber_fn.pull_worker import PullSettings, PullWorker
 from tests.support import duck
 from tests.support.cli import IL_AUDIT, ROOT
-from tests.support.factories import envelope_line
-from tests.support.pubsub import PROJECT
+from tests.support.factories import envelope_line, make_settings
+from tests.support.pubsub import PROJECT, pull_messages
+from tests.support.reliability import record
 from tests.support.stack import wait_until
 
 pytestmark = pytest.mark.usefixtures("pubsub_emulator_host")
@@ -243,3 +247,36 @@ def test_large_messages_arrive_whole(tmp_path: Path, workers: list[Worker]) -> N
     wait_until(lambda: stored(database)[1] >= len(ids), 30, "6,000 rows")
     assert worker.stop() == 0, worker.output()
     assert counted(database) == (6000, 6000, 6000)
+
+
+def test_a_poison_line_over_the_pubsub_limit_does_not_fail_its_batch(tmp_path: Path) -> None:
+    """A 12 MiB line (12 KB of gzip) and 100 good messages in one batch: the 100 events are
+    stored, the poison dead-lettered once (cut to 1 MiB), no batch fails, nothing is nacked.
+
+    The worker runs in this process (its streaming pull, DuckDB and the dead-letter topic
+    are the real ones) to spare a process start."""
+    topic, subscription = make_subscription()
+    dlq_topic, dlq_subscription = make_subscription()
+    poison = compress_body(b'{"x":"' + b"a" * (12 * 1024 * 1024) + b'"}', level=9)
+    pubsub_v1.PublisherClient().publish(topic, poison).result(timeout=30)
+    ids = publish(topic, 100, per_message=1)
+    database = tmp_path / "pull.duckdb"
+    settings = make_settings(sink="duckdb", duckdb_path=str(database), project=PROJECT,
+                             dlq_topic=dlq_topic.rsplit("/", 1)[1])  # fmt: skip
+    pipeline = build_pipeline(settings)
+    worker = PullWorker(pipeline, PullSettings(subscription, max_batch_seconds=1.0))
+    worker.start()
+    try:
+        wait_until(lambda: worker.counters.events_stored >= len(ids), 30, "100 rows")
+    finally:
+        worker.stop(timeout=10)
+        pipeline.sink.close()
+    assert stored_ids(database) == set(ids)
+    status = worker.status()
+    assert (status["received"], status["batches"], status["acked"]) == (101, 1, 101)
+    assert (status["failed_batches"], status["nacked"], status["dead_lettered"]) == (0, 0, 1)
+    [letter] = pull_messages(dlq_subscription, expect_events=1, timeout=10, grace=0.5)
+    assert letter.attributes["il_audit_data_cut"] == "true"
+    assert letter.attributes["il_audit_error_class"] == "oversize"
+    record("the poison line over the limit, pull worker", good_messages=100, stored=len(ids),
+           failed_batches=status["failed_batches"], nacked=status["nacked"])  # fmt: skip

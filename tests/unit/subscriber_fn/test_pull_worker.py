@@ -283,3 +283,92 @@ def test_health_binds_every_address_only_on_cloud_run() -> None:
     """K_SERVICE set: 0.0.0.0 (probes come from outside); otherwise loopback."""
     assert default_host({"K_SERVICE": "worker"}) == "0.0.0.0"
     assert default_host({}) == "127.0.0.1"
+
+
+class BuggySink(GatedSink):
+    """DuckDB whose events write fails with a bug (not a TransientError) on a 'boom' row.
+
+    No real part fails like this on demand: it stands for any unexpected error one
+    message triggers somewhere in the pipeline.
+    """
+
+    def write_events(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+        if any(row.get("status") == "boom" for row in rows):
+            raise KeyError("a bug")
+        return super().write_events(rows)
+
+
+def test_an_unexpected_error_is_isolated_and_the_rest_of_the_batch_written(
+    tmp_path: Path,
+) -> None:
+    """8 messages, one triggering a bug: 7 stored and acked, the culprit dead-lettered whole
+    and acked, no failed batch."""
+    pipeline, _ = make_pipeline(tmp_path, BuggySink)
+    settings = PullSettings(SUBSCRIPTION, max_batch_rows=8, max_batch_seconds=30)
+    worker = PullWorker(pipeline, settings, subscribe=lambda *_a, **_k: FakeStream())
+    worker.start()
+    try:
+        messages = [events(1, f"m-{index}") for index in range(8)]
+        messages[5] = FakeMessage(envelope_line(status="boom"), "m-5")
+        for message in messages:
+            worker.on_message(message)
+        assert settle(*messages) == ["ack"] * 8
+    finally:
+        worker.stop(timeout=10)
+    counters = worker.counters
+    assert (counters.failed_batches, counters.nacked, counters.isolated) == (0, 0, 1)
+    assert (counters.events_stored, counters.dead_lettered, counters.batches) == (7, 1, 1)
+    assert count(pipeline, "events") == 7
+    dead = duck_rows(pipeline, "SELECT dead_letter_id, error_class, line_index FROM dead_letters")
+    assert dead == [("m-5:m", "internal_error", None)]
+    pipeline.sink.close()
+
+
+def test_a_batch_of_one_failing_message_dead_letters_it_at_once(tmp_path: Path) -> None:
+    """A one-message batch that fails with a bug: dead-lettered whole and acked, not retried."""
+    pipeline, _ = make_pipeline(tmp_path, BuggySink)
+    settings = PullSettings(SUBSCRIPTION, max_batch_rows=1, max_batch_seconds=0)
+    worker = PullWorker(pipeline, settings, subscribe=lambda *_a, **_k: FakeStream())
+    worker.start()
+    try:
+        message = FakeMessage(envelope_line(status="boom"), "m-1")
+        worker.on_message(message)
+        assert settle(message) == ["ack"]
+    finally:
+        worker.stop(timeout=10)
+    assert (worker.counters.isolated, worker.counters.failed_batches) == (1, 0)
+    assert duck_rows(pipeline, "SELECT error_class FROM dead_letters") == [("internal_error",)]
+    pipeline.sink.close()
+
+
+def duck_rows(pipeline: Any, sql: str) -> list[tuple[Any, ...]]:
+    with pipeline.sink.file.connect(read_only=True) as connection:
+        return list(connection.execute(sql).fetchall())
+
+
+def test_consecutive_failed_batches_are_counted_shown_and_logged_then_reset(
+    make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two batches fail while the sink is down (2 in the status and the log line); a written
+    batch resets the count to 0."""
+    worker, sink = make_worker(max_batch_rows=1, max_batch_seconds=0)
+    sink.down = True
+    failed = [events(1, "m-1"), events(1, "m-2")]
+    for message in failed:
+        worker.on_message(message)
+    assert settle(*failed) == ["nack", "nack"]
+    assert worker.status()["consecutive_failed_batches"] == 2
+    assert "consecutive_failed_batches=2" in caplog.text
+    assert (worker.ready(), worker.live()) == (True, True)  # neither probe restarts or hides it
+    sink.down = False
+    written = events(1, "m-3")
+    worker.on_message(written)
+    assert settle(written) == ["ack"]
+    status = worker.status()
+    assert (status["consecutive_failed_batches"], status["failed_batches"]) == (0, 2)
+
+
+def test_a_count_attribute_that_is_not_ascii_digits_falls_back_to_the_lines() -> None:
+    """'²' passes str.isdigit() but not int(): the lines are counted instead of raising."""
+    assert estimated_rows(b"a\nb", {"il_audit_count": "²"}) == 2
+    assert estimated_rows(b"a\nb", {"il_audit_count": "9" * 5000}) == 2
