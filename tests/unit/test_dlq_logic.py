@@ -124,6 +124,29 @@ def test_replay_attributes_keep_the_original_and_count_the_replay() -> None:
     assert not any(key.startswith("CloudPubSub") for key in exhausted("3").replay_attributes())
 
 
+def test_the_marker_of_cut_attributes_is_dropped_on_replay() -> None:
+    """il_audit_attributes_cut describes the dead letter, not the event: it does not go back."""
+    replayed = own_reject("9", il_audit_attributes_cut="3").replay_attributes()
+    assert "il_audit_attributes_cut" not in replayed
+
+
+def test_a_cut_dead_letter_is_marked_and_a_replay_run_leaves_it() -> None:
+    """A letter cut to fit the topic is recognised, and replay refuses it and reports it."""
+    cut = own_reject("1", il_audit_data_cut="true", il_audit_original_bytes="12582920")
+    assert (cut.cut, own_reject("2").cut) == (True, False)
+    source = MemorySource([cut, own_reject("2")])
+    sent: list[str] = []
+
+    def publish(_data: bytes, attributes: dict[str, str]) -> Future[str]:
+        sent.append(attributes["il_audit_replayed_from"])
+        return done_future()
+
+    report = replay(source, publish, force=True)
+    assert (report.replayed, report.skipped_cut, report.cut, sent) == (1, 1, ["1"], ["2"])
+    assert [message.message_id for message in source.available] == ["1"]
+    assert "cut 1" in report.summary()
+
+
 def test_selector_filters_by_attribute_glob_class_and_time() -> None:
     """Every condition must hold; globs match attribute values."""
     message = own_reject("1", event_type="ui.tab.viewed")

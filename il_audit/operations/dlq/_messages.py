@@ -14,13 +14,16 @@ from typing import Any, Final
 from il_audit.errors import AuditError
 from il_audit.schemas.wire import (
     ATTR_APP,
+    ATTR_ATTRIBUTES_CUT,
     ATTR_COUNT,
+    ATTR_DATA_CUT,
     ATTR_ERROR_CLASS,
     ATTR_ERROR_DETAIL,
     ATTR_LINE_INDEX,
     ATTR_REPLAY_COUNT,
     ATTR_REPLAYED_FROM,
     ATTR_SOURCE_MESSAGE_ID,
+    ascii_int,
     count_lines,
 )
 from il_audit.schemas.wire import PUBSUB_DEAD_LETTER_PREFIX as PUBSUB_PREFIX
@@ -32,7 +35,9 @@ _DROPPED_ON_REPLAY: Final = (
     ATTR_ERROR_DETAIL,
     ATTR_LINE_INDEX,
     ATTR_SOURCE_MESSAGE_ID,
+    ATTR_ATTRIBUTES_CUT,
 )
+_MAX_REPLAY_COUNT: Final = 1_000_000
 
 
 class DlqError(AuditError, RuntimeError):
@@ -82,8 +87,12 @@ class DeadLetter:
     @property
     def replay_count(self) -> int:
         """How many times it was replayed already."""
-        raw = self.attributes.get(ATTR_REPLAY_COUNT, "0")
-        return int(raw) if raw.isdigit() else 0
+        return ascii_int(self.attributes.get(ATTR_REPLAY_COUNT, "0"), _MAX_REPLAY_COUNT) or 0
+
+    @property
+    def cut(self) -> bool:
+        """True when the subscriber cut its data to fit the topic (a fragment: never replayed)."""
+        return self.attributes.get(ATTR_DATA_CUT) == "true"
 
     @property
     def line_count(self) -> int:

@@ -31,6 +31,8 @@ class ReplayAction(StrEnum):
     """Dead-lettered after the run started (e.g. poison this run replayed, coming back)."""
     SKIP_NOT_SELECTED = "skip-not-selected"
     """The selector does not match it."""
+    REFUSE_CUT = "refuse-cut"
+    """The subscriber cut its data to fit the dead-letter topic: it holds only a fragment."""
     REFUSE_CAPPED = "refuse-capped"
     """Replayed ``cap`` times already, and the run is not forced."""
     LEAVE_STILL_POISON = "leave-still-poison"
@@ -44,7 +46,12 @@ class ReplayAction(StrEnum):
 
 
 _SELECTED: Final = frozenset(
-    {ReplayAction.REFUSE_CAPPED, ReplayAction.LEAVE_STILL_POISON, ReplayAction.REPLAY}
+    {
+        ReplayAction.REFUSE_CUT,
+        ReplayAction.REFUSE_CAPPED,
+        ReplayAction.LEAVE_STILL_POISON,
+        ReplayAction.REPLAY,
+    }
 )
 
 
@@ -88,6 +95,10 @@ def decide_replay(
         return ReplayDecision(ReplayAction.SKIP_NEWER_THAN_RUN)
     if rules.selector is not None and not rules.selector.matches(message):
         return ReplayDecision(ReplayAction.SKIP_NOT_SELECTED)
+    # A cut letter is a fragment of what was rejected: replaying it would store nothing
+    # good and lose the reason. Not even --force sends it.
+    if message.cut:
+        return ReplayDecision(ReplayAction.REFUSE_CUT)
     if message.replay_count >= rules.cap and not rules.force:
         return ReplayDecision(ReplayAction.REFUSE_CAPPED)
     problems = tuple(revalidate(message)) if revalidate is not None else ()
@@ -107,6 +118,8 @@ class ReplayReport:
     replayed_events: int = 0
     skipped_filter: int = 0
     skipped_cap: int = 0
+    skipped_cut: int = 0
+    """Cut to fit the dead-letter topic: never replayed (the dead_letters row has the rest)."""
     skipped_new: int = 0
     """Dead-lettered after the run started (e.g. replayed poison coming back)."""
     busy_seconds: float = 0.0
@@ -114,13 +127,14 @@ class ReplayReport:
     still_failing: int = 0
     failed: int = 0
     capped: list[str] = field(default_factory=list)
+    cut: list[str] = field(default_factory=list)
     failing: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
         """Messages left in place without trying."""
-        return self.skipped_filter + self.skipped_cap + self.skipped_new
+        return self.skipped_filter + self.skipped_cap + self.skipped_new + self.skipped_cut
 
     def record(self, message: DeadLetter, decision: ReplayDecision) -> None:
         """Count a decision (what is replayed is counted once its publish is confirmed)."""
@@ -131,6 +145,9 @@ class ReplayReport:
                 self.skipped_new += 1
             case ReplayAction.SKIP_NOT_SELECTED:
                 self.skipped_filter += 1
+            case ReplayAction.REFUSE_CUT:
+                self.skipped_cut += 1
+                self.cut.append(message.message_id)
             case ReplayAction.REFUSE_CAPPED:
                 self.skipped_cap += 1
                 self.capped.append(message.message_id)
@@ -148,7 +165,7 @@ class ReplayReport:
         return (
             f"selected {self.selected}, {verb} {self.replayed} ({self.replayed_events} events), "
             f"skipped {self.skipped} (filter {self.skipped_filter}, replay cap "
-            f"{self.skipped_cap}, newer than the run {self.skipped_new}), "
+            f"{self.skipped_cap}, newer than the run {self.skipped_new}, cut {self.skipped_cut}), "
             f"still failing {self.still_failing}, publish errors {self.failed}"
         )
 
@@ -165,9 +182,11 @@ class ReplayReport:
             "skipped_filter": self.skipped_filter,
             "skipped_replay_cap": self.skipped_cap,
             "skipped_newer_than_run": self.skipped_new,
+            "skipped_cut": self.skipped_cut,
             "still_failing": self.still_failing,
             "publish_errors": self.failed,
             "capped_message_ids": self.capped[:1000],
+            "cut_message_ids": self.cut[:1000],
             "still_failing_messages": self.failing[:1000],
             "errors": self.errors[:100],
         }

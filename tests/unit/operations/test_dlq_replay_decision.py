@@ -26,9 +26,10 @@ INGEST_ONLY = Selector.parse(["app=ingest"])
 
 
 def dead_letter(
-    *, published: datetime | None = BEFORE, replay_count: str | None = None
+    *, published: datetime | None = BEFORE, replay_count: str | None = None, cut: bool = False
 ) -> DeadLetter:
-    """An ``ingest`` reject of class ``unknown_event_type``, dead-lettered at ``published``."""
+    """An ``ingest`` reject of class ``unknown_event_type``, dead-lettered at ``published``;
+    ``cut``: its data was cut to fit the dead-letter topic."""
     attributes = {
         "app": "ingest",
         "il_audit_error_class": "unknown_event_type",
@@ -36,6 +37,12 @@ def dead_letter(
     }
     if replay_count is not None:
         attributes["il_audit_replay_count"] = replay_count
+    if cut:
+        attributes |= {
+            "il_audit_data_cut": "true",
+            "il_audit_original_bytes": "12582920",
+            "il_audit_original_sha256": "0" * 64,
+        }
     return DeadLetter("ack-1", "m-1", b'{"event_id":"e-1"}', attributes, published)
 
 
@@ -101,6 +108,17 @@ CASES: dict[str, Case] = {
     "not selected is never revalidated": Case(
         dead_letter(), ReplayAction.SKIP_NOT_SELECTED, selector=CHAT_ONLY, problems=POISON
     ),
+    # cut to fit the dead-letter topic: a fragment, never replayed
+    "cut": Case(dead_letter(cut=True), ReplayAction.REFUSE_CUT),
+    "cut, forced": Case(dead_letter(cut=True), ReplayAction.REFUSE_CUT, force=True),
+    "cut beats the cap": Case(dead_letter(cut=True, replay_count="3"), ReplayAction.REFUSE_CUT),
+    "cut is never revalidated": Case(dead_letter(cut=True), ReplayAction.REFUSE_CUT, problems=()),
+    "not selected beats cut": Case(
+        dead_letter(cut=True), ReplayAction.SKIP_NOT_SELECTED, selector=CHAT_ONLY
+    ),
+    "a replay count in other digits counts as 0": Case(
+        dead_letter(replay_count="³"), ReplayAction.REPLAY
+    ),
     # the replay cap
     "at the cap": Case(dead_letter(replay_count="3"), ReplayAction.REFUSE_CAPPED),
     "past the cap": Case(dead_letter(replay_count="7"), ReplayAction.REFUSE_CAPPED),
@@ -155,10 +173,19 @@ COUNTED_AS = {
     ReplayAction.SKIP_REDELIVERED: {},
     ReplayAction.SKIP_NEWER_THAN_RUN: {"skipped_new": 1},
     ReplayAction.SKIP_NOT_SELECTED: {"skipped_filter": 1},
+    ReplayAction.REFUSE_CUT: {"selected": 1, "skipped_cut": 1},
     ReplayAction.REFUSE_CAPPED: {"selected": 1, "skipped_cap": 1},
     ReplayAction.LEAVE_STILL_POISON: {"selected": 1, "still_failing": 1},
 }
-COUNTERS = ("selected", "replayed", "skipped_filter", "skipped_cap", "skipped_new", "still_failing")
+COUNTERS = (
+    "selected",
+    "replayed",
+    "skipped_filter",
+    "skipped_cap",
+    "skipped_new",
+    "skipped_cut",
+    "still_failing",
+)
 
 
 @pytest.mark.parametrize(("action", "counted"), COUNTED_AS.items(), ids=list(map(str, COUNTED_AS)))
@@ -170,5 +197,6 @@ def test_each_decision_is_counted_where_the_report_says(
     report.record(dead_letter(), ReplayDecision(action, POISON))
     assert {name: getattr(report, name) for name in COUNTERS if getattr(report, name)} == counted
     assert report.capped == (["m-1"] if action is ReplayAction.REFUSE_CAPPED else [])
+    assert report.cut == (["m-1"] if action is ReplayAction.REFUSE_CUT else [])
     poisoned = action is ReplayAction.LEAVE_STILL_POISON
     assert report.failing == ([{"message_id": "m-1", "problems": list(POISON)}] if poisoned else [])
