@@ -7,10 +7,12 @@ body of ``{}``); parsed first, the item count is checked before any item. Each
 item's metadata is then walked within its byte limit
 (:func:`~il_audit.publisher.beacon._models.metadata_problem`) before it is
 measured, so no part of validation costs more than the body's size allows.
+The garbage collector is paused while the parser runs (:func:`_without_collections`).
 """
 
 from __future__ import annotations
 
+import gc
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -29,7 +31,7 @@ _KNOWN_LOCATIONS: Final = frozenset(
 def parse_batch(body: bytes, limits: BeaconSettings) -> BeaconRequest:
     """The validated batch; raises a 422 :class:`Refusal` with a reason per invalid field."""
     try:
-        data = from_json(body, allow_inf_nan=True)
+        data = _without_collections(body)
     except ValueError as exc:  # the parser's message names a position, never the input
         raise Refusal(
             422, [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}]
@@ -38,6 +40,24 @@ def parse_batch(body: bytes, limits: BeaconSettings) -> BeaconRequest:
         return BeaconRequest.model_validate(data, context={"settings": limits})
     except ValidationError as exc:
         raise Refusal(422, _reasons(exc)) from None
+
+
+def _without_collections(body: bytes) -> Any:
+    """Parse with the cyclic garbage collector paused (JSON values never form cycles).
+
+    A mebibyte of ``[],`` makes 350,000 lists, and the collections their
+    allocation triggers took more time than the parsing itself (three times as
+    much, measured): paused, the worst body parses in about 20 ms. The pause
+    lasts only as long as the parser runs, and a collector that the host had
+    switched off stays off.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return from_json(body, allow_inf_nan=True)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _reasons(error: ValidationError) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from typing import Any
@@ -30,26 +31,53 @@ HOSTILE = (
 """1 MiB of metadata: the issue's body, about 125 ms of CPU per request before the fix."""
 CPU_BOUND_SECONDS = 0.040
 """Far below the 125 ms of before; what is left is the JSON parser's ~10 ms per MiB."""
+EMPTY_LISTS = ('{"events":[' + ",".join(["[]"] * 349_000) + "]}").encode()
+"""The most expensive 1 MiB shape found: 350,000 lists, about 270 ms before the fix."""
+EMPTY_LISTS_BOUND_SECONDS = 0.100
+"""The parser's own cost, with the garbage collector paused, and freeing the lists."""
 LOGGED_IN = {"X-Test-User": "alice", LOGIN_HEADER: "ok"}
 BUDGET = 3
 
 
-def _cpu_of_one_post(client: TestClient, headers: dict[str, str]) -> tuple[int, float]:
+def _cpu_of_one_post(client: TestClient, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
     start = time.process_time()
     response = client.post(
-        "/api/audit/beacon", content=HOSTILE, headers={"Content-Type": "text/plain", **headers}
+        "/api/audit/beacon", content=body, headers={"Content-Type": "text/plain", **headers}
     )
     return response.status_code, time.process_time() - start
+
+
+def _cheapest_of_three(body: bytes, headers: dict[str, str]) -> float:
+    """The least CPU of three refused posts (noise only ever adds time); all must be 422."""
+    client = TestClient(beacon_app(require_auth=require_test_login))
+    runs = [_cpu_of_one_post(client, body, headers) for _ in range(3)]
+    assert {status for status, _ in runs} == {422}
+    return min(seconds for _, seconds in runs)
 
 
 @pytest.mark.parametrize("headers", [{}, LOGGED_IN], ids=["no-login", "logged-in"])
 def test_hostile_metadata_is_refused_within_a_small_cpu_bound(headers: dict[str, str]) -> None:
     """The issue's 1 MiB metadata body is refused with 422 for well under 40 ms of CPU."""
-    client = TestClient(beacon_app(require_auth=require_test_login))
-    runs = [_cpu_of_one_post(client, headers) for _ in range(3)]
-    assert {status for status, _ in runs} == {422}
-    cheapest = min(seconds for _, seconds in runs)  # noise only ever adds time
+    cheapest = _cheapest_of_three(HOSTILE, headers)
     assert cheapest < CPU_BOUND_SECONDS, f"{cheapest * 1000:.1f} ms of CPU per refused request"
+
+
+def test_a_mebibyte_of_empty_lists_is_refused_within_the_parser_bound() -> None:
+    """The costliest body to parse is refused for well under 100 ms of CPU (270 ms before)."""
+    cheapest = _cheapest_of_three(EMPTY_LISTS, {})
+    assert cheapest < EMPTY_LISTS_BOUND_SECONDS, f"{cheapest * 1000:.1f} ms of CPU"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_parsing_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    """The collector is paused only while a body is parsed; one the host switched off stays off."""
+    client = TestClient(beacon_app())
+    (gc.enable if enabled else gc.disable)()
+    try:
+        client.post("/api/audit/beacon", json={"events": [item()]})
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 def _budget_client(**settings: Any) -> TestClient:
