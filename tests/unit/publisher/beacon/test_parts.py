@@ -145,6 +145,7 @@ def test_addresses_are_normalised(value: str, expected: str | None) -> None:
         ("GKE, L4 load balancer", "203.0.113.9", ["6.6.6.6"], 0),
         ("nginx on localhost", "127.0.0.1", ["6.6.6.6, 203.0.113.9"], 1),
     ],
+    ids=["cloud-run", "load-balancer", "gke-l4", "nginx"],
 )
 def test_documented_deployments_find_the_client(
     deployment: str, peer: str, forwarded: list[str], hops: int

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
 from il_audit.publisher.testing import capture_events
@@ -130,6 +130,32 @@ def test_refusals_use_up_the_address_budget(kind: str) -> None:
     assert _valid(client, {"X-Test-User": "bob"}) == 429  # the address, not the actor
 
 
+def test_a_hook_refusing_with_403_uses_the_budget_too() -> None:
+    """Any 4xx require_auth raises counts, not only 401."""
+
+    def forbid(_request: Request) -> None:
+        raise HTTPException(status_code=403, detail="No beacons for you")
+
+    limits = beacon_settings(max_refusals_per_window=BUDGET)
+    client = TestClient(beacon_app(require_auth=forbid, settings=limits))
+    statuses = [
+        client.post("/api/audit/beacon", json={"events": [item()]}).status_code
+        for _ in range(BUDGET + 1)
+    ]
+    assert statuses == [403] * BUDGET + [429]
+
+
+def test_the_budget_429_says_when_to_retry() -> None:
+    """A spent budget is answered like the rate limit: its detail and a Retry-After."""
+    client = _budget_client()
+    for _ in range(BUDGET):
+        client.post("/api/audit/beacon", json={"events": [item()]})  # 401
+    response = client.post("/api/audit/beacon", json={"events": [item()]}, headers=LOGGED_IN)
+    assert response.status_code == 429
+    assert response.json() == {"detail": "Beacon rate limit exceeded"}
+    assert 1 <= int(response.headers["Retry-After"]) <= 10
+
+
 def test_budget_is_per_address() -> None:
     """Another client address (behind a trusted proxy) keeps its own budget."""
     client = _budget_client(trusted_proxy_hops=1)
@@ -175,7 +201,7 @@ def test_spent_budget_is_answered_before_the_body_is_read() -> None:
 
 def test_knocking_while_refused_does_not_prolong_the_lockout() -> None:
     """429s are not counted: a client that keeps knocking is let in once its refusals expire."""
-    client = _budget_client(window_seconds=1.0)
+    client = _budget_client(window_seconds=0.5)
     for _ in range(BUDGET):
         client.post("/api/audit/beacon", json={"events": [item()]})  # 401
     knocks: list[int] = []
