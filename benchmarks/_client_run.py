@@ -111,7 +111,7 @@ class IlAudit(Client):
         return samples
 
     def flush(self) -> None:
-        if not self.il_audit.flush_audit_writer(timeout=900):
+        if not self.il_audit.flush_audit_writer(timeout=900).complete:
             raise RuntimeError(f"il-audit flush failed: {self.il_audit.stats()}")
 
     def delivered(self) -> int:

@@ -266,7 +266,7 @@ def _demo_messages(events: int, per_message: int) -> list[tuple[bytes, dict[str,
     for event in generate(events):
         if not event.malformed:
             publisher.emit(event.event_type, context=event.context, **event.fields)
-    if not publisher.flush(120):
+    if not publisher.flush(120).complete:
         raise RuntimeError(f"the publisher did not flush: {publisher.stats()}")
     publisher.shutdown(5)
     return [(message.data, dict(message.attributes)) for message in transport.messages]

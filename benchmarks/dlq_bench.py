@@ -131,7 +131,7 @@ def publisher_rate(events: int) -> float:
     start = time.perf_counter()
     for _ in range(events):
         publisher.emit(T.AUTH_LOGIN_SUCCEEDED, context=ctx, status="succeeded")
-    assert publisher.flush(600)
+    assert publisher.flush(600).complete
     elapsed = time.perf_counter() - start
     publisher.shutdown(10)
     return events / elapsed

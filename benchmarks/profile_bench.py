@@ -94,7 +94,7 @@ def publisher_child(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     for _ in range(args.bursts):
         _emit_burst(il_audit.emit, context, args.events)
-        if not il_audit.flush_audit_writer(timeout=600):
+        if not il_audit.flush_audit_writer(timeout=600).complete:
             raise RuntimeError(f"flush failed: {il_audit.stats()}")
     elapsed = time.perf_counter() - start
     return {"events": args.events * args.bursts, "seconds": elapsed}
@@ -189,7 +189,7 @@ def memory_child(args: argparse.Namespace) -> dict[str, Any]:
     pending = il_audit.stats().pending
     peak_snapshot = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    if not il_audit.flush_audit_writer(timeout=600):
+    if not il_audit.flush_audit_writer(timeout=600).complete:
         raise RuntimeError(f"flush failed: {il_audit.stats()}")
     sites = []
     for stat in peak_snapshot.compare_to(base, "lineno")[:10]:

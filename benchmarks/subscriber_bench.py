@@ -181,7 +181,7 @@ def producer_child(args: argparse.Namespace) -> dict[str, Any]:
             sent.append((str(event_id), before))
             index += 1
     achieved = total / (time.monotonic() - start)
-    if not il_audit.flush_audit_writer(timeout=120):
+    if not il_audit.flush_audit_writer(timeout=120).complete:
         raise RuntimeError(f"the producer could not flush: {il_audit.stats()}")
     Path(args.out).write_text(json.dumps(sent))
     return {"achieved_rate": achieved, "events": total}

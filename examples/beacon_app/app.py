@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from il_audit import AuditContext
 from il_audit.beacon_router import create_beacon_router
@@ -26,6 +27,8 @@ from il_audit.publisher.middleware import AuditContextMiddleware
 APP_NAME = "beacon-example"
 USER_COOKIE = "example_user"
 PAGE = Path(__file__).with_name("index.html")
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+"""The names this app answers to; a real app lists its own (``app.example.com``)."""
 
 
 def require_login(request: Request) -> None:
@@ -44,6 +47,8 @@ def create_app() -> FastAPI:
     """The example app: a page with marked elements, the beacon endpoint and the script."""
     app = FastAPI(title="il-audit beacon example")
     app.add_middleware(AuditContextMiddleware, app_name=APP_NAME)
+    # The beacon's origin check trusts Host: refusing unknown names stops DNS rebinding.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=ALLOWED_HOSTS)
     # The router serves POST /api/audit/beacon and GET /api/audit/audit_beacon.js.
     app.include_router(
         create_beacon_router(

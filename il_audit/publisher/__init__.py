@@ -16,7 +16,7 @@ from il_audit.publisher._default import (
     stats,
 )
 from il_audit.publisher._transports.memory import MemoryTransport, PublishedMessage
-from il_audit.publisher.client import AuditPublisher, PublisherStats
+from il_audit.publisher.client import AuditPublisher, FlushResult, PublisherStats
 from il_audit.publisher.context import (
     AuditContext,
     audit_context,
@@ -37,6 +37,7 @@ flush = flush_audit_writer
 __all__ = [
     "AuditContext",
     "AuditPublisher",
+    "FlushResult",
     "InvalidEventError",
     "MemoryTransport",
     "PublishFailedError",

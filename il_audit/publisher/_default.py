@@ -20,6 +20,7 @@ from il_audit.publisher.client import (
     AuditPublisher,
     DropCallback,
     ErrorCallback,
+    FlushResult,
     PublisherStats,
 )
 from il_audit.publisher.context import AuditContext
@@ -145,7 +146,7 @@ def emit(event_type: str, *, context: AuditContext | None = None, **fields: Any)
     client = _client
     if client is None:
         client = get_publisher()
-    if _builders._builders and event_type in _builders._builders:
+    if _builders._builders and isinstance(event_type, str) and event_type in _builders._builders:
         fields = _builders.build_fields(
             _builders._builders[event_type], event_type, context, fields
         )
@@ -181,19 +182,36 @@ def emit_api_usage(
         "operation": operation,
         "model_id": model_id,
         "category": category,
-        "input_tokens": max(0, input_tokens),
-        "output_tokens": max(0, output_tokens),
+        "input_tokens": _clamped(input_tokens),
+        "output_tokens": _clamped(output_tokens),
         "tokens_estimated": tokens_estimated,
         "latency_ms": latency_ms,
-        "pricing_tier": (pricing_tier or "").strip().lower() or STANDARD_TIER,
+        "pricing_tier": _tier(pricing_tier),
     }
     if metadata is not None:
-        fields.setdefault("metadata", dict(metadata))
+        fields.setdefault("metadata", _copied(metadata))
     fields["usage"] = [{key: value for key, value in item.items() if value is not None}]
     fields.setdefault("correlation_id", correlation_id)
     fields.setdefault("correlation_type", correlation_type)
     fields.setdefault("action", operation)
     return emit(T.API_USAGE_RECORDED, context=context, **fields)
+
+
+def _clamped(tokens: Any) -> Any:
+    """A negative count as 0 (the seed's rule); a value of another type as given (invalid)."""
+    return max(0, tokens) if type(tokens) is int else tokens
+
+
+def _tier(tier: Any) -> Any:
+    """A tier name normalised (blank: standard); a value of another type as given (invalid)."""
+    if tier is None or isinstance(tier, str):
+        return (tier or "").strip().lower() or STANDARD_TIER
+    return tier
+
+
+def _copied(metadata: Any) -> Any:
+    """A mapping copied into a dict; anything else as given, which makes the event invalid."""
+    return dict(metadata) if isinstance(metadata, Mapping) else metadata
 
 
 def emit_resource_usage(
@@ -226,7 +244,7 @@ def emit_resource_usage(
     fields.setdefault("correlation_type", correlation_type)
     fields.setdefault("resource_type", resource_type)
     if metadata is not None:
-        fields.setdefault("metadata", dict(metadata))
+        fields.setdefault("metadata", _copied(metadata))
     return emit(T.RESOURCE_USAGE_RECORDED, context=context, **fields)
 
 
@@ -238,23 +256,27 @@ def emit_batch(
     for event_type, context, metadata, fields in events:
         extra = dict(fields)
         if metadata is not None:
-            extra["metadata"] = dict(metadata)
+            extra["metadata"] = _copied(metadata)
         ids.append(emit(event_type, context=context, **extra))
     return ids
 
 
 def flush_audit_writer(
     timeout: float | None = 5.0, *, timeout_seconds: float | None = None
-) -> bool:
-    """Wait until everything emitted so far is published; False on timeout or failure.
+) -> FlushResult:
+    """Wait until everything emitted so far is published, at most ``timeout`` seconds.
 
+    Returns an ``int`` as 0.1.3 did: the events settled (published, or given
+    up on and counted) during this call; 0 with an empty queue is success. A
+    timeout returns what settled before it. Whether *everything* is out is
+    ``.complete`` on the result (or ``stats().pending == 0``).
     ``timeout_seconds`` is the seed library's spelling of ``timeout``.
     Serverless callers (Cloud Run jobs, Cloud Functions) should call this
     before returning, since the instance may be frozen right after.
     """
     client = _client
     if client is None:
-        return True
+        return FlushResult(0, complete=True)
     return client.flush(timeout_seconds if timeout_seconds is not None else timeout)
 
 

@@ -22,11 +22,13 @@ from pydantic import ValidationError
 from il_audit.config.settings import AuditSettings
 from il_audit.publisher._fast_encode import fast_line, fast_payload, timestamp_text
 from il_audit.publisher._ids import new_event_id
+from il_audit.publisher._standin import stand_in_line, too_large_reason, unencodable_reason
 from il_audit.publisher.context import AuditContext, _current
 from il_audit.publisher.privacy import QuestionPolicy
 from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
     MAX_ENVELOPE_BYTES,
+    PUBLISHER_INVALID,
     Envelope,
     describe_validation_error,
     envelope_json,
@@ -51,9 +53,12 @@ def capture(event_type: str, context: AuditContext | None, fields: dict[str, Any
     """
     now = time_ns()
     event_id = fields.get("event_id")
-    if not event_id:
-        # A caller's id stays in ``fields``, which tells the encoder to check it; ours is valid.
-        fields.pop("event_id", None)
+    if type(event_id) is not str or not event_id:
+        # A caller's id stays in ``fields``, which tells the encoder to check it; ours is
+        # valid. One of another type stays there too (the event is invalid, and keeps it),
+        # but the id returned and queued is ours: nothing here may call its methods.
+        if event_id is None or type(event_id) is str:
+            fields.pop("event_id", None)
         event_id = new_event_id(now)
     return (event_id, now, event_type, context if context is not None else _current.get(), fields)
 
@@ -118,8 +123,14 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
         data.update(context.envelope_fields)
     extras = _split_keywords(fields, data)
     if extras:
-        payload = data.get("payload")
-        data["payload"] = {**payload, **extras} if isinstance(payload, dict) else extras
+        payload = data.get("payload", {})
+        if isinstance(payload, dict):
+            data["payload"] = {**payload, **extras}
+        else:
+            # payload= that is not an object, with other payload keywords: the event is
+            # invalid (payload must be an object) and both are kept, side by side, for the
+            # dead letter; the model names the payload as the problem.
+            data.update(extras)
     payload = data.get("payload")
     if isinstance(payload, dict) and payload:
         data["payload"] = defaults.questions.apply(payload)
@@ -138,7 +149,10 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
 
 def _payload_only(fields: dict[str, Any]) -> bool:
     """Whether every keyword belongs in ``payload`` as it is (no envelope field, no None)."""
-    return ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values()
+    try:
+        return ENVELOPE_FIELDS.isdisjoint(fields) and None not in fields.values()
+    except Exception:  # noqa: BLE001 - a value whose == raises (an array): the slow path
+        return False
 
 
 def _split_keywords(fields: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -219,13 +233,43 @@ def _fast_event(captured: Captured, defaults: ContextDefaults) -> Encoded | None
         line = b"".join((opening, stamp, b',"payload":', payload, b"}"))
     else:
         line = b"".join((opening, stamp, b"}"))
-    if len(line) > MAX_ENVELOPE_BYTES:
-        return None
-    return Encoded(line, event_id, app, event_type)
+    return Encoded(line, event_id, app, event_type)  # encode() checks the size
 
 
 def encode(captured: Captured, defaults: ContextDefaults, *, full: bool = False) -> Encoded:
-    """Check and serialize one captured event; never raises for bad input.
+    """Check and serialize one captured event; never raises, whatever the caller passed.
+
+    See :func:`_encode_event` for the paths. An event whose encoding raises (a
+    context of the wrong type, a value whose ``__str__`` raises) or whose line
+    is over :data:`MAX_ENVELOPE_BYTES` is replaced by a small invalid stand-in
+    that keeps its id, type, time and context (:mod:`._standin`), so no message
+    ever exceeds what Pub/Sub accepts and the event is still dead-lettered.
+    """
+    try:
+        encoded = _encode_event(captured, defaults, full=full)
+    except Exception as exc:  # noqa: BLE001 - a careless argument must not wedge the worker
+        return _stand_in(captured, defaults, unencodable_reason(exc))
+    if len(encoded.line) > MAX_ENVELOPE_BYTES:
+        return _stand_in(captured, defaults, too_large_reason(len(encoded.line)))
+    return encoded
+
+
+def _stand_in(captured: Captured, defaults: ContextDefaults, reason: str) -> Encoded:
+    event_id, time_ns, event_type, context, _fields = captured
+    fallbacks = {
+        "app": defaults.app or UNKNOWN_APP,
+        "environment": defaults.environment,
+        "app_version": defaults.app_version,
+        "source": DEFAULT_SOURCE,
+    }
+    line, stand_in_id, app, kind = stand_in_line(
+        event_id, time_ns, event_type, context, fallbacks, reason
+    )
+    return Encoded(line, stand_in_id, app, kind, f"envelope: {reason}; sent as a stand-in")
+
+
+def _encode_event(captured: Captured, defaults: ContextDefaults, *, full: bool) -> Encoded:
+    """Check and serialize one captured event; raises only for what cannot be encoded at all.
 
     The usual event (payload keywords, the publisher's own id and time) is its
     context's cached head plus orjson of the payload (:func:`_fast_event`);
@@ -259,23 +303,19 @@ def encode(captured: Captured, defaults: ContextDefaults, *, full: bool = False)
             f"{envelope.build_error}",
         )
     if not is_known(envelope.event_type):
-        return _lenient(data, _unknown_type(envelope.event_type))
+        return _lenient(data, _unknown_type(envelope.event_type), refused=False)
     try:
         line = envelope_json(envelope)
     except ValueError as exc:  # e.g. a lone surrogate in a string
         return _lenient(data, f"envelope: cannot be serialized ({type(exc).__name__})")
-    if len(line) > MAX_ENVELOPE_BYTES:
-        return _encoded(line, data, _too_large(len(line)))
     return Encoded(line, envelope.event_id, envelope.app, envelope.event_type)
 
 
 def _checked(line: bytes, data: dict[str, Any]) -> Encoded:
-    """A fast-path line, with what the model would not decide: the type, the size."""
+    """A fast-path line, with what the model would not decide: the type (size: see encode)."""
     event_type = data["event_type"]
     if not is_known(event_type):
         return _encoded(line, data, _unknown_type(event_type))
-    if len(line) > MAX_ENVELOPE_BYTES:
-        return _encoded(line, data, _too_large(len(line)))
     return Encoded(line, data["event_id"], data["app"], event_type)
 
 
@@ -284,10 +324,6 @@ def _unknown_type(event_type: str) -> str:
         f"event_type: unknown event type {event_type!r} "
         "(register it with il_audit.taxonomy.register and IL_AUDIT_EXTRA_EVENT_TYPES)"
     )
-
-
-def _too_large(size: int) -> str:
-    return f"envelope: {size} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit"
 
 
 def _encoded(line: bytes, data: dict[str, Any], problem: str) -> Encoded:
@@ -302,8 +338,17 @@ def _encoded(line: bytes, data: dict[str, Any], problem: str) -> Encoded:
     )
 
 
-def _lenient(data: dict[str, Any], problem: str) -> Encoded:
-    """Encode whatever we can, so the subscriber can dead-letter it with its reason."""
+def _lenient(data: dict[str, Any], problem: str, *, refused: bool = True) -> Encoded:
+    """Encode whatever we can, so the subscriber can dead-letter it with its reason.
+
+    ``refused``: the model refused the event, so ``build_error`` carries that verdict
+    (``invalid: ...``), unless a builder's error is there already. Without it the
+    fallbacks below could write a refused value as a valid one (``Decimal`` as a
+    string) and the subscriber would store what was counted invalid here. An unknown
+    event type is not refused: the subscriber's own list of host types decides it.
+    """
+    if refused and not isinstance(data.get("build_error"), str):
+        data = {**data, "build_error": f"{PUBLISHER_INVALID}: {problem}"[:256]}
     try:
         text = _dumps(data)
     except (TypeError, ValueError):  # non-string keys, circular references

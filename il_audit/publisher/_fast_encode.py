@@ -25,6 +25,7 @@ from typing import Any, Final
 import orjson
 
 from il_audit.schemas.envelope import Envelope
+from il_audit.schemas.wire import SCHEMA_VERSION
 
 _SET_HERE: Final = frozenset({"schema_version", "occurred_at"})
 """Fields the encoder itself sets, always valid."""
@@ -74,6 +75,13 @@ _checked: set[str] = set()
 _CHECKED_MAX: Final = 4096
 
 
+def _remember(value: str) -> None:
+    """Note a patterned value that matched, so that its next sighting skips the regex."""
+    if len(_checked) >= _CHECKED_MAX:
+        _checked.clear()
+    _checked.add(value)
+
+
 def fast_line(data: dict[str, Any], *, own_id: bool = False) -> bytes | None:
     """``data`` as its NDJSON line, or None when the full path must decide.
 
@@ -92,14 +100,15 @@ def fast_line(data: dict[str, Any], *, own_id: bool = False) -> bytes | None:
             if pattern.fullmatch(value) is None:
                 return None
             if key != "event_id":  # ids do not repeat
-                if len(_checked) >= _CHECKED_MAX:
-                    _checked.clear()
-                _checked.add(value)
+                _remember(value)
         elif key in _OBJECTS:
             if type(value) is not dict:
                 return None
-        elif key not in _SET_HERE:
-            return None  # usage, build_error: the full path
+        elif key not in _SET_HERE or (
+            # Set here, but a caller may pass its own (schema_version=2): only ours passes.
+            key == "schema_version" and (type(value) is not int or value != SCHEMA_VERSION)
+        ):
+            return None  # usage, build_error, a caller's schema_version: the full path
     try:
         return orjson.dumps(data, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):

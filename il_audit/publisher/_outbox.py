@@ -50,6 +50,7 @@ gRPC holds a copy of each in flight. 8 MiB is 90 messages of 500 events, enough 
 80,000 events/s at a 100 ms round trip; events wait meanwhile in the smaller form."""
 _LOG_INTERVAL_SECONDS: Final = 10.0
 
+Completion = tuple[OutgoingMessage | SpoolRecord, BaseException | None]
 Reporter = Callable[[PublisherError], None]
 DropHook = Callable[[str, str, int], None]
 """``drop(reason, event_type, count)``."""
@@ -86,9 +87,7 @@ class Outbox:
         self._pressure_at = max(1, settings.write_queue_max_size // 2)
         spool = Spool(settings.spool_dir, settings.spool_max_bytes) if settings.spool_dir else None
         self.lane = SpoolLane(self, spool) if spool is not None else None
-        self.completions: deque[tuple[OutgoingMessage | SpoolRecord, BaseException | None]] = (
-            deque()
-        )
+        self.completions: deque[Completion] = deque()
         # Read by the caller's thread (the pending bound) and by flush()/stats().
         self.held = 0  # events off the queue, not yet published, failed, dropped or spooled
         self.held_bytes = 0
@@ -230,20 +229,17 @@ class Outbox:
             self.claimed += count
             batch = [queue.popleft() for _ in range(count)]
         for captured in batch:
-            encoded = encode(captured, self._defaults)
-            if encoded.problem is not None:
+            encoded = encode(captured, self._defaults)  # never raises: a stand-in at worst
+            if (problem := encoded.problem) is not None:
                 self.invalid += 1
+                event_id, kind = encoded.event_id, encoded.event_type
                 self._invalid_log.warning(
                     "il-audit: invalid event %s (%s), published for dead-lettering: %s",
-                    encoded.event_id,
-                    encoded.event_type,
-                    encoded.problem,
+                    event_id,
+                    kind,
+                    problem,
                 )
-                self._report(
-                    InvalidEventError(
-                        encoded.problem, event_id=encoded.event_id, event_type=encoded.event_type
-                    )
-                )
+                self._report(InvalidEventError(problem, event_id=event_id, event_type=kind))
             seq = self.sequenced + 1
             message = self.open
             if message is not None and not message.fits(
@@ -425,6 +421,10 @@ class Outbox:
             self.cond.notify_all()
 
     # -------------------------------------------------------------------- flush
+
+    def settled(self) -> int:
+        """Events published (from memory or the spool), failed or dropped by a full spool."""
+        return self.published + self.drained + self.failed + self.spool_dropped
 
     def finalized_through(self) -> int:
         """Highest sequence number up to which every event is published, failed or dropped.

@@ -69,6 +69,28 @@ class PublisherStats(NamedTuple):
     """Spool records skipped because they were torn or corrupt (counted, never fatal)."""
 
 
+class FlushResult(int):
+    """What a flush did: an ``int``, the events settled while it waited, and ``complete``.
+
+    The number counts events published (or given up on and counted as failed
+    or dropped) during the call, whoever emitted them; 0 with nothing pending
+    is success. ``complete`` says whether everything accepted before the call
+    is published and nothing failed since the previous flush: check it, or
+    ``stats().pending == 0``, rather than the number's truth value.
+    """
+
+    complete: bool
+
+    def __new__(cls, settled: int, *, complete: bool) -> FlushResult:
+        """A result of ``settled`` events; ``complete`` as described above."""
+        result = super().__new__(cls, max(0, settled))
+        result.complete = complete
+        return result
+
+    def __repr__(self) -> str:
+        return f"FlushResult({int(self)}, complete={self.complete})"
+
+
 class AuditPublisher:
     """A publisher with its own queue, thread and transport.
 
@@ -264,19 +286,24 @@ class AuditPublisher:
 
     # --------------------------------------------------------------- control
 
-    def flush(self, timeout: float | None = None) -> bool:
+    def flush(self, timeout: float | None = None) -> FlushResult:
         """Publish everything accepted so far, waiting at most ``timeout`` seconds.
 
-        Returns True when all of it was published and no event failed
-        permanently (or was dropped by a full spool) since the previous flush;
-        False on timeout or failure. Events not yet published stay queued or
-        spooled and keep being retried.
+        Returns a :class:`FlushResult`: an ``int``, the events settled
+        (published, or given up on and counted) while it waited, as 0.1.3's
+        ``flush_audit_writer`` returned the rows it wrote; 0 with nothing
+        pending is success. Its ``complete`` is True when everything accepted
+        before the call is published and no event failed permanently (or was
+        dropped by a full spool) since the previous flush; False on timeout or
+        failure. Events not yet published stay queued or spooled and keep
+        being retried.
         """
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         with self._cond:
             # Same lock as the worker's pop, so no event is between the two counts.
             target = outbox.claimed + len(self._queue)
+            settled_before = outbox.settled()
             outbox.flush_waiters += 1
         try:
             if target > outbox.sequenced or outbox.open is not None:
@@ -287,16 +314,17 @@ class AuditPublisher:
                 while outbox.finalized_through() < target:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
-                        return False
+                        return FlushResult(outbox.settled() - settled_before, complete=False)
                     if self._closed and not (self._thread and self._thread.is_alive()):
-                        return False  # nobody is left to publish the rest
+                        # Nobody is left to publish the rest.
+                        return FlushResult(outbox.settled() - settled_before, complete=False)
                     # Wake-ups come from completions; the cap covers a sleeping worker.
                     self._cond.wait(0.05 if remaining is None else min(remaining, 0.05))
                     self._wake.set()
                 lost = outbox.failed + outbox.spool_dropped
                 ok = lost == self._failed_seen_by_flush
                 self._failed_seen_by_flush = lost
-                return ok
+                return FlushResult(outbox.settled() - settled_before, complete=ok)
         finally:
             with self._cond:
                 outbox.flush_waiters -= 1
@@ -308,8 +336,8 @@ class AuditPublisher:
         written to the spool before the thread stops, and the next process on
         the same spool directory publishes it; while the outbox is already
         degraded the flush is not waited for. Events emitted afterwards are
-        dropped (and counted). Returns what the flush returned. Safe to call
-        more than once.
+        dropped (and counted). Returns the flush's ``complete``: True when
+        everything was published. Safe to call more than once.
         """
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
@@ -323,7 +351,7 @@ class AuditPublisher:
                 if outbox.degraded
                 else (None if timeout is None else max(0.0, timeout - reserve))
             )
-        ok = self.flush(flush_timeout)
+        ok = self.flush(flush_timeout).complete
         self._closed = True
         self._plain = False
         outbox.spill_all = outbox.spool is not None and not ok

@@ -153,8 +153,11 @@ class Envelope(BaseModel):
     )
     build_error: Label | None = Field(
         default=None,
-        description="Set by the publisher when the event's registered builder raised: the "
-        "subscriber dead-letters the event (builder_failed) with the raw fields kept.",
+        description="Set by the publisher when it could not send the event as given: the "
+        "class name of the exception its registered builder raised (the raw fields are kept); "
+        "'invalid: ...' when it found the event invalid; on a stand-in for an event it could "
+        "not send at all, 'envelope_too_large: ...' or 'unencodable: ...'. The subscriber "
+        "dead-letters every such event.",
     )
 
     @field_validator("occurred_at")
@@ -175,6 +178,22 @@ class IncomingEnvelope(Envelope):
     """
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+PUBLISHER_TOO_LARGE: Final = "envelope_too_large"
+"""``build_error`` code of a stand-in for an event whose envelope was over the limit."""
+PUBLISHER_UNENCODABLE: Final = "unencodable"
+"""``build_error`` code of a stand-in for an event whose fields could not be encoded at all."""
+PUBLISHER_INVALID: Final = "invalid"
+"""``build_error`` code of an event the publisher found invalid and sent as best it could."""
+PUBLISHER_CODES: Final = frozenset({PUBLISHER_TOO_LARGE, PUBLISHER_UNENCODABLE, PUBLISHER_INVALID})
+
+
+def publisher_code(build_error: str) -> str | None:
+    """The publisher's code ``build_error`` starts with (``code: detail``), or None for a
+    builder's exception name."""
+    code = build_error.split(":", 1)[0]
+    return code if code in PUBLISHER_CODES else None
 
 
 ENVELOPE_FIELDS: Final = frozenset(Envelope.model_fields)

@@ -37,8 +37,10 @@ from pydantic import ValidationError
 
 from il_audit.schemas.envelope import (
     MAX_ENVELOPE_BYTES,
+    PUBLISHER_TOO_LARGE,
     IncomingEnvelope,
     describe_validation_error,
+    publisher_code,
 )
 from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
 from il_audit.schemas.taxonomy import is_known
@@ -62,11 +64,12 @@ class ErrorClass(StrEnum):
     INVALID_JSON = "invalid_json"
     """Not JSON, or not a JSON object."""
     SCHEMA_VIOLATION = "schema_violation"
-    """JSON, but not a valid envelope (missing or unknown fields, wrong types...)."""
+    """JSON, but not a valid envelope (missing or unknown fields, wrong types...), or the
+    publisher's stand-in for an event whose fields it could not encode."""
     UNKNOWN_EVENT_TYPE = "unknown_event_type"
     """A well-formed envelope whose event_type is not in the taxonomy."""
     OVERSIZE = "oversize"
-    """A line over the 1 MiB envelope limit."""
+    """A line over the 1 MiB envelope limit, or the publisher's stand-in for one."""
     EMPTY_MESSAGE = "empty_message"
     """A message without a single non-blank line."""
     SINK_REJECTED = "sink_rejected"
@@ -230,14 +233,8 @@ def process_line(
     except ValidationError as exc:
         return _classify(exc, line, index)
     if envelope.build_error is not None:
-        return _reject(
-            ErrorClass.BUILDER_FAILED,
-            f"the builder registered for {envelope.event_type!r} raised {envelope.build_error}",
-            line,
-            index,
-            envelope.event_id,
-            envelope.app,
-            envelope.event_type,
+        return _publisher_reject(
+            envelope.build_error, line, index, envelope.event_id, envelope.app, envelope.event_type
         )
     if not is_known(envelope.event_type):
         return _reject(
@@ -302,6 +299,11 @@ def _classify(error: ValidationError, line: bytes, index: int) -> Reject:
     if first["type"] == "model_type" and not first["loc"]:
         return _reject(ErrorClass.INVALID_JSON, "not a JSON object", line, index)
     event_id, app, event_type = readable_identity(line)
+    build_error = _readable_build_error(line)
+    if build_error is not None and publisher_code(build_error) is not None:
+        # The publisher's verdict on an event it found invalid (or a stand-in whose own fields
+        # are invalid too): its reason names the caller's mistake.
+        return _publisher_reject(build_error, line, index, event_id, app, event_type)
     return _reject(
         ErrorClass.SCHEMA_VIOLATION,
         describe_validation_error(error),
@@ -311,6 +313,44 @@ def _classify(error: ValidationError, line: bytes, index: int) -> Reject:
         app,
         event_type,
     )
+
+
+def _publisher_reject(
+    build_error: str,
+    line: bytes,
+    index: int,
+    event_id: str | None,
+    app: str | None,
+    event_type: str | None,
+) -> Reject:
+    """The reject for an event the publisher flagged: a builder's error, or its own verdict.
+
+    A stand-in for an envelope over the limit is ``oversize``, as the same envelope
+    would be here; an event the publisher found invalid, or a stand-in for one whose
+    fields it could not encode, is a ``schema_violation``.
+    """
+    code = publisher_code(build_error)
+    if code == PUBLISHER_TOO_LARGE:
+        error_class, detail = ErrorClass.OVERSIZE, f"the publisher sent a stand-in: {build_error}"
+    elif code is not None:
+        error_class = ErrorClass.SCHEMA_VIOLATION
+        detail = f"the publisher refused it: {build_error}"
+    else:
+        error_class = ErrorClass.BUILDER_FAILED
+        detail = f"the builder registered for {event_type!r} raised {build_error}"
+    return _reject(error_class, detail, line, index, event_id, app, event_type)
+
+
+def _readable_build_error(line: bytes) -> str | None:
+    """``build_error`` of a line that is a JSON object with it as a string (else None)."""
+    if b'"build_error"' not in line:
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    value = data.get("build_error") if isinstance(data, dict) else None
+    return value[:256] if isinstance(value, str) else None
 
 
 def readable_identity(line: bytes) -> tuple[str | None, str | None, str | None]:

@@ -194,8 +194,19 @@ def test_emit_batch_takes_0_1_3_tuples() -> None:
 
 
 def test_flush_audit_writer_takes_timeout_seconds() -> None:
-    """0.1.3 called it with timeout_seconds=; the answer is truthy when all was published."""
-    assert il_audit.flush_audit_writer(timeout_seconds=2.0)
+    """0.1.3 called it with timeout_seconds= and got an int; ours is an int, 0 when idle."""
+    result = il_audit.flush_audit_writer(timeout_seconds=2.0)
+    assert isinstance(result, int)
+    assert result == 0
+    assert result.complete
+
+
+def test_audit_context_imports_from_its_0_1_3_module() -> None:
+    """`from il_audit.context import AuditContext` is 0.1.3's and 1.0.35's path to the class."""
+    from il_audit.context import AuditContext
+
+    assert AuditContext is il_audit.AuditContext
+    assert AuditContext("ingest", "u-1").actor_uid == "u-1"
 
 
 def test_settings_answer_0_1_3_attribute_names(monkeypatch: pytest.MonkeyPatch) -> None:

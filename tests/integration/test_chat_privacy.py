@@ -97,7 +97,7 @@ def test_the_question_is_nowhere_with_query_text_off(
                              model_id="m", prompt=QUESTION)  # fmt: skip
         # Invalid (app over 128 characters): dead-lettered, with its raw line kept.
         emit_chat_turn(context=AuditContext(app="x" * 200), question=QUESTION)
-        assert publisher.flush(30)
+        assert publisher.flush(30).complete
     finally:
         set_publisher(previous)
         publisher.shutdown(5)

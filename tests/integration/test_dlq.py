@@ -85,7 +85,7 @@ def emit_billing(stack: Stack, count: int) -> list[str]:
         publisher.emit("billing.invoice.sent", context=CTX, resource_id=str(i))
         for i in range(count)
     ]
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     publisher.shutdown(5)
     return [event_id for event_id in ids if event_id]
 
@@ -168,7 +168,7 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
     publisher = stack.publisher()
     publisher.emit("billing.invoice.sent", context=CTX)
     publisher.emit("billing.invoice.sent", context=AuditContext(app="chat"))
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     publisher.shutdown(5)
     wait_until(lambda: stack.dlq_messages() == 2, 30, "two dead letters")
     refused = stack.cli("dlq", "purge", "--filter", "app=chat")
@@ -193,7 +193,7 @@ def test_outage_then_replay_lands_every_event_once(
     stack.start_function(IL_AUDIT_DUCKDB_PATH=str(database))
     publisher = stack.publisher()
     sent = [publisher.emit(T.AUTH_LOGOUT, context=CTX, attempt=str(i)) for i in range(2)]
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     publisher.shutdown(5)
     wait_until(lambda: stack.dlq_messages() >= 1, 120, "Pub/Sub to dead-letter the message")
     [group] = stack.dlq_groups()

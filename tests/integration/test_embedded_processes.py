@@ -112,7 +112,7 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
                 "from il_audit import taxonomy as T\n"
                 "ctx = il_audit.AuditContext(app='devapp')\n"
                 "for i in range(50): il_audit.emit(T.AUTH_LOGOUT, context=ctx)\n"
-                "assert il_audit.flush_audit_writer(30)\n",
+                "assert il_audit.flush_audit_writer(30).complete\n",
             ],
             app_env,
         )

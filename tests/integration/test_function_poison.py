@@ -57,7 +57,9 @@ def test_malformed_push_is_acked_and_lands_once_in_both_places(
     headers = {**CE_HEADERS, "ce-id": f"ce-{error_class}"}
     if event_data["message"] == {"data": "H4tub3QgZ3ppcA=="}:
         assert base64.b64decode("H4tub3QgZ3ppcA==").startswith(b"\x1f\x8b")
-    response = httpx.post(stack.server.url, content=json.dumps(event_data), headers=headers)
+    response = httpx.post(
+        stack.server.url, content=json.dumps(event_data), headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     subscription = f"projects/{PROJECT}/subscriptions/{stack.layout.dlq_subscription}"
     messages = pull_messages(subscription, expect_events=1, timeout=10, grace=1.0)
@@ -65,7 +67,9 @@ def test_malformed_push_is_acked_and_lands_once_in_both_places(
     assert messages[0].attributes["il_audit_error_class"] == error_class
     assert messages[0].attributes["il_audit_source_message_id"] == f"ce-{error_class}"
     # A redelivery of the same push is acknowledged again and not recorded twice.
-    response = httpx.post(stack.server.url, content=json.dumps(event_data), headers=headers)
+    response = httpx.post(
+        stack.server.url, content=json.dumps(event_data), headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     wait_until(
         lambda: stack.count("SELECT count(*) FROM dead_letters") >= 1, 20, "the dead letter row"

@@ -74,7 +74,7 @@ def test_events_flow_into_duckdb_and_poison_into_the_dead_letter_topic(
         for _ in range(150)
     ]  # fmt: skip
     bad = publisher.emit("not.in.taxonomy", context=ctx)
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     publisher.shutdown(5)
     wait_until(
         lambda: peek(database, "SELECT count(*) FROM events") == [(150,)], 60, "150 event rows"
@@ -120,7 +120,7 @@ def test_a_failing_sink_is_retried_then_dead_lettered_by_pubsub(
             make_settings(transport="pubsub", project=PROJECT, topic=layout.topic)
         )
         event_id = publisher.emit(T.AUTH_LOGOUT, context=AuditContext(app="ingest"))
-        assert publisher.flush(30)
+        assert publisher.flush(30).complete
         publisher.shutdown(5)
         [message] = pull_messages(
             f"projects/{PROJECT}/subscriptions/{layout.dlq_subscription}",

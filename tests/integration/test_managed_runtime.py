@@ -232,7 +232,7 @@ def test_a_garbage_setting_still_delivers_and_names_the_variable(
         il_audit.taxonomy.AUTH_LOGOUT, context=il_audit.AuditContext(app="garbage")
     )
     assert event_id is not None
-    assert il_audit.flush_audit_writer(30)
+    assert il_audit.flush_audit_writer(30).complete
     assert [envelope["event_id"] for envelope in target.pull_envelopes(expect_events=1)] == [
         event_id
     ]

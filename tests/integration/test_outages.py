@@ -59,13 +59,13 @@ def test_flush_returns_false_promptly_when_the_emulator_is_stopped(
             make_settings(transport="pubsub", project=target.project, topic=target.topic_id)
         )
         publisher.emit(T.AUTH_LOGOUT, context=CTX)
-        assert publisher.flush(30)
+        assert publisher.flush(30).complete
     finally:
         emulator.stop()
     for _ in range(5):
         publisher.emit(T.AUTH_LOGOUT, context=CTX)
     started = time.monotonic()
-    assert publisher.flush(1.0) is False
+    assert publisher.flush(1.0).complete is False
     assert time.monotonic() - started < 3.0
     stats = publisher.stats()
     assert (stats.published, stats.pending, stats.dropped) == (1, 5, 0)
@@ -81,13 +81,13 @@ def test_outage_is_retried_and_nothing_is_lost_or_duplicated(
     target = create_topic_with_subscription("outage")
     publisher = _publisher_via(proxy, monkeypatch, target.topic_id)
     sent = [publisher.emit(T.AUTH_LOGOUT, context=CTX, phase="before") for _ in range(20)]
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     proxy.pause()
     sent += [publisher.emit(T.AUTH_LOGOUT, context=CTX, phase="during") for _ in range(30)]
-    assert publisher.flush(1.5) is False
+    assert publisher.flush(1.5).complete is False
     assert publisher.stats().pending == 30
     proxy.resume()
-    assert publisher.flush(60), publisher.stats()
+    assert publisher.flush(60).complete, publisher.stats()
     envelopes = target.pull_envelopes(expect_events=50, timeout=30)
     assert sorted(envelope["event_id"] for envelope in envelopes) == sorted(sent)
     stats = publisher.stats()
@@ -112,7 +112,7 @@ def test_queue_full_during_an_outage_counts_drops(
     assert stats.dropped >= 60
     assert len(drops) == stats.dropped
     proxy.resume()
-    assert publisher.flush(60)
+    assert publisher.flush(60).complete
     envelopes = target.pull_envelopes(expect_events=stats.accepted, timeout=30)
     assert len(envelopes) == stats.accepted == publisher.stats().published
     publisher.shutdown(5)

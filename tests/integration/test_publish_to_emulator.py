@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 from collections import Counter
 from datetime import datetime
@@ -56,7 +58,7 @@ def test_every_event_arrives_once_with_every_field(per_message: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert publisher.flush(60)
+    assert publisher.flush(60).complete
     total = THREADS * PER_THREAD
     messages = target.pull(expect_events=total, timeout=60)
     publisher.shutdown(5)
@@ -109,7 +111,7 @@ def test_compression_none_sends_plain_ndjson() -> None:
     )
     for index in range(200):
         publisher.emit(T.AUTH_LOGOUT, context=AuditContext(app="a"), resource_id=str(index))
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     messages = target.pull(expect_events=200)
     publisher.shutdown(5)
     assert max(len(message.data) for message in messages) > 4096
@@ -127,8 +129,41 @@ def test_stats_after_publishing() -> None:
     )
     for _ in range(10):
         publisher.emit(T.AUTH_LOGOUT, context=AuditContext(app="a"))
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     stats = publisher.stats()
     assert (stats.accepted, stats.published, stats.dropped, stats.pending) == (10, 10, 0, 0)
     assert len(target.pull(expect_events=10)) >= 1
     publisher.shutdown(5)
+
+
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_an_event_over_pubsubs_limit_settles_as_a_stand_in_and_blocks_nothing() -> None:
+    """16 MiB of incompressible text is sent as a small stand-in; the events behind it go too.
+
+    Before, the 12 MB gzip message was refused or timed out and retried for ever, holding
+    the in-flight byte cap, so five small events emitted after it were never published.
+    """
+    target = create_topic_with_subscription()
+    publisher = AuditPublisher(
+        make_settings(transport="pubsub", project=target.project, topic=target.topic_id)
+    )
+    ctx = AuditContext(app="a", actor_uid="u-1")
+    huge = base64.b64encode(os.urandom(12 * 1024 * 1024)).decode()  # 16 MiB, incompressible
+    big_id = publisher.emit(T.USER_SETTINGS_UPDATED, context=ctx, blob=huge)
+    small_ids = [publisher.emit(T.AUTH_LOGOUT, context=ctx, n=n) for n in range(5)]
+    del huge
+    assert publisher.flush(30).complete
+    stats = publisher.stats()
+    assert (stats.accepted, stats.published, stats.invalid, stats.failed, stats.pending) == (
+        6, 6, 1, 0, 0
+    )  # fmt: skip
+    messages = target.pull(expect_events=6)
+    publisher.shutdown(5)
+    assert max(len(message.data) for message in messages) < 64 * 1024
+    envelopes = {envelope["event_id"]: envelope for m in messages for envelope in m.envelopes()}
+    assert set(envelopes) == {big_id, *small_ids}
+    stand_in = envelopes[big_id]
+    assert stand_in["event_type"] == T.USER_SETTINGS_UPDATED
+    assert stand_in["actor_uid"] == "u-1"
+    assert stand_in["build_error"].startswith("envelope_too_large: ")
+    assert "blob" not in json.dumps(stand_in)

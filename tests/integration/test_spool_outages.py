@@ -111,7 +111,7 @@ def test_a_20_second_cut_at_1000_events_per_second_loses_nothing(
             pause = started + len(emitted) / 1000 - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        assert publisher.flush(90)
+        assert publisher.flush(90).complete
         stats = publisher.stats()
     finally:
         publisher.shutdown(5)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
 from il_audit.beacon_router import create_beacon_router
+from il_audit.devtools.ports import free_port
 from il_audit.publisher import AuditContext
 from il_audit.publisher.beacon import BeaconSettings
+from tests.support.stack import wait_until
 
 SAME_ORIGIN = "http://testserver"
 """The origin TestClient's requests come from by default (``Host: testserver``)."""
+LOGIN_HEADER = "X-Test-Login"
+"""The header :func:`require_test_login` checks (``ok`` passes)."""
 
 
 def beacon_settings(**overrides: Any) -> BeaconSettings:
@@ -24,6 +32,12 @@ def actor_from_header(request: Request) -> AuditContext:
     """Test ``get_context``: the actor is the ``X-Test-User`` header, if any."""
     uid = request.headers.get("x-test-user")
     return AuditContext(actor_uid=uid, actor_email=f"{uid}@example.com" if uid else None)
+
+
+def require_test_login(request: Request) -> None:
+    """Test ``require_auth``: passes only with ``X-Test-Login: ok`` (a real login), else 401."""
+    if request.headers.get(LOGIN_HEADER) != "ok":
+        raise HTTPException(status_code=401, detail="Log in first")
 
 
 def beacon_app(**options: Any) -> FastAPI:
@@ -40,6 +54,24 @@ def beacon_app(**options: Any) -> FastAPI:
 def beacon_client(**options: Any) -> TestClient:
     """A TestClient of :func:`beacon_app`."""
     return TestClient(beacon_app(**options))
+
+
+@contextmanager
+def served(app: FastAPI, **config: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), 10, "uvicorn to start")
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def item(**fields: Any) -> dict[str, Any]:

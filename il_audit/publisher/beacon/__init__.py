@@ -4,10 +4,14 @@ The FastAPI router lives in :mod:`il_audit.publisher.beacon.router` (and, by
 its seed path, :mod:`il_audit.beacon_router`); it is not imported here, so this
 package works without the ``[beacon]`` extra.
 
-Internals, one job each: ``_models`` (request bodies), ``_origin`` (cross-site
-check), ``_ratelimit`` (sliding window), ``_client_address`` (proxies and the
-keyed hash), ``_page`` (page path and user agent), ``_mapping`` (item to
-event), ``_script`` (the served script), ``_settings`` (``IL_BEACON_*``).
+Internals, one job each: ``_models`` (request bodies, the bounded metadata
+walk), ``_origin`` (cross-site check), ``_limits`` (content type, sizes, the
+refusal budget), ``_parsing`` (body to batch), ``_keying`` (authentication,
+actor and rate-limit key), ``_hooks`` (calling the host's hooks),
+``_ratelimit`` (sliding window), ``_client_address`` (proxies, normalised
+addresses and the keyed hash), ``_page`` (page path, redaction, user agent),
+``_mapping`` (item to event), ``_script`` (the served script), ``_settings``
+(``IL_BEACON_*``), ``_errors``.
 """
 
 from il_audit.publisher.beacon._errors import BeaconConfigError

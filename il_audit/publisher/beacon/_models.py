@@ -49,16 +49,104 @@ def metadata_size(metadata: dict[str, Any]) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _has_non_finite(value: Any, depth: int = 0) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if depth > 64:
-        return False
-    if isinstance(value, dict):
-        return any(_has_non_finite(item, depth + 1) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_non_finite(item, depth + 1) for item in value)
-    return False
+METADATA_MAX_DEPTH: Final = 64
+"""Nesting of an item's metadata (the JSON parser itself stops at about 200)."""
+_LOG10_2: Final = 0.30103
+_SMALL_INT: Final = 10**12
+_INFINITY: Final = math.inf
+_BULK: Final = 16
+"""Members of one level from which their charge is first tried in bulk."""
+_MIXED: Final = -1
+
+
+def metadata_problem(metadata: dict[str, Any], limit: int) -> str | None:
+    """Why ``metadata`` is refused before it is measured, or ``None``; the work is bounded.
+
+    One walk, level by level, charging each value the fewest bytes it can take
+    as compact JSON (a container its brackets and commas, a string its
+    characters and quotes, an integer its decimal digits, a key its quotes and
+    colon). A container with more members than bytes are left is refused before
+    it is iterated, and the walk stops once the charge passes ``limit``, so it
+    visits at most about ``limit`` values whatever the size of the input. It
+    also stops at a NaN or an infinity (JSON has neither) and at nesting deeper
+    than :data:`METADATA_MAX_DEPTH`. What passes is then measured exactly
+    (:func:`metadata_size`), at a cost bounded by ``limit``.
+    """
+    too_large = f"at most {limit} bytes as compact JSON"
+    budget = limit
+    level: list[Any] = [metadata]
+    for _depth in range(METADATA_MAX_DEPTH):
+        members: list[Any] = []
+        for container in level:
+            count = len(container)
+            budget -= count + 1  # brackets and commas
+            if count > budget:  # each member takes at least one more byte
+                return too_large
+            if isinstance(container, dict):
+                for key in container:
+                    budget -= len(key) + 3 if isinstance(key, str) else 1
+                members.extend(container.values())
+            else:
+                members.extend(container)
+        if budget < 0:
+            return too_large
+        level = []
+        charge = _charge_members(members, level)
+        if charge is None:
+            return "must be JSON without NaN or Infinity"
+        budget -= charge
+        if budget < 0:
+            return too_large
+        if not level:
+            return None
+    return f"nested at most {METADATA_MAX_DEPTH} levels deep"
+
+
+def _charge_members(values: list[Any], deeper: list[Any]) -> int | None:
+    """The fewest bytes of the scalars in ``values``; containers go to ``deeper``; None for NaN."""
+    if len(values) >= _BULK:
+        bulk = _charge_in_bulk(values, deeper)
+        if bulk != _MIXED:
+            return bulk
+    charge = 0
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            charge += len(value) + 2
+        elif kind is int:
+            small = -_SMALL_INT < value < _SMALL_INT
+            charge += 1 if small else int(value.bit_length() * _LOG10_2)
+        elif kind is float:
+            if not -_INFINITY < value < _INFINITY:
+                return None
+            charge += 1
+        elif isinstance(value, dict | list):
+            if value:
+                deeper.append(value)
+            else:
+                charge += 2
+        else:
+            charge += 4 if value is None or kind is bool else 1
+    return charge
+
+
+def _charge_in_bulk(values: list[Any], deeper: list[Any]) -> int | None:
+    """Members all of one type, the usual bulk, charged by C-level builtins; else ``_MIXED``."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1:
+        return _MIXED
+    kind = next(iter(kinds))
+    if kind is str:
+        return sum(map(len, values)) + 2 * len(values)
+    if kind is int and min(values) > -_SMALL_INT and max(values) < _SMALL_INT:
+        return len(values)
+    if kind is float:
+        return len(values) if all(map(math.isfinite, values)) else None
+    if kind is dict or kind is list:
+        before = len(deeper)
+        deeper.extend(filter(None, values))
+        return 2 * (len(values) - (len(deeper) - before))  # the empty ones
+    return _MIXED
 
 
 class BeaconEventItem(BaseModel):
@@ -106,8 +194,9 @@ class BeaconEventItem(BaseModel):
     @classmethod
     def _metadata_fits(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         limit = _settings(info).metadata_max_bytes
-        if _has_non_finite(value):
-            raise ValueError("must be JSON without NaN or Infinity")
+        problem = metadata_problem(value, limit)
+        if problem is not None:
+            raise ValueError(problem)
         try:
             size = metadata_size(value)
         except (TypeError, ValueError, RecursionError):

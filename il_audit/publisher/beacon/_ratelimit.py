@@ -1,5 +1,10 @@
 """A sliding-window rate limiter with bounded memory, keyed by actor or client address.
 
+The endpoint keeps two: the request limit (per actor, else per address) and
+the refusal budget of each address before authentication (``_limits``), which
+holds a request's slot while it is answered and gives it back (:meth:`release`)
+unless the answer was a refusal.
+
 Each key keeps the times of its accepted requests inside the window (at most
 ``max_requests`` of them); refused requests are not recorded, so a client that
 keeps knocking is let in again as its old requests leave the window. Keys live
@@ -61,6 +66,15 @@ class SlidingWindowLimiter:
             while len(self._hits) > self.max_keys:
                 self._hits.popitem(last=False)
             return None
+
+    def release(self, key: str) -> None:
+        """Give back the latest request recorded for ``key`` (a request that is not to count)."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()
+            if hits is not None and not hits:
+                del self._hits[key]
 
     def _prune(self, horizon: float) -> None:
         # The front holds the key whose last accepted request is the oldest.

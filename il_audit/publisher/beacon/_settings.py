@@ -2,7 +2,7 @@
 
 The names and defaults are the seed's 1.0 ones (8 requests per 10 s per key,
 at most 5,000 keys, 8 KiB of metadata, 512-character strings, 50 events per
-request) plus our own body limit, proxy hops and script caching. The client
+request) plus our own body limit, refusal budget, proxy hops and script caching. The client
 address hash key (``IL_AUDIT_HASH_KEY``) is read here too.
 
 A bad value never breaks the host app: it is logged once, as an error naming
@@ -32,6 +32,7 @@ HASH_KEY_VARIABLE = "IL_AUDIT_HASH_KEY"
 BEACON_ENV: Mapping[str, str] = {
     "window_seconds": "IL_BEACON_WINDOW_SECONDS",
     "max_requests_per_window": "IL_BEACON_MAX_REQUESTS_PER_WINDOW",
+    "max_refusals_per_window": "IL_BEACON_MAX_REFUSALS_PER_WINDOW",
     "rate_limit_max_keys": "IL_BEACON_RATE_LIMIT_MAX_KEYS",
     "metadata_max_bytes": "IL_BEACON_METADATA_MAX_BYTES",
     "string_max_length": "IL_BEACON_STRING_MAX_LENGTH",
@@ -55,6 +56,12 @@ class BeaconSettings(BaseModel):
         ge=1,
         le=100_000,
         description="Requests one key may make per window (IL_BEACON_MAX_REQUESTS_PER_WINDOW).",
+    )
+    max_refusals_per_window: int = Field(
+        ge=1,
+        le=100_000,
+        description="Refusals one client address may cause per window before it gets 429 "
+        "without its body being read (IL_BEACON_MAX_REFUSALS_PER_WINDOW).",
     )
     rate_limit_max_keys: int = Field(
         ge=1,

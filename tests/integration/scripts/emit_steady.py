@@ -40,7 +40,7 @@ def main() -> None:
     if batch:
         say(ids=batch)
     say(stats=il_audit.stats()._asdict())
-    flushed = il_audit.flush_audit_writer(flush_seconds)
+    flushed = il_audit.flush_audit_writer(flush_seconds).complete
     deadline = time.monotonic() + flush_seconds
     while il_audit.stats().drained < wait_drained and time.monotonic() < deadline:
         time.sleep(0.1)

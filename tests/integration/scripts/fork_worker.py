@@ -25,7 +25,7 @@ def main() -> None:
     if pid == 0:
         os.close(read_end)
         child = [emit(T.AUTH_LOGOUT, context=ctx, phase="child") for _ in range(count)]
-        ok = il_audit.flush_audit_writer(30)
+        ok = il_audit.flush_audit_writer(30).complete
         os.write(write_end, json.dumps({"ids": child, "flushed": ok}).encode())
         os._exit(0)
     os.close(write_end)
@@ -33,7 +33,7 @@ def main() -> None:
         child_result = json.loads(pipe.read() or b"{}")
     os.waitpid(pid, 0)
     after = [emit(T.AUTH_LOGOUT, context=ctx, phase="after") for _ in range(count)]
-    flushed = il_audit.flush_audit_writer(30)
+    flushed = il_audit.flush_audit_writer(30).complete
     print(
         json.dumps(
             {

@@ -74,7 +74,7 @@ def test_emit_returns_the_event_id_and_publishes_it() -> None:
     """The returned id is the envelope's event_id once published."""
     publisher = make_publisher()
     event_id = publisher.emit(T.AUTH_LOGIN_SUCCEEDED, context=CTX, status="succeeded")
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     [envelope] = transport.envelopes()
@@ -89,7 +89,7 @@ def test_events_are_packed_up_to_the_per_message_limit() -> None:
     publisher = make_publisher(max_events_per_message=100, max_latency_ms=60_000)
     for index in range(250):
         publisher.emit(T.UI_TAB_VIEWED, context=CTX, element_id=str(index))
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     counts = [int(message.attributes["il_audit_count"]) for message in transport.messages]
@@ -105,7 +105,7 @@ def test_one_event_per_message_works() -> None:
     publisher = make_publisher(max_events_per_message=1)
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
     publisher.emit(T.AUTH_LOGIN_FAILED, context=CTX.replace(app="chat"))
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     assert [(m.attributes["app"], m.attributes["event_type"]) for m in transport.messages] == [
@@ -120,7 +120,7 @@ def test_message_byte_limit_splits_messages() -> None:
     publisher = make_publisher(max_message_bytes=4096, max_events_per_message=1000)
     for _ in range(40):
         publisher.emit(T.UI_TAB_VIEWED, context=CTX, metadata={"pad": "x" * 300})
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     assert len(transport.messages) > 1
@@ -159,7 +159,8 @@ def test_queue_full_drops_are_counted_and_reported(caplog: pytest.LogCaptureFixt
     assert len(drops) == stats.dropped
     assert drops[0] == ("queue_full", T.UI_TAB_VIEWED)
     assert sum("dropped" in record.getMessage() for record in caplog.records) == 1
-    assert not publisher.flush(0.2)
+    timed_out = publisher.flush(0.2)
+    assert (int(timed_out), timed_out.complete) == (0, False)  # nothing settled, not complete
     publisher.shutdown(0)
 
 
@@ -171,7 +172,7 @@ def test_transient_errors_are_retried_until_published() -> None:
     publisher = make_publisher(transport)
     for _ in range(3):
         publisher.emit(T.AUTH_LOGOUT, context=CTX)
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     stats = publisher.stats()
     assert (stats.published, stats.failed, stats.retries) == (3, 0, 2)
     assert len(transport.envelopes()) == 3
@@ -185,11 +186,11 @@ def test_permanent_error_fails_the_events_and_calls_on_error() -> None:
     transport = ScriptedTransport([core_exceptions.NotFound("no topic")])
     publisher = AuditPublisher(make_settings(), transport=transport, on_error=errors.append)
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
-    assert publisher.flush(5) is False
+    assert publisher.flush(5).complete is False
     assert publisher.stats().failed == 1
     assert isinstance(errors[0], PublishFailedError)
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
-    assert publisher.flush(5) is True  # only failures since the previous flush count
+    assert publisher.flush(5).complete is True  # only failures since the previous flush count
     publisher.shutdown(1)
 
 
@@ -198,7 +199,7 @@ def test_flush_times_out_while_the_transport_hangs() -> None:
     publisher = make_publisher(StuckTransport())
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
     started = time.monotonic()
-    assert publisher.flush(0.3) is False
+    assert publisher.flush(0.3).complete is False
     assert time.monotonic() - started < 1.5
     assert publisher.stats().pending == 1
     publisher.shutdown(0)
@@ -210,7 +211,7 @@ def test_invalid_events_are_reported_and_still_published() -> None:
     transport = MemoryTransport()
     publisher = AuditPublisher(make_settings(), transport=transport, on_error=errors.append)
     event_id = publisher.emit("not.registered", context=CTX)
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     assert publisher.stats().invalid == 1
     assert isinstance(errors[0], InvalidEventError)
     assert errors[0].event_id == event_id
@@ -283,7 +284,7 @@ def test_many_threads_lose_nothing() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert publisher.flush(10)
+    assert publisher.flush(10).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     seen = [envelope["payload"]["element_id"] for envelope in transport.envelopes()]
@@ -299,7 +300,7 @@ def test_context_is_taken_from_the_bound_context() -> None:
     publisher = make_publisher()
     with audit_context(CTX.replace(actor_uid="bound")):
         publisher.emit(T.AUTH_LOGOUT)
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     assert transport.envelopes()[0]["actor_uid"] == "bound"
@@ -320,7 +321,7 @@ def test_caller_thread_does_not_serialize(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(client_module, "encode", spying_encode)
     publisher = make_publisher()
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     assert threads == ["il-audit-publisher"]
     publisher.shutdown(1)
 
@@ -330,7 +331,7 @@ def test_message_attributes_carry_schema_and_count() -> None:
     publisher = make_publisher()
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
-    assert publisher.flush(5)
+    assert publisher.flush(5).complete
     transport = publisher.transport
     assert isinstance(transport, MemoryTransport)
     [message] = transport.messages

@@ -51,7 +51,7 @@ def test_a_bad_tuning_value_keeps_auditing_on(
     monkeypatch.setenv("IL_AUDIT_WRITE_QUEUE_MAX_SIZE", "many")
     event_id = il_audit.emit(T.AUTH_LOGOUT, context=il_audit.AuditContext(app="a"))
     assert event_id is not None
-    assert publisher.flush_audit_writer(5)
+    assert publisher.flush_audit_writer(5).complete
     transport = publisher.get_publisher().transport
     assert isinstance(transport, publisher.MemoryTransport)
     assert [envelope["event_id"] for envelope in transport.envelopes()] == [event_id]
@@ -101,7 +101,7 @@ def test_usage_helpers_build_usage_items(monkeypatch: pytest.MonkeyPatch) -> Non
         quantity=2.5,
         unit="vCPU_second",
     )
-    assert il_audit.flush_audit_writer(timeout_seconds=5)
+    assert il_audit.flush_audit_writer(timeout_seconds=5).complete
     transport = get_publisher().transport
     assert isinstance(transport, MemoryTransport)
     api, resource = transport.envelopes()
@@ -134,7 +134,7 @@ def test_emit_api_usage_takes_a_pricing_tier_and_metadata(
         service="vertex_gemini", operation="generate_content_batch", model_id="gemini-2.0-flash",
         category="summary", input_tokens=10, pricing_tier=tier, metadata={"batch_job": "b-1"},
     )  # fmt: skip
-    assert il_audit.flush_audit_writer(timeout_seconds=5)
+    assert il_audit.flush_audit_writer(timeout_seconds=5).complete
     transport = get_publisher().transport
     assert isinstance(transport, MemoryTransport)
     [api] = transport.envelopes()
@@ -153,15 +153,32 @@ def test_emit_batch_keeps_the_seed_shape(monkeypatch: pytest.MonkeyPatch) -> Non
         ]
     )
     assert len(ids) == 2
-    assert il_audit.flush_audit_writer(5)
+    assert il_audit.flush_audit_writer(5).complete
     transport = get_publisher().transport
     assert isinstance(transport, MemoryTransport)
     assert [e["event_id"] for e in transport.envelopes()] == ids
 
 
 def test_flush_without_a_publisher_is_true() -> None:
-    """Nothing emitted means nothing to wait for."""
-    assert il_audit.flush_audit_writer(0) is True
+    """Nothing emitted means nothing to wait for: 0 events, complete."""
+    result = il_audit.flush_audit_writer(0)
+    assert result == 0
+    assert result.complete is True
+
+
+def test_flush_audit_writer_returns_the_events_settled_as_an_int(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As 0.1.3's returned rows written: the events settled during the call, then 0."""
+    monkeypatch.setenv("IL_AUDIT_TRANSPORT", "memory")
+    for _ in range(3):
+        il_audit.emit(T.AUTH_LOGOUT, context=il_audit.AuditContext(app="a"))
+    first = il_audit.flush_audit_writer(5)
+    assert type(first).__mro__[1] is int
+    assert (int(first), first.complete) == (3, True)
+    again = il_audit.flush_audit_writer(timeout_seconds=5)
+    assert (int(again), again.complete) == (0, True)
+    assert il_audit.stats().pending == 0
 
 
 def test_configure_replaces_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,5 +196,5 @@ def test_stats_of_the_default_publisher(monkeypatch: pytest.MonkeyPatch) -> None
     """stats() reports accepted and published counts."""
     monkeypatch.setenv("IL_AUDIT_TRANSPORT", "memory")
     il_audit.emit(T.AUTH_LOGOUT)
-    assert il_audit.flush_audit_writer(5)
+    assert il_audit.flush_audit_writer(5).complete
     assert il_audit.stats()[:2] == (1, 1)

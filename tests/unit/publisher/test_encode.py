@@ -134,14 +134,21 @@ def test_unserializable_values_still_produce_a_json_line() -> None:
     assert data["payload"]["thing"] == "<thing>"
 
 
-def test_oversize_event_is_reported() -> None:
-    """An envelope over 1 MiB is flagged (and still encoded, whole)."""
-    encoded = _encode(
-        T.USER_SETTINGS_UPDATED, AuditContext(app="a"), metadata={"x": "y" * MAX_ENVELOPE_BYTES}
-    )
+def test_oversize_event_becomes_a_small_stand_in() -> None:
+    """An envelope over 1 MiB is flagged and replaced by a stand-in that keeps who and what."""
+    context = AuditContext(app="a", actor_uid="u-1")
+    encoded = _encode(T.USER_SETTINGS_UPDATED, context, metadata={"x": "y" * MAX_ENVELOPE_BYTES})
     assert encoded.problem is not None
-    assert "limit" in encoded.problem
-    assert len(encoded.line) > MAX_ENVELOPE_BYTES
+    assert "envelope_too_large" in encoded.problem
+    assert len(encoded.line) < 1024
+    envelope = parse_envelope(encoded.line)
+    assert (envelope.event_id, envelope.event_type, envelope.actor_uid) == (
+        EVENT_ID, T.USER_SETTINGS_UPDATED, "u-1"
+    )  # fmt: skip
+    assert envelope.build_error is not None
+    code, detail = envelope.build_error.split(": ", 1)
+    assert code == "envelope_too_large"
+    assert int(detail.split()[0]) > MAX_ENVELOPE_BYTES  # the original size, in bytes
 
 
 def test_problem_text_never_contains_values() -> None:

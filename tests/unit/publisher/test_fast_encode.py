@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from il_audit.publisher._encode import ContextDefaults, encode
+from il_audit.publisher._encode import ContextDefaults, capture, encode
 from il_audit.publisher._fast_encode import fast_line, timestamp_text
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy as T
-from il_audit.schemas.envelope import parse_envelope
+from il_audit.schemas.envelope import ENVELOPE_FIELDS, parse_envelope
 
 DEFAULTS = ContextDefaults("app", "test")
 CTX = AuditContext(app="chat", actor_uid="u-1", trace_id="t-1", session_id="s-1")
@@ -166,3 +166,18 @@ def test_the_question_policy_applies_on_the_cached_head_path() -> None:
     for payload in (line["payload"] for line in lines):
         assert "question" not in payload
         assert payload["question_length"] == len("secret?")
+
+
+TOP_LEVEL_VALUES: list[Any] = [2, 1, True, 1.0, "x", "x" * 300, "", {}, {"a": 1}, [1], Decimal("1")]
+
+
+@pytest.mark.parametrize("name", sorted(ENVELOPE_FIELDS - {"event_type", "usage", "build_error"}))
+def test_every_top_level_field_is_judged_as_the_model_judges_it(name: str) -> None:
+    """For each envelope field and odd value (schema_version=2 among them), the fast paths
+    find an event invalid exactly when the model does, on all three sightings."""
+    for value in TOP_LEVEL_VALUES:
+        context = CTX.replace()
+        full = encode(capture(T.AUTH_LOGOUT, context, {name: value}), DEFAULTS, full=True)
+        for sighting in range(3):
+            fast = encode(capture(T.AUTH_LOGOUT, context, {name: value}), DEFAULTS)
+            assert (fast.problem is None) == (full.problem is None), (name, value, sighting)

@@ -105,12 +105,12 @@ def test_an_outage_longer_than_the_queue_loses_nothing(make: Any, transport: Swi
     publisher = make()
     transport.down = True
     ids = emit_steadily(publisher, 3000, per_second=2000)
-    assert publisher.flush(0.5) is False  # spooled is not published
+    assert publisher.flush(0.5).complete is False  # spooled is not published
     stats = publisher.stats()
     assert stats.dropped == 0
     assert stats.spooled == 3000
     transport.down = False
-    assert publisher.flush(20)
+    assert publisher.flush(20).complete
     assert sorted(set(transport.event_ids())) == sorted(ids)
     stats = publisher.stats()
     assert (stats.drained, stats.pending, stats.dropped) == (3000, 0, 0)
@@ -132,7 +132,7 @@ def test_an_unanswered_publish_counts_as_an_outage(
     transport.stuck = False
     for future in transport.hanging:  # the cut connections finally fail
         future.set_exception(core_exceptions.DeadlineExceeded("gone"))
-    assert publisher.flush(20)
+    assert publisher.flush(20).complete
     assert sorted(set(transport.event_ids())) == sorted(ids)
 
 
@@ -180,7 +180,7 @@ def test_a_new_publisher_adopts_and_delivers_a_dead_ones_spool(
     transport.down = False
     transport.clear()
     second = make()
-    assert second.flush(10)  # nothing of its own
+    assert second.flush(10).complete  # nothing of its own
     deadline = time.monotonic() + 10
     while len(set(transport.event_ids())) < 300 and time.monotonic() < deadline:
         second.emit(T.AUTH_LOGOUT, context=CTX)  # keep the worker going

@@ -88,6 +88,30 @@ def test_oversize_line_is_rejected_without_parsing() -> None:
     assert reject.error_class is ErrorClass.OVERSIZE
 
 
+@pytest.mark.parametrize(
+    ("build_error", "overrides", "error_class", "detail"),
+    [
+        ("envelope_too_large: 16777300 bytes is over", {}, ErrorClass.OVERSIZE,
+         "the publisher sent a stand-in: envelope_too_large: 16777300 bytes"),
+        ("unencodable: AttributeError while encoding", {}, ErrorClass.SCHEMA_VIOLATION,
+         "the publisher refused it: unencodable: AttributeError"),
+        ("invalid: action: Input should be a valid string", {}, ErrorClass.SCHEMA_VIOLATION,
+         "the publisher refused it: invalid: action"),
+        ("invalid: event_type: Input should be a valid string", {"event_type": 42},
+         ErrorClass.SCHEMA_VIOLATION, "the publisher refused it: invalid: event_type"),
+        ("ValueError", {}, ErrorClass.BUILDER_FAILED, "raised ValueError"),
+    ],
+)  # fmt: skip
+def test_the_publishers_verdict_is_the_dead_letters_reason(
+    build_error: str, overrides: dict[str, object], error_class: ErrorClass, detail: str
+) -> None:
+    """A stand-in, an event the publisher refused (even one invalid here too) or a builder's
+    failure is dead-lettered with the publisher's reason, never stored."""
+    [reject] = run(envelope_line(build_error=build_error, **overrides)).rejects
+    assert reject.error_class is error_class
+    assert detail in reject.error_detail
+
+
 def test_empty_message_is_one_reject() -> None:
     """A message with nothing but blank lines is dead-lettered as a whole."""
     [reject] = run(b"", b"  ").rejects

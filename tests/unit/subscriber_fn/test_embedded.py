@@ -56,7 +56,7 @@ def test_auto_without_a_project_goes_local_and_says_where(
     with caplog.at_level(logging.WARNING, logger="il_audit"):
         il_audit.emit(T.AUTH_LOGOUT, context=AuditContext(app="a"))
         il_audit.emit(T.AUTH_LOGOUT, context=AuditContext(app="a"))
-    assert il_audit.flush_audit_writer(30)
+    assert il_audit.flush_audit_writer(30).complete
     assert get_publisher().transport_kind == "local"
     announcements = [r.getMessage() for r in caplog.records if "events go to" in r.getMessage()]
     assert len(announcements) == 1
@@ -92,9 +92,9 @@ def test_a_locked_file_delays_but_loses_nothing(tmp_path: Path) -> None:
     holder.start()
     assert ready.wait(30)
     publisher.emit(T.AUTH_LOGOUT, context=AuditContext(app="a"))
-    assert publisher.flush(0.5) is False
+    assert publisher.flush(0.5).complete is False
     holder.join(30)
-    assert publisher.flush(30)
+    assert publisher.flush(30).complete
     assert publisher.stats().retries >= 1
     assert publisher.stats().failed == 0
     assert rows(database, "SELECT count(*) FROM events") == [(1,)]

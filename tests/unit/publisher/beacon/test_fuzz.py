@@ -28,8 +28,12 @@ CONTENT_TYPES = [
     "",
 ]
 
-# A limit high enough that the fuzz never trips the rate limiter.
-_client = TestClient(beacon_app(settings=beacon_settings(max_requests_per_window=100_000)))
+# Limits high enough that the fuzz never trips the rate limiter or the refusal budget.
+_client = TestClient(
+    beacon_app(
+        settings=beacon_settings(max_requests_per_window=100_000, max_refusals_per_window=100_000)
+    )
+)
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
 json_values = st.recursive(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from il_audit.publisher.beacon._client_address import client_address
+from il_audit.publisher.beacon._client_address import client_address, normalise_address
 from il_audit.publisher.beacon._origin import Origin, parse_origin
 from il_audit.publisher.beacon._page import request_page_path, strip_path, user_agent
 from il_audit.publisher.beacon._ratelimit import SlidingWindowLimiter, retry_after_header
@@ -102,12 +102,79 @@ def test_client_address_trusts_only_the_configured_hops(
     forwarded: list[str], hops: int, expected: str
 ) -> None:
     """X-Forwarded-For is read from the right, as far as the trusted hops reach."""
-    assert client_address(peer="10.0.0.1", forwarded_for=forwarded, trusted_hops=hops) == expected
+    client = client_address(peer="10.0.0.1", forwarded_for=forwarded, trusted_hops=hops)
+    assert client.address == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1.2.3.4", "1.2.3.4"),
+        ("1.2.3.4:5678", "1.2.3.4"),
+        ("[::1]:80", "::1"),
+        ("[::1]", "::1"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("[fe80::1%25eth0]:443", "fe80::1"),
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("unknown", None),
+        ("1.2.3.4:", None),
+        ("1.2.3.4:http", None),
+        ("[::1", None),
+        ("[::1]x", None),
+        ("1.2.3.4.5", None),
+        ("", None),
+    ],
+)
+def test_addresses_are_normalised(value: str, expected: str | None) -> None:
+    """Ports, brackets and zone ids go, IPv4-mapped IPv6 is unwrapped; non-addresses are None."""
+    address = normalise_address(value)
+    assert (str(address) if address is not None else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("deployment", "peer", "forwarded", "hops"),
+    [
+        ("Cloud Run, Google's front end", "169.254.1.1", ["6.6.6.6, 203.0.113.9"], 1),
+        (
+            "external Application Load Balancer",
+            "169.254.1.1",
+            ["6.6.6.6, 203.0.113.9, 34.1.2.3"],
+            2,
+        ),
+        ("GKE, L4 load balancer", "203.0.113.9", ["6.6.6.6"], 0),
+        ("nginx on localhost", "127.0.0.1", ["6.6.6.6, 203.0.113.9"], 1),
+    ],
+    ids=["cloud-run", "load-balancer", "gke-l4", "nginx"],
+)
+def test_documented_deployments_find_the_client(
+    deployment: str, peer: str, forwarded: list[str], hops: int
+) -> None:
+    """The README's hops per deployment pick the client out of what each front end sends."""
+    client = client_address(peer=peer, forwarded_for=forwarded, trusted_hops=hops)
+    assert client.address == "203.0.113.9", deployment
+
+
+def test_ipv6_rate_key_is_the_64_and_the_address_stays_whole() -> None:
+    """An IPv6 client's rate-limit key is its /64; the address (hashed when stored) is whole."""
+    client = client_address(peer="2001:db8:1:2:3:4:5:6", forwarded_for=[], trusted_hops=0)
+    assert (client.address, client.rate_key) == ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64")
+
+
+def test_a_released_request_no_longer_counts() -> None:
+    """release() gives back the latest request of a key, so a full key has room again."""
+    limiter = SlidingWindowLimiter(
+        max_requests=1, window_seconds=10, max_keys=10, clock=FakeClock()
+    )
+    assert limiter.check("a") is None
+    limiter.release("a")
+    assert limiter.check("a") is None
+    assert limiter.check("a") is not None
 
 
 def test_unknown_peer_is_named_unknown() -> None:
     """Without a peer address the key is 'unknown', as in the seed."""
-    assert client_address(peer=None, forwarded_for=[], trusted_hops=0) == "unknown"
+    assert client_address(peer=None, forwarded_for=[], trusted_hops=0).address == "unknown"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request
 
 from il_audit.publisher.beacon import BeaconRequest
 from il_audit.publisher.testing import capture_events
-from tests.support.beacon import beacon_client, item
+from tests.support.beacon import LOGIN_HEADER, beacon_client, item, require_test_login
 
 LOGIN_TYPES = ["ui.tab.viewed", "ui.element.clicked"]
 
@@ -74,8 +74,8 @@ def test_async_hook_is_awaited() -> None:
     assert response.status_code == 403
 
 
-def test_anonymous_batch_skips_the_hook() -> None:
-    """A batch made only of anonymous types is accepted without calling require_auth."""
+def test_anonymous_batch_is_accepted_when_the_hook_refuses() -> None:
+    """A batch of anonymous types calls require_auth in soft mode: its refusal is not the answer."""
     calls: list[Request] = []
 
     def require_auth(request: Request) -> None:
@@ -86,7 +86,7 @@ def test_anonymous_batch_skips_the_hook() -> None:
     with capture_events() as events:
         response = client.post("/api/audit/beacon", json={"events": [_login_item()]})
     assert response.status_code == 200
-    assert calls == []
+    assert len(calls) == 1
     assert events[0].actor_uid is None
 
 
@@ -120,15 +120,33 @@ def test_anonymous_only_router_refuses_an_empty_batch() -> None:
     assert client.post("/api/audit/beacon", json={"events": []}).status_code == 401
 
 
-@pytest.mark.parametrize("anonymous", [True, False])
-def test_get_context_supplies_the_actor(anonymous: bool) -> None:
-    """The actor comes from get_context whether or not the batch needed a login."""
-    options: dict[str, Any] = (
-        {"anonymous_event_types": LOGIN_TYPES} if anonymous else {"allow_anonymous": True}
-    )
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"require_auth": require_test_login},
+        {"require_auth": require_test_login, "anonymous_event_types": LOGIN_TYPES},
+        {"allow_anonymous": True},
+    ],
+    ids=["login-required", "anonymous-types-logged-in", "allow-anonymous"],
+)
+def test_get_context_supplies_the_actor(options: dict[str, Any]) -> None:
+    """The actor comes from get_context when require_auth passed, or when anyone may post."""
     client = beacon_client(**options)
     with capture_events() as events:
         client.post(
-            "/api/audit/beacon", json={"events": [_login_item()]}, headers={"X-Test-User": "u-7"}
+            "/api/audit/beacon",
+            json={"events": [_login_item()]},
+            headers={"X-Test-User": "u-7", LOGIN_HEADER: "ok"},
         )
     assert (events[0].actor_uid, events[0].actor_email) == ("u-7", "u-7@example.com")
+
+
+def test_anonymous_batch_without_a_hook_is_stored_without_an_actor() -> None:
+    """Without require_auth nothing vouches for get_context's actor: the batch has none."""
+    client = beacon_client(anonymous_event_types=LOGIN_TYPES)
+    with capture_events() as events:
+        response = client.post(
+            "/api/audit/beacon", json={"events": [_login_item()]}, headers={"X-Test-User": "u-7"}
+        )
+    assert response.status_code == 200
+    assert (events[0].actor_uid, events[0].actor_email) == (None, None)

@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from il_audit.publisher.beacon import BeaconSettings
 from il_audit.publisher.testing import capture_events
 from tests.support.beacon import beacon_app, beacon_client, beacon_settings, item
@@ -216,3 +218,20 @@ def test_bad_content_length_is_400() -> None:
         limit=4096, chunk=b"{}", chunks=1, headers=((b"content-length", b"12abc"),)
     )
     assert status == 400
+
+
+@pytest.mark.parametrize("declared", [b"\xb2", b"1\xb3", b"\xb9" * 3], ids=["2", "13", "111"])
+def test_superscript_content_length_is_400(declared: bytes) -> None:
+    """Superscript digits pass str.isdigit but are no Content-Length: 400, not a server error."""
+    status, pulled = _run_streaming(
+        limit=4096, chunk=b"{}", chunks=1, headers=((b"content-length", declared),)
+    )
+    assert (status, pulled) == (400, 0)
+
+
+def test_content_length_of_thousands_of_digits_is_413() -> None:
+    """A Content-Length longer than int() converts is over the limit: 413, not a server error."""
+    status, pulled = _run_streaming(
+        limit=4096, chunk=b"{}", chunks=1, headers=((b"content-length", b"9" * 5000),)
+    )
+    assert (status, pulled) == (413, 0)

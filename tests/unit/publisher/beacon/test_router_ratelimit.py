@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from il_audit.publisher.testing import capture_events
-from tests.support.beacon import beacon_app, beacon_client, item
+from tests.support.beacon import LOGIN_HEADER, beacon_app, beacon_client, item, require_test_login
 
 BODY = {"events": [item()]}
 
@@ -46,10 +46,12 @@ def test_refused_requests_emit_nothing() -> None:
 
 def test_each_actor_has_its_own_budget() -> None:
     """Two signed-in users behind one address are limited separately."""
-    client = beacon_client()
-    assert _statuses(client, 8, {"X-Test-User": "alice"}) == [200] * 8
-    assert _statuses(client, 1, {"X-Test-User": "bob"}) == [200]
-    assert _statuses(client, 1, {"X-Test-User": "alice"}) == [429]
+    client = beacon_client(require_auth=require_test_login)
+    alice = {"X-Test-User": "alice", LOGIN_HEADER: "ok"}
+    bob = {"X-Test-User": "bob", LOGIN_HEADER: "ok"}
+    assert _statuses(client, 8, alice) == [200] * 8
+    assert _statuses(client, 1, bob) == [200]
+    assert _statuses(client, 1, alice) == [429]
 
 
 def test_empty_batches_count_too() -> None:

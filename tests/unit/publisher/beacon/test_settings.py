@@ -11,11 +11,12 @@ from il_audit.publisher.beacon import BeaconSettings
 
 
 def test_defaults_are_the_seeds() -> None:
-    """The bundled defaults are the seed's 1.0 values plus our body limit and proxy hops."""
+    """The bundled defaults are the seed's 1.0 values plus our body limit, budget and hops."""
     settings = BeaconSettings.from_env({})
     assert settings.model_dump() == {
         "window_seconds": 10.0,
         "max_requests_per_window": 8,
+        "max_refusals_per_window": 32,
         "rate_limit_max_keys": 5000,
         "metadata_max_bytes": 8192,
         "string_max_length": 512,
@@ -94,3 +95,10 @@ def test_settings_are_frozen() -> None:
     settings = BeaconSettings.from_env({})
     with pytest.raises(ValueError, match="frozen"):
         settings.window_seconds = 1  # type: ignore[misc]
+
+
+def test_refusal_budget_comes_from_the_environment() -> None:
+    """IL_BEACON_MAX_REFUSALS_PER_WINDOW sets the refusal budget; defaults.json gives 32."""
+    assert bundled_defaults()["beacon_max_refusals_per_window"] == 32
+    settings = BeaconSettings.from_env({"IL_BEACON_MAX_REFUSALS_PER_WINDOW": "100"})
+    assert settings.max_refusals_per_window == 100
