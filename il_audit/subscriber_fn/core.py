@@ -90,8 +90,10 @@ class ErrorClass(StrEnum):
     """The body has more lines than a message may hold: the whole message, unread."""
 
 
-DEFAULT_MAX_REJECTS: Final = 100
-"""Rejects kept per message unless told otherwise (``IL_AUDIT_MAX_REJECTS_PER_MESSAGE``)."""
+DEFAULT_MAX_REJECTS: Final = 500
+"""Rejects kept per message unless told otherwise (``IL_AUDIT_MAX_REJECTS_PER_MESSAGE``): the
+events the publisher packs per message by default, so that a message of ours whose every
+line is refused (a type the subscriber does not know yet) is still dead-lettered line by line."""
 _CLASSES_IN_DETAIL: Final = 5
 
 

@@ -137,7 +137,7 @@ def test_the_cap_is_the_setting_il_audit_max_rejects_per_message(tmp_path: Path)
     chosen = AuditSettings.from_env({**env, "IL_AUDIT_MAX_REJECTS_PER_MESSAGE": "7"})
     configured = build_pipeline(chosen, with_topic=False)
     try:
-        assert (default.max_rejects, configured.max_rejects) == (100, 7)
+        assert (default.max_rejects, configured.max_rejects) == (500, 7)
     finally:
         default.sink.close()
         configured.sink.close()
