@@ -152,6 +152,7 @@ TUNING_VARIABLES = [
     ("IL_AUDIT_STORE_QUERY_TEXT", "store_query_text"),
     ("IL_AUDIT_SPOOL_MAX_BYTES", "spool_max_bytes"),
     ("IL_AUDIT_BQ_WRITE_METHOD", "bq_write_method"),
+    ("IL_AUDIT_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
 ]
 
 
