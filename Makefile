@@ -59,11 +59,14 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 # Every benchmark, ours and the peers in the same run, results written to benchmarks/README.md.
+# soak.py takes about 18 minutes: the pull worker with a discard sink for 10, into DuckDB for 5,
+# then a million rows twice through the DuckDB sink (time-ordered and random ids).
 bench: setup-bench
 	$(PY) benchmarks/publisher_bench.py --write
 	$(PY) benchmarks/subscriber_bench.py --write
 	$(PY) benchmarks/pull_bench.py --write
 	$(PY) benchmarks/profile_bench.py --write
+	$(PY) benchmarks/soak.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
 # changing the row models or il_audit/sql; a test fails while they are out of date.

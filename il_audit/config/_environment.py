@@ -31,6 +31,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "topic": ("IL_AUDIT_TOPIC",),
     "dlq_topic": ("IL_AUDIT_DLQ_TOPIC",),
     "duckdb_path": ("IL_AUDIT_DUCKDB_PATH",),
+    "duckdb_memory_limit": ("IL_AUDIT_DUCKDB_MEMORY_LIMIT",),
     "sink": ("IL_AUDIT_SINK",),
     "bq_api_endpoint": ("IL_BQ_API_ENDPOINT",),
     "bq_write_method": ("IL_AUDIT_BQ_WRITE_METHOD",),

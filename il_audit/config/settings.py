@@ -138,6 +138,11 @@ class AuditSettings(BaseModel):
     topic: str = Field(min_length=3, description="Events topic id (IL_AUDIT_TOPIC).")
     dlq_topic: str = Field(min_length=3, description="Dead-letter topic id (IL_AUDIT_DLQ_TOPIC).")
     duckdb_path: str = Field(description="Embedded warehouse file (IL_AUDIT_DUCKDB_PATH).")
+    duckdb_memory_limit: str = Field(
+        pattern=r"(?i)^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$",
+        description="DuckDB's memory_limit on every connection il-audit opens, e.g. 512MB "
+        "(IL_AUDIT_DUCKDB_MEMORY_LIMIT); primary-key indexes count against it.",
+    )
     sink: SinkKind = Field(description="Subscriber sink (IL_AUDIT_SINK).")
     bq_api_endpoint: str | None = Field(
         default=None, description="BigQuery API endpoint override (IL_BQ_API_ENDPOINT)."

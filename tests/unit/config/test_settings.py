@@ -153,6 +153,7 @@ TUNING_VARIABLES = [
     ("IL_AUDIT_SPOOL_MAX_BYTES", "spool_max_bytes"),
     ("IL_AUDIT_BQ_WRITE_METHOD", "bq_write_method"),
     ("IL_AUDIT_MAX_REJECTS_PER_MESSAGE", "max_rejects_per_message"),
+    ("IL_AUDIT_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
 ]
 
 
