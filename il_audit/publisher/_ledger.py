@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from il_audit.config.settings import AuditSettings
 from il_audit.publisher import _lifecycle
 from il_audit.publisher._batch import OutgoingMessage
-from il_audit.publisher._encode import Queued
+from il_audit.publisher._capture import Queued
 from il_audit.publisher._spool import Spool
 from il_audit.publisher._spool_lane import SpoolLane
 from il_audit.publisher._transports.base import Transport as TransportProtocol

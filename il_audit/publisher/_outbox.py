@@ -28,7 +28,8 @@ from typing import Final
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings, Compression
 from il_audit.publisher._batch import OutgoingMessage
-from il_audit.publisher._encode import ContextDefaults, encode, unqueue
+from il_audit.publisher._capture import unqueue
+from il_audit.publisher._encode import ContextDefaults, encode
 from il_audit.publisher._ledger import Ledger
 from il_audit.publisher._spool import Spool
 from il_audit.publisher._spool_lane import DROPPED, SpoolLane

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher import _lifecycle
-from il_audit.publisher._encode import ContextDefaults, capture, encode, queue_form, queued_form
+from il_audit.publisher._capture import capture, queue_form, queued_form
+from il_audit.publisher._encode import ContextDefaults, encode
 from il_audit.publisher._outbox import Outbox
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher._transports.factory import transport_factory
