@@ -56,7 +56,8 @@ def queue_form(event_type: str, context: AuditContext | None, fields: dict[str, 
     the caller's thread.
     """
     now = time_ns()
-    event_id = _event_id(fields, now)
+    # The usual call has no event_id keyword: no function call more for it.
+    event_id = _event_id(fields, now) if "event_id" in fields else new_event_id(now)
     fields[_ID] = event_id
     fields[_TIME] = now
     fields[_TYPE] = event_type
