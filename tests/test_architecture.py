@@ -31,12 +31,15 @@ def _type_checking(node: ast.If) -> bool:
     )
 
 
-def imported(path: Path, name: str, known: set[str]) -> Iterator[str]:
-    """il_audit modules ``path`` imports at run time (lazily or not)."""
+def imported(
+    path: Path, name: str, known: set[str], *, type_checking: bool = False
+) -> Iterator[str]:
+    """il_audit modules ``path`` imports at run time (lazily or not); with
+    ``type_checking``, inside ``if TYPE_CHECKING:`` blocks too."""
     tree = ast.parse(path.read_text("utf-8"))
     skipped: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _type_checking(node):
+        if isinstance(node, ast.If) and _type_checking(node) and not type_checking:
             skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
     is_package = path.name == "__init__.py"
     for node in ast.walk(tree):
@@ -59,10 +62,13 @@ def imported(path: Path, name: str, known: set[str]) -> Iterator[str]:
                 yield target
 
 
-def graph() -> dict[str, set[str]]:
+def graph(*, type_checking: bool = False) -> dict[str, set[str]]:
     found = modules()
     known = set(found)
-    return {name: set(imported(path, name, known)) for name, path in found.items()}
+    return {
+        name: set(imported(path, name, known, type_checking=type_checking))
+        for name, path in found.items()
+    }
 
 
 def _parents(name: str) -> list[str]:
@@ -71,8 +77,10 @@ def _parents(name: str) -> list[str]:
 
 
 def test_no_import_cycles() -> None:
-    """No module reaches itself through imports (packages' own __init__ chains excluded)."""
-    edges = graph()
+    """No module reaches itself through imports, ``if TYPE_CHECKING:`` ones included: a cycle
+    that only type checking sees is still two modules that cannot be understood apart
+    (packages' own __init__ chains excluded)."""
+    edges = graph(type_checking=True)
     cycles: list[list[str]] = []
     state: dict[str, int] = {}
     stack: list[str] = []
@@ -132,3 +140,65 @@ def test_schemas_are_pure() -> None:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     assert not alias.name.startswith("google"), (name, alias.name)
+
+
+# Modules that patch a third-party library's internals on purpose (the BigQuery stand-in's
+# launcher runs under the stand-in's own interpreter and fixes bqemulator in place).
+PATCHES_THIRD_PARTY = frozenset({"il_audit.devtools.bqemulator_launcher"})
+
+
+def _private_attributes_defined(tree: ast.AST) -> set[str]:
+    """Underscore attributes and methods the classes of a module define for themselves."""
+    defined: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("_"):
+            defined.add(node.name)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
+            defined.add(node.attr)
+    return defined
+
+
+def _imported_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def test_no_module_touches_another_classs_underscore_attributes() -> None:
+    """An object is asked by name (``request_stop``, ``snapshot``); nobody reads or writes
+    its ``_state`` but its own class. Module-level private names are the import rule's."""
+    offenders = []
+    for name, path in modules().items():
+        if name in PATCHES_THIRD_PARTY:
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        own = _private_attributes_defined(tree)
+        modules_here = _imported_names(tree)
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                continue
+            receiver = node.value
+            if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
+                continue
+            root = receiver
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in modules_here:
+                continue  # a module's private name: see the private-import rule
+            if node.attr in own or node.attr in ("_asdict", "_replace", "_fields", "_make"):
+                continue  # its own class's (a hook in the same module), or namedtuple's API
+            offenders.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    assert offenders == []

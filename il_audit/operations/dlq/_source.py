@@ -110,7 +110,7 @@ class PubSubSource:
                 attributes=dict(received.message.attributes),
                 publish_time=received.message.publish_time.ToDatetime(tzinfo=UTC),
             )
-            for received in response._pb.received_messages
+            for received in type(response).pb(response).received_messages
         ]
         if messages:
             self.extend([message.ack_id for message in messages], self.lease_seconds)
