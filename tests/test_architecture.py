@@ -132,3 +132,85 @@ def test_schemas_are_pure() -> None:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     assert not alias.name.startswith("google"), (name, alias.name)
+
+
+# The package root: the stable API (__init__), a few shared internals and the seed's paths.
+ROOT_MODULES = frozenset(
+    {
+        "il_audit._json",  # JSON of row values: the sinks, the CLI, the dlq tools
+        "il_audit._ratelimit",  # logging at most once per interval
+        "il_audit._version",
+        "il_audit.errors",  # AuditError, the root of every exception, and SettingsError
+        "il_audit.pytest_plugin",  # the pytest11 entry point every host test run loads
+        "il_audit.retrying",  # which Google API errors are worth retrying
+    }
+)
+SEED_PATHS = frozenset(
+    {
+        # 0.1.3's (and 1.0.35's) module paths: re-exports of public names, nothing else.
+        "il_audit.beacon_router",
+        "il_audit.beacon_schemas",
+        "il_audit.builders",
+        "il_audit.builders.envelope_builder",
+        "il_audit.context",
+        "il_audit.emit",
+        "il_audit.envelope",
+        "il_audit.job_context",
+        "il_audit.registry",
+        "il_audit.taxonomy",
+    }
+)
+PARTS = frozenset(
+    {
+        "chat",
+        "cli",
+        "config",
+        "devtools",
+        "operations",
+        "publisher",
+        "report",
+        "schemas",
+        "sql",
+        "subscriber_fn",
+    }
+)
+MAX_SEED_PATH_STATEMENTS = 10
+MAX_SEED_PATH_LINES = 25
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_the_root_holds_the_stable_api_shared_internals_and_seed_paths() -> None:
+    """Real code lives in its part; a new root module is a decision made here."""
+    root = {name: path for name, path in modules().items() if name.count(".") == 1}
+    packages = {name for name, path in root.items() if path.name == "__init__.py"}
+    seed_files = {name for name in SEED_PATHS if name in root} - packages
+    assert set(root) - packages == ROOT_MODULES | seed_files
+    # builders/ is the seed's path of envelope_builder; the rest are the parts.
+    assert {name.split(".")[1] for name in packages} == PARTS | {"builders"}
+
+
+def test_a_seed_path_only_re_exports_public_names() -> None:
+    """A seed path is a few lines that import public names from their part (and list them)."""
+    found = modules()
+    for name in sorted(SEED_PATHS):
+        text = found[name].read_text("utf-8")
+        body = ast.parse(text).body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        assert len(body) <= MAX_SEED_PATH_STATEMENTS, name
+        assert len(text.splitlines()) <= MAX_SEED_PATH_LINES, name
+        for node in body:
+            if isinstance(node, ast.ImportFrom):
+                parts = (node.module or "").split(".")
+                assert parts[0] == "il_audit", (name, node.module)
+                assert not any(map(_private, parts)), (name, node.module)
+                assert not any(_private(alias.name) for alias in node.names), name
+            elif isinstance(node, ast.Import):
+                assert [alias.name for alias in node.names] == ["sys"], name
+            else:  # __all__ = [...], or sys.modules[__name__] = the module it stands for
+                assert isinstance(node, ast.Assign), (name, ast.dump(node))
+                target = ast.unparse(node.targets[0])
+                assert target in {"__all__", "sys.modules[__name__]"}, (name, target)

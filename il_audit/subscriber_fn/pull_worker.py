@@ -42,11 +42,11 @@ from typing import Any, Final
 
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from il_audit.pubsub_clients import subscriber_client
 from il_audit.schemas.wire import ATTR_COUNT, MAX_LINES_PER_MESSAGE, ascii_int, count_lines
 from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, Reject
 from il_audit.subscriber_fn.errors import SubscriberError, TransientError
 from il_audit.subscriber_fn.pipeline import BatchMessage, Outcome, Pipeline
+from il_audit.subscriber_fn.pull_client import subscriber_client
 
 logger = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ class PubSubSource:
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
         pull_timeout: float = 2.0,
     ) -> None:
-        from il_audit.pubsub_clients import subscriber_client
+        from il_audit.subscriber_fn.pull_client import subscriber_client
 
         self.lease_seconds = lease_seconds
         """How long pulled messages stay hidden; after a crash they return after this."""
