@@ -8,6 +8,8 @@ run time is caught too.
 from __future__ import annotations
 
 import ast
+import functools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,6 +180,12 @@ MAX_SEED_PATH_STATEMENTS = 10
 MAX_SEED_PATH_LINES = 25
 
 
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    """The parsed source of ``path``, once per run (several rules read every module)."""
+    return ast.parse(path.read_text("utf-8"))
+
+
 def _private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
 
@@ -214,3 +222,36 @@ def test_a_seed_path_only_re_exports_public_names() -> None:
                 assert isinstance(node, ast.Assign), (name, ast.dump(node))
                 target = ast.unparse(node.targets[0])
                 assert target in {"__all__", "sys.modules[__name__]"}, (name, target)
+
+
+def _wire_values() -> dict[str, str]:
+    """The attribute names ``schemas/wire.py`` defines, and the default topic names."""
+    tree = ast.parse((PACKAGE / "schemas" / "wire.py").read_text("utf-8"))
+    values = {
+        node.value.value: node.target.id
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id.startswith("ATTR_")
+        and isinstance(node.value, ast.Constant)
+    }
+    # ATTR_APP and ATTR_EVENT_TYPE are envelope field names first, spelled everywhere.
+    del values["app"], values["event_type"]
+    defaults = json.loads((PACKAGE / "config" / "defaults.json").read_text("utf-8"))
+    values.update({defaults[key]: key for key in ("topic", "dlq_topic", "duckdb_path")})
+    return values
+
+
+def test_the_wire_contract_is_spelled_only_in_wire_py() -> None:
+    """No string constant equal to a ``wire.ATTR_*`` value or a default topic name (or the
+    default DuckDB path) outside ``schemas/wire.py`` and ``defaults.json``."""
+    values = _wire_values()
+    assert len(values) > 10  # the scan below is not vacuous
+    offenders = sorted(
+        f"{name}:{node.lineno} {node.value!r} ({values[node.value]})"
+        for name, path in modules().items()
+        if name != "il_audit.schemas.wire"
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in values
+    )
+    assert offenders == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import from_settings, shown_default
 from il_audit.devtools.ports import answers
 
 STATE_DIR_OPTION = click.option(
@@ -42,14 +42,14 @@ def dev() -> None:
 @click.option(
     "--topic",
     default=from_settings("topic"),
-    show_default="il-audit-events",
+    show_default=shown_default("topic"),
     envvar="IL_AUDIT_TOPIC",
     help="Events topic (env IL_AUDIT_TOPIC).",
 )
 @click.option(
     "--dlq-topic",
     default=from_settings("dlq_topic"),
-    show_default="il-audit-events-dlq",
+    show_default=shown_default("dlq_topic"),
     envvar="IL_AUDIT_DLQ_TOPIC",
     help="Dead-letter topic (env IL_AUDIT_DLQ_TOPIC).",
 )

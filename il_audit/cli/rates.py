@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import from_settings, shown_default
 from il_audit.cli._output import render
 
 TARGETS = ("auto", "embedded", "bigquery")
@@ -24,7 +24,7 @@ DATABASE_OPTION = click.option(
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
     default=from_settings("duckdb_path"),
-    show_default="./il_audit.duckdb",
+    show_default=shown_default("duckdb_path"),
     envvar="IL_AUDIT_DUCKDB_PATH",
     help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
 )

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from il_audit.schemas.wire import envelope_count
+
 _CURSOR_NAME: Final = "CURSOR"
 
 MAGIC: Final = b"ILS1"
@@ -47,7 +49,7 @@ class SpoolRecord:
     data: bytes
     attributes: dict[str, str]
     count: int
-    """Envelopes it carries (from ``il_audit_count``; 1 when unreadable)."""
+    """Envelopes it carries (:func:`~il_audit.schemas.wire.envelope_count`)."""
 
 
 def encode_record(data: bytes, attributes: Mapping[str, str]) -> bytes:
@@ -63,11 +65,6 @@ def decode_payload(payload: bytes) -> tuple[dict[str, str], bytes]:
     if not isinstance(attrs, dict):
         raise ValueError("attributes are not an object")
     return {str(k): str(v) for k, v in attrs.items()}, payload[ATTR_LENGTH.size + length :]
-
-
-def envelope_count(attributes: Mapping[str, str]) -> int:
-    raw = attributes.get("il_audit_count", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
 
 
 def segment_name(number: int) -> str:
@@ -255,6 +252,6 @@ def scan(root: str | os.PathLike[str]) -> list[SpoolRecord]:
                     break
                 attributes, data = decode_payload(payload)
                 key = RecordKey(str(sub), number, offset)
-                records.append(SpoolRecord(key, data, attributes, envelope_count(attributes)))
+                records.append(SpoolRecord(key, data, attributes, envelope_count(attributes, data)))
                 offset = end
     return records

@@ -220,6 +220,18 @@ def ascii_int(text: str, maximum: int) -> int | None:
     return value if value <= maximum else None
 
 
+def envelope_count(attributes: Mapping[str, str], data: bytes) -> int:
+    """Envelopes a message carries: its :data:`ATTR_COUNT`, else the lines of its body.
+
+    The attribute counts when it is 1 to :data:`MAX_LINES_PER_MESSAGE` in ASCII
+    digits (:func:`ascii_int`); otherwise the body's lines are counted, inflated
+    first (:func:`count_lines`).
+    """
+    count = attributes.get(ATTR_COUNT, "")
+    declared = ascii_int(count, MAX_LINES_PER_MESSAGE) if isinstance(count, str) else None
+    return declared or count_lines(data)
+
+
 def cut_dead_letter_data(data: bytes) -> tuple[bytes, dict[str, str]]:
     """Dead-letter data that fits Pub/Sub, and the attributes that say whether it was cut.
 
