@@ -190,6 +190,15 @@ def _private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
 
 
+def _absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
+    """The absolute module an ``ImportFrom`` in ``importer`` reads from."""
+    if not node.level:
+        return node.module or ""
+    anchor = importer.split(".")[: None if is_package else -1]
+    anchor = anchor[: len(anchor) - node.level + 1]
+    return ".".join(filter(None, [*anchor, node.module or ""]))
+
+
 def test_the_root_holds_the_stable_api_shared_internals_and_seed_paths() -> None:
     """Real code lives in its part; a new root module is a decision made here."""
     root = {name: path for name, path in modules().items() if name.count(".") == 1}
@@ -222,6 +231,59 @@ def test_a_seed_path_only_re_exports_public_names() -> None:
                 assert isinstance(node, ast.Assign), (name, ast.dump(node))
                 target = ast.unparse(node.targets[0])
                 assert target in {"__all__", "sys.modules[__name__]"}, (name, target)
+
+
+def _owner(target: str, packages: set[str]) -> str | None:
+    """The package whose private name ``target`` is (None: no underscore in it)."""
+    parts = target.split(".")
+    for index, part in enumerate(parts):
+        if _private(part):
+            owner = ".".join(parts[:index])
+            return owner if owner in packages else owner.rpartition(".")[0]
+    return None
+
+
+def _private_reads(name: str, path: Path) -> Iterator[tuple[str, int]]:
+    """(il_audit target, line) of every import ``name`` makes and every ``module._x`` it reads
+    through a module it imported, ``TYPE_CHECKING`` imports included."""
+    tree = _tree(path)
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = alias.name
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, name, path.name == "__init__.py")
+            yield base, node.lineno
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{base}.{alias.name}"
+                yield f"{base}.{alias.name}", node.lineno
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and _private(node.attr)
+        ):
+            yield f"{aliases[node.value.id]}.{node.attr}", node.lineno
+
+
+def test_no_module_reaches_into_another_package_s_private_names() -> None:
+    """Nothing outside package X imports ``X._anything`` (module or name) or reads it
+    through a module; the seed paths included. Tests may."""
+    found = modules()
+    packages = {name for name, path in found.items() if path.name == "__init__.py"}
+    offenders = sorted(
+        f"{name}:{line} -> {target}"
+        for name, path in found.items()
+        for target, line in _private_reads(name, path)
+        if target.startswith("il_audit.")
+        and (owner := _owner(target, packages)) is not None
+        and name != owner
+        and not name.startswith(f"{owner}.")
+    )
+    assert offenders == []
 
 
 def _wire_values() -> dict[str, str]:

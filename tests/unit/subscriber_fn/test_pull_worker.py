@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from il_audit.schemas.wire import compress_body
-from il_audit.subscriber_fn._health import HealthServer, default_host
+from il_audit.subscriber_fn.health import HealthServer, default_host
 from il_audit.subscriber_fn.pull_worker import (
     PullConfigError,
     PullSettings,
