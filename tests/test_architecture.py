@@ -8,6 +8,7 @@ run time is caught too.
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import json
 from collections.abc import Iterator
@@ -317,3 +318,55 @@ def test_the_wire_contract_is_spelled_only_in_wire_py() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in values
     )
     assert offenders == []
+
+
+def _classes() -> dict[str, list[tuple[str, list[str]]]]:
+    """Class name -> (module, base names) of every class defined in il_audit."""
+    found: dict[str, list[tuple[str, list[str]]]] = {}
+    for name, path in modules().items():
+        for node in ast.walk(_tree(path)):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base).rpartition(".")[2] for base in node.bases]
+                found.setdefault(node.name, []).append((name, bases))
+    return found
+
+
+def _exception_classes() -> dict[str, tuple[str, bool]]:
+    """Exception classes defined in il_audit: name -> (module, derives from AuditError)."""
+    classes = _classes()
+    builtin = {
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+
+    def kind(name: str, seen: frozenset[str] = frozenset()) -> tuple[bool, bool]:
+        """(is an exception, derives from AuditError)."""
+        if name == "AuditError":
+            return True, True
+        if name in seen:
+            return False, False
+        if name not in classes:  # a third-party base: its name says whether it is one
+            return name in builtin or name.endswith(("Error", "Exception")), False
+        kinds = [kind(base, seen | {name}) for _, bases in classes[name] for base in bases]
+        return any(k[0] for k in kinds), any(k[1] for k in kinds)
+
+    result = {}
+    for name, definitions in classes.items():
+        is_exception, audit = kind(name)
+        if is_exception:
+            for module, _ in definitions:
+                result[f"{module}.{name}"] = (module, audit)
+    return result
+
+
+def test_every_exception_is_an_audit_error_defined_in_an_errors_module() -> None:
+    """One exception tree: every exception class il_audit defines derives from AuditError,
+    and lives in its part's ``errors.py`` (or the root's)."""
+    found = _exception_classes()
+    assert len(found) > 20  # the scan finds them
+    assert sorted(name for name, (_, audit) in found.items() if not audit) == []
+    assert (
+        sorted(name for name, (module, _) in found.items() if module.rpartition(".")[2] != "errors")
+        == []
+    )

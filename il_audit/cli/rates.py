@@ -98,7 +98,8 @@ def load(file: Path, target: str, database: Path, dry_run: bool) -> None:
     written. Existing rows with the same key are replaced. A pricing_tier
     column or field is optional; blank means standard.
     """
-    from il_audit.subscriber_fn.pricing import CatalogError, Rate
+    from il_audit.subscriber_fn.errors import CatalogError
+    from il_audit.subscriber_fn.pricing import Rate
     from il_audit.subscriber_fn.rate_files import diff_rates, read_rate_file
 
     try:

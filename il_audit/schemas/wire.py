@@ -70,6 +70,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from il_audit.schemas.errors import MalformedBodyError
+
 SCHEMA_VERSION: Final = 1
 """The envelope's ``schema_version``."""
 
@@ -124,10 +126,6 @@ LINE_SEPARATOR: Final = b"\n"
 SUBSCRIPTION_SUFFIX: Final = "-sub"
 INSPECT_SUFFIX: Final = "-inspect"
 DEAD_LETTER_SUFFIX: Final = "-dlq"
-
-
-class MalformedBodyError(ValueError):
-    """A body that starts like gzip but is not a complete gzip stream within the size limit."""
 
 
 def compress_body(data: bytes | bytearray, level: int = 1) -> bytes:

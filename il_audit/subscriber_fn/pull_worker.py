@@ -44,7 +44,7 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from il_audit.schemas.wire import envelope_count
 from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, Reject
-from il_audit.subscriber_fn.errors import SubscriberError, TransientError
+from il_audit.subscriber_fn.errors import PullConfigError, TransientError
 from il_audit.subscriber_fn.pipeline import BatchMessage, Outcome, Pipeline
 from il_audit.subscriber_fn.pull_client import subscriber_client
 
@@ -60,10 +60,6 @@ FAILED_BATCH_LOG: Final = (
     "(consecutive_failed_batches=%d): %s"
 )
 """The WARNING line of a failed batch; infra/terraform's log-based metric reads its count."""
-
-
-class PullConfigError(SubscriberError):
-    """The worker cannot run as configured (no project for a short subscription name)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
 
-from il_audit.operations.dlq._messages import DeadLetter, DlqError
+from il_audit.operations.dlq._messages import DeadLetter
+from il_audit.operations.errors import DlqError
 from il_audit.schemas.wire import INSPECT_SUFFIX
 
 if TYPE_CHECKING:
