@@ -70,6 +70,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from il_audit.schemas.errors import MalformedBodyError
+
 SCHEMA_VERSION: Final = 1
 """The envelope's ``schema_version``."""
 
@@ -124,10 +126,6 @@ LINE_SEPARATOR: Final = b"\n"
 SUBSCRIPTION_SUFFIX: Final = "-sub"
 INSPECT_SUFFIX: Final = "-inspect"
 DEAD_LETTER_SUFFIX: Final = "-dlq"
-
-
-class MalformedBodyError(ValueError):
-    """A body that starts like gzip but is not a complete gzip stream within the size limit."""
 
 
 def compress_body(data: bytes | bytearray, level: int = 1) -> bytes:
@@ -218,6 +216,18 @@ def ascii_int(text: str, maximum: int) -> int | None:
         return None
     value = int(text)
     return value if value <= maximum else None
+
+
+def envelope_count(attributes: Mapping[str, str], data: bytes) -> int:
+    """Envelopes a message carries: its :data:`ATTR_COUNT`, else the lines of its body.
+
+    The attribute counts when it is 1 to :data:`MAX_LINES_PER_MESSAGE` in ASCII
+    digits (:func:`ascii_int`); otherwise the body's lines are counted, inflated
+    first (:func:`count_lines`).
+    """
+    count = attributes.get(ATTR_COUNT, "")
+    declared = ascii_int(count, MAX_LINES_PER_MESSAGE) if isinstance(count, str) else None
+    return declared or count_lines(data)
 
 
 def cut_dead_letter_data(data: bytes) -> tuple[bytes, dict[str, str]]:
