@@ -274,16 +274,27 @@ def bounded_attributes(own: Mapping[str, str], original: Mapping[str, str]) -> d
 
 
 def cut_attribute(text: str, limit: int = MAX_ATTRIBUTE_BYTES) -> str:
-    """``text`` cut to fit an attribute value (UTF-8 safe, ``...`` marks a cut)."""
-    encoded = text.encode("utf-8")
+    """``text`` cut to fit an attribute value (UTF-8 safe, ``...`` marks a cut).
+
+    A character UTF-8 cannot encode (a lone surrogate) becomes ``?``: attributes
+    travel as UTF-8, and such a value would make the whole publish fail.
+    """
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        encoded = text.encode("utf-8", "replace")
+        text = encoded.decode("utf-8")
     if len(encoded) <= limit:
         return text
     return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
 
 
 def fits_attribute(text: str) -> bool:
-    """Whether ``text`` is a usable attribute value as it is."""
-    return bool(text) and len(text.encode("utf-8")) <= MAX_ATTRIBUTE_BYTES
+    """Whether ``text`` is a usable attribute value as it is (UTF-8, within the limit)."""
+    try:
+        return bool(text) and len(text.encode("utf-8")) <= MAX_ATTRIBUTE_BYTES
+    except UnicodeEncodeError:  # a lone surrogate: left out of the attributes
+        return False
 
 
 @dataclass(frozen=True)
