@@ -11,6 +11,7 @@ import ast
 import builtins
 import functools
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -440,3 +441,20 @@ def test_every_exception_is_an_audit_error_defined_in_an_errors_module() -> None
         sorted(name for name, (module, _) in found.items() if module.rpartition(".")[2] != "errors")
         == []
     )
+
+
+def test_the_repository_tracks_no_symlink_and_no_environment() -> None:
+    """A committed symlink (a worktree's link to a shared venv once was) breaks
+    ``make setup-test`` on a clean clone: ``python -m venv`` finds the path taken."""
+    root = PACKAGE.parent
+    listing = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=root, capture_output=True, text=True, check=True, timeout=30
+    ).stdout.splitlines()
+    links = [line.split("\t", 1)[1] for line in listing if line.startswith("120000 ")]
+    environments = [
+        line.split("\t", 1)[1]
+        for line in listing
+        if line.split("\t", 1)[1].split("/", 1)[0].startswith(".venv")
+    ]
+    assert links == [], f"symlinks are tracked: {links}"
+    assert environments == [], f"virtual environments are tracked: {environments}"
