@@ -9,13 +9,13 @@ from typing import Any
 def from_settings(field: str) -> Callable[[], Any]:
     """A click ``default`` that reads ``field`` of the settings when the command runs.
 
-    The group's callback has already made the settings refuse bad values by then.
+    Read strictly, as every command reads them: a bad value is refused, not replaced.
     """
 
     def default() -> Any:
         from il_audit.config.settings import get_audit_settings
 
-        return getattr(get_audit_settings(), field)
+        return get_audit_settings(strict=True).value(field)
 
     default.__name__ = f"settings.{field}"
     return default

@@ -119,7 +119,9 @@ def _source(subscription: str | None, lease_seconds: int) -> closing[PubSubSourc
     from il_audit.operations.dlq import PubSubSource
 
     return closing(
-        PubSubSource.from_settings(get_audit_settings(), subscription, lease_seconds=lease_seconds)
+        PubSubSource.from_settings(
+            get_audit_settings(strict=True), subscription, lease_seconds=lease_seconds
+        )
     )
 
 
@@ -253,7 +255,7 @@ def replay(
     with (
         _failures(),
         _source(subscription, lease_seconds) as source,
-        closing(Republisher.from_settings(get_audit_settings(), to_topic)) as publish,
+        closing(Republisher.from_settings(get_audit_settings(strict=True), to_topic)) as publish,
         click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar,
     ):
         report = run_replay(
