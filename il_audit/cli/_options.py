@@ -1,9 +1,28 @@
-"""Option defaults read from the settings, so no default is copied out of ``defaults.json``."""
+"""Options shared by commands: defaults read from the settings (so no default is copied out
+of ``defaults.json``), and the ``--format`` choice of listings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option(
+    envvar: str, choices: Sequence[str] = ("table", "json"), *, what: str = "Output format"
+) -> Callable[[F], F]:
+    """``--format`` (passed as ``fmt``), one of ``choices`` (the first is the default)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        envvar=envvar,
+        help=f"{what} (env {envvar}).",
+    )
 
 
 def from_settings(field: str) -> Callable[[], Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import format_option, from_settings
 from il_audit.cli._output import render
 
 if TYPE_CHECKING:
@@ -156,14 +156,7 @@ def dlq() -> None:
 @_subscription_option
 @_selector_options
 @_limit_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="IL_AUDIT_DLQ_FORMAT",
-    help="Output format (env IL_AUDIT_DLQ_FORMAT).",
-)
+@format_option("IL_AUDIT_DLQ_FORMAT")
 def inspect(
     subscription: str | None,
     lease_seconds: int,
