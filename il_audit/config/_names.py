@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from il_audit.config.sections import Section
 
-Path = tuple[str, str]
+SettingPath = tuple[str, str]
 """(section attribute, field); the section is ``""`` for a top-level setting."""
 
 TOP_LEVEL_SETTINGS = frozenset({"project"})
@@ -34,9 +34,9 @@ def section_types(model: type[BaseModel]) -> dict[str, type[Section]]:
 
 
 @functools.cache
-def setting_paths(model: type[BaseModel]) -> Mapping[str, Path]:
+def setting_paths(model: type[BaseModel]) -> Mapping[str, SettingPath]:
     """Every setting of ``model``: name -> path, in the model's order."""
-    paths: dict[str, Path] = {}
+    paths: dict[str, SettingPath] = {}
     sections = section_types(model)
     for attribute in model.model_fields:
         section = sections.get(attribute)
@@ -50,11 +50,11 @@ def setting_paths(model: type[BaseModel]) -> Mapping[str, Path]:
 
 
 @functools.cache
-def _names(model: type[BaseModel]) -> Mapping[Path, str]:
+def _names(model: type[BaseModel]) -> Mapping[SettingPath, str]:
     return {path: name for name, path in setting_paths(model).items()}
 
 
-def path_of(model: type[BaseModel], name: str) -> Path:
+def path_of(model: type[BaseModel], name: str) -> SettingPath:
     """The path of a setting given by name (``spool_dir``) or path (``spool.dir``)."""
     section, dot, field = name.partition(".")
     if dot:
@@ -110,7 +110,7 @@ class Flat(Generic[T]):
 
     def __init__(self, setting: str | None = None) -> None:
         self.setting = setting
-        self.path: Path | None = None
+        self.path: SettingPath | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
