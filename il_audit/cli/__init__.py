@@ -19,6 +19,7 @@ from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
 from il_audit.cli.doctor import doctor
+from il_audit.cli.errors import BadSettingsError
 from il_audit.cli.function import function
 from il_audit.cli.infra import infra
 from il_audit.cli.migrate import migrate
@@ -31,12 +32,6 @@ from il_audit.config.settings import reset_audit_settings_cache
 from il_audit.errors import SettingsError
 
 
-class _BadSettings(click.ClickException):
-    """A setting holds a value il-audit cannot use: exit code 2, like bad usage."""
-
-    exit_code = 2
-
-
 class _Cli(click.Group):
     """The command group; a bad setting is reported in one line, not a traceback."""
 
@@ -44,7 +39,7 @@ class _Cli(click.Group):
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
-            raise _BadSettings(str(exc)) from exc
+            raise BadSettingsError(str(exc)) from exc
 
 
 @click.group(

@@ -38,3 +38,10 @@ def from_settings(field: str) -> Callable[[], Any]:
 
     default.__name__ = f"settings.{field}"
     return default
+
+
+def shown_default(field: str) -> str:
+    """What ``--help`` shows as the default of a :func:`from_settings` option: the bundled one."""
+    from il_audit.config.settings import bundled_defaults
+
+    return str(bundled_defaults()[field])

@@ -20,7 +20,7 @@ import click
 
 from il_audit.cli._output import plain, render
 from il_audit.config.settings import Transport, get_audit_settings
-from il_audit.demo_workload import generate
+from il_audit.devtools.demo_workload import generate
 from il_audit.publisher.client import AuditPublisher
 
 REPORT_QUERIES: dict[str, str] = {

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from il_audit.cli._options import format_option, from_settings
+from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import render
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def inspect(
     "--max-replays",
     type=click.IntRange(1),
     default=from_settings("dlq_max_replays"),
-    show_default="3",
+    show_default=shown_default("dlq_max_replays"),
     envvar="IL_AUDIT_MAX_REPLAYS",
     help="Refuse messages replayed this many times already (env IL_AUDIT_MAX_REPLAYS).",
 )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from il_audit.cli._options import from_settings, shown_default
+
 if TYPE_CHECKING:
     from il_audit.report import BigQueryWarehouse
 
@@ -46,7 +48,8 @@ def _day(value: datetime | None) -> date | None:
 @click.option(
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
-    default="./il_audit.duckdb",
+    default=from_settings("duckdb_path"),
+    show_default=shown_default("duckdb_path"),
     envvar="IL_AUDIT_DUCKDB_PATH",
     help="Embedded warehouse file to read (env IL_AUDIT_DUCKDB_PATH).",
 )

@@ -9,7 +9,7 @@ import click
 
 
 def _default_health_host() -> str:
-    from il_audit.subscriber_fn._health import default_host
+    from il_audit.subscriber_fn.health import default_host
 
     return default_host(os.environ)
 

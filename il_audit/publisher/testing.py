@@ -15,7 +15,8 @@ from typing import Any
 
 from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher import _default
-from il_audit.publisher._encode import capture, encode
+from il_audit.publisher._capture import capture
+from il_audit.publisher._encode import encode
 from il_audit.publisher.client import AuditPublisher
 from il_audit.publisher.context import AuditContext
 from il_audit.publisher.errors import InvalidEventError

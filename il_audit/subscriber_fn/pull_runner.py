@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from il_audit.config.settings import AuditSettings
-from il_audit.subscriber_fn._health import HealthServer
+from il_audit.subscriber_fn.health import HealthServer
 from il_audit.subscriber_fn.pipeline import Pipeline, build_pipeline
 from il_audit.subscriber_fn.pull_worker import PullSettings, PullWorker, subscription_path
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from il_audit.subscriber_fn._health import MAX_REQUEST_BYTES, HealthServer
+from il_audit.subscriber_fn.health import MAX_REQUEST_BYTES, HealthServer
 
 
 @pytest.fixture
