@@ -69,9 +69,11 @@ bench: setup-bench
 	$(PY) benchmarks/soak.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
-# changing the row models or il_audit/sql; a test fails while they are out of date.
+# changing the row models or il_audit/sql, and docs/settings.md with the README's settings
+# tables after changing a setting; a test fails while any of them is out of date.
 generate: setup
 	$(VENV)/bin/il-audit infra terraform --module infra/terraform
+	$(VENV)/bin/il-audit schema settings --write
 
 # The subscriber function's deployable source, which infra/terraform zips and uploads.
 bundle: setup

@@ -144,7 +144,7 @@ def worker(args: argparse.Namespace) -> int:
     """``il-audit subscriber pull``'s ``run_worker`` with the discard sink."""
     if args.trace:
         _trace_every_minute(Path(args.trace))
-    from il_audit.config.settings import get_audit_settings, refuse_invalid_settings
+    from il_audit.config.settings import get_audit_settings
     from il_audit.schemas import taxonomy
     from il_audit.subscriber_fn.catalogs import catalog_provider
     from il_audit.subscriber_fn.dead_letter import DeadLetterTopic
@@ -152,8 +152,7 @@ def worker(args: argparse.Namespace) -> int:
     from il_audit.subscriber_fn.pull_runner import run_worker
     from il_audit.subscriber_fn.pull_worker import PullSettings
 
-    refuse_invalid_settings()
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     taxonomy.register_many(settings.extra_event_types)
     sink = DiscardSink(args.ids_out)
     pipeline = Pipeline(

@@ -17,7 +17,7 @@ from il_audit.config.runtime import MANAGED_RUNTIME_VARIABLES
 from il_audit.config.settings import (
     ENABLE_VARIABLES,
     ENV_BINDINGS,
-    refuse_invalid_settings,
+    reset_audit_settings_cache,
 )
 from il_audit.devtools import pubsub_emulator
 from il_audit.publisher import _default, _lifecycle
@@ -44,7 +44,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no il-audit variables, fresh settings and no default publisher."""
     for variable in _ISOLATED_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
-    refuse_invalid_settings(False)
+    reset_audit_settings_cache()
     _default.reset_for_tests()
     taxonomy.unregister_all()
     clear_builders()
@@ -54,7 +54,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # a thread left running would retry into later tests.
     for publisher in list(_lifecycle._live):
         publisher.shutdown(0)
-    refuse_invalid_settings(False)
+    reset_audit_settings_cache()
     taxonomy.unregister_all()
     clear_builders()  # a builder a test registered must not shape a later test's events
 

@@ -458,3 +458,101 @@ def test_the_repository_tracks_no_symlink_and_no_environment() -> None:
     ]
     assert links == [], f"symlinks are tracked: {links}"
     assert environments == [], f"virtual environments are tracked: {environments}"
+
+
+# Modules outside il_audit/config that read an IL_* variable themselves, and why that is right.
+ENVIRONMENT_READERS = {
+    # Where the developer's Pub/Sub emulator launcher is: a tool's location, read when the dev
+    # stack or a test starts the emulator, not a setting of the library.
+    "il_audit.devtools.pubsub_emulator": {"IL_AUDIT_PUBSUB_EMULATOR"},
+    # The interpreter of the BigQuery stand-in's own venv: the same kind of tool location.
+    "il_audit.devtools.bigquery_standin": {"IL_AUDIT_BQEMULATOR_PYTHON"},
+}
+
+
+def _is_environ(node: ast.AST, aliases: set[str]) -> bool:
+    """``os.environ``, ``environ`` imported from os, or a name assigned from one of those."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+    return isinstance(node, ast.Name) and node.id in aliases
+
+
+def _strings(tree: ast.Module) -> dict[str, str]:
+    """Module-level names bound to a string constant (``VARIABLE: Final = "IL_..."``)."""
+    found = {}
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found.update({t.id: value.value for t in targets if isinstance(t, ast.Name)})
+    return found
+
+
+def environment_reads(source: str) -> set[str]:
+    """The names ``source`` reads from the process environment: ``os.environ[...]``,
+    ``.get(...)``, ``in``, ``os.getenv(...)``, directly or through a name assigned from
+    ``os.environ`` (``env = os.environ if environ is None else environ``). A name that is not
+    a string constant is reported as ``<computed>``."""
+    tree = ast.parse(source)
+    constants = _strings(tree)
+    aliases = {"environ"} if "from os import environ" in source else set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+            _is_environ(child, aliases) for child in ast.walk(node.value)
+        ):
+            aliases.update(t.id for t in node.targets if isinstance(t, ast.Name))
+
+    def text(key: ast.AST) -> str:
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return key.value
+        found = constants.get(key.id) if isinstance(key, ast.Name) else None
+        return found or "<computed>"
+
+    keys: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and _is_environ(node.value, aliases):
+            keys.append(node.slice)
+        elif isinstance(node, ast.Compare) and any(
+            _is_environ(other, aliases) for other in node.comparators
+        ):
+            keys.append(node.left)
+        elif isinstance(node, ast.Call) and node.args:
+            function = node.func
+            if isinstance(function, ast.Attribute) and (
+                _is_environ(function.value, aliases)
+                or (function.attr == "getenv" and ast.unparse(function.value) == "os")
+            ):
+                keys.append(node.args[0])
+    return {text(key) for key in keys}
+
+
+def test_only_il_audit_config_reads_il_variables() -> None:
+    """Settings are read by the one loader: no module outside il_audit/config reads an IL_*
+    variable (or one whose name is computed) from the environment, except the tool
+    locations listed above."""
+    found = {
+        name: reads
+        for name, path in modules().items()
+        if not name.startswith("il_audit.config")
+        and (
+            reads := {
+                read
+                for read in environment_reads(path.read_text("utf-8"))
+                if read.startswith(("IL_", "<computed>"))
+            }
+        )
+    }
+    assert found == ENVIRONMENT_READERS
+
+
+def test_the_environment_rule_sees_every_way_of_reading() -> None:
+    """The rule above finds subscripts, get, in, getenv, aliases of os.environ and keys it
+    cannot name."""
+    source = (
+        'import os\nNAME = "IL_A"\n'
+        "def f(environ=None, key=''):\n"
+        "    env = os.environ if environ is None else environ\n"
+        "    env.get(key)\n"
+        '    return env.get(NAME), os.environ["IL_B"], "IL_C" in os.environ, os.getenv("IL_D")\n'
+    )
+    assert environment_reads(source) == {"IL_A", "IL_B", "IL_C", "IL_D", "<computed>"}

@@ -96,7 +96,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         # The malformed events are deliberate; the report lists them instead.
         logging.getLogger("il_audit").setLevel(logging.ERROR)
-    settings = get_audit_settings().model_copy(
+    settings = get_audit_settings(strict=True).model_copy(
         update={
             "enabled": True,
             "transport": Transport.LOCAL,

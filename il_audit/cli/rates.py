@@ -33,7 +33,7 @@ DATABASE_OPTION = click.option(
 def _sink(target: str, database: Path) -> Any:
     from il_audit.config.settings import get_audit_settings
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if target == "auto":
         target = "bigquery" if settings.project or settings.bq_api_endpoint else "embedded"
     if target == "embedded":
@@ -68,7 +68,7 @@ def show(target: str, database: Path) -> None:
     from il_audit.subscriber_fn.catalogs import TableCatalogProvider
     from il_audit.subscriber_fn.pricing import seed_catalog
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if settings.cost_rates_source is CostRatesSource.SEED:
         catalog = seed_catalog()
     else:

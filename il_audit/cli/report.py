@@ -150,7 +150,7 @@ def _bigquery_warehouse(retry_deadline: float) -> BigQueryWarehouse:
     from il_audit.config.settings import get_audit_settings
     from il_audit.report import BigQueryWarehouse
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if not settings.project and not settings.bq_api_endpoint:
         raise click.UsageError(
             "--bigquery needs a project: set IL_BQ_LOGS_PROJECT or GOOGLE_CLOUD_PROJECT"

@@ -98,7 +98,7 @@ def pull(
     from il_audit.subscriber_fn.pull_runner import run_worker, run_workers
     from il_audit.subscriber_fn.pull_worker import PullSettings, subscription_path
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     echo = _echo
     port = None if no_health else health_port
     try:

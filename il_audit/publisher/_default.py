@@ -9,7 +9,6 @@ the host app; strict mode raises instead.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -62,7 +61,7 @@ def _create_default() -> AuditPublisher:
 
 
 def _strict_from_env() -> bool:
-    return strict_requested(os.environ)
+    return strict_requested()
 
 
 def _log_destination(client: AuditPublisher) -> None:

@@ -12,7 +12,6 @@ from il_audit.config.settings import (
     Transport,
     bundled_defaults,
     get_audit_settings,
-    refuse_invalid_settings,
 )
 from il_audit.errors import SettingsError
 
@@ -273,11 +272,11 @@ def test_get_audit_settings_refuses_bad_values_in_strict_mode(
 
 
 def test_refusing_processes_raise_on_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI and the subscriber call refuse_invalid_settings(): then the value is refused."""
+    """The CLI and the subscriber read with strict=True: then the value is refused."""
     monkeypatch.setenv("IL_COST_RATES_SOURCE", "spreadsheet")
-    refuse_invalid_settings()
     with pytest.raises(SettingsError, match="IL_COST_RATES_SOURCE='spreadsheet'"):
-        get_audit_settings()
+        get_audit_settings(strict=True)
+    assert get_audit_settings().cost_rates_source is CostRatesSource.SEED
 
 
 @pytest.mark.parametrize("variable", MANAGED_RUNTIME_VARIABLES)
