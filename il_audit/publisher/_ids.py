@@ -23,7 +23,7 @@ _COUNTER_MASK = (1 << _COUNTER_BITS) - 1
 class _State:
     """Per-process parts of the id; replaced as a whole, so readers see one consistent set."""
 
-    __slots__ = ("counter", "middle", "start")
+    __slots__ = ("counter", "high", "middle", "start")
 
     def __init__(self) -> None:
         rand_a = secrets.randbits(12)
@@ -32,7 +32,13 @@ class _State:
         # Start in the lower half so that 2**47 ids fit before the counter wraps.
         self.start = secrets.randbits(_COUNTER_BITS - 1)
         self.counter = itertools.count()
+        # The counter's top 32 bits and their text, rebuilt when they change (every
+        # 65,536 ids); one tuple, so a reader never pairs one value with another's text.
+        self.high: tuple[int, str] = (-1, "")
 
+
+_LOW_TEXT = tuple(f"{value:04x}" for value in range(1 << 16))
+"""The counter's low 16 bits as text: a tuple index is ~100 ns cheaper than a ``:012x``."""
 
 _state = _State()
 _time_text: tuple[int, str] = (-1, "")
@@ -55,5 +61,10 @@ def new_event_id(time_ns: int) -> str:
         time_text = "%08x-%04x-" % (millis >> 16, millis & 0xFFFF)  # noqa: UP031
         _time_text = (millis, time_text)
     state = _state
-    # An f-string: ~60 ns cheaper than %-formatting, measured here (2026-12-06).
-    return f"{time_text}{state.middle}{(state.start + next(state.counter)) & _COUNTER_MASK:012x}"
+    counter = (state.start + next(state.counter)) & _COUNTER_MASK
+    high = counter >> 16
+    cached_high, high_text = state.high
+    if high != cached_high:
+        high_text = "%08x" % high  # noqa: UP031
+        state.high = (high, high_text)
+    return f"{time_text}{state.middle}{high_text}{_LOW_TEXT[counter & 0xFFFF]}"
