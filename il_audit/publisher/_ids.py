@@ -32,13 +32,14 @@ class _State:
         # Start in the lower half so that 2**47 ids fit before the counter wraps.
         self.start = secrets.randbits(_COUNTER_BITS - 1)
         self.counter = itertools.count()
-        # The counter's top 32 bits and their text, rebuilt when they change (every
-        # 65,536 ids); one tuple, so a reader never pairs one value with another's text.
+        # The counter's top 40 bits and their text, rebuilt when they change (every
+        # 256 ids); one tuple, so a reader never pairs one value with another's text.
         self.high: tuple[int, str] = (-1, "")
 
 
-_LOW_TEXT = tuple(f"{value:04x}" for value in range(1 << 16))
-"""The counter's low 16 bits as text: a tuple index is ~100 ns cheaper than a ``:012x``."""
+_LOW_TEXT = tuple(f"{value:02x}" for value in range(1 << 8))
+"""The counter's low 8 bits as text: a tuple index is cheaper than a ``:012x`` format,
+and 256 entries cost 15 KiB where 65,536 would cost 4 MiB of every publisher's RSS."""
 
 _state = _State()
 _time_text: tuple[int, str] = (-1, "")
@@ -62,9 +63,9 @@ def new_event_id(time_ns: int) -> str:
         _time_text = (millis, time_text)
     state = _state
     counter = (state.start + next(state.counter)) & _COUNTER_MASK
-    high = counter >> 16
+    high = counter >> 8
     cached_high, high_text = state.high
     if high != cached_high:
-        high_text = "%08x" % high  # noqa: UP031
+        high_text = "%010x" % high  # noqa: UP031
         state.high = (high, high_text)
-    return f"{time_text}{state.middle}{high_text}{_LOW_TEXT[counter & 0xFFFF]}"
+    return f"{time_text}{state.middle}{high_text}{_LOW_TEXT[counter & 0xFF]}"

@@ -50,10 +50,10 @@ def _counter_from(start: int) -> None:
     _ids._state.counter = itertools.count()
 
 
-def test_the_counter_text_crosses_its_16_bit_and_48_bit_boundaries() -> None:
-    """The last 12 hex digits are the 48-bit counter, across a low-bits carry and a wrap."""
+def test_the_counter_text_crosses_its_8_bit_and_48_bit_boundaries() -> None:
+    """The last 12 hex digits are the 48-bit counter, across low-bits carries and a wrap."""
     now = time.time_ns()
-    for start in (0xFFFF - 3, 0x1234_5678_FFFF - 3, (1 << 48) - 3):
+    for start in (0xFF - 3, 0xFFFF - 3, 0x1234_5678_FFFF - 3, (1 << 48) - 3):
         _counter_from(start)
         tails = [_ids.new_event_id(now)[-12:] for _ in range(8)]
         assert tails == [f"{(start + step) & ((1 << 48) - 1):012x}" for step in range(8)]
@@ -61,7 +61,7 @@ def test_the_counter_text_crosses_its_16_bit_and_48_bit_boundaries() -> None:
 
 
 def test_threads_never_share_an_id_across_a_carry() -> None:
-    """Eight threads making ids through carries of the low 16 bits: all distinct, and
+    """Eight threads making ids through carries of the low 8 bits: all distinct, and
     together exactly the counter values handed out. (A smoke check: the race it looks
     for, one thread's low bits paired with another's high bits, is ruled out by
     construction, one tuple read, and would show here only by luck.)"""
