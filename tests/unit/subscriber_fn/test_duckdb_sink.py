@@ -118,7 +118,7 @@ def test_types_of_nested_columns() -> None:
 def _hold_write_lock(path: str, seconds: float, ready: multiprocessing.synchronize.Event) -> None:
     connection = duckdb.connect(path)
     ready.set()
-    time.sleep(seconds)
+    time.sleep(seconds)  # the behaviour under test: another process holds the file a while
     connection.close()
 
 

@@ -72,7 +72,7 @@ def test_transient_pipeline_errors_are_retried_by_the_publisher() -> None:
 def _hold(path: str, seconds: float, ready: Any) -> None:
     connection = duckdb.connect(path)
     ready.set()
-    time.sleep(seconds)
+    time.sleep(seconds)  # the behaviour under test: another process holds the file a while
     connection.close()
 
 
