@@ -97,7 +97,11 @@ def pubsub_emulator_host(_emulator_host: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses the emulator, so ``-m "not emulator"`` runs the rest."""
+    """Mark every test that uses the emulator or the stand-in, so that ``make test-fast``
+    (``-m "not emulator and not standin ..."``) runs the rest."""
     for item in items:
-        if "pubsub_emulator_host" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "pubsub_emulator_host" in fixtures:
             item.add_marker(pytest.mark.emulator)
+        if "standin" in fixtures:
+            item.add_marker(pytest.mark.standin)

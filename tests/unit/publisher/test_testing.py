@@ -145,6 +145,7 @@ def test_reset_closes_the_subscriber_s_default_pipeline(
     assert (tmp_path / "second.duckdb").exists()
 
 
+@pytest.mark.subprocess
 def test_reset_loads_nothing_an_app_did_not_import() -> None:
     """In an app process reset() imports neither the subscriber nor the chat helpers."""
     script = (

@@ -76,6 +76,7 @@ def _hold(path: str, seconds: float, ready: Any) -> None:
     connection.close()
 
 
+@pytest.mark.subprocess
 def test_a_locked_file_delays_but_loses_nothing(tmp_path: Path) -> None:
     """While another process holds the file, events wait and are written afterwards."""
     database = tmp_path / "locked.duckdb"

@@ -127,6 +127,7 @@ def test_seed_module_paths_are_importable() -> None:
     assert BeaconRequest(events=[BeaconEventItem()]).events[0].event_type == "ui.tab.viewed"
 
 
+@pytest.mark.subprocess
 def test_beacon_package_works_without_fastapi() -> None:
     """Without FastAPI, schedule_beacon_rows imports and the router names the extra to install."""
     import subprocess
