@@ -69,16 +69,21 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 # Every benchmark, ours and the peers in the same run, results written to benchmarks/README.md.
+# soak.py takes about 18 minutes: the pull worker with a discard sink for 10, into DuckDB for 5,
+# then a million rows twice through the DuckDB sink (time-ordered and random ids).
 bench: setup-bench
 	$(PY) benchmarks/publisher_bench.py --write
 	$(PY) benchmarks/subscriber_bench.py --write
 	$(PY) benchmarks/pull_bench.py --write
 	$(PY) benchmarks/profile_bench.py --write
+	$(PY) benchmarks/soak.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
-# changing the row models or il_audit/sql; a test fails while they are out of date.
+# changing the row models or il_audit/sql, and docs/settings.md with the README's settings
+# tables after changing a setting; a test fails while any of them is out of date.
 generate: setup
 	$(VENV)/bin/il-audit infra terraform --module infra/terraform
+	$(VENV)/bin/il-audit schema settings --write
 
 # The subscriber function's deployable source, which infra/terraform zips and uploads.
 bundle: setup

@@ -249,7 +249,7 @@ def _single(column: Any) -> Any:
 def _demo_messages(events: int, per_message: int) -> list[tuple[bytes, dict[str, str]]]:
     """The demo workload through the real publisher: (NDJSON body, attributes) per message."""
     from il_audit.config.settings import AuditSettings
-    from il_audit.demo_workload import generate
+    from il_audit.devtools.demo_workload import generate
     from il_audit.publisher import AuditPublisher, MemoryTransport
 
     os.environ.update(

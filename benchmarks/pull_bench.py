@@ -89,10 +89,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 class WorkerProcess:
-    """``il-audit subscriber pull`` in a child process, with its health endpoint."""
+    """``il-audit subscriber pull`` in a child process, with its health endpoint.
 
-    def __init__(self, subscription: str, database: Path) -> None:
-        env = {
+    It writes DuckDB at ``database``; ``env`` overrides the sink's variables and
+    ``command`` replaces ``python -m il_audit.cli`` (``benchmarks/soak.py`` runs its own
+    worker that way, with the same options and start-up lines).
+    """
+
+    def __init__(
+        self,
+        subscription: str,
+        database: Path,
+        *,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        child_env = {
             **os.environ,
             "PYTHONPATH": str(HERE.parent),
             "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -100,11 +112,12 @@ class WorkerProcess:
             "IL_AUDIT_DUCKDB_PATH": str(database),
             "IL_AUDIT_EXTRA_EVENT_TYPES": EVENT_TYPE,
             "IL_AUDIT_DLQ_TOPIC": "pull-bench-dlq",
+            **(env or {}),
         }
+        argv = command or [sys.executable, "-m", "il_audit.cli"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "il_audit.cli", "subscriber", "pull",
-             "--subscription", subscription, "--health-port", "0"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [*argv, "subscriber", "pull", "--subscription", subscription, "--health-port", "0"],
+            env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
         self.url = ""

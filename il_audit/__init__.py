@@ -40,13 +40,6 @@ if TYPE_CHECKING:
         reset_audit_settings_cache,
     )
     from il_audit.errors import AuditError
-    from il_audit.job_context import (
-        JobAuditBinding,
-        bind_job_audit_context,
-        clear_job_audit_context,
-        get_job_audit_binding,
-        job_audit_context,
-    )
     from il_audit.publisher import (
         AuditContext,
         audit_context,
@@ -60,6 +53,13 @@ if TYPE_CHECKING:
     )
     from il_audit.publisher.beacon import schedule_beacon_rows
     from il_audit.publisher.builders import register_builder
+    from il_audit.publisher.job_context import (
+        JobAuditBinding,
+        bind_job_audit_context,
+        clear_job_audit_context,
+        get_job_audit_binding,
+        job_audit_context,
+    )
     from il_audit.publisher.privacy import question_sha256
     from il_audit.schemas import taxonomy
 
@@ -68,17 +68,17 @@ _LAZY: dict[str, str] = {
     "AuditContext": "il_audit.publisher",
     "ChatTurnUsage": "il_audit.chat",
     "active_turn_usage": "il_audit.chat",
-    "JobAuditBinding": "il_audit.job_context",
+    "JobAuditBinding": "il_audit.publisher.job_context",
     "bind_chat_turn_usage": "il_audit.chat",
-    "bind_job_audit_context": "il_audit.job_context",
+    "bind_job_audit_context": "il_audit.publisher.job_context",
     "chat_turn_usage": "il_audit.chat",
     "clear_chat_turn_usage": "il_audit.chat",
-    "clear_job_audit_context": "il_audit.job_context",
+    "clear_job_audit_context": "il_audit.publisher.job_context",
     "emit_chat_session": "il_audit.chat",
     "emit_chat_turn": "il_audit.chat",
     "emit_model_call_text": "il_audit.chat",
-    "get_job_audit_binding": "il_audit.job_context",
-    "job_audit_context": "il_audit.job_context",
+    "get_job_audit_binding": "il_audit.publisher.job_context",
+    "job_audit_context": "il_audit.publisher.job_context",
     "message_counts_from_history": "il_audit.chat",
     "AuditError": "il_audit.errors",
     "AuditSettings": "il_audit.config.settings",

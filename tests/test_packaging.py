@@ -124,7 +124,7 @@ def test_demo_from_the_wheel_reports_what_independent_queries_find(
 
     import duckdb
 
-    from il_audit.demo_workload import generate
+    from il_audit.devtools.demo_workload import generate
 
     target, _ = installed
     database = tmp_path / "demo.duckdb"

@@ -24,6 +24,8 @@ SLEEPS_ALLOWED = {
         "pacing a producer",
     ("unit/subscriber_fn/test_duckdb_sink.py", "_hold_write_lock"): "a process holds the file",
     ("unit/subscriber_fn/test_embedded.py", "_hold"): "a process holds the file",
+    ("unit/subscriber_fn/test_health.py", "test_a_trickling_client_is_cut_off_at_the_deadline"):
+        "a client trickling its request byte by byte",
     ("integration/scripts/emit_local.py", "main"): "pacing bursts for a concurrent reader",
     ("integration/scripts/emit_steady.py", "main"): "pacing a producer",
     ("integration/test_dlq.py",

@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Any, Final
 
-from il_audit.publisher import _default
+from il_audit.publisher import emit, get_publisher
 from il_audit.publisher.context import AuditContext
 from il_audit.publisher.errors import PublisherError
 from il_audit.schemas import taxonomy as T
@@ -83,7 +83,7 @@ def emit_model_call_text(
     Never raises.
     """
     try:
-        if not _default.get_publisher().settings.store_model_call_text:
+        if not get_publisher().settings.store_model_call_text:
             return None
         if not (prompt or "").strip() and not (completion or "").strip():
             return None
@@ -112,7 +112,7 @@ def emit_model_call_text(
             "prompt_truncated": prompt_cut,
             "completion_truncated": completion_cut,
         }
-        return _default.emit(T.CHAT_MODEL_CALL_TEXT, context=context, **fields)
+        return emit(T.CHAT_MODEL_CALL_TEXT, context=context, **fields)
     except PublisherError:
         raise  # strict mode: the developer asked to hear about bad events
     except Exception:  # the host's model call must not fail because of its audit

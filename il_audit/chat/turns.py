@@ -20,8 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from il_audit.chat.usage import ChatTurnUsage, active_turn_usage
-from il_audit.publisher import _default
-from il_audit.publisher._ids import new_event_id
+from il_audit.publisher import emit, new_event_id
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy as T
 
@@ -116,7 +115,7 @@ def emit_chat_turn(
         if context is None:
             context = tracker.context
     event_type = T.CHAT_TURN_FAILED if status == FAILED else T.CHAT_TURN_SUCCEEDED
-    return _default.emit(event_type, context=context, **event_fields)
+    return emit(event_type, context=context, **event_fields)
 
 
 def _status(status: str | None, succeeded: bool | None, error_class: str | None) -> str:
@@ -162,7 +161,7 @@ def emit_chat_session(
     if metadata:
         payload["metadata"] = dict(metadata)
     event_type = T.CHAT_SESSION_STARTED if started else T.CHAT_SESSION_ENDED
-    return _default.emit(event_type, context=context, session_id=conversation, **payload)
+    return emit(event_type, context=context, session_id=conversation, **payload)
 
 
 def message_counts_from_history(

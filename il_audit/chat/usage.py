@@ -34,7 +34,7 @@ from typing import Any, Final
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.chat.calls import ModelCall, latency_or_none, merged, tier_or_standard
 from il_audit.chat.tokens import token_counts
-from il_audit.publisher._ids import new_event_id
+from il_audit.publisher import new_event_id
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas.envelope import MAX_USAGE_ITEMS
 

@@ -1,7 +1,9 @@
 """The operator CLI, ``il-audit``: one entry point, a subcommand per job.
 
 Every option can also be set through the environment variable named in its
-help, exit codes are 0 on success, 1 when the job failed, 2 on bad usage.
+help, exit codes are 0 on success, 1 when the job failed, 2 on bad usage or
+a bad setting: commands read the settings with ``get_audit_settings(strict=True)``,
+so a value an app would log and replace is refused here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
 from il_audit.cli.doctor import doctor
+from il_audit.cli.errors import BadSettingsError
 from il_audit.cli.function import function
 from il_audit.cli.infra import infra
 from il_audit.cli.migrate import migrate
@@ -25,14 +28,8 @@ from il_audit.cli.rates import rates
 from il_audit.cli.report import report
 from il_audit.cli.schema import schema
 from il_audit.cli.subscriber import subscriber
-from il_audit.config.settings import refuse_invalid_settings
+from il_audit.config.settings import reset_audit_settings_cache
 from il_audit.errors import SettingsError
-
-
-class _BadSettings(click.ClickException):
-    """A setting holds a value il-audit cannot use: exit code 2, like bad usage."""
-
-    exit_code = 2
 
 
 class _Cli(click.Group):
@@ -42,7 +39,7 @@ class _Cli(click.Group):
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
-            raise _BadSettings(str(exc)) from exc
+            raise BadSettingsError(str(exc)) from exc
 
 
 @click.group(
@@ -70,9 +67,8 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # Every invocation reads the environment afresh, and refuses a bad value instead of
-    # falling back to the default as an app does.
-    refuse_invalid_settings()
+    # Every invocation reads the environment afresh (the commands read it with strict=True).
+    reset_audit_settings_cache()
 
 
 cli.add_command(demo)

@@ -20,7 +20,7 @@ import click
 
 from il_audit.cli._output import plain, render
 from il_audit.config.settings import Transport, get_audit_settings
-from il_audit.demo_workload import generate
+from il_audit.devtools.demo_workload import generate
 from il_audit.publisher.client import AuditPublisher
 
 REPORT_QUERIES: dict[str, str] = {
@@ -96,7 +96,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         # The malformed events are deliberate; the report lists them instead.
         logging.getLogger("il_audit").setLevel(logging.ERROR)
-    settings = get_audit_settings().model_copy(
+    settings = get_audit_settings(strict=True).model_copy(
         update={
             "enabled": True,
             "transport": Transport.LOCAL,

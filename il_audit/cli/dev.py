@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import from_settings, shown_default
 from il_audit.devtools.ports import answers
 
 STATE_DIR_OPTION = click.option(
@@ -42,14 +42,14 @@ def dev() -> None:
 @click.option(
     "--topic",
     default=from_settings("topic"),
-    show_default="il-audit-events",
+    show_default=shown_default("topic"),
     envvar="IL_AUDIT_TOPIC",
     help="Events topic (env IL_AUDIT_TOPIC).",
 )
 @click.option(
     "--dlq-topic",
     default=from_settings("dlq_topic"),
-    show_default="il-audit-events-dlq",
+    show_default=shown_default("dlq_topic"),
     envvar="IL_AUDIT_DLQ_TOPIC",
     help="Dead-letter topic (env IL_AUDIT_DLQ_TOPIC).",
 )
@@ -92,7 +92,7 @@ def up(
 ) -> None:
     """Start the stack on 127.0.0.1 and provision topics and subscriptions."""
     from il_audit.devtools import dev_stack
-    from il_audit.devtools.pubsub_emulator import EmulatorNotFoundError
+    from il_audit.devtools.errors import DevStackError, EmulatorNotFoundError
 
     try:
         state = dev_stack.up(
@@ -105,7 +105,7 @@ def up(
             bigquery=bigquery,
             bigquery_port=bigquery_port,
         )
-    except (dev_stack.DevStackError, EmulatorNotFoundError) as exc:
+    except (DevStackError, EmulatorNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     for component in state.components:
         click.echo(

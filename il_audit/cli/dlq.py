@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import render
 
 if TYPE_CHECKING:
@@ -119,7 +119,9 @@ def _source(subscription: str | None, lease_seconds: int) -> closing[PubSubSourc
     from il_audit.operations.dlq import PubSubSource
 
     return closing(
-        PubSubSource.from_settings(get_audit_settings(), subscription, lease_seconds=lease_seconds)
+        PubSubSource.from_settings(
+            get_audit_settings(strict=True), subscription, lease_seconds=lease_seconds
+        )
     )
 
 
@@ -154,14 +156,7 @@ def dlq() -> None:
 @_subscription_option
 @_selector_options
 @_limit_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar="IL_AUDIT_DLQ_FORMAT",
-    help="Output format (env IL_AUDIT_DLQ_FORMAT).",
-)
+@format_option("IL_AUDIT_DLQ_FORMAT")
 def inspect(
     subscription: str | None,
     lease_seconds: int,
@@ -208,7 +203,7 @@ def inspect(
     "--max-replays",
     type=click.IntRange(1),
     default=from_settings("dlq_max_replays"),
-    show_default="3",
+    show_default=shown_default("dlq_max_replays"),
     envvar="IL_AUDIT_MAX_REPLAYS",
     help="Refuse messages replayed this many times already (env IL_AUDIT_MAX_REPLAYS).",
 )
@@ -253,7 +248,7 @@ def replay(
     with (
         _failures(),
         _source(subscription, lease_seconds) as source,
-        closing(Republisher.from_settings(get_audit_settings(), to_topic)) as publish,
+        closing(Republisher.from_settings(get_audit_settings(strict=True), to_topic)) as publish,
         click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar,
     ):
         report = run_replay(

@@ -48,7 +48,8 @@ def bundle(out: Path, wheel: Path | None, source: Path | None) -> None:
       il-audit function bundle --out build/function-bundle --wheel dist/il_audit-*.whl
       terraform -chdir=infra/terraform apply
     """
-    from il_audit.operations.function_bundle import BundleError, build_bundle
+    from il_audit.operations.errors import BundleError
+    from il_audit.operations.function_bundle import build_bundle
 
     if wheel is not None and source is not None:
         raise click.UsageError("--wheel and --source exclude each other")

@@ -86,7 +86,7 @@ def apply_command(
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.infra import SubscriptionPolicy, apply
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     policy = SubscriptionPolicy.from_settings(
         settings,
         max_delivery_attempts=max_delivery_attempts,

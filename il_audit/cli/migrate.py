@@ -55,7 +55,7 @@ def from_0_1(dry_run: bool, force: bool, active_minutes: int, dataset: str | Non
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.migrate import migrate_from_0_1
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if dataset:
         settings = settings.model_copy(update={"dataset": dataset})
     if not settings.project:

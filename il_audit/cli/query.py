@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import FORMATS, render
 
 
@@ -32,16 +32,13 @@ def run_query(sql: str, database: Path, *, timeout: float = 30.0) -> tuple[list[
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="IL_AUDIT_DUCKDB_PATH",
     default=from_settings("duckdb_path"),
-    show_default="./il_audit.duckdb",
+    show_default=shown_default("duckdb_path"),
     help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    envvar="IL_AUDIT_QUERY_FORMAT",
-    help="Output: aligned table, JSON array of row objects, or CSV (env IL_AUDIT_QUERY_FORMAT).",
+@format_option(
+    "IL_AUDIT_QUERY_FORMAT",
+    FORMATS,
+    what="Output: aligned table, JSON array of row objects, or CSV",
 )
 @click.option(
     "--timeout",

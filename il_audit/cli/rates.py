@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from il_audit.cli._options import from_settings
+from il_audit.cli._options import from_settings, shown_default
 from il_audit.cli._output import render
 
 TARGETS = ("auto", "embedded", "bigquery")
@@ -24,7 +24,7 @@ DATABASE_OPTION = click.option(
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
     default=from_settings("duckdb_path"),
-    show_default="./il_audit.duckdb",
+    show_default=shown_default("duckdb_path"),
     envvar="IL_AUDIT_DUCKDB_PATH",
     help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
 )
@@ -33,7 +33,7 @@ DATABASE_OPTION = click.option(
 def _sink(target: str, database: Path) -> Any:
     from il_audit.config.settings import get_audit_settings
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if target == "auto":
         target = "bigquery" if settings.project or settings.bq_api_endpoint else "embedded"
     if target == "embedded":
@@ -68,7 +68,7 @@ def show(target: str, database: Path) -> None:
     from il_audit.subscriber_fn.catalogs import TableCatalogProvider
     from il_audit.subscriber_fn.pricing import seed_catalog
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if settings.cost_rates_source is CostRatesSource.SEED:
         catalog = seed_catalog()
     else:
@@ -98,7 +98,8 @@ def load(file: Path, target: str, database: Path, dry_run: bool) -> None:
     written. Existing rows with the same key are replaced. A pricing_tier
     column or field is optional; blank means standard.
     """
-    from il_audit.subscriber_fn.pricing import CatalogError, Rate
+    from il_audit.subscriber_fn.errors import CatalogError
+    from il_audit.subscriber_fn.pricing import Rate
     from il_audit.subscriber_fn.rate_files import diff_rates, read_rate_file
 
     try:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from il_audit.cli._options import from_settings, shown_default
+
 if TYPE_CHECKING:
     from il_audit.report import BigQueryWarehouse
 
@@ -46,7 +48,8 @@ def _day(value: datetime | None) -> date | None:
 @click.option(
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
-    default="./il_audit.duckdb",
+    default=from_settings("duckdb_path"),
+    show_default=shown_default("duckdb_path"),
     envvar="IL_AUDIT_DUCKDB_PATH",
     help="Embedded warehouse file to read (env IL_AUDIT_DUCKDB_PATH).",
 )
@@ -147,7 +150,7 @@ def _bigquery_warehouse(retry_deadline: float) -> BigQueryWarehouse:
     from il_audit.config.settings import get_audit_settings
     from il_audit.report import BigQueryWarehouse
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     if not settings.project and not settings.bq_api_endpoint:
         raise click.UsageError(
             "--bigquery needs a project: set IL_BQ_LOGS_PROJECT or GOOGLE_CLOUD_PROJECT"

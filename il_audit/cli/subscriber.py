@@ -9,7 +9,7 @@ import click
 
 
 def _default_health_host() -> str:
-    from il_audit.subscriber_fn._health import default_host
+    from il_audit.subscriber_fn.health import default_host
 
     return default_host(os.environ)
 
@@ -98,7 +98,7 @@ def pull(
     from il_audit.subscriber_fn.pull_runner import run_worker, run_workers
     from il_audit.subscriber_fn.pull_worker import PullSettings, subscription_path
 
-    settings = get_audit_settings()
+    settings = get_audit_settings(strict=True)
     echo = _echo
     port = None if no_health else health_port
     try:

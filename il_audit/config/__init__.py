@@ -1,5 +1,19 @@
-"""Settings shared by every part of il-audit (environment first, bundled JSON second)."""
+"""Settings shared by every part of il-audit (environment first, bundled JSON second).
 
+:class:`AuditSettings` holds one frozen section per component; ``docs/settings.md``
+lists every setting, its variables, default, range and reader.
+"""
+
+from il_audit.config.sections import (
+    BeaconLimits,
+    ChatSettings,
+    PrivacySettings,
+    PublisherSettings,
+    PubSubSettings,
+    SpoolSettings,
+    SubscriberSettings,
+    WarehouseSettings,
+)
 from il_audit.config.settings import (
     AuditSettings,
     CostRatesSource,
@@ -12,9 +26,17 @@ from il_audit.config.settings import (
 
 __all__ = [
     "AuditSettings",
+    "BeaconLimits",
+    "ChatSettings",
     "CostRatesSource",
+    "PrivacySettings",
+    "PubSubSettings",
+    "PublisherSettings",
     "SinkKind",
+    "SpoolSettings",
+    "SubscriberSettings",
     "Transport",
+    "WarehouseSettings",
     "bundled_defaults",
     "get_audit_settings",
     "reset_audit_settings_cache",

@@ -1,17 +1,23 @@
-"""Runtime settings: one immutable object built from the environment and bundled JSON.
-
-(How variables are read is ``_environment``'s job; this module is the model.)
+"""Runtime settings: one immutable object in sections, built by one loader.
 
 Precedence is environment first, then ``defaults.json`` shipped in this
-package; nothing is hard-coded elsewhere. Every field names the variables that
-set it, so ``il-audit --help`` and the README can be generated from one place.
+package; nothing is hard-coded elsewhere. ``ENV_BINDINGS`` (in
+``_environment``) names the variables of every setting, the sections
+(:mod:`il_audit.config.sections`) their types, ranges and meaning, and
+``docs/settings.md`` is generated from both (``il-audit schema settings``).
 
-A bad value is treated differently by who reads it. An app (through
-:func:`get_audit_settings`) logs one error naming the variable, the value and
-the default it uses instead, and keeps auditing: a typo in a tuning variable
-must never switch auditing off. Strict mode, the CLI and the subscriber
-refuse the value with :class:`~il_audit.errors.SettingsError`, with the same
-message.
+:class:`AuditSettings` holds one frozen section per component
+(``settings.publisher``, ``settings.spool``, ...); the flat names the code and
+host apps have always read (``settings.spool_dir``, 0.1.3's ``bq_dataset``)
+stay available as read-only attributes, and keyword construction or
+``model_validate`` with flat names keeps working.
+
+A bad value is treated differently by who reads it, and the reader says which
+by a parameter: an app (``get_audit_settings()``) logs one error naming the
+variable, the value and the default it uses instead, and keeps auditing (a typo
+in a tuning variable must never switch auditing off); strict mode
+(``IL_AUDIT_STRICT``), the CLI and the subscriber read with ``strict=True``
+and get :class:`~il_audit.errors.SettingsError`, with the same message.
 """
 
 from __future__ import annotations
@@ -20,10 +26,9 @@ import functools
 import logging
 import os
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from il_audit.config._environment import (
     DEFAULT_KEYS,
@@ -36,8 +41,24 @@ from il_audit.config._environment import (
     settings_error,
     strict_requested,
 )
+from il_audit.config._names import Flat, nest, path_of, section_types
+from il_audit.config.sections import (
+    BeaconLimits,
+    BigQueryWriteMethod,
+    ChatSettings,
+    Compression,
+    CostRatesSource,
+    PrivacySettings,
+    PublisherSettings,
+    PubSubSettings,
+    SinkKind,
+    SpoolSettings,
+    SubscriberSettings,
+    Transport,
+    WarehouseSettings,
+)
 from il_audit.errors import SettingsError
-from il_audit.schemas.wire import MAX_LINES_PER_MESSAGE, PUBSUB_MESSAGE_LIMIT_BYTES
+from il_audit.schemas.wire import PUBSUB_MESSAGE_LIMIT_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -47,199 +68,41 @@ __all__ = [
     "PUBSUB_MESSAGE_LIMIT_BYTES",
     "AuditSettings",
     "BigQueryWriteMethod",
+    "Compression",
     "CostRatesSource",
     "SinkKind",
     "Transport",
     "bundled_defaults",
     "get_audit_settings",
-    "refuse_invalid_settings",
     "reset_audit_settings_cache",
     "strict_requested",
 ]
 
 
-class Transport(StrEnum):
-    """Where ``emit()`` sends events."""
-
-    AUTO = "auto"
-    """``pubsub`` on a managed Google runtime or with a project variable, otherwise ``local``."""
-    PUBSUB = "pubsub"
-    """Google Cloud Pub/Sub (or the emulator named by ``PUBSUB_EMULATOR_HOST``)."""
-    LOCAL = "local"
-    """The embedded pipeline: in-process validation and pricing into DuckDB."""
-    MEMORY = "memory"
-    """Keep published messages in memory (tests, demos)."""
-    OFF = "off"
-    """Accept nothing; ``emit()`` is a no-op returning ``None``."""
-
-
-class CostRatesSource(StrEnum):
-    """Where the subscriber reads its pricing catalog from."""
-
-    SEED = "seed"
-    BIGQUERY = "bigquery"
-
-
-class SinkKind(StrEnum):
-    """Where the subscriber writes rows."""
-
-    BIGQUERY = "bigquery"
-    DUCKDB = "duckdb"
-
-
-class Compression(StrEnum):
-    """How message bodies travel to Pub/Sub (the local and memory transports never compress)."""
-
-    GZIP = "gzip"
-    """gzip at its fastest level: 10-25 times fewer bytes billed, ~2 µs of CPU per event."""
-    NONE = "none"
-    """Plain NDJSON."""
-
-
-class BigQueryWriteMethod(StrEnum):
-    """How the BigQuery sink writes events and dead letters."""
-
-    STORAGE_WRITE = "storage_write"
-    """The Storage Write API's default stream (``AppendRows``): half the price of insertAll."""
-    INSERT_ALL = "insert_all"
-    """Legacy streaming inserts (``tabledata.insertAll`` with ``insertId``)."""
-
-
 class AuditSettings(BaseModel):
-    """Every il-audit setting, validated once; instances are immutable.
+    """Every il-audit setting, validated once, in one frozen section per component.
 
     Build it with :meth:`from_env` (or :func:`get_audit_settings`, which caches
-    one per process); construct it directly in tests.
+    one per process); in tests, ``model_validate`` a dump with overrides by
+    flat name. ``docs/settings.md`` lists every setting.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    enabled: bool = Field(description="Master switch (IL_ENABLE_AUDIT_LOGS, IL_ENABLE_BQ_LOGS).")
     project: str | None = Field(
         default=None,
-        description="GCP project of the topic and dataset "
-        "(IL_BQ_LOGS_PROJECT, GOOGLE_CLOUD_PROJECT, GCP_PROJECT).",
+        description="GCP project of the topic and the dataset; otherwise google.auth.default() "
+        "finds it on Google's runtimes.",
+        json_schema_extra={"read_by": "publisher (Pub/Sub), subscriber (BigQuery), infra, dlq"},
     )
-    dataset: str = Field(description="BigQuery dataset (IL_BQ_AUDIT_DATASET).")
-    dataset_location: str = Field(description="BigQuery dataset location.")
-    app: str | None = Field(
-        default=None,
-        description="App name used when no AuditContext gives one (IL_AUDIT_APP, K_SERVICE).",
-    )
-    environment: str | None = Field(
-        default=None, description="Deployment environment stamped on events (IL_AUDIT_ENVIRONMENT)."
-    )
-    app_version: str | None = Field(
-        default=None,
-        description="Version of the emitting app when no context gives one "
-        "(IL_AUDIT_APP_VERSION, K_REVISION).",
-    )
-    transport: Transport = Field(description="Where emit() sends events (IL_AUDIT_TRANSPORT).")
-    topic: str = Field(min_length=3, description="Events topic id (IL_AUDIT_TOPIC).")
-    dlq_topic: str = Field(min_length=3, description="Dead-letter topic id (IL_AUDIT_DLQ_TOPIC).")
-    duckdb_path: str = Field(description="Embedded warehouse file (IL_AUDIT_DUCKDB_PATH).")
-    sink: SinkKind = Field(description="Subscriber sink (IL_AUDIT_SINK).")
-    bq_api_endpoint: str | None = Field(
-        default=None, description="BigQuery API endpoint override (IL_BQ_API_ENDPOINT)."
-    )
-    bq_write_method: BigQueryWriteMethod = Field(
-        description="How the subscriber writes rows to BigQuery: storage_write or insert_all "
-        "(IL_AUDIT_BQ_WRITE_METHOD)."
-    )
-    bq_storage_api_endpoint: str | None = Field(
-        default=None,
-        description="BigQuery Storage API (gRPC) endpoint override, host:port, reached in "
-        "plaintext with anonymous credentials: a local stand-in (IL_BQ_STORAGE_API_ENDPOINT).",
-    )
-    cost_rates_source: CostRatesSource = Field(description="Pricing catalog source.")
-    cost_rates_cache_seconds: float = Field(ge=0, description="Pricing catalog cache TTL.")
-    write_queue_max_size: int = Field(
-        ge=1, description="Events held before emit() starts dropping (accepted, not yet published)."
-    )
-    store_query_text: bool = Field(
-        description="Store chat questions verbatim; false keeps only a SHA-256."
-    )
-    store_model_call_text: bool = Field(
-        description="Record prompt and completion text of model calls "
-        "(chat.model_call.text; IL_AUDIT_STORE_MODEL_CALL_TEXT, default false)."
-    )
-    hash_key: SecretStr | None = Field(
-        default=None,
-        description="Key of the HMAC-SHA-256 that hashes questions and client addresses "
-        "(IL_AUDIT_HASH_KEY); never logged.",
-    )
-    job_context_max_bindings: int = Field(
-        ge=1,
-        description="Job ids remembered by bind_job_audit_context (IL_JOB_CONTEXT_MAX_BINDINGS).",
-    )
-    job_context_binding_ttl_seconds: float = Field(
-        gt=0,
-        description="How long a job binding lives (IL_JOB_CONTEXT_BINDING_TTL_SECONDS).",
-    )
-    max_events_per_message: int = Field(
-        ge=1, le=10_000, description="Envelopes packed into one Pub/Sub message."
-    )
-    max_message_bytes: int = Field(
-        ge=1024,
-        le=PUBSUB_MESSAGE_LIMIT_BYTES,
-        description="Bytes packed into one Pub/Sub message.",
-    )
-    compression: Compression = Field(
-        description="Message bodies sent to Pub/Sub: gzip or none (IL_AUDIT_COMPRESSION)."
-    )
-    max_latency_ms: float = Field(
-        gt=0, le=60_000, description="Longest a partly filled message waits for more events."
-    )
-    shutdown_timeout_seconds: float = Field(
-        ge=0, description="Deadline of the flush that runs at interpreter exit."
-    )
-    retry_initial_seconds: float = Field(gt=0, description="First publish retry delay.")
-    retry_max_seconds: float = Field(gt=0, description="Longest publish retry delay.")
-    strict: bool = Field(
-        description="Raise on invalid events and full queues instead of counting them (tests)."
-    )
-    extra_event_types: tuple[str, ...] = Field(
-        default=(),
-        description="Host event types accepted besides the taxonomy; 'prefix.*' allowed "
-        "(IL_AUDIT_EXTRA_EVENT_TYPES, comma-separated).",
-    )
-    subscription_max_delivery_attempts: int = Field(
-        ge=5,
-        le=100,
-        description="Deliveries before Pub/Sub dead-letters a message itself "
-        "(IL_AUDIT_MAX_DELIVERY_ATTEMPTS; infra apply).",
-    )
-    subscription_min_backoff_seconds: int = Field(
-        ge=0, le=600, description="Shortest redelivery backoff (IL_AUDIT_MIN_BACKOFF_SECONDS)."
-    )
-    subscription_max_backoff_seconds: int = Field(
-        ge=0, le=600, description="Longest redelivery backoff (IL_AUDIT_MAX_BACKOFF_SECONDS)."
-    )
-    subscription_ack_deadline_seconds: int = Field(
-        ge=10,
-        le=600,
-        description="Ack deadline of the function's subscription (IL_AUDIT_ACK_DEADLINE_SECONDS).",
-    )
-    dlq_max_replays: int = Field(
-        ge=1,
-        description="Replays of one dead letter before replay refuses it (IL_AUDIT_MAX_REPLAYS).",
-    )
-    max_rejects_per_message: int = Field(
-        ge=1,
-        le=MAX_LINES_PER_MESSAGE,
-        description="Rejected lines of one message dead-lettered one by one; past it the message "
-        "is dead-lettered once, whole (IL_AUDIT_MAX_REJECTS_PER_MESSAGE).",
-    )
-    spool_dir: str | None = Field(
-        default=None,
-        description="Directory of the disk spool that keeps unpublished messages across "
-        "outages and restarts; off when unset (IL_AUDIT_SPOOL_DIR).",
-    )
-    spool_max_bytes: int = Field(
-        ge=1024 * 1024,
-        description="Bytes the whole spool directory may hold; past it messages are dropped "
-        "and counted (IL_AUDIT_SPOOL_MAX_BYTES).",
-    )
+    publisher: PublisherSettings
+    pubsub: PubSubSettings
+    subscriber: SubscriberSettings
+    warehouse: WarehouseSettings
+    spool: SpoolSettings
+    privacy: PrivacySettings
+    chat: ChatSettings
+    beacon: BeaconLimits
     managed_runtime: str | None = Field(
         default=None,
         description="The variable that marks a managed Google runtime (K_SERVICE, "
@@ -248,50 +111,88 @@ class AuditSettings(BaseModel):
     origins: dict[str, str] = Field(
         default_factory=dict,
         exclude=True,
-        description="Where each value came from (field -> variable or defaults.json key).",
+        description="Where each value came from (setting name -> variable or defaults.json key).",
     )
 
-    retention_days: int | None = Field(
-        default=None,
-        ge=1,
-        description="Days events and dead letters are kept (IL_AUDIT_RETENTION_DAYS); "
-        "unset keeps them forever.",
-    )
+    # ----- flat names, read-only: settings.spool_dir is settings.spool.dir. One line each;
+    # Flat() reads the setting of the attribute's name, Flat("name") another one. -----
+    enabled: ClassVar[Flat[bool]] = Flat()
+    transport: ClassVar[Flat[Transport]] = Flat()
+    app: ClassVar[Flat[str | None]] = Flat()
+    environment: ClassVar[Flat[str | None]] = Flat()
+    app_version: ClassVar[Flat[str | None]] = Flat()
+    write_queue_max_size: ClassVar[Flat[int]] = Flat()
+    max_events_per_message: ClassVar[Flat[int]] = Flat()
+    max_message_bytes: ClassVar[Flat[int]] = Flat()
+    compression: ClassVar[Flat[Compression]] = Flat()
+    max_latency_ms: ClassVar[Flat[float]] = Flat()
+    shutdown_timeout_seconds: ClassVar[Flat[float]] = Flat()
+    retry_initial_seconds: ClassVar[Flat[float]] = Flat()
+    retry_max_seconds: ClassVar[Flat[float]] = Flat()
+    strict: ClassVar[Flat[bool]] = Flat()
+    extra_event_types: ClassVar[Flat[tuple[str, ...]]] = Flat()
+    job_context_max_bindings: ClassVar[Flat[int]] = Flat()
+    job_context_binding_ttl_seconds: ClassVar[Flat[float]] = Flat()
+    topic: ClassVar[Flat[str]] = Flat()
+    dlq_topic: ClassVar[Flat[str]] = Flat()
+    subscription_max_delivery_attempts: ClassVar[Flat[int]] = Flat()
+    subscription_min_backoff_seconds: ClassVar[Flat[int]] = Flat()
+    subscription_max_backoff_seconds: ClassVar[Flat[int]] = Flat()
+    subscription_ack_deadline_seconds: ClassVar[Flat[int]] = Flat()
+    dlq_max_replays: ClassVar[Flat[int]] = Flat()
+    cost_rates_source: ClassVar[Flat[CostRatesSource]] = Flat()
+    cost_rates_cache_seconds: ClassVar[Flat[float]] = Flat()
+    max_rejects_per_message: ClassVar[Flat[int]] = Flat()
+    sink: ClassVar[Flat[SinkKind]] = Flat()
+    dataset: ClassVar[Flat[str]] = Flat()
+    dataset_location: ClassVar[Flat[str]] = Flat()
+    bq_api_endpoint: ClassVar[Flat[str | None]] = Flat()
+    bq_write_method: ClassVar[Flat[BigQueryWriteMethod]] = Flat()
+    bq_storage_api_endpoint: ClassVar[Flat[str | None]] = Flat()
+    duckdb_path: ClassVar[Flat[str]] = Flat()
+    duckdb_memory_limit: ClassVar[Flat[str]] = Flat()
+    retention_days: ClassVar[Flat[int | None]] = Flat()
+    spool_dir: ClassVar[Flat[str | None]] = Flat()
+    spool_max_bytes: ClassVar[Flat[int]] = Flat()
+    hash_key: ClassVar[Flat[SecretStr | None]] = Flat()
+    store_query_text: ClassVar[Flat[bool]] = Flat()
+    store_model_call_text: ClassVar[Flat[bool]] = Flat()
 
-    @field_validator("extra_event_types", mode="before")
+    # ----- 0.1.3's attribute names (il_audit.config.audit_settings.AuditSettings) -----
+    bq_dataset: ClassVar[Flat[str]] = Flat("dataset")
+    bq_dataset_location: ClassVar[Flat[str]] = Flat("dataset_location")
+    enable_audit_logs: ClassVar[Flat[bool]] = Flat("enabled")
+    flush_batch_size: ClassVar[Flat[int]] = Flat("max_events_per_message")
+    """0.1.3's name: now the events packed per message."""
+
+    @property
+    def bq_project(self) -> str:
+        """0.1.3's name: the project (``""`` when none, as 0.1.3 said it)."""
+        return self.project or ""
+
+    @property
+    def flush_interval_seconds(self) -> float:
+        """0.1.3's name: now the longest a message waits to fill (:attr:`max_latency_ms`)."""
+        return self.max_latency_seconds
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse every assignment, flat names included, as pydantic refuses a frozen field."""
+        if isinstance(getattr(type(self), name, None), Flat):
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [{"type": "frozen_instance", "loc": (name,), "input": value}]
+            )
+        super().__setattr__(name, value)
+
+    @model_validator(mode="before")
     @classmethod
-    def _split_event_types(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator(
-        "project",
-        "app",
-        "environment",
-        "bq_api_endpoint",
-        "bq_storage_api_endpoint",
-        "spool_dir",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator(
-        "transport", "sink", "cost_rates_source", "compression", "bq_write_method", mode="before"
-    )
-    @classmethod
-    def _enum_ignores_case(cls, value: Any) -> Any:
-        # "BigQuery" and "bigquery" are the same choice.
-        return value.strip().lower() if isinstance(value, str) else value
+    def _settings_by_name(cls, data: Any) -> Any:
+        """Values given by flat name (``transport="memory"``) go into their section."""
+        return nest(cls, data) if isinstance(data, Mapping) else data
 
     @property
     def max_latency_seconds(self) -> float:
         """``max_latency_ms`` in seconds."""
-        return self.max_latency_ms / 1000.0
+        return self.publisher.max_latency_ms / 1000.0
 
     @property
     def resolved_transport(self) -> Transport:
@@ -302,49 +203,35 @@ class AuditSettings(BaseModel):
         project variable; the embedded file otherwise, so that a laptop logged
         in with gcloud never publishes to whatever project gcloud points at.
         """
-        if not self.enabled:
+        if not self.publisher.enabled:
             return Transport.OFF
-        if self.transport is Transport.AUTO:
+        if self.publisher.transport is Transport.AUTO:
             if self.managed_runtime or self.project:
                 return Transport.PUBSUB
             return Transport.LOCAL
-        return self.transport
+        return self.publisher.transport
 
-    # ----- 0.1.3's attribute names (il_audit.config.audit_settings.AuditSettings) -----
+    def value(self, name: str) -> Any:
+        """The value of a setting given by name (``spool_dir``) or path (``spool.dir``)."""
+        section, field = path_of(type(self), name)
+        return getattr(getattr(self, section), field) if section else getattr(self, field)
 
-    @property
-    def bq_project(self) -> str:
-        """0.1.3's name: the project (``""`` when none, as 0.1.3 said it)."""
-        return self.project or ""
+    def origin(self, name: str) -> str:
+        """Where a setting's value came from, for humans (``il-audit doctor``)."""
+        section, field = path_of(type(self), name)
+        key = section_types(type(self))[section].prefix + field if section else field
+        return self.origins.get(key, "the built-in default")
 
-    @property
-    def bq_dataset(self) -> str:
-        """0.1.3's name for :attr:`dataset`."""
-        return self.dataset
-
-    @property
-    def bq_dataset_location(self) -> str:
-        """0.1.3's name for :attr:`dataset_location`."""
-        return self.dataset_location
-
-    @property
-    def enable_audit_logs(self) -> bool:
-        """0.1.3's name for :attr:`enabled`."""
-        return self.enabled
-
-    @property
-    def flush_batch_size(self) -> int:
-        """0.1.3's name: now the events packed per message (:attr:`max_events_per_message`)."""
-        return self.max_events_per_message
-
-    @property
-    def flush_interval_seconds(self) -> float:
-        """0.1.3's name: now the longest a message waits to fill (:attr:`max_latency_ms`)."""
-        return self.max_latency_seconds
-
-    def origin(self, field: str) -> str:
-        """Where ``field``'s value came from, for humans (``il-audit doctor``)."""
-        return self.origins.get(field, "the built-in default")
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied (not validated); settings may be given by flat name."""
+        if update:
+            nested = nest(type(self), update)
+            for section in section_types(type(self)):
+                fields = nested.get(section)
+                if isinstance(fields, Mapping):
+                    nested[section] = getattr(self, section).model_copy(update=fields)
+            update = nested
+        return super().model_copy(update=update, deep=deep)
 
     @classmethod
     def from_env(
@@ -366,7 +253,7 @@ class AuditSettings(BaseModel):
                 settings = cls.model_validate(values)
                 break
             except ValidationError as exc:
-                invalid = env_problems(exc, from_env)
+                invalid = env_problems(cls, exc, from_env)
                 if invalid is None:  # a bundled default is broken: nothing to fall back to
                     raise SettingsError(f"invalid il-audit settings: {exc}") from exc
                 problems.extend(invalid)
@@ -384,32 +271,22 @@ class AuditSettings(BaseModel):
         return settings
 
 
-_refuse_invalid = False
-
-
-def refuse_invalid_settings(refuse: bool = True) -> None:
-    """Make :func:`get_audit_settings` raise on a bad value instead of falling back.
-
-    The CLI and the subscriber call this: an operator's command or a deployed
-    function should stop on a typo, while an app keeps auditing on defaults.
-    """
-    global _refuse_invalid
-    _refuse_invalid = refuse
-    reset_audit_settings_cache()
-
-
 @functools.cache
-def get_audit_settings() -> AuditSettings:
+def _process_settings(strict: bool) -> AuditSettings:
+    return AuditSettings.from_env(lenient=not strict)
+
+
+def get_audit_settings(*, strict: bool | None = None) -> AuditSettings:
     """The process-wide settings, built from the environment on first use.
 
-    In an app a bad value is logged and its default used; strict mode
-    (``IL_AUDIT_STRICT``), the CLI and the subscriber raise
-    :class:`~il_audit.errors.SettingsError` instead.
+    Lenient by default, as an app needs: a bad value is logged once and its
+    default used. ``strict=True`` (the CLI, the subscriber) raises
+    :class:`~il_audit.errors.SettingsError` instead; ``None`` means strict
+    when ``IL_AUDIT_STRICT`` asks for it.
     """
-    strict = _refuse_invalid or strict_requested(os.environ)
-    return AuditSettings.from_env(lenient=not strict)
+    return _process_settings(strict_requested() if strict is None else strict)
 
 
 def reset_audit_settings_cache() -> None:
     """Forget cached settings so the next :func:`get_audit_settings` rereads the environment."""
-    get_audit_settings.cache_clear()
+    _process_settings.cache_clear()

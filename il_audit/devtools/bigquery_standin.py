@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from il_audit.devtools.errors import StandInNotFoundError, StandInStartError
 from il_audit.devtools.ports import free_port, wait_for_http
 from il_audit.devtools.processes import ChildProcess, spawn
-from il_audit.errors import AuditError
 
 PYTHON_VARIABLE: Final = "IL_AUDIT_BQEMULATOR_PYTHON"
 VENV_NAME: Final = ".venv-bqemulator"
@@ -34,14 +34,6 @@ INSTALL_HINT: Final = (
 )
 # Keep in step with IMPORT_ERROR_EXIT_CODE in bqemulator_launcher.py (a different interpreter).
 _LAUNCHER_IMPORT_ERROR: Final = 3
-
-
-class StandInNotFoundError(AuditError, FileNotFoundError):
-    """No python with bqemulator was found."""
-
-
-class StandInStartError(AuditError, RuntimeError):
-    """The stand-in did not come up."""
 
 
 def find_python() -> Path:

@@ -19,15 +19,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from il_audit.devtools import pubsub_emulator
+from il_audit.devtools.errors import DevStackError
 from il_audit.devtools.local_stack import PubSubLayout, provision_pubsub, start_function
-from il_audit.errors import AuditError
 
 DEFAULT_PROJECT: Final = "il-audit-local"
 STATE_FILE: Final = "state.json"
-
-
-class DevStackError(AuditError, RuntimeError):
-    """The local stack could not be started, or its state is unusable."""
 
 
 @dataclass
@@ -126,8 +122,8 @@ def up(
     directory: Path,
     *,
     project: str = DEFAULT_PROJECT,
-    topic: str = "il-audit-events",
-    dlq_topic: str = "il-audit-events-dlq",
+    topic: str,
+    dlq_topic: str,
     pubsub_port: int | None = None,
     function_port: int | None = None,
     bigquery: bool = False,

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from il_audit.devtools.errors import FunctionStartError
 from il_audit.devtools.ports import free_port, wait_for_http
 from il_audit.devtools.processes import ChildProcess, spawn
-from il_audit.errors import AuditError
 from il_audit.operations.plan import Change
 from il_audit.operations.pubsub_resources import SubscriptionPolicy, provision_layout
 from il_audit.schemas.wire import PubSubLayout
@@ -31,10 +31,6 @@ __all__ = [
     "provision_pubsub",
     "start_function",
 ]
-
-
-class FunctionStartError(AuditError, RuntimeError):
-    """functions-framework did not come up."""
 
 
 def provision_pubsub(

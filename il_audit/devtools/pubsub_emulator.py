@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from il_audit.devtools.errors import EmulatorNotFoundError, EmulatorStartError
 from il_audit.devtools.ports import free_port, wait_for_http
 from il_audit.devtools.processes import ChildProcess, spawn
-from il_audit.errors import AuditError
 
 LAUNCHER_VARIABLE: Final = "IL_AUDIT_PUBSUB_EMULATOR"
 _RELATIVE_LAUNCHER: Final = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
@@ -38,14 +38,6 @@ INSTALL_HINT: Final = (
     "google-cloud-cli-pubsub-emulator), or point IL_AUDIT_PUBSUB_EMULATOR at "
     "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
 )
-
-
-class EmulatorNotFoundError(AuditError, FileNotFoundError):
-    """The Pub/Sub emulator launcher could not be found."""
-
-
-class EmulatorStartError(AuditError, RuntimeError):
-    """The emulator did not come up."""
 
 
 def find_launcher() -> Path:

@@ -202,7 +202,7 @@ def _diagnose_spool(settings: AuditSettings, diagnosis: Diagnosis) -> None:
     if not settings.spool_dir:
         diagnosis.add("spool", "off", "IL_AUDIT_SPOOL_DIR is unset")
         return
-    from il_audit.publisher._spool_records import summarize
+    from il_audit.publisher.spool_reader import summarize
 
     summary = summarize(settings.spool_dir)
     diagnosis.add(

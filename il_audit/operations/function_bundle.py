@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from il_audit.errors import AuditError
+from il_audit.operations.errors import BundleError
 
 ENTRY_POINT = "handle_pubsub"
 """Name of the CloudEvent function in the bundle's ``main.py`` (the deploy's entry point)."""
@@ -53,10 +53,6 @@ from il_audit.subscriber_fn.main import {ENTRY_POINT}
 
 __all__ = ["{ENTRY_POINT}"]
 '''
-
-
-class BundleError(AuditError, RuntimeError):
-    """The bundle could not be built (the directory is left as it was)."""
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,8 @@ def _highest_version_per_day(
 
 def _our_rate_row(effective: date, row: Mapping[str, Any]) -> dict[str, Any] | str:
     """The cost_rates row for a 0.1.3 rate, or why there is none."""
-    from il_audit.subscriber_fn.pricing import CatalogError, Rate
+    from il_audit.subscriber_fn.errors import CatalogError
+    from il_audit.subscriber_fn.pricing import Rate
 
     try:
         prices = {name: _decimal(row.get(name)) for name in _PRICES}

@@ -15,6 +15,7 @@ from il_audit.publisher._default import (
     shutdown,
     stats,
 )
+from il_audit.publisher._ids import new_event_id
 from il_audit.publisher._transports.memory import MemoryTransport, PublishedMessage
 from il_audit.publisher.client import AuditPublisher, FlushResult, PublisherStats
 from il_audit.publisher.context import (
@@ -57,6 +58,7 @@ __all__ = [
     "flush",
     "flush_audit_writer",
     "get_publisher",
+    "new_event_id",
     "set_publisher",
     "shutdown",
     "stats",

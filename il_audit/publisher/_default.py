@@ -9,13 +9,12 @@ the host app; strict mode raises instead.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from il_audit.config.settings import AuditSettings, Transport, strict_requested
-from il_audit.publisher import builders as _builders
+from il_audit.publisher.builders import BUILDERS, build_fields
 from il_audit.publisher.client import (
     AuditPublisher,
     DropCallback,
@@ -62,7 +61,7 @@ def _create_default() -> AuditPublisher:
 
 
 def _strict_from_env() -> bool:
-    return strict_requested(os.environ)
+    return strict_requested()
 
 
 def _log_destination(client: AuditPublisher) -> None:
@@ -146,10 +145,8 @@ def emit(event_type: str, *, context: AuditContext | None = None, **fields: Any)
     client = _client
     if client is None:
         client = get_publisher()
-    if _builders._builders and isinstance(event_type, str) and event_type in _builders._builders:
-        fields = _builders.build_fields(
-            _builders._builders[event_type], event_type, context, fields
-        )
+    if BUILDERS and isinstance(event_type, str) and event_type in BUILDERS:
+        fields = build_fields(BUILDERS[event_type], event_type, context, fields)
     return client.submit(event_type, context, fields)
 
 

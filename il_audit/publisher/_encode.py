@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from time import time_ns
 from typing import Any, Final, NamedTuple
 
 from pydantic import ValidationError
 
 from il_audit.config.settings import AuditSettings
+from il_audit.publisher._capture import Captured
 from il_audit.publisher._fast_encode import fast_line, fast_payload, timestamp_text
-from il_audit.publisher._ids import new_event_id
 from il_audit.publisher._standin import stand_in_line, too_large_reason, unencodable_reason
-from il_audit.publisher.context import AuditContext, _current
+from il_audit.publisher.context import AuditContext
 from il_audit.publisher.privacy import QuestionPolicy
 from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
@@ -39,28 +38,6 @@ from il_audit.schemas.wire import SCHEMA_VERSION
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 UNKNOWN_APP: Final = "unknown"
 DEFAULT_SOURCE: Final = "api"
-
-Captured = tuple[str, int, str, AuditContext | None, dict[str, Any]]
-"""What the caller's thread enqueues: (event_id, time_ns, event_type, context, fields)."""
-
-
-def capture(event_type: str, context: AuditContext | None, fields: dict[str, Any]) -> Captured:
-    """What ``emit()`` keeps on the caller's thread: a time, an id, and the call as given.
-
-    The one place that decides an event's id (``event_id=`` wins, else a UUIDv7
-    of the current time) and its context (the bound one when none is passed);
-    everything else happens off the caller's thread.
-    """
-    now = time_ns()
-    event_id = fields.get("event_id")
-    if type(event_id) is not str or not event_id:
-        # A caller's id stays in ``fields``, which tells the encoder to check it; ours is
-        # valid. One of another type stays there too (the event is invalid, and keeps it),
-        # but the id returned and queued is ours: nothing here may call its methods.
-        if event_id is None or type(event_id) is str:
-            fields.pop("event_id", None)
-        event_id = new_event_id(now)
-    return (event_id, now, event_type, context if context is not None else _current.get(), fields)
 
 
 @dataclass(frozen=True, slots=True)

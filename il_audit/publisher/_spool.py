@@ -43,13 +43,13 @@ from il_audit.publisher._spool_records import (
     SpoolDirectory,
     SpoolRecord,
     encode_record,
-    envelope_count,
     read_record_at,
     segment_name,
     segment_numbers,
     tree_bytes,
     try_lock,
 )
+from il_audit.schemas.wire import envelope_count
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class Spool:
                 continue
             directory.unconfirmed.append((key, next_offset))
             attributes, data = record
-            return SpoolRecord(key, data, attributes, envelope_count(attributes))
+            return SpoolRecord(key, data, attributes, envelope_count(attributes, data))
 
     def _segment_size(self, directory: SpoolDirectory) -> int | None:
         try:

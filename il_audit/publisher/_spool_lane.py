@@ -7,7 +7,8 @@ message is written to the spool, so at most about ``max_latency_ms`` of
 events is only in memory. One spooled message at a time probes the
 transport; when a probe succeeds the spool drains in order, a few records in
 flight at once. Runs on the publisher's thread only; the outbox keeps the
-accounting (``held``, the counters) and this lane calls back into it.
+accounting (``held``, the counters) and this lane calls back into it through
+the small :class:`SpoolOwner` protocol.
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ import functools
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.publisher._batch import OutgoingMessage
 from il_audit.publisher._spool import Spool
 from il_audit.publisher._spool_records import RecordKey, SpoolRecord
+from il_audit.publisher._transports.base import PublishFuture
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.retrying import backoff_seconds, is_retryable
-
-if TYPE_CHECKING:
-    from il_audit.publisher._outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +38,44 @@ DROPPED: Final = RecordKey("", -1, -1)
 """The spool key of an in-flight message dropped at shutdown (its late outcome changes nothing)."""
 
 
+class SpoolOwner(Protocol):
+    """What the lane needs of the outbox it serves: how it sends, and where to account."""
+
+    compress: bool
+    transport_kind: str
+
+    def written(self, message: OutgoingMessage) -> None:
+        """``message`` reached the spool file."""
+        ...
+
+    def spool_refused(self, message: OutgoingMessage) -> None:
+        """The spool is full: ``message`` could not be written."""
+        ...
+
+    def drained_from_spool(self, record: SpoolRecord) -> None:
+        """A spooled message was published."""
+        ...
+
+    def completed(self, item: OutgoingMessage | SpoolRecord, future: PublishFuture) -> None:
+        """Runs on the transport's thread: a publish finished."""
+        ...
+
+
 class SpoolLane:
     """Spool state and decisions for one outbox."""
 
-    def __init__(self, outbox: Outbox, spool: Spool) -> None:
-        self.outbox = outbox
+    def __init__(
+        self,
+        owner: SpoolOwner,
+        spool: Spool,
+        *,
+        retry_initial_seconds: float,
+        retry_max_seconds: float,
+    ) -> None:
+        self.owner = owner
         self.spool = spool
+        self._retry_initial = retry_initial_seconds
+        self._retry_max = retry_max_seconds
         self.degraded = False
         self.pending: dict[int, OutgoingMessage] = {}  # to be written, by id(), in order
         self.skip: set[RecordKey] = set()  # spooled copies already published from memory
@@ -62,7 +93,7 @@ class SpoolLane:
             return
         self.degraded = True
         self._probe_failures = 0
-        self._probe_at = time.monotonic() + self.outbox.settings.retry_initial_seconds
+        self._probe_at = time.monotonic() + self._retry_initial
         logger.warning("il-audit: %s; spooling to %s until Pub/Sub answers", why, self.spool.root)
 
     def healthy(self) -> None:
@@ -109,12 +140,12 @@ class SpoolLane:
         for message in pending.values():
             if message.spool_key is not None:
                 continue
-            key = self.spool.append(message.data(self.outbox.compress), message.attributes())
+            key = self.spool.append(message.data(self.owner.compress), message.attributes())
             if key is None:
-                self.outbox.spool_refused(message)
+                self.owner.spool_refused(message)
             else:
                 message.spool_key = key
-                self.outbox.written(message)
+                self.owner.written(message)
 
     def sync(self) -> None:
         """Make this round's writes durable (one fsync for the group)."""
@@ -149,7 +180,7 @@ class SpoolLane:
             except Exception as exc:  # noqa: BLE001 - settled as that publish's outcome
                 self.settle(record, exc)
                 return
-            future.add_done_callback(functools.partial(self.outbox.completed, record))
+            future.add_done_callback(functools.partial(self.owner.completed, record))
 
     def settle(self, record: SpoolRecord, error: BaseException | None) -> None:
         """The outcome of publishing a spooled message."""
@@ -157,7 +188,7 @@ class SpoolLane:
             return  # rewound after an earlier failure: it will be read again
         if error is None:
             self.spool.confirm(record.key)
-            self.outbox.drained_from_spool(record)
+            self.owner.drained_from_spool(record)
             self.healthy()
             return
         if not is_retryable(error):
@@ -166,7 +197,7 @@ class SpoolLane:
             self._refused_log.log(
                 logging.ERROR,
                 "il-audit: a spooled message was refused by %s (%s); it stays spooled",
-                self.outbox.transport_kind,
+                self.owner.transport_kind,
                 error,
             )
         self._inflight.clear()
@@ -175,8 +206,8 @@ class SpoolLane:
         self._probe_failures += 1
         self._probe_at = time.monotonic() + backoff_seconds(
             self._probe_failures,
-            self.outbox.settings.retry_initial_seconds,
-            self.outbox.settings.retry_max_seconds,
+            self._retry_initial,
+            self._retry_max,
         )
 
     def close(self) -> None:

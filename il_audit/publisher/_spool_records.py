@@ -4,8 +4,8 @@ A record is ``magic | payload length | CRC-32 | payload``; the payload is the
 message's attributes (length-prefixed JSON) and its NDJSON data, byte for
 byte. Segments are numbered files (``000000000001.seg``) in one process
 subdirectory, which an exclusive ``flock`` on its ``LOCK`` file marks as
-alive. :func:`scan` and :func:`summarize` read without locks and change
-nothing (tests, ``il-audit doctor``); draining is :class:`~il_audit.publisher._spool.Spool`'s job.
+alive. Draining is :class:`~il_audit.publisher._spool.Spool`'s job; reading
+without consuming is :mod:`il_audit.publisher.spool_reader`'s.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class SpoolRecord:
     data: bytes
     attributes: dict[str, str]
     count: int
-    """Envelopes it carries (from ``il_audit_count``; 1 when unreadable)."""
+    """Envelopes it carries (:func:`~il_audit.schemas.wire.envelope_count`)."""
 
 
 def encode_record(data: bytes, attributes: Mapping[str, str]) -> bytes:
@@ -63,11 +63,6 @@ def decode_payload(payload: bytes) -> tuple[dict[str, str], bytes]:
     if not isinstance(attrs, dict):
         raise ValueError("attributes are not an object")
     return {str(k): str(v) for k, v in attrs.items()}, payload[ATTR_LENGTH.size + length :]
-
-
-def envelope_count(attributes: Mapping[str, str]) -> int:
-    raw = attributes.get("il_audit_count", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
 
 
 def segment_name(number: int) -> str:
@@ -196,65 +191,3 @@ class SpoolDirectory:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = None
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolSummary:
-    """What a spool directory holds, for ``il-audit doctor``."""
-
-    directories: int
-    """Process subdirectories."""
-    adoptable: int
-    """Subdirectories whose lock is free (their process has gone): to be adopted and drained."""
-    segments: int
-    bytes: int
-
-
-def summarize(root: str | os.PathLike[str]) -> SpoolSummary:
-    """Count subdirectories, segments and bytes under ``root`` (briefly trying each lock)."""
-    directories = adoptable = segments = total = 0
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return SpoolSummary(0, 0, 0, 0)
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        directories += 1
-        numbers = segment_numbers(Path(entry.path))
-        segments += len(numbers)
-        for number in numbers:
-            with contextlib.suppress(OSError):
-                total += (Path(entry.path) / segment_name(number)).stat().st_size
-        fd = try_lock(Path(entry.path))
-        if fd is not None:
-            adoptable += 1
-            os.close(fd)  # closing releases the lock at once
-    return SpoolSummary(directories, adoptable, segments, total)
-
-
-def scan(root: str | os.PathLike[str]) -> list[SpoolRecord]:
-    """Every intact record under ``root``, read without locks and without consuming anything.
-
-    For inspection (tests, diagnostics) only: a live process may be appending,
-    so a record being written right now is simply not returned.
-    """
-    records = []
-    for sub in sorted(Path(root).iterdir()) if Path(root).is_dir() else []:
-        for number in segment_numbers(sub):
-            try:
-                raw = (sub / segment_name(number)).read_bytes()
-            except OSError:
-                continue
-            offset = 0
-            while offset + HEADER.size <= len(raw):
-                magic, length, checksum = HEADER.unpack_from(raw, offset)
-                end = offset + HEADER.size + length
-                payload = raw[offset + HEADER.size : end]
-                if magic != MAGIC or end > len(raw) or zlib.crc32(payload) != checksum:
-                    break
-                attributes, data = decode_payload(payload)
-                key = RecordKey(str(sub), number, offset)
-                records.append(SpoolRecord(key, data, attributes, envelope_count(attributes)))
-                offset = end
-    return records

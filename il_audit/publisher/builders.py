@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from il_audit._ratelimit import RateLimitedLog
@@ -39,6 +40,9 @@ BuilderFn = Callable[..., dict[str, Any]]
 _JSON_COLUMNS = {"metadata_json": "metadata", "before_json": "before", "after_json": "after"}
 _lock = threading.Lock()
 _builders: dict[str, BuilderFn] = {}
+BUILDERS: Mapping[str, BuilderFn] = MappingProxyType(_builders)
+"""The registered builders by event type, read-only and live: ``emit()`` tests it on every
+call (a name, not a function call: the hot path is microseconds)."""
 _failures = RateLimitedLog(logger, 10.0)
 
 
@@ -60,11 +64,6 @@ def clear_builders() -> None:
     """Forget every registered builder (tests)."""
     with _lock:
         _builders.clear()
-
-
-def has_builders() -> bool:
-    """Whether any builder is registered (``emit()`` checks this before looking one up)."""
-    return bool(_builders)
 
 
 def build_fields(

@@ -1,8 +1,9 @@
 """The background publisher: ``emit()`` costs microseconds, one thread does the rest.
 
 This module is the caller's side. On the caller's thread an event is a
-timestamp, an id and a tuple appended to a bounded deque; nothing there blocks
-or raises. The publisher's daemon thread runs the :class:`~il_audit.publisher._outbox.Outbox`,
+timestamp and an id filed in the call's own keywords dict, appended to a
+bounded deque; nothing there blocks or raises. The publisher's daemon thread
+runs the :class:`~il_audit.publisher._outbox.Outbox`,
 which builds and validates envelopes, packs them into NDJSON messages, hands
 those to the transport, retries what fails transiently and, with a spool,
 writes what cannot be published to disk. Everything accepted and held in
@@ -18,14 +19,14 @@ import os
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher import _lifecycle
-from il_audit.publisher._encode import Captured, ContextDefaults, capture, encode
+from il_audit.publisher._capture import capture, queue_form, queued_form
+from il_audit.publisher._encode import ContextDefaults, encode
 from il_audit.publisher._outbox import Outbox
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher._transports.factory import transport_factory
@@ -132,11 +133,8 @@ class AuditPublisher:
     # ------------------------------------------------------------------ state
 
     def _reset_state(self) -> None:
-        """Fresh queue, locks, counters and outbox: at construction and in a forked child."""
-        self._queue: deque[Captured] = deque()
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._wake = threading.Event()
+        """Fresh flags, counters and outbox: at construction and in a forked child."""
+        self._lock = threading.Lock()  # the drop counter's
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._running = False
@@ -147,25 +145,18 @@ class AuditPublisher:
         self._drop_log = RateLimitedLog(logger, _LOG_INTERVAL_SECONDS)
         self._outbox = Outbox(
             self.settings,
-            queue=self._queue,
-            cond=self._cond,
-            wake=self._wake,
             make_transport=self._make_transport,
             transport_kind=self.transport_kind,
             report=self._report,
             drop=self._drop,
         )
+        self._offer = self._outbox.offer
 
     def _after_fork_in_child(self) -> None:
         # The parent keeps publishing what it had queued; the child's copy of the
-        # queue would duplicate it, and its copy of the transport (gRPC channel,
-        # threads) is unusable. Keep the old transport referenced so that its
-        # finalizers never run in this process; let go of the parent's spool files.
-        old = self._outbox
-        if old.transport is not None:
-            _lifecycle.abandon(old.transport)
-        if old.spool is not None:
-            old.spool.forget_after_fork()
+        # queue would duplicate it, and its copies of the transport and the spool
+        # files are not its own.
+        self._outbox.forget_after_fork()
         self._reset_state()
         _lifecycle.track(self)
 
@@ -188,15 +179,10 @@ class AuditPublisher:
         if not self._plain:
             return self._submit_slow(event_type, context, fields)
         # The hot path: one flag says "running, enabled, not strict, not closed".
-        captured = capture(event_type, context, fields)
-        queue = self._queue
-        if len(queue) + self._outbox.held >= self._max_pending:
+        event_id = queue_form(event_type, context, fields)
+        if not self._offer(fields):
             self._drop("queue_full", event_type)
-        else:
-            queue.append(captured)
-            if self._outbox.idle:
-                self._wake.set()
-        return captured[0]
+        return event_id
 
     def _submit_slow(
         self, event_type: str, context: AuditContext | None, fields: dict[str, Any]
@@ -209,7 +195,7 @@ class AuditPublisher:
             if self._plain:
                 return self.submit(event_type, context, fields)
         captured = capture(event_type, context, fields)
-        full = len(self._queue) + self._outbox.held >= self._max_pending
+        full = self._outbox.pending() >= self._max_pending
         if self.strict:
             encoded = encode(captured, self._defaults, full=True)
             if encoded.problem is not None:
@@ -222,12 +208,8 @@ class AuditPublisher:
             self._drop("shut_down", event_type)
             if self.strict:
                 raise PublisherError("the audit publisher is shut down")
-        elif full:
+        elif not self._outbox.offer(queued_form(captured)):
             self._drop("queue_full", event_type)
-        else:
-            self._queue.append(captured)
-            if self._outbox.idle:
-                self._wake.set()
         return captured[0]
 
     def _drop(self, reason: str, event_type: str, count: int = 1) -> None:
@@ -238,7 +220,7 @@ class AuditPublisher:
             "il-audit dropped %d event(s) (%s; %d pending, limit %d); %d dropped in total",
             count,
             reason,
-            self._outbox.held + len(self._queue),
+            self._outbox.pending(),
             self._max_pending,
             total,
         )
@@ -300,34 +282,27 @@ class AuditPublisher:
         """
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        with self._cond:
-            # Same lock as the worker's pop, so no event is between the two counts.
-            target = outbox.claimed + len(self._queue)
-            settled_before = outbox.settled()
-            outbox.flush_waiters += 1
+        ticket = outbox.begin_flush()
         try:
-            if target > outbox.sequenced or outbox.open is not None:
+            if ticket.needs_worker:
                 if not self._running:
                     self._start()
-                self._wake.set()
-            with self._cond:
-                while outbox.finalized_through() < target:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return FlushResult(outbox.settled() - settled_before, complete=False)
-                    if self._closed and not (self._thread and self._thread.is_alive()):
-                        # Nobody is left to publish the rest.
-                        return FlushResult(outbox.settled() - settled_before, complete=False)
-                    # Wake-ups come from completions; the cap covers a sleeping worker.
-                    self._cond.wait(0.05 if remaining is None else min(remaining, 0.05))
-                    self._wake.set()
-                lost = outbox.failed + outbox.spool_dropped
-                ok = lost == self._failed_seen_by_flush
-                self._failed_seen_by_flush = lost
-                return FlushResult(outbox.settled() - settled_before, complete=ok)
+                outbox.wake_up()
+            reached = outbox.wait_finalized(ticket.target, deadline, self._nobody_left)
+            counts = outbox.snapshot()
         finally:
-            with self._cond:
-                outbox.flush_waiters -= 1
+            outbox.end_flush()
+        settled = counts.settled - ticket.settled_before
+        if not reached:
+            return FlushResult(settled, complete=False)
+        with self._lock:
+            ok = counts.lost == self._failed_seen_by_flush
+            self._failed_seen_by_flush = counts.lost
+        return FlushResult(settled, complete=ok)
+
+    def _nobody_left(self) -> bool:
+        """Shut down, and the thread that would publish the rest has ended."""
+        return self._closed and not (self._thread and self._thread.is_alive())
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush with a deadline, stop the thread and close the transport.
@@ -354,9 +329,7 @@ class AuditPublisher:
         ok = self.flush(flush_timeout).complete
         self._closed = True
         self._plain = False
-        outbox.spill_all = outbox.spool is not None and not ok
-        outbox.stopping = True
-        self._wake.set()
+        outbox.request_stop(spill=not ok)
         thread = self._thread
         finished = True
         if thread is not None and thread is not threading.current_thread():
@@ -365,35 +338,29 @@ class AuditPublisher:
             if thread.is_alive():
                 # The deadline passed with work left (an outage without a spool): stop the
                 # thread anyway; what it held stays counted as pending.
-                outbox.abandoned = True
-                self._wake.set()
+                outbox.abandon()
                 thread.join(_ABANDON_JOIN_SECONDS)
             finished = not thread.is_alive()
-        if finished:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            outbox.close(remaining)
-        elif outbox.transport is not None:
-            outbox.transport.close(0.0)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        outbox.close(remaining if finished else 0.0, release_spool=finished)
         _lifecycle.untrack(self)
         return ok
 
     def stats(self) -> PublisherStats:
         """A consistent snapshot of the counters."""
-        outbox = self._outbox
-        with self._lock:
-            queued = len(self._queue)
-            return PublisherStats(
-                accepted=outbox.claimed + queued,
-                published=outbox.published,
-                dropped=self._dropped,
-                failed=outbox.failed,
-                invalid=outbox.invalid,
-                pending=queued + outbox.held,
-                retries=outbox.retries,
-                spooled=outbox.spooled,
-                drained=outbox.drained,
-                spool_corrupt=outbox.spool.corrupt if outbox.spool is not None else 0,
-            )
+        counts = self._outbox.snapshot()
+        return PublisherStats(
+            accepted=counts.accepted,
+            published=counts.published,
+            dropped=self._dropped,
+            failed=counts.failed,
+            invalid=counts.invalid,
+            pending=counts.pending,
+            retries=counts.retries,
+            spooled=counts.spooled,
+            drained=counts.drained,
+            spool_corrupt=counts.spool_corrupt,
+        )
 
     @property
     def shutdown_timeout_seconds(self) -> float:

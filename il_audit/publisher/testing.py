@@ -21,17 +21,17 @@ from il_audit.config.settings import (
     AuditSettings,
     Transport,
     get_audit_settings,
-    refuse_invalid_settings,
     reset_audit_settings_cache,
 )
-from il_audit.job_context import reset_job_audit_context_for_tests
 from il_audit.publisher import _default
-from il_audit.publisher._encode import capture, encode
+from il_audit.publisher._capture import capture
+from il_audit.publisher._encode import encode
 from il_audit.publisher.beacon import reset_beacon_settings_cache
 from il_audit.publisher.builders import clear_builders
 from il_audit.publisher.client import AuditPublisher
 from il_audit.publisher.context import AuditContext, _current
 from il_audit.publisher.errors import InvalidEventError
+from il_audit.publisher.job_context import reset_job_audit_context_for_tests
 from il_audit.schemas import taxonomy
 from il_audit.schemas.envelope import Envelope, parse_envelope
 
@@ -107,8 +107,7 @@ def reset() -> None:
     - the default publisher: stopped without waiting (events it still held are
       dropped), and the options given to ``configure()`` forgotten;
     - the settings (``AuditSettings`` and the beacon settings): the next use
-      reads the environment again, and strict mode
-      (``refuse_invalid_settings``) is off;
+      reads the environment again;
     - host event types and beacon types (``taxonomy.register*``) and the builders
       of ``register_builder``;
     - job-context bindings (``bind_job_audit_context``);
@@ -123,7 +122,6 @@ def reset() -> None:
     encoded contexts are kept: they never change what a test observes.
     """
     _default.reset_for_tests()
-    refuse_invalid_settings(False)
     reset_audit_settings_cache()
     reset_beacon_settings_cache()
     taxonomy.unregister_all()

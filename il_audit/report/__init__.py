@@ -32,14 +32,8 @@ from il_audit.report._model import (
 )
 from il_audit.report._page import render
 from il_audit.report._sections import collect
-from il_audit.report._warehouse import (
-    BigQueryWarehouse,
-    DuckDBWarehouse,
-    QueryFailedError,
-    ReportError,
-    Warehouse,
-    WarehouseUnavailableError,
-)
+from il_audit.report._warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
+from il_audit.report.errors import QueryFailedError, ReportError, WarehouseUnavailableError
 
 __all__ = [
     "BigQueryWarehouse",

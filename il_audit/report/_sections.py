@@ -19,7 +19,8 @@ from il_audit.report._model import (
     Section,
 )
 from il_audit.report._spend import cost_section
-from il_audit.report._warehouse import QueryFailedError, Warehouse
+from il_audit.report._warehouse import Warehouse
+from il_audit.report.errors import QueryFailedError
 
 Builder = Callable[[Warehouse, Period, Section], Section]
 """Fills one section from the warehouse for the period."""

@@ -21,21 +21,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from il_audit.errors import AuditError
+from il_audit.report.errors import QueryFailedError, WarehouseUnavailableError
 
 Row = dict[str, Any]
-
-
-class ReportError(AuditError):
-    """Base class of the report's errors."""
-
-
-class QueryFailedError(ReportError):
-    """One query failed; its section says so and the others go on."""
-
-
-class WarehouseUnavailableError(ReportError):
-    """The warehouse cannot be read at all; no report."""
 
 
 class Warehouse(Protocol):

@@ -8,13 +8,13 @@ from il_audit.schemas.envelope import (
     ENVELOPE_FIELDS,
     MAX_ENVELOPE_BYTES,
     Envelope,
-    EnvelopeTooLargeError,
     IncomingEnvelope,
     Source,
     UsageItem,
     envelope_json,
     parse_envelope,
 )
+from il_audit.schemas.errors import EnvelopeTooLargeError
 from il_audit.schemas.rows import (
     CostRateRow,
     DeadLetterRow,

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from il_audit.schemas.errors import EnvelopeTooLargeError
 from il_audit.schemas.taxonomy import EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH
 from il_audit.schemas.wire import SCHEMA_VERSION
 
@@ -203,10 +204,6 @@ ENVELOPE_FIELDS: Final = frozenset(Envelope.model_fields)
 def envelope_json(envelope: Envelope) -> bytes:
     """Serialize ``envelope`` to its compact wire form (nulls left out), without a newline."""
     return envelope.__pydantic_serializer__.to_json(envelope, exclude_none=True)
-
-
-class EnvelopeTooLargeError(ValueError):
-    """A serialized envelope is over :data:`MAX_ENVELOPE_BYTES`."""
 
 
 def parse_envelope(line: bytes | str) -> Envelope:

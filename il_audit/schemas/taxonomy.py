@@ -14,6 +14,8 @@ import re
 import threading
 from collections.abc import Iterable
 
+from il_audit.schemas.errors import InvalidEventTypeError
+
 # --- Auth -------------------------------------------------------------------
 AUTH_LOGIN_SUCCEEDED = "auth.login.succeeded"
 AUTH_LOGIN_FAILED = "auth.login.failed"
@@ -158,10 +160,6 @@ _registered: frozenset[str] = frozenset()
 _registered_prefixes: tuple[str, ...] = ()
 _beacon_registered: frozenset[str] = frozenset()
 _beacon_prefixes: tuple[str, ...] = ()
-
-
-class InvalidEventTypeError(ValueError):
-    """An event type name does not follow the lowercase dotted convention."""
 
 
 def check_name(event_type: str) -> str:

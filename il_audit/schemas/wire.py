@@ -70,6 +70,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from il_audit.schemas.errors import MalformedBodyError
+
 SCHEMA_VERSION: Final = 1
 """The envelope's ``schema_version``."""
 
@@ -124,10 +126,6 @@ LINE_SEPARATOR: Final = b"\n"
 SUBSCRIPTION_SUFFIX: Final = "-sub"
 INSPECT_SUFFIX: Final = "-inspect"
 DEAD_LETTER_SUFFIX: Final = "-dlq"
-
-
-class MalformedBodyError(ValueError):
-    """A body that starts like gzip but is not a complete gzip stream within the size limit."""
 
 
 def compress_body(data: bytes | bytearray, level: int = 1) -> bytes:
@@ -220,6 +218,18 @@ def ascii_int(text: str, maximum: int) -> int | None:
     return value if value <= maximum else None
 
 
+def envelope_count(attributes: Mapping[str, str], data: bytes) -> int:
+    """Envelopes a message carries: its :data:`ATTR_COUNT`, else the lines of its body.
+
+    The attribute counts when it is 1 to :data:`MAX_LINES_PER_MESSAGE` in ASCII
+    digits (:func:`ascii_int`); otherwise the body's lines are counted, inflated
+    first (:func:`count_lines`).
+    """
+    count = attributes.get(ATTR_COUNT, "")
+    declared = ascii_int(count, MAX_LINES_PER_MESSAGE) if isinstance(count, str) else None
+    return declared or count_lines(data)
+
+
 def cut_dead_letter_data(data: bytes) -> tuple[bytes, dict[str, str]]:
     """Dead-letter data that fits Pub/Sub, and the attributes that say whether it was cut.
 
@@ -264,16 +274,27 @@ def bounded_attributes(own: Mapping[str, str], original: Mapping[str, str]) -> d
 
 
 def cut_attribute(text: str, limit: int = MAX_ATTRIBUTE_BYTES) -> str:
-    """``text`` cut to fit an attribute value (UTF-8 safe, ``...`` marks a cut)."""
-    encoded = text.encode("utf-8")
+    """``text`` cut to fit an attribute value (UTF-8 safe, ``...`` marks a cut).
+
+    A character UTF-8 cannot encode (a lone surrogate) becomes ``?``: attributes
+    travel as UTF-8, and such a value would make the whole publish fail.
+    """
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        encoded = text.encode("utf-8", "replace")
+        text = encoded.decode("utf-8")
     if len(encoded) <= limit:
         return text
     return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
 
 
 def fits_attribute(text: str) -> bool:
-    """Whether ``text`` is a usable attribute value as it is."""
-    return bool(text) and len(text.encode("utf-8")) <= MAX_ATTRIBUTE_BYTES
+    """Whether ``text`` is a usable attribute value as it is (UTF-8, within the limit)."""
+    try:
+        return bool(text) and len(text.encode("utf-8")) <= MAX_ATTRIBUTE_BYTES
+    except UnicodeEncodeError:  # a lone surrogate: left out of the attributes
+        return False
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 from il_audit.config.settings import AuditSettings, CostRatesSource
+from il_audit.subscriber_fn.errors import CatalogError
 from il_audit.subscriber_fn.pricing import (
     SEED_FALLBACK,
-    CatalogError,
     PricingCatalog,
     catalog_from_rows,
     seed_catalog,

@@ -42,15 +42,10 @@ from il_audit.schemas.envelope import (
     describe_validation_error,
     publisher_code,
 )
+from il_audit.schemas.errors import MalformedBodyError
 from il_audit.schemas.rows import MAX_ERROR_DETAIL_CHARS, MAX_RAW_LINE_CHARS
 from il_audit.schemas.taxonomy import is_known
-from il_audit.schemas.wire import (
-    MAX_LINES_PER_MESSAGE,
-    MalformedBodyError,
-    line_total,
-    message_body,
-    split_lines,
-)
+from il_audit.schemas.wire import MAX_LINES_PER_MESSAGE, line_total, message_body, split_lines
 from il_audit.subscriber_fn.pricing import PricingCatalog, price_usage
 
 logger = logging.getLogger(__name__)

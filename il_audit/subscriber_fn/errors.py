@@ -40,3 +40,23 @@ class SinkUnavailableError(TransientError):
 
 class DeadLetterPublishError(TransientError):
     """Rejects could not be published to the dead-letter topic."""
+
+
+class PullConfigError(SubscriberError):
+    """The worker cannot run as configured (no project for a short subscription name)."""
+
+
+class StorageWriteSchemaError(SubscriberError):
+    """BigQuery refused an append as a whole for a reason no retry cures (schema mismatch)."""
+
+
+class StorageTableMissingError(SinkUnavailableError):
+    """The table of the stream does not exist (NOT_FOUND)."""
+
+
+class RowEncodingError(SubscriberError, ValueError):
+    """A row that cannot be encoded for its table (refused alone, with this message)."""
+
+
+class CatalogError(AuditError, ValueError):
+    """A rate is malformed or overlaps another one."""

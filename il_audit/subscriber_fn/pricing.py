@@ -28,9 +28,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, Final
 
-from il_audit.errors import AuditError
 from il_audit.schemas.envelope import STANDARD_TIER, UsageItem
 from il_audit.schemas.rows import PricingSource, PricingStatus
+from il_audit.subscriber_fn.errors import CatalogError
 
 MONEY_QUANTUM: Final = Decimal("0.000000001")
 MAX_MONEY: Final = Decimal("99999999999999999999999999999.999999999")
@@ -41,10 +41,6 @@ _ZERO: Final = Decimal(0)
 
 SEED_FALLBACK: Final = "seed_catalog_fallback"
 """``pricing_source`` when the cost_rates table was asked for but could not be used."""
-
-
-class CatalogError(AuditError, ValueError):
-    """A rate is malformed or overlaps another one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from types import FrameType
 from typing import Any
 
 from il_audit.config.settings import AuditSettings
-from il_audit.subscriber_fn._health import HealthServer
+from il_audit.subscriber_fn.health import HealthServer
+from il_audit.subscriber_fn.pipeline import Pipeline, build_pipeline
 from il_audit.subscriber_fn.pull_worker import PullSettings, PullWorker, subscription_path
 
 logger = logging.getLogger(__name__)
@@ -56,17 +57,18 @@ def run_worker(
     health_host: str,
     health_port: int | None,
     echo: Echo,
+    pipeline: Pipeline | None = None,
 ) -> int:
     """One worker in this process until SIGTERM/SIGINT; 0 after a graceful stop, 1 if the
-    streaming pull failed by itself."""
-    from il_audit.subscriber_fn.pipeline import build_pipeline
-
+    streaming pull failed by itself. ``pipeline`` defaults to the settings' (a benchmark
+    passes one with its own sink)."""
     path = subscription_path(pull.subscription, settings.project)
     if not settings.project:  # the dead-letter topic lives in the subscription's project
         settings = settings.model_copy(update={"project": path.split("/")[1]})
     stop = threading.Event()
     _stop_on_signals(stop)
-    pipeline = build_pipeline(settings)
+    if pipeline is None:
+        pipeline = build_pipeline(settings)
     worker = PullWorker(pipeline, dataclasses.replace(pull, subscription=path))
     health = _start_health(
         health_host,

@@ -42,11 +42,11 @@ from typing import Any, Final
 
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from il_audit.pubsub_clients import subscriber_client
-from il_audit.schemas.wire import ATTR_COUNT, MAX_LINES_PER_MESSAGE, ascii_int, count_lines
+from il_audit.schemas.wire import envelope_count
 from il_audit.subscriber_fn.core import ErrorClass, MessageMeta, Reject
-from il_audit.subscriber_fn.errors import SubscriberError, TransientError
+from il_audit.subscriber_fn.errors import PullConfigError, TransientError
 from il_audit.subscriber_fn.pipeline import BatchMessage, Outcome, Pipeline
+from il_audit.subscriber_fn.pull_client import subscriber_client
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ FAILED_BATCH_LOG: Final = (
     "(consecutive_failed_batches=%d): %s"
 )
 """The WARNING line of a failed batch; infra/terraform's log-based metric reads its count."""
-
-
-class PullConfigError(SubscriberError):
-    """The worker cannot run as configured (no project for a short subscription name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +125,6 @@ def message_meta(message: Any, subscription: str) -> MessageMeta:
         delivery_attempt=message.delivery_attempt,
         subscription=subscription,
     )
-
-
-def estimated_rows(data: bytes, attributes: Any) -> int:
-    """Events in a message: its ``il_audit_count`` attribute, else its lines (inflated first)."""
-    count = attributes.get(ATTR_COUNT, "")
-    declared = ascii_int(count, MAX_LINES_PER_MESSAGE) if isinstance(count, str) else None
-    if declared:
-        return declared
-    return count_lines(data)
 
 
 @dataclass
@@ -284,7 +271,7 @@ class PullWorker:
         pending = _Pending(
             message,
             BatchMessage(data, attributes, message_meta(message, self.settings.subscription)),
-            estimated_rows(data, attributes),
+            envelope_count(attributes, data),
         )
         with self._lock:
             if self._draining:

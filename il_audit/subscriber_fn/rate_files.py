@@ -20,7 +20,8 @@ from decimal import ROUND_DOWN
 from pathlib import Path
 from typing import Any, Final
 
-from il_audit.subscriber_fn.pricing import MONEY_QUANTUM, CatalogError, Rate
+from il_audit.subscriber_fn.errors import CatalogError
+from il_audit.subscriber_fn.pricing import MONEY_QUANTUM, Rate
 
 _NUMERIC_QUANTUM: Final = MONEY_QUANTUM
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from il_audit.publisher import AuditContext, AuditPublisher
-from il_audit.publisher._spool_records import scan
+from il_audit.publisher.spool_reader import scan
 from il_audit.schemas import taxonomy as T
 from il_audit.schemas.wire import message_body
 from tests.support.cli import ROOT

@@ -12,8 +12,8 @@ from typing import Any
 from google.api_core import exceptions as core_exceptions
 from google.cloud import pubsub_v1
 
-from il_audit.pubsub_clients import subscriber_client
 from il_audit.schemas.wire import MalformedBodyError, count_lines, message_body
+from il_audit.subscriber_fn.pull_client import subscriber_client
 from tests.support.waiting import rounds
 
 PROJECT = "il-audit-test"

@@ -63,7 +63,7 @@ def test_bindings_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     """A binding older than IL_JOB_CONTEXT_BINDING_TTL_SECONDS is gone (and removed)."""
     monkeypatch.setenv("IL_JOB_CONTEXT_BINDING_TTL_SECONDS", "60")
     clock = Clock()
-    monkeypatch.setattr("il_audit.job_context.time.monotonic", clock)
+    monkeypatch.setattr("il_audit.publisher.job_context.time.monotonic", clock)
     bind_job_audit_context("old", OPERATOR)
     clock.now += 30
     bind_job_audit_context("young", OPERATOR)
@@ -72,6 +72,16 @@ def test_bindings_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     assert get_job_audit_binding("young") is not None
     clock.now += 30
     bind_job_audit_context("new", OPERATOR)  # prunes expired ones on the way
-    from il_audit import job_context
+    from il_audit.publisher import job_context
 
     assert list(job_context._bindings) == ["new"]
+
+
+def test_the_seed_path_hands_out_the_same_functions() -> None:
+    """1.0.35's ``il_audit.job_context`` re-exports the publisher's module, names included."""
+    import il_audit.job_context as seed
+    from il_audit.publisher import job_context
+
+    assert seed.__all__
+    for name in seed.__all__:
+        assert getattr(seed, name) is getattr(job_context, name), name

@@ -55,3 +55,15 @@ def test_seed_imports_still_work() -> None:
     assert callable(flush_audit_writer)
     assert AuditContext(app="ingest").app == "ingest"
     assert taxonomy.AUTH_LOGIN_SUCCEEDED == "auth.login.succeeded"
+
+
+def test_every_seed_path_imports_and_has_what_it_lists() -> None:
+    """Each seed module path (a re-export, tests/test_architecture.py) gives every name it lists."""
+    import importlib
+
+    from tests.test_architecture import SEED_PATHS
+
+    for name in sorted(SEED_PATHS):
+        module = importlib.import_module(name)
+        for exported in getattr(module, "__all__", ()):
+            assert getattr(module, exported) is not None, (name, exported)

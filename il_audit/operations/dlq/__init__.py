@@ -36,7 +36,6 @@ from il_audit.operations.dlq._inspect import Group, inspect
 from il_audit.operations.dlq._messages import (
     PUBSUB_DEAD_LETTERED,
     DeadLetter,
-    DlqError,
     Selector,
     read_archive,
 )
@@ -53,6 +52,7 @@ from il_audit.operations.dlq._replay import (
 )
 from il_audit.operations.dlq._republish import Republisher, resolve_topic
 from il_audit.operations.dlq._source import PubSubSource, Source
+from il_audit.operations.errors import DlqError
 
 __all__ = [
     "DEFAULT_REPLAY_CAP",

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from il_audit.errors import AuditError
+from il_audit.operations.errors import DlqError
 from il_audit.schemas.wire import (
     ATTR_APP,
     ATTR_ATTRIBUTES_CUT,
@@ -38,10 +38,6 @@ _DROPPED_ON_REPLAY: Final = (
     ATTR_ATTRIBUTES_CUT,
 )
 _MAX_REPLAY_COUNT: Final = 1_000_000
-
-
-class DlqError(AuditError, RuntimeError):
-    """A dead-letter operation could not proceed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from il_audit.operations.dlq._messages import DlqError
+from il_audit.operations.errors import DlqError
 
 if TYPE_CHECKING:
     from il_audit.config.settings import AuditSettings

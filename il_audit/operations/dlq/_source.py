@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
 
-from il_audit.operations.dlq._messages import DeadLetter, DlqError
+from il_audit.operations.dlq._messages import DeadLetter
+from il_audit.operations.errors import DlqError
 from il_audit.schemas.wire import INSPECT_SUFFIX
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class PubSubSource:
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
         pull_timeout: float = 2.0,
     ) -> None:
-        from il_audit.pubsub_clients import subscriber_client
+        from il_audit.subscriber_fn.pull_client import subscriber_client
 
         self.lease_seconds = lease_seconds
         """How long pulled messages stay hidden; after a crash they return after this."""
@@ -110,7 +111,7 @@ class PubSubSource:
                 attributes=dict(received.message.attributes),
                 publish_time=received.message.publish_time.ToDatetime(tzinfo=UTC),
             )
-            for received in response._pb.received_messages
+            for received in type(response).pb(response).received_messages
         ]
         if messages:
             self.extend([message.ack_id for message in messages], self.lease_seconds)

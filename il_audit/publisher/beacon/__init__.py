@@ -14,7 +14,6 @@ addresses and the keyed hash), ``_page`` (page path, redaction, user agent),
 (``IL_BEACON_*``), ``_errors``.
 """
 
-from il_audit.publisher.beacon._errors import BeaconConfigError
 from il_audit.publisher.beacon._mapping import schedule_beacon_rows
 from il_audit.publisher.beacon._models import BeaconEventItem, BeaconRequest
 from il_audit.publisher.beacon._settings import (
@@ -22,6 +21,7 @@ from il_audit.publisher.beacon._settings import (
     get_beacon_settings,
     reset_beacon_settings_cache,
 )
+from il_audit.publisher.beacon.errors import BeaconConfigError
 
 __all__ = [
     "BeaconConfigError",

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from il_audit.publisher.beacon._errors import BeaconConfigError
+from il_audit.publisher.beacon.errors import BeaconConfigError
 
 
 async def call_hook(hook: Callable[..., Any], *args: Any) -> Any:

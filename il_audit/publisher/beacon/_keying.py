@@ -38,10 +38,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from il_audit.publisher.beacon._errors import Refusal
 from il_audit.publisher.beacon._hooks import call_hook
 from il_audit.publisher.beacon._mapping import BEACON_SOURCE
 from il_audit.publisher.beacon._models import BeaconRequest
+from il_audit.publisher.beacon.errors import Refusal
 from il_audit.publisher.context import AuditContext, current_context
 
 logger = logging.getLogger(__name__)

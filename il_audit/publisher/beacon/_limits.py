@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Final
 
-from il_audit.publisher.beacon._errors import Refusal
 from il_audit.publisher.beacon._ratelimit import SlidingWindowLimiter, retry_after_header
 from il_audit.publisher.beacon._settings import BeaconSettings
+from il_audit.publisher.beacon.errors import Refusal
 
 RATE_LIMIT_DETAIL: Final = "Beacon rate limit exceeded"
 ACCEPTED_MEDIA_TYPES: Final = frozenset({"", "application/json", "text/plain"})

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from il_audit.publisher.beacon._errors import BeaconConfigError
+from il_audit.publisher.beacon.errors import BeaconConfigError
 
 _DEFAULT_PORTS = {80, 443}
 _SCHEME_PORTS = {"http": 80, "https": 443}

@@ -18,9 +18,9 @@ from typing import Any, Final
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from il_audit.publisher.beacon._errors import Refusal
 from il_audit.publisher.beacon._models import BeaconEventItem, BeaconRequest
 from il_audit.publisher.beacon._settings import BeaconSettings
+from il_audit.publisher.beacon.errors import Refusal
 
 _MAX_REPORTED_ERRORS: Final = 100
 _KNOWN_LOCATIONS: Final = frozenset(

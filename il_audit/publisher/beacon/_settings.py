@@ -1,102 +1,44 @@
-"""Beacon settings: one frozen object built from ``IL_BEACON_*`` variables over ``defaults.json``.
+"""Beacon settings: the beacon section of the process settings, plus the hash key.
 
 The names and defaults are the seed's 1.0 ones (8 requests per 10 s per key,
 at most 5,000 keys, 8 KiB of metadata, 512-character strings, 50 events per
-request) plus our own body limit, refusal budget, proxy hops and script caching. The client
-address hash key (``IL_AUDIT_HASH_KEY``) is read here too.
+request) plus our own body limit, refusal budget, proxy hops and script
+caching; ``IL_BEACON_*`` variables set them. They are read by the one settings
+loader (:class:`~il_audit.config.AuditSettings`, section ``beacon``), and the
+client address hash key by its ``privacy`` section: :class:`BeaconSettings`
+is a view of those two sections, which the router and the request models read.
 
-A bad value never breaks the host app: it is logged once, as an error naming
+A bad value never breaks the host app: the view is always read leniently (even
+under ``IL_AUDIT_STRICT``), so a bad value is logged once, as an error naming
 the variable, the value and the default used instead, and the default applies.
-That differs from :class:`~il_audit.config.AuditSettings` on purpose: a typo in
-a rate limit must not take a web app's beacon endpoint (or the app) down.
+A typo in a rate limit must not take a web app's beacon endpoint (or the app)
+down. (A strict reader of the whole settings, the CLI for one, refuses it.)
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
 from collections.abc import Mapping
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 
-from il_audit.config.settings import bundled_defaults
-from il_audit.errors import SettingsError
+from il_audit.config.sections import BeaconLimits
+from il_audit.config.settings import (
+    ENV_BINDINGS,
+    AuditSettings,
+    get_audit_settings,
+    reset_audit_settings_cache,
+)
 
-logger = logging.getLogger(__name__)
-
-HASH_KEY_VARIABLE = "IL_AUDIT_HASH_KEY"
-
-# field name -> environment variable; the defaults.json key is "beacon_" + field name.
+HASH_KEY_VARIABLE = ENV_BINDINGS["hash_key"][0]
 BEACON_ENV: Mapping[str, str] = {
-    "window_seconds": "IL_BEACON_WINDOW_SECONDS",
-    "max_requests_per_window": "IL_BEACON_MAX_REQUESTS_PER_WINDOW",
-    "max_refusals_per_window": "IL_BEACON_MAX_REFUSALS_PER_WINDOW",
-    "rate_limit_max_keys": "IL_BEACON_RATE_LIMIT_MAX_KEYS",
-    "metadata_max_bytes": "IL_BEACON_METADATA_MAX_BYTES",
-    "string_max_length": "IL_BEACON_STRING_MAX_LENGTH",
-    "max_events_per_request": "IL_BEACON_MAX_EVENTS_PER_REQUEST",
-    "max_body_bytes": "IL_BEACON_MAX_BODY_BYTES",
-    "trusted_proxy_hops": "IL_BEACON_TRUSTED_PROXY_HOPS",
-    "script_max_age_seconds": "IL_BEACON_SCRIPT_MAX_AGE_SECONDS",
+    field: ENV_BINDINGS[BeaconLimits.prefix + field][0] for field in BeaconLimits.model_fields
 }
-DEFAULTS_PREFIX = "beacon_"
+"""Field -> its ``IL_BEACON_*`` variable."""
 
 
-class BeaconSettings(BaseModel):
+class BeaconSettings(BeaconLimits):
     """Limits and knobs of the beacon endpoint (immutable); see :func:`get_beacon_settings`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    window_seconds: float = Field(
-        gt=0, le=86_400, description="Rate-limit sliding window (IL_BEACON_WINDOW_SECONDS)."
-    )
-    max_requests_per_window: int = Field(
-        ge=1,
-        le=100_000,
-        description="Requests one key may make per window (IL_BEACON_MAX_REQUESTS_PER_WINDOW).",
-    )
-    max_refusals_per_window: int = Field(
-        ge=1,
-        le=100_000,
-        description="Refusals one client address may cause per window before it gets 429 "
-        "without its body being read (IL_BEACON_MAX_REFUSALS_PER_WINDOW).",
-    )
-    rate_limit_max_keys: int = Field(
-        ge=1,
-        le=10_000_000,
-        description="Keys remembered, oldest evicted (IL_BEACON_RATE_LIMIT_MAX_KEYS).",
-    )
-    metadata_max_bytes: int = Field(
-        ge=2,
-        le=1_048_576,
-        description="Compact JSON bytes of an item's metadata (IL_BEACON_METADATA_MAX_BYTES).",
-    )
-    string_max_length: int = Field(
-        ge=1,
-        le=65_536,
-        description="Characters per string field of an item (IL_BEACON_STRING_MAX_LENGTH).",
-    )
-    max_events_per_request: int = Field(
-        ge=1, le=10_000, description="Items per request (IL_BEACON_MAX_EVENTS_PER_REQUEST)."
-    )
-    max_body_bytes: int = Field(
-        ge=1024,
-        le=67_108_864,
-        description="Largest request body, enforced while reading (IL_BEACON_MAX_BODY_BYTES).",
-    )
-    trusted_proxy_hops: int = Field(
-        ge=0,
-        le=32,
-        description="Proxies in front of the app whose X-Forwarded-For entries are trusted "
-        "(IL_BEACON_TRUSTED_PROXY_HOPS); 0 ignores the header.",
-    )
-    script_max_age_seconds: int = Field(
-        ge=0,
-        le=31_536_000,
-        description="max-age of the served script (IL_BEACON_SCRIPT_MAX_AGE_SECONDS).",
-    )
     hash_key: SecretStr | None = Field(
         default=None,
         description="HMAC key for client address hashes (IL_AUDIT_HASH_KEY); "
@@ -104,9 +46,14 @@ class BeaconSettings(BaseModel):
     )
 
     @classmethod
+    def of(cls, settings: AuditSettings) -> BeaconSettings:
+        """The beacon view of ``settings``: its beacon section and its hash key."""
+        return cls.model_validate({**dict(settings.beacon), "hash_key": settings.privacy.hash_key})
+
+    @classmethod
     def defaults(cls) -> BeaconSettings:
         """The bundled defaults alone, ignoring the environment."""
-        return cls.model_validate(_bundled_values())
+        return cls.of(AuditSettings.from_env({}))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BeaconSettings:
@@ -114,49 +61,22 @@ class BeaconSettings(BaseModel):
 
         Never raises for a bad variable: each one is logged and its default used.
         """
-        env = os.environ if environ is None else environ
-        base = _bundled_values()
-        values = dict(base)
-        for name, variable in BEACON_ENV.items():
-            raw = env.get(variable, "").strip()
-            if not raw:
-                continue
-            try:
-                cls.model_validate({**base, name: raw})
-            except ValidationError as exc:
-                reason = exc.errors(include_url=False, include_input=False)[0]["msg"]
-                logger.error(
-                    "il-audit: %s=%r is not usable (%s); using the default %r",
-                    variable,
-                    raw,
-                    reason,
-                    base[name],
-                )
-                continue
-            values[name] = raw
-        key = env.get(HASH_KEY_VARIABLE, "")
-        if key.strip():
-            values["hash_key"] = key
-        return cls.model_validate(values)
+        return cls.of(AuditSettings.from_env(environ, lenient=True))
 
 
-def _bundled_values() -> dict[str, Any]:
-    defaults = bundled_defaults()
-    missing = [name for name in BEACON_ENV if DEFAULTS_PREFIX + name not in defaults]
-    if missing:
-        raise SettingsError(
-            "il_audit/config/defaults.json lacks "
-            + ", ".join(DEFAULTS_PREFIX + name for name in missing)
-        )
-    return {name: defaults[DEFAULTS_PREFIX + name] for name in BEACON_ENV}
+_view: tuple[AuditSettings, BeaconSettings] | None = None
 
 
-@functools.cache
 def get_beacon_settings() -> BeaconSettings:
-    """The process-wide beacon settings, built from the environment on first use."""
-    return BeaconSettings.from_env()
+    """The process-wide beacon settings: a view of the process settings, read leniently."""
+    global _view
+    settings = get_audit_settings(strict=False)
+    view = _view
+    if view is None or view[0] is not settings:
+        view = _view = (settings, BeaconSettings.of(settings))
+    return view[1]
 
 
 def reset_beacon_settings_cache() -> None:
-    """Forget cached beacon settings so the next call rereads the environment."""
-    get_beacon_settings.cache_clear()
+    """Forget the cached settings (the process-wide ones, which this is a view of)."""
+    reset_audit_settings_cache()

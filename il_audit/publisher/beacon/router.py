@@ -46,7 +46,6 @@ from il_audit.publisher.beacon._client_address import (
     client_address,
     hash_client_address,
 )
-from il_audit.publisher.beacon._errors import BeaconConfigError, Refusal
 from il_audit.publisher.beacon._hooks import auth_arity, call_hook
 from il_audit.publisher.beacon._keying import (
     Access,
@@ -79,6 +78,7 @@ from il_audit.publisher.beacon._parsing import parse_batch
 from il_audit.publisher.beacon._ratelimit import SlidingWindowLimiter
 from il_audit.publisher.beacon._script import SCRIPT_MEDIA_TYPE, beacon_script
 from il_audit.publisher.beacon._settings import BeaconSettings, get_beacon_settings
+from il_audit.publisher.beacon.errors import BeaconConfigError, Refusal
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy
 

@@ -15,7 +15,11 @@ def create_sink(settings: AuditSettings) -> Sink:
     if settings.sink is SinkKind.DUCKDB:
         from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink
 
-        return DuckDBSink(settings.duckdb_path, retention_days=settings.retention_days)
+        return DuckDBSink(
+            settings.duckdb_path,
+            retention_days=settings.retention_days,
+            memory_limit=settings.duckdb_memory_limit,
+        )
     from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 
     return BigQuerySink.from_settings(settings)

@@ -27,6 +27,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from il_audit._json import dumps
 from il_audit.schemas.tables import ColumnSpec, TableSpec
+from il_audit.subscriber_fn.errors import RowEncodingError
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY: Final = date(1970, 1, 1)
@@ -43,10 +44,6 @@ _PROTO_TYPES: Final[dict[str, int]] = {
     "NUMERIC": _FieldType.TYPE_STRING,
     "JSON": _FieldType.TYPE_STRING,
 }
-
-
-class RowEncodingError(ValueError):
-    """A row that cannot be encoded for its table (refused alone, with this message)."""
 
 
 def _timestamp_micros(value: Any) -> int:

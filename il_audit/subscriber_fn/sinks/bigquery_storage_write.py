@@ -45,9 +45,15 @@ from google.auth.credentials import AnonymousCredentials
 from il_audit.errors import SettingsError
 from il_audit.retrying import is_retryable
 from il_audit.schemas.tables import TableSpec
-from il_audit.subscriber_fn.errors import SinkUnavailableError, SubscriberError, redact_values
+from il_audit.subscriber_fn.errors import (
+    RowEncodingError,
+    SinkUnavailableError,
+    StorageTableMissingError,
+    StorageWriteSchemaError,
+    redact_values,
+)
 from il_audit.subscriber_fn.sinks.base import Row
-from il_audit.subscriber_fn.sinks.bigquery_proto import ProtoTable, RowEncodingError
+from il_audit.subscriber_fn.sinks.bigquery_proto import ProtoTable
 
 if TYPE_CHECKING:
     from google.cloud.bigquery_storage_v1 import BigQueryWriteClient, types
@@ -75,14 +81,6 @@ _TRANSIENT: Final = frozenset(
     }
 )
 _CODES: Final = {code.value[0]: code for code in grpc.StatusCode}
-
-
-class StorageWriteSchemaError(SubscriberError):
-    """BigQuery refused an append as a whole for a reason no retry cures (schema mismatch)."""
-
-
-class StorageTableMissingError(SinkUnavailableError):
-    """The table of the stream does not exist (NOT_FOUND)."""
 
 
 def default_stream(project: str, dataset: str, table: str) -> str:

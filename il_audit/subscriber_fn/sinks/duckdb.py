@@ -197,10 +197,12 @@ class DuckDBSink:
         path: str | os.PathLike[str],
         *,
         retention_days: int | None = None,
+        memory_limit: str | None = None,
         **file_options: float,
     ) -> None:
-        """A sink on ``path``; ``file_options`` are :class:`DuckDBFile`'s (lock and hold times)."""
-        self.file = DuckDBFile(path, **file_options)
+        """A sink on ``path``; ``file_options`` are :class:`DuckDBFile`'s (lock and hold times);
+        ``memory_limit`` is DuckDB's (default: ``IL_AUDIT_DUCKDB_MEMORY_LIMIT``)."""
+        self.file = DuckDBFile(path, memory_limit=memory_limit, **file_options)
         self.retention_days = retention_days
         self._ensured = False
 
@@ -296,6 +298,8 @@ class DuckDBSink:
                             :1000
                         ]
                 return refused
+            except duckdb.OutOfMemoryException as exc:
+                raise self.file.out_of_memory(exc) from exc
             except duckdb.Error as exc:
                 raise SinkUnavailableError(f"DuckDB write to {spec.name} failed: {exc}") from exc
 

@@ -8,6 +8,14 @@ turns. DuckDB's lock is not fair, so a waiting reader says so by touching
 ``FILE.waiting``; a writer that sees a fresh one steps aside (for at most a
 second) before writing again. Opening a connection per write cost a third of
 each write, hence the holding. Every connection runs in UTC.
+
+Every connection also gets DuckDB's ``memory_limit`` from
+``IL_AUDIT_DUCKDB_MEMORY_LIMIT`` (DuckDB's own default is 80 % of RAM). DuckDB
+refuses a second connection to a file with another configuration in the same
+process, so every :class:`DuckDBFile` takes the process's setting unless told
+otherwise. The limit bounds DuckDB's buffer manager, and the primary-key index
+lives there: a limit too low makes writes fail with :meth:`DuckDBFile.out_of_memory`,
+a transient error naming the limit and the setting (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Final
 
 import duckdb
 
+from il_audit.config.settings import ENV_BINDINGS, get_audit_settings
 from il_audit.subscriber_fn.errors import SinkUnavailableError
 
 DEFAULT_LOCK_TIMEOUT: Final = 30.0
@@ -49,8 +58,10 @@ class DuckDBFile:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         max_hold_seconds: float = DEFAULT_MAX_HOLD_SECONDS,
+        memory_limit: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit or get_audit_settings().duckdb_memory_limit
         self.lock_timeout = lock_timeout
         self.hold_seconds = hold_seconds
         self.max_hold_seconds = max_hold_seconds
@@ -72,8 +83,14 @@ class DuckDBFile:
         try:
             while True:
                 try:
-                    connection = duckdb.connect(str(self.path), read_only=read_only)
+                    connection = duckdb.connect(
+                        str(self.path),
+                        read_only=read_only,
+                        config={"memory_limit": self.memory_limit},
+                    )
                     break
+                except duckdb.OutOfMemoryException as exc:
+                    raise self.out_of_memory(exc) from exc
                 except (duckdb.IOException, duckdb.ConnectionException) as exc:
                     if read_only and "different configuration" in str(exc):
                         # This process holds a write connection; share its database instead.
@@ -93,6 +110,17 @@ class DuckDBFile:
                     self.waiting_marker.unlink()
         connection.execute("SET TimeZone = 'UTC'")
         return connection
+
+    def out_of_memory(self, error: BaseException) -> SinkUnavailableError:
+        """DuckDB ran out of its ``memory_limit``: a transient error that says which to raise."""
+        variable = ENV_BINDINGS["duckdb_memory_limit"][0]
+        said = str(error).splitlines()[:1]
+        return SinkUnavailableError(
+            f"DuckDB ran out of memory on {self.path.name} under its memory_limit of "
+            f"{self.memory_limit} ({variable}); the primary-key index counts against it, "
+            f"so a growing table needs more: raise {variable} (docs/reliability.md). "
+            f"DuckDB said: {' '.join(said)}"
+        )
 
     def _reader_waiting(self) -> bool:
         try:
@@ -132,6 +160,9 @@ class DuckDBFile:
                 _holding.add(self)
             try:
                 yield self._held
+            except duckdb.OutOfMemoryException as exc:
+                self._release()
+                raise self.out_of_memory(exc) from exc
             except duckdb.Error:
                 self._release()  # the connection may be unusable now
                 raise

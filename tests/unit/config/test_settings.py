@@ -12,7 +12,6 @@ from il_audit.config.settings import (
     Transport,
     bundled_defaults,
     get_audit_settings,
-    refuse_invalid_settings,
 )
 from il_audit.errors import SettingsError
 
@@ -153,6 +152,7 @@ TUNING_VARIABLES = [
     ("IL_AUDIT_SPOOL_MAX_BYTES", "spool_max_bytes"),
     ("IL_AUDIT_BQ_WRITE_METHOD", "bq_write_method"),
     ("IL_AUDIT_MAX_REJECTS_PER_MESSAGE", "max_rejects_per_message"),
+    ("IL_AUDIT_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
 ]
 
 
@@ -272,11 +272,11 @@ def test_get_audit_settings_refuses_bad_values_in_strict_mode(
 
 
 def test_refusing_processes_raise_on_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI and the subscriber call refuse_invalid_settings(): then the value is refused."""
+    """The CLI and the subscriber read with strict=True: then the value is refused."""
     monkeypatch.setenv("IL_COST_RATES_SOURCE", "spreadsheet")
-    refuse_invalid_settings()
     with pytest.raises(SettingsError, match="IL_COST_RATES_SOURCE='spreadsheet'"):
-        get_audit_settings()
+        get_audit_settings(strict=True)
+    assert get_audit_settings().cost_rates_source is CostRatesSource.SEED
 
 
 @pytest.mark.parametrize("variable", MANAGED_RUNTIME_VARIABLES)

@@ -138,3 +138,11 @@ def test_a_payload_that_is_not_an_object_keeps_both_and_is_invalid() -> None:
     raw = rejects[0].raw.decode()
     assert '"payload":"s"' in raw
     assert '"extra":1' in raw
+
+
+def test_an_app_name_with_a_lone_surrogate_is_published_and_dead_lettered() -> None:
+    """A lone surrogate in a field that becomes a message attribute once failed the whole
+    publish for good; now the attribute is left out and the event is dead-lettered."""
+    stats, rejects = _published_through_the_core([(T.AUTH_LOGOUT, None, {"app": "\ud800"})])
+    assert (stats.published, stats.failed, stats.invalid) == (1, 0, 1)
+    assert len(rejects) == 1

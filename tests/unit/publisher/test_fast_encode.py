@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from il_audit.publisher._encode import ContextDefaults, capture, encode
+from il_audit.publisher._capture import capture
+from il_audit.publisher._encode import ContextDefaults, encode
 from il_audit.publisher._fast_encode import fast_line, timestamp_text
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy as T

@@ -10,7 +10,8 @@ import pytest
 
 from il_audit.publisher import _spool, _spool_records
 from il_audit.publisher._spool import Spool
-from il_audit.publisher._spool_records import SpoolRecord, summarize
+from il_audit.publisher._spool_records import SpoolRecord
+from il_audit.publisher.spool_reader import summarize
 
 
 def fill(spool: Spool, count: int, size: int = 100) -> list[bytes]:

@@ -135,3 +135,14 @@ def test_a_message_is_compressed_only_when_asked_and_worth_it() -> None:
     assert big.attributes()[wire.ATTR_ENCODING] == wire.ENCODING_GZIP
     assert small.data(compress=True) == b'{"n": 1}'  # under 1 KiB: plain
     assert wire.ATTR_ENCODING not in small.attributes()
+
+
+def test_a_lone_surrogate_never_reaches_an_attribute() -> None:
+    """Attributes travel as UTF-8: a lone surrogate is left out, or replaced when cut."""
+    from il_audit.schemas.wire import cut_attribute, fits_attribute
+
+    assert fits_attribute("app") is True
+    assert fits_attribute("\ud800") is False
+    assert cut_attribute("a\ud800b") == "a?b"
+    assert cut_attribute("x" * 2000 + "\ud800").endswith("...")
+    cut_attribute("\ud800" * 2000).encode("utf-8")  # no error: it encodes

@@ -103,6 +103,29 @@ def test_ascii_int_takes_only_ascii_digits_within_the_bound(
     assert wire.ascii_int(text, 100) == expected
 
 
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (None, 3),  # no attribute: the lines
+        ("500", 500),
+        ("²", 3),  # isdigit() but not int(): the lines, never an error
+        ("9" * 5000, 3),
+        ("0", 3),
+        (str(wire.MAX_LINES_PER_MESSAGE + 1), 3),
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True])
+def test_envelope_count_reads_the_attribute_else_the_lines(
+    count: str | None, expected: int, compressed: bool
+) -> None:
+    """il_audit_count when it is 1..MAX_LINES_PER_MESSAGE in ASCII digits, else the body's
+    lines, a gzip body inflated first (spool records and the pull worker's batch sizes)."""
+    body = b"a\nb\n\nc\n"
+    data = wire.compress_body(body) if compressed else body
+    attributes = {} if count is None else {wire.ATTR_COUNT: count}
+    assert wire.envelope_count(attributes, data) == expected
+
+
 def test_dead_letter_data_over_the_pubsub_limit_is_cut_to_the_envelope_limit() -> None:
     """Up to the limit data is kept whole; past it the first 1 MiB, its size and SHA-256."""
     assert wire.DEAD_LETTER_KEPT_BYTES == MAX_ENVELOPE_BYTES

@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 
 from il_audit.schemas.wire import compress_body
-from il_audit.subscriber_fn._health import HealthServer, default_host
+from il_audit.subscriber_fn.health import HealthServer, default_host
 from il_audit.subscriber_fn.pull_worker import (
     PullConfigError,
     PullSettings,
     PullWorker,
-    estimated_rows,
     flow_control,
     message_meta,
     subscription_path,
@@ -262,13 +261,6 @@ def test_message_metadata_is_what_the_function_path_records() -> None:
     assert (meta.delivery_attempt, meta.subscription) == (3, SUBSCRIPTION)
 
 
-def test_rows_are_estimated_from_the_count_attribute_or_the_lines() -> None:
-    """il_audit_count when present, else one row per line, gzip bodies inflated first."""
-    assert estimated_rows(b"a\nb\nc", {}) == 3
-    assert estimated_rows(compress_body(b"a\nb\nc"), {}) == 3
-    assert estimated_rows(b"a", {"il_audit_count": "500"}) == 500
-
-
 def test_a_gzip_message_is_stored_like_a_plain_one(make_worker: Any) -> None:
     """The publisher's gzip bodies go through the same core: rows stored, message acked."""
     worker, _ = make_worker(max_batch_rows=3, max_batch_seconds=30)
@@ -365,9 +357,3 @@ def test_consecutive_failed_batches_are_counted_shown_and_logged_then_reset(
     assert settle(written) == ["ack"]
     status = worker.status()
     assert (status["consecutive_failed_batches"], status["failed_batches"]) == (0, 2)
-
-
-def test_a_count_attribute_that_is_not_ascii_digits_falls_back_to_the_lines() -> None:
-    """'²' passes str.isdigit() but not int(): the lines are counted instead of raising."""
-    assert estimated_rows(b"a\nb", {"il_audit_count": "²"}) == 2
-    assert estimated_rows(b"a\nb", {"il_audit_count": "9" * 5000}) == 2

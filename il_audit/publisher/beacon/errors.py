@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from il_audit.errors import AuditError
 from il_audit.publisher.errors import PublisherError
 
 
@@ -11,7 +12,7 @@ class BeaconConfigError(PublisherError, ValueError):
     """``create_beacon_router`` was given options that would make an unsafe or broken endpoint."""
 
 
-class Refusal(Exception):
+class Refusal(AuditError):
     """Stops a request with a fixed answer (never built from the request's content)."""
 
     def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:

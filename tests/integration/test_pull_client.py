@@ -3,7 +3,7 @@
 google-cloud-pubsub's own emulator channel keeps gRPC's 4 MiB receive limit, so
 a pull answering with several large messages fails (and keeps failing: the
 messages come back). The dead-letter tools and the pull worker use
-``il_audit.pubsub_clients.subscriber_client``, which lifts it.
+``il_audit.subscriber_fn.pull_client.subscriber_client``, which lifts it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pub/Sub subscriber clients that can receive what il-audit publishes.
+"""Pub/Sub subscriber clients that can receive what il-audit publishes (pull worker, dlq tools).
 
 Towards the emulator (``PUBSUB_EMULATOR_HOST``), google-cloud-pubsub builds its
 own insecure channel with gRPC's default 4 MiB receive limit, while its
