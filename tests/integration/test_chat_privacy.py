@@ -37,7 +37,8 @@ from il_audit.publisher import AuditContext, set_publisher
 from il_audit.schemas import taxonomy as T
 from tests.support import duck
 from tests.support.pubsub import PROJECT, pull_messages
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 QUESTION = "Which bonus does Zyxwvut-4821 get after the März restructuring?"
 FRAGMENTS = (QUESTION, "Zyxwvut-4821", "restructuring")

@@ -1,7 +1,7 @@
 """The seed-compatible views on both engines: the 0.1.3 columns and types, and seed-era SQL.
 
 Every test runs on the embedded DuckDB file and on the BigQuery stand-in
-(``warehouse`` fixture), over the workload of ``tests/support/workload.py``.
+(``warehouse`` fixture), over the workload of ``tests/support/view_workload.py``.
 Column lists come from the facts sheet (``tests/support/seed_schema.py``);
 expected values are computed here from the emitted envelopes and the seed
 prices, never read back from a warehouse.
@@ -21,14 +21,9 @@ from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope
 from il_audit.sql import COMPAT_VIEW_NAMES
 from tests.support import seed_schema
-from tests.support.workload import (
-    SEED_RATE_VERSION,
-    BigQueryWarehouse,
-    DuckDBWarehouse,
-    Workload,
-    by,
-    seed_rate,
-)
+from tests.support.scenario import Workload
+from tests.support.seed_prices import SEED_RATE_VERSION, seed_rate
+from tests.support.warehouses import BigQueryWarehouse, DuckDBWarehouse, by
 
 Warehouse = DuckDBWarehouse | BigQueryWarehouse
 CHAT_TURNS = (T.CHAT_TURN_SUCCEEDED, T.CHAT_TURN_FAILED)
