@@ -130,7 +130,7 @@ def reset() -> None:
     _current.set(None)
     # The parts built on the publisher are reset only when loaded (the publisher never
     # imports them; a part never imported holds no state).
-    chat = sys.modules.get("il_audit.chat.usage")
+    chat = sys.modules.get("il_audit.chat")
     if chat is not None:
         chat.clear_chat_turn_usage()
     pipeline = sys.modules.get("il_audit.subscriber_fn.pipeline")
