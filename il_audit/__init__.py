@@ -32,12 +32,27 @@ if TYPE_CHECKING:
         emit_chat_session,
         emit_chat_turn,
         emit_model_call_text,
+        emit_out_of_scope_query,
         message_counts_from_history,
+        record_chat_query_turn,
+        safe_call,
+    )
+    from il_audit.config.cost_catalog import (
+        API_CATEGORY_ANSWER,
+        API_CATEGORY_CONTEXTUALIZER,
+        API_CATEGORY_FORMAT_PREFERENCE,
+        API_CATEGORY_RERANK,
     )
     from il_audit.config.settings import (
         AuditSettings,
         get_audit_settings,
         reset_audit_settings_cache,
+    )
+    from il_audit.config.stores.audit_schema_store import (
+        IL_APP_CHAT,
+        IL_APP_INGEST,
+        TABLE_OUT_OF_SCOPE_QUERIES,
+        out_of_scope_queries_schema,
     )
     from il_audit.errors import AuditError
     from il_audit.publisher import (
@@ -62,9 +77,30 @@ if TYPE_CHECKING:
     )
     from il_audit.publisher.privacy import question_sha256
     from il_audit.schemas import taxonomy
+    from il_audit.subscriber_fn.usage_routes import (
+        ApiUsageFields,
+        default_pricing_tier_for,
+        resolve_api_usage_fields,
+        resolve_ingest_api_usage_fields,
+    )
 
 # name -> module that defines it (loaded on first access).
 _LAZY: dict[str, str] = {
+    "API_CATEGORY_ANSWER": "il_audit.config.cost_catalog",
+    "API_CATEGORY_CONTEXTUALIZER": "il_audit.config.cost_catalog",
+    "API_CATEGORY_FORMAT_PREFERENCE": "il_audit.config.cost_catalog",
+    "API_CATEGORY_RERANK": "il_audit.config.cost_catalog",
+    "ApiUsageFields": "il_audit.subscriber_fn.usage_routes",
+    "IL_APP_CHAT": "il_audit.config.stores.audit_schema_store",
+    "IL_APP_INGEST": "il_audit.config.stores.audit_schema_store",
+    "TABLE_OUT_OF_SCOPE_QUERIES": "il_audit.config.stores.audit_schema_store",
+    "default_pricing_tier_for": "il_audit.subscriber_fn.usage_routes",
+    "emit_out_of_scope_query": "il_audit.chat",
+    "out_of_scope_queries_schema": "il_audit.config.stores.audit_schema_store",
+    "record_chat_query_turn": "il_audit.chat",
+    "resolve_api_usage_fields": "il_audit.subscriber_fn.usage_routes",
+    "resolve_ingest_api_usage_fields": "il_audit.subscriber_fn.usage_routes",
+    "safe_call": "il_audit.chat",
     "AuditContext": "il_audit.publisher",
     "ChatTurnUsage": "il_audit.chat",
     "active_turn_usage": "il_audit.chat",
@@ -99,6 +135,14 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = frozenset({"taxonomy"})
 
 __all__ = [
+    "API_CATEGORY_ANSWER",
+    "API_CATEGORY_CONTEXTUALIZER",
+    "API_CATEGORY_FORMAT_PREFERENCE",
+    "API_CATEGORY_RERANK",
+    "IL_APP_CHAT",
+    "IL_APP_INGEST",
+    "TABLE_OUT_OF_SCOPE_QUERIES",
+    "ApiUsageFields",
     "AuditContext",
     "AuditError",
     "AuditSettings",
@@ -112,21 +156,28 @@ __all__ = [
     "chat_turn_usage",
     "clear_chat_turn_usage",
     "clear_job_audit_context",
+    "default_pricing_tier_for",
     "emit",
     "emit_api_usage",
     "emit_batch",
     "emit_chat_session",
     "emit_chat_turn",
     "emit_model_call_text",
+    "emit_out_of_scope_query",
     "emit_resource_usage",
     "flush_audit_writer",
     "get_audit_settings",
     "get_job_audit_binding",
     "job_audit_context",
     "message_counts_from_history",
+    "out_of_scope_queries_schema",
     "question_sha256",
+    "record_chat_query_turn",
     "register_builder",
     "reset_audit_settings_cache",
+    "resolve_api_usage_fields",
+    "resolve_ingest_api_usage_fields",
+    "safe_call",
     "schedule_beacon_rows",
     "shutdown",
     "stats",

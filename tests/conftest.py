@@ -14,15 +14,11 @@ from collections.abc import Iterator
 import pytest
 
 from il_audit.config.runtime import MANAGED_RUNTIME_VARIABLES
-from il_audit.config.settings import (
-    ENABLE_VARIABLES,
-    ENV_BINDINGS,
-    reset_audit_settings_cache,
-)
+from il_audit.config.settings import ENABLE_VARIABLES, ENV_BINDINGS
 from il_audit.devtools import pubsub_emulator
-from il_audit.publisher import _default, _lifecycle
-from il_audit.publisher.builders import clear_builders
-from il_audit.schemas import taxonomy
+from il_audit.devtools.bigquery_standin import PYTHON_VARIABLE
+from il_audit.publisher import _lifecycle
+from il_audit.publisher.testing import reset
 from tests.support import bigquery_standin
 from tests.support.bigquery_standin import BigQueryStandIn
 
@@ -33,6 +29,18 @@ _ISOLATED_VARIABLES = {
     *MANAGED_RUNTIME_VARIABLES,
     "PUBSUB_EMULATOR_HOST",
 }
+"""Cleared for every test, with every other ``IL_*`` variable but the harness's own."""
+_HARNESS_VARIABLES = {
+    # Where the test tools are, and switches of the test run itself: kept.
+    pubsub_emulator.LAUNCHER_VARIABLE,
+    PYTHON_VARIABLE,
+    "IL_AUDIT_CHROMIUM",
+    "IL_AUDIT_CHROMEDRIVER",
+    "IL_AUDIT_REQUIRE_EMULATOR",
+    "IL_AUDIT_UPDATE_GOLDEN",
+    "IL_AUDIT_UPDATE_SCREENSHOT",
+    "IL_AUDIT_RELIABILITY_LOG",
+}
 
 
 def _ci() -> bool:
@@ -41,22 +49,17 @@ def _ci() -> bool:
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with no il-audit variables, fresh settings and no default publisher."""
-    for variable in _ISOLATED_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    reset_audit_settings_cache()
-    _default.reset_for_tests()
-    taxonomy.unregister_all()
-    clear_builders()
+    """Each test starts with no il-audit variables and il-audit's global state reset."""
+    for variable in _ISOLATED_VARIABLES | {name for name in os.environ if name.startswith("IL_")}:
+        if variable not in _HARNESS_VARIABLES:
+            monkeypatch.delenv(variable, raising=False)
+    reset()
     yield
-    _default.reset_for_tests()
+    reset()
     # Every publisher a test made is stopped, even when an assertion failed first:
     # a thread left running would retry into later tests.
     for publisher in list(_lifecycle._live):
         publisher.shutdown(0)
-    reset_audit_settings_cache()
-    taxonomy.unregister_all()
-    clear_builders()  # a builder a test registered must not shape a later test's events
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +97,11 @@ def pubsub_emulator_host(_emulator_host: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses the emulator, so ``-m "not emulator"`` runs the rest."""
+    """Mark every test that uses the emulator or the stand-in, so that ``make test-fast``
+    (``-m "not emulator and not standin ..."``) runs the rest."""
     for item in items:
-        if "pubsub_emulator_host" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "pubsub_emulator_host" in fixtures:
             item.add_marker(pytest.mark.emulator)
+        if "standin" in fixtures:
+            item.add_marker(pytest.mark.standin)

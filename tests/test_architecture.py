@@ -232,6 +232,8 @@ SEED_PATHS = frozenset(
         "il_audit.job_context",
         "il_audit.registry",
         "il_audit.taxonomy",
+        "il_audit.usage",
+        "il_audit.vertex_usage",
     }
 )
 PARTS = frozenset(

@@ -10,23 +10,34 @@
         emit_chat_turn(question=question, turn_index=n, latency_ms=elapsed)
 
 See docs/chat-integration.md. The seed's 1.0 names (``bind_chat_turn_usage``,
-``ChatTurnUsageTracker``, ``record_gemini_response``...) are kept.
+``ChatTurnUsageTracker``, ``record_gemini_response``, ``record_chat_query_turn``...)
+are kept; 1.0.35's module paths ``il_audit.chat.turn_usage`` and
+``il_audit.chat.token_mapping`` too.
 """
 
 from il_audit.chat.calls import ModelCall
+from il_audit.chat.helpers import safe_call
 from il_audit.chat.model_call_text import MODEL_CALL_TEXT_MAX_BYTES, emit_model_call_text
-from il_audit.chat.tokens import TokenCounts, token_counts
-from il_audit.chat.turns import emit_chat_session, emit_chat_turn, message_counts_from_history
-from il_audit.chat.usage import (
-    ChatTurnUsage,
+from il_audit.chat.out_of_scope import emit_out_of_scope_query
+from il_audit.chat.query_turn import record_chat_query_turn
+from il_audit.chat.token_mapping import resolve_chat_api_usage_fields
+from il_audit.chat.tokens import (
+    TokenCounts,
+    prompt_tokens_by_modality,
+    token_counts,
+    vertex_api_usage_metadata,
+)
+from il_audit.chat.turn_usage import (
     ChatTurnUsageTracker,
-    active_turn_usage,
     attach_chat_turn_usage,
     bind_chat_turn_usage,
     chat_turn_usage,
     clear_chat_turn_usage,
+    estimate_turn_api_cost_usd,
     get_active_chat_turn_usage,
 )
+from il_audit.chat.turns import emit_chat_session, emit_chat_turn, message_counts_from_history
+from il_audit.chat.usage import ChatTurnUsage, active_turn_usage
 
 __all__ = [
     "MODEL_CALL_TEXT_MAX_BYTES",
@@ -42,7 +53,14 @@ __all__ = [
     "emit_chat_session",
     "emit_chat_turn",
     "emit_model_call_text",
+    "emit_out_of_scope_query",
+    "estimate_turn_api_cost_usd",
     "get_active_chat_turn_usage",
     "message_counts_from_history",
+    "prompt_tokens_by_modality",
+    "record_chat_query_turn",
+    "resolve_chat_api_usage_fields",
+    "safe_call",
     "token_counts",
+    "vertex_api_usage_metadata",
 ]

@@ -1,17 +1,27 @@
-"""One billable call of a chat turn (:class:`ModelCall`) and how calls become usage items.
+"""One billable call of a chat turn (:class:`ModelCall`) and the usage event it becomes.
 
-A call is a frozen record: the tracker collects them, the turn event carries
-them as usage items (one per call, merged per kind only past the envelope's
-100 items), and the subscriber prices each at its own rate and tier.
+A call is a frozen record. The tracker keeps them for the turn's totals and
+publishes each one at once, as its own usage event correlated to the turn
+(:func:`publish_call`), so a call's cost reaches the warehouse even when its
+turn never completes, and the subscriber prices each call at its own rate and
+tier, once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
+from il_audit.config.cost_catalog import CORRELATION_CHAT_TURN
+from il_audit.publisher import emit, emit_api_usage
+from il_audit.publisher.context import AuditContext
+from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import STANDARD_TIER
+
+METADATA_KEYS: Final = ("thought_tokens", "cached_tokens", "finish_reason")
+"""Per-call details a usage event's metadata carries when known (1.0.35's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,75 @@ class ModelCall:
         }
         return {key: value for key, value in item.items() if value is not None}
 
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether the call is priced by tokens (a rerank is priced per query instead)."""
+        return self.input_tokens is not None or self.output_tokens is not None
+
+
+def publish_call(
+    call: ModelCall,
+    *,
+    context: AuditContext | None,
+    turn_id: str,
+    metadata: Mapping[str, Any],
+) -> str | None:
+    """Publish ``call`` as its own ``cost.api.usage`` event, correlated to its turn
+    (``correlation_type`` ``chat_turn``); returns the event id.
+
+    A token call goes through ``emit_api_usage``; a rerank, priced per query,
+    is the same event with a unit item. ``metadata`` becomes the event's.
+    """
+    if call.counts_tokens:
+        return emit_api_usage(
+            context=context,
+            correlation_id=turn_id,
+            correlation_type=CORRELATION_CHAT_TURN,
+            service=call.service,
+            operation=call.operation or "",
+            model_id=call.model_id,
+            category=call.category,
+            input_tokens=call.input_tokens or 0,
+            output_tokens=call.output_tokens or 0,
+            tokens_estimated=call.tokens_estimated,
+            latency_ms=call.latency_ms,
+            pricing_tier=call.pricing_tier,
+            metadata=metadata or None,
+        )
+    return emit(
+        T.API_USAGE_RECORDED,
+        context=context,
+        correlation_id=turn_id,
+        correlation_type=CORRELATION_CHAT_TURN,
+        action=call.operation,
+        metadata=dict(metadata) or None,
+        usage=[call.usage_item()],
+    )
+
+
+def call_metadata(call_id: str, tier: str, *details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A call's usage-event metadata: ``call_id``, ``pricing_tier``, then ``details`` in order
+    (later ones win), None values left out."""
+    metadata: dict[str, Any] = {"call_id": call_id, "pricing_tier": tier}
+    for part in details:
+        metadata.update({k: v for k, v in (part or {}).items() if v is not None})
+    return metadata
+
+
+def estimated_api_cost(calls: Iterable[ModelCall]) -> float:
+    """An in-process estimate of the token calls' cost in USD, at each call's tier, from the
+    bundled seed catalog (:mod:`il_audit.subscriber_fn.estimates`); rerank queries excluded."""
+    from il_audit.subscriber_fn.estimates import estimate_cost_usd
+
+    total = sum(
+        estimate_cost_usd(service=call.service, model_id=call.model_id,
+                          input_tokens=call.input_tokens or 0,
+                          output_tokens=call.output_tokens or 0, pricing_tier=call.pricing_tier)
+        for call in calls
+        if call.counts_tokens
+    )  # fmt: skip
+    return round(total, 8)
+
 
 def tier_or_standard(value: str | None) -> str:
     """A pricing tier as the envelope wants it (lowercase, trimmed); blank is standard."""
@@ -58,25 +137,3 @@ def latency_or_none(value: float | None) -> float | None:
     if value is None or not math.isfinite(value) or value < 0:
         return None
     return float(value)
-
-
-def merged(calls: tuple[ModelCall, ...]) -> list[ModelCall]:
-    """Calls of the same service, model, category, operation, unit, tier and estimate flag
-    as one (tokens, quantities and latencies added)."""
-    merged: dict[tuple[Any, ...], ModelCall] = {}
-    for call in calls:
-        key = (call.service, call.model_id, call.category, call.operation, call.unit,
-               call.pricing_tier, call.tokens_estimated)  # fmt: skip
-        held = merged.get(key)
-        merged[key] = call if held is None else replace(
-            held,
-            input_tokens=_add(held.input_tokens, call.input_tokens),
-            output_tokens=_add(held.output_tokens, call.output_tokens),
-            quantity=_add(held.quantity, call.quantity),
-            latency_ms=_add(held.latency_ms, call.latency_ms),
-        )  # fmt: skip
-    return list(merged.values())
-
-
-def _add(left: Any, right: Any) -> Any:
-    return right if left is None else left if right is None else left + right

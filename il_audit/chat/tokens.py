@@ -18,6 +18,10 @@ reports them apart from the candidates; LangChain already counts them in
 ``output_tokens``); Gemini's tool-use prompt tokens are billed as input and
 counted in ``input``. Cached input tokens are reported (``cached``) but priced
 as ordinary input: a usage item has no cached-token price.
+
+:func:`prompt_tokens_by_modality` and :func:`vertex_api_usage_metadata` are
+1.0.35's ``il_audit.vertex_usage``: the prompt's tokens per modality (text,
+image...), which a call's usage event carries in its metadata.
 """
 
 from __future__ import annotations
@@ -112,3 +116,35 @@ def _int(value: Any, *names: str) -> int | None:
         return None
     number = int(found)
     return max(0, number)
+
+
+def prompt_tokens_by_modality(usage_metadata: Any) -> dict[str, int]:
+    """Prompt tokens per modality of a Vertex AI / google-genai response or its usage metadata.
+
+    Reads ``prompt_tokens_details`` (``promptTokensDetails``), each with a
+    ``modality`` and ``token_count`` (``tokenCount``); names are lower-cased
+    without their ``MODALITY_`` prefix (``MODALITY_IMAGE`` -> ``image``).
+    Something unreadable gives ``{}``; never raises.
+    """
+    try:
+        usage = _get(usage_metadata, "usage_metadata", "usageMetadata")
+        value = usage if usage is not None else usage_metadata
+        details = _get(value, "prompt_tokens_details", "promptTokensDetails")
+        counts: dict[str, int] = {}
+        for detail in details if isinstance(details, (list, tuple)) else ():
+            modality = _get(detail, "modality")
+            count = _int(detail, "token_count", "tokenCount")
+            # An enum (google-genai's MediaModality) or its name as text.
+            name = str(getattr(modality, "name", modality) or "").strip().lower()
+            name = name.removeprefix("modality_")
+            if name and count is not None:
+                counts[name] = counts.get(name, 0) + count
+        return counts
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
+def vertex_api_usage_metadata(usage_metadata: Any) -> dict[str, Any] | None:
+    """``{"prompt_tokens_by_modality": {...}}`` for a call's usage metadata, or None without any."""
+    counts = prompt_tokens_by_modality(usage_metadata)
+    return {"prompt_tokens_by_modality": counts} if counts else None

@@ -2,10 +2,12 @@
 
 A turn is one event, ``chat.turn.succeeded`` or ``chat.turn.failed``, whose
 ``event_id`` is the turn's id and whose ``session_id`` is the conversation's.
-Its usage items are the calls its :class:`~il_audit.chat.usage.ChatTurnUsage`
-recorded, so the subscriber prices each call at its own rate and tier; the
-payload carries the rolled-up totals. ``chat_turns`` and ``chat_sessions``
-(views) read them back in the seed's columns.
+Its payload carries the totals its :class:`~il_audit.chat.usage.ChatTurnUsage`
+rolled up; the calls themselves were published as they were recorded, each as
+its own usage event correlated to the turn, so the turn carries no usage items
+for them (a call is priced once, even when its turn is never emitted).
+``chat_turns`` and ``chat_sessions`` (views) read them back in the seed's
+columns, with the costs of the calls correlated to each turn.
 
 The question is handed to the publisher as given; the publisher applies
 ``IL_AUDIT_STORE_QUERY_TEXT`` before encoding (:mod:`il_audit.publisher.privacy`),
@@ -56,8 +58,10 @@ def emit_chat_turn(
 
     - ``status`` is ``succeeded`` (the default) or ``failed``; ``succeeded=``
       (the seed's 1.0 spelling) and an ``error_class`` alone also say failed.
-    - The calls come from ``usage``, else from the tracker bound with
+    - The totals come from ``usage``, else from the tracker bound with
       ``chat_turn_usage()``; the turn's id is ``turn_id``, else that tracker's.
+      The tracker's calls are already their own usage events, correlated to
+      the turn.
     - ``conversation_session_id`` is the conversation's id from the client
       (``conversation_id`` / ``session_id`` are accepted for it too).
     - Other keywords (``workflow``, ``summary_scope``, ``history_turn_count``,
@@ -106,14 +110,8 @@ def emit_chat_turn(
         event_fields["sources_returned_count"] = count
     if conversation_id and conversation_id != event_fields.get("session_id"):
         event_fields["conversation_id"] = conversation_id
-    if tracker is not None:
-        items = tracker.usage_items()
-        if items:
-            event_fields["usage"] = items
-    if tracker is not None:
-        tracker.emitted = True
-        if context is None:
-            context = tracker.context
+    if tracker is not None and context is None:
+        context = tracker.context
     event_type = T.CHAT_TURN_FAILED if status == FAILED else T.CHAT_TURN_SUCCEEDED
     return emit(event_type, context=context, **event_fields)
 

@@ -1,28 +1,19 @@
 """What one chat turn spent: a tracker its model, embedding and rerank calls record into.
 
-::
-
-    with chat_turn_usage(context=ctx, conversation_session_id=conv) as usage:
-        answer = model.generate_content(prompt)
-        usage.record_model_call(model_id="gemini-2.5-flash-lite", usage_metadata=answer)
-        emit_chat_turn(question=q, latency_ms=elapsed)   # carries every recorded call
-
-The tracker is bound to the running task (a ``ContextVar``), so code deep in
-the call stack finds it with :func:`active_turn_usage`. A worker thread joins
-it with ``with usage.attach(): ...``; the tracker's lock makes calls from
-several threads safe. A call recorded after the turn was emitted is in no
-event: it is logged (at most every 10 s), so a worker that outlived its turn
-shows up.
-
-The publisher never prices: the turn event carries one usage item per call
-(service, model, category, tokens, tier, latency), and the subscriber prices
-each at its own rate, exactly. The names of the seed's 1.0 tracker
-(``bind_chat_turn_usage``, ``record_gemini_response``...) work too.
+The tracker is bound to the running task (a ``ContextVar``; ``chat_turn_usage()``
+and 1.0's functions are in :mod:`il_audit.chat.turn_usage`), so code deep in the
+call stack finds it with :func:`active_turn_usage`; a worker thread joins it
+with ``with usage.attach(): ...``, and its lock makes calls from several
+threads safe. Each call is published at once as its own usage event
+(``cost.api.usage``, ``correlation_id`` the turn's id, type ``chat_turn``): its
+cost reaches the warehouse even if the turn raises before it is emitted, and
+is counted once, since the turn event carries only totals and ``chat_turns``
+adds up the calls correlated to it. The subscriber prices each call at its
+own rate and tier; the tracker's ``api_cost_usd`` is only an estimate.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -31,12 +22,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
 
-from il_audit._ratelimit import RateLimitedLog
-from il_audit.chat.calls import ModelCall, latency_or_none, merged, tier_or_standard
-from il_audit.chat.tokens import token_counts
+from il_audit.chat.calls import (
+    ModelCall,
+    call_metadata,
+    estimated_api_cost,
+    latency_or_none,
+    publish_call,
+    tier_or_standard,
+)
+from il_audit.chat.token_mapping import resolve_chat_api_usage_fields
+from il_audit.chat.tokens import prompt_tokens_by_modality, token_counts
 from il_audit.publisher import new_event_id
 from il_audit.publisher.context import AuditContext
-from il_audit.schemas.envelope import MAX_USAGE_ITEMS
 
 GEMINI: Final = "vertex_gemini"
 EMBEDDING: Final = "vertex_embedding"
@@ -45,10 +42,6 @@ DEFAULT_EMBEDDING_MODEL: Final = "gemini-embedding-001"
 DEFAULT_RERANK_MODEL: Final = "semantic-ranker-default"
 RECORDS_PER_RERANK_QUERY: Final = 100
 """The ranking API bills per query of up to 100 records."""
-_LATE: Final = (
-    "il-audit: a call was recorded on chat turn %s after the turn was emitted; it is in no event"
-)
-_late_log = RateLimitedLog(logging.getLogger(__name__), 10.0)
 
 
 class ChatTurnUsage:
@@ -73,10 +66,9 @@ class ChatTurnUsage:
         self.llm_model: str | None = None
         """The model of the last generate call (``chat_turns.llm_model``)."""
         self._calls: list[ModelCall] = []
+        self._details: dict[str, dict[str, Any]] = {}
         self._sequence = 0
         self._lock = threading.Lock()
-        self.emitted = False
-        """Set by ``emit_chat_turn``: calls recorded later are in no event."""
 
     # ------------------------------------------------------------------ recording
 
@@ -95,6 +87,7 @@ class ChatTurnUsage:
         tokens_estimated: bool = False,
         prompt: str | None = None,
         completion: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
         **text_details: Any,
     ) -> None:
         """Record one generate call; tokens come from the arguments or ``usage_metadata``.
@@ -104,31 +97,35 @@ class ChatTurnUsage:
         ``usage_metadata`` (read by duck typing). With ``prompt`` /
         ``completion`` and ``IL_AUDIT_STORE_MODEL_CALL_TEXT`` on, a
         ``chat.model_call.text`` event records the text too (``text_details``:
-        ``temperature``, ``finish_reason``, ``attempt``... of that event).
+        ``call_id``, ``temperature``, ``finish_reason``, ``attempt``... of that
+        event). ``metadata`` is added to the call's usage event.
         """
+        call_id = text_details.pop("call_id", None) or new_event_id(time.time_ns())
         counts = token_counts(usage_metadata) if usage_metadata is not None else None
         if counts is not None and counts.found:
             input_tokens = counts.input if input_tokens is None else input_tokens
             output_tokens = counts.output if output_tokens is None else output_tokens
             text_details.setdefault("thought_tokens", counts.thoughts)
             text_details.setdefault("cached_tokens", counts.cached)
-        call = ModelCall(
-            service=service,
-            model_id=model_id,
-            category=category,
-            operation=operation,
-            input_tokens=max(0, input_tokens or 0),
-            output_tokens=max(0, output_tokens or 0),
-            pricing_tier=tier_or_standard(pricing_tier),
-            latency_ms=latency_or_none(latency_ms),
-            tokens_estimated=tokens_estimated,
-        )
-        with self._lock:
-            self._calls.append(call)
-            if service == GEMINI or operation.startswith("generate"):
-                self.llm_model = model_id
-        if self.emitted:
-            _late_log.warning(_LATE, self.turn_id)
+        modality = prompt_tokens_by_modality(usage_metadata) if usage_metadata is not None else {}
+        tier = tier_or_standard(pricing_tier)
+        details = {key: text_details.get(key) for key in ("thought_tokens", "cached_tokens",
+                                                          "finish_reason")}  # fmt: skip
+        self._record(
+            ModelCall(
+                service=service,
+                model_id=model_id,
+                category=category,
+                operation=operation,
+                input_tokens=max(0, input_tokens or 0),
+                output_tokens=max(0, output_tokens or 0),
+                pricing_tier=tier,
+                latency_ms=latency_or_none(latency_ms),
+                tokens_estimated=tokens_estimated,
+            ),
+            call_metadata(call_id, tier, self.call_details(call_id), details,
+                          {"prompt_tokens_by_modality": modality or None}, metadata),
+        )  # fmt: skip
         if prompt is not None or completion is not None:
             self.record_model_call_text(
                 category=category,
@@ -136,6 +133,7 @@ class ChatTurnUsage:
                 prompt=prompt or "",
                 completion=completion or "",
                 model_id=model_id,
+                call_id=call_id,
                 **text_details,
             )
 
@@ -149,21 +147,24 @@ class ChatTurnUsage:
         pricing_tier: str | None = None,
         latency_ms: float | None = None,
         tokens_estimated: bool = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one embedding call (input tokens only)."""
         if input_tokens is None and usage_metadata is not None:
             input_tokens = token_counts(usage_metadata).input
-        self._append(
+        tier = tier_or_standard(pricing_tier)
+        self._record(
             ModelCall(
                 service=service,
                 model_id=model_id,
                 category="embedding",
                 operation="embed_content",
                 input_tokens=max(0, input_tokens or 0),
-                pricing_tier=tier_or_standard(pricing_tier),
+                pricing_tier=tier,
                 latency_ms=latency_or_none(latency_ms),
                 tokens_estimated=tokens_estimated,
-            )
+            ),
+            call_metadata(new_event_id(time.time_ns()), tier, metadata),
         )
 
     def record_rerank(
@@ -174,6 +175,7 @@ class ChatTurnUsage:
         model_id: str = DEFAULT_RERANK_MODEL,
         service: str = RERANK,
         latency_ms: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one rerank call, priced per query (a query ranks up to 100 records).
 
@@ -183,7 +185,8 @@ class ChatTurnUsage:
             queries = max(1, math.ceil((record_count or 0) / RECORDS_PER_RERANK_QUERY))
         # The seed's 1.0 default '...@latest' matches no catalog row: use the rate's key.
         model_id = model_id.removesuffix("@latest")
-        self._append(
+        count = {"record_count": record_count} if record_count and record_count > 0 else None
+        self._record(
             ModelCall(
                 service=service,
                 model_id=model_id,
@@ -192,7 +195,8 @@ class ChatTurnUsage:
                 quantity=float(max(0, queries)),
                 unit="query",
                 latency_ms=latency_or_none(latency_ms),
-            )
+            ),
+            call_metadata(new_event_id(time.time_ns()), "standard", count, metadata),
         )
 
     def record_retrieval(
@@ -244,11 +248,24 @@ class ChatTurnUsage:
             **details,
         )
 
-    def _append(self, call: ModelCall) -> None:
+    def _record(self, call: ModelCall, metadata: Mapping[str, Any]) -> None:
+        """Keep the call for the totals and publish it now, as its own usage event."""
         with self._lock:
             self._calls.append(call)
-        if self.emitted:
-            _late_log.warning(_LATE, self.turn_id)
+            if call.service == GEMINI or (call.operation or "").startswith("generate"):
+                self.llm_model = call.model_id
+        publish_call(call, context=self.context, turn_id=self.turn_id, metadata=metadata)
+
+    def remember_call_details(self, call_id: str, details: Mapping[str, Any]) -> None:
+        """Stash details of a call (``finish_reason``, ``thought_tokens``, ``cached_tokens``)
+        for the call recorded later with the same ``call_id`` (1.0.35's API)."""
+        with self._lock:
+            self._details.setdefault(call_id, {}).update(details)
+
+    def call_details(self, call_id: str | None) -> dict[str, Any]:
+        """What :meth:`remember_call_details` stashed for ``call_id`` (``{}`` if nothing)."""
+        with self._lock:
+            return dict(self._details.get(call_id or "", {}))
 
     # ---------------------------------------------------------- the seed's 1.0 names
 
@@ -265,32 +282,22 @@ class ChatTurnUsage:
         record_count: int = 1,
         pricing_tier: str | None = None,
     ) -> None:
-        """1.0's generic recorder: ``embedding`` and ``rerank`` by category, else a model call."""
-        del metadata  # 1.0 kept it on its api_usage row; a usage item has no room for it
-        if category == "embedding":
-            self.record_embedding(
-                input_tokens=input_tokens,
-                model_id=model_id or DEFAULT_EMBEDDING_MODEL,
-                tokens_estimated=tokens_estimated,
-                latency_ms=latency_ms,
-                pricing_tier=pricing_tier,
-            )
-        elif category == "rerank":
-            self.record_rerank(
-                record_count=record_count,
-                model_id=model_id or DEFAULT_RERANK_MODEL,
-                latency_ms=latency_ms,
-            )
+        """1.0's generic recorder: the chat route of ``category`` (``il_audit.usage``) says what
+        the call is; ``ValueError`` for a category chat has no route for. ``metadata`` goes
+        on the call's usage event."""
+        fields = resolve_chat_api_usage_fields(category=category, model_id=model_id,
+                                               pricing_tier=pricing_tier)  # fmt: skip
+        if fields.service == RERANK:
+            self.record_rerank(record_count=record_count, model_id=fields.model_id,
+                               service=fields.service, latency_ms=latency_ms,
+                               metadata=metadata)  # fmt: skip
         else:
             self.record_model_call(
-                model_id=model_id or "gemini-2.5-flash-lite",
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                category=category,
-                tokens_estimated=tokens_estimated,
-                latency_ms=latency_ms,
-                pricing_tier=pricing_tier,
-            )
+                model_id=fields.model_id, input_tokens=input_tokens, output_tokens=output_tokens,
+                category=fields.category, service=fields.service, operation=fields.operation,
+                pricing_tier=fields.pricing_tier, latency_ms=latency_ms,
+                tokens_estimated=tokens_estimated, metadata=metadata,
+            )  # fmt: skip
 
     def record_gemini_response(
         self,
@@ -300,13 +307,14 @@ class ChatTurnUsage:
         model_id: str | None = None,
         latency_ms: float | None = None,
     ) -> None:
-        """1.0's name for :meth:`record_model_call` with ``usage_metadata``."""
+        """1.0's name for :meth:`record_model_call` with ``usage_metadata``, routed like
+        :meth:`record_api_call` (``ValueError`` for an unknown category)."""
+        fields = resolve_chat_api_usage_fields(category=category, model_id=model_id)
         self.record_model_call(
-            model_id=model_id or "gemini-2.5-flash-lite",
-            usage_metadata=usage_metadata,
-            category=category,
+            model_id=fields.model_id, usage_metadata=usage_metadata, category=fields.category,
+            service=fields.service, operation=fields.operation, pricing_tier=fields.pricing_tier,
             latency_ms=latency_ms,
-        )
+        )  # fmt: skip
 
     def record_embedding_tokens(
         self,
@@ -317,19 +325,15 @@ class ChatTurnUsage:
         latency_ms: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        """1.0's name for :meth:`record_embedding`."""
-        del metadata
-        self.record_embedding(
-            input_tokens=input_tokens,
-            model_id=model_id or DEFAULT_EMBEDDING_MODEL,
-            tokens_estimated=tokens_estimated,
-            latency_ms=latency_ms,
-        )
+        """1.0's name for an embedding call: :meth:`record_api_call` of category ``embedding``."""
+        self.record_api_call(category="embedding", input_tokens=input_tokens, model_id=model_id,
+                             tokens_estimated=tokens_estimated, latency_ms=latency_ms,
+                             metadata=metadata)  # fmt: skip
 
     def record_rerank_call(
         self, *, model_id: str, record_count: int, latency_ms: float | None = None
     ) -> None:
-        """1.0's name for :meth:`record_rerank`."""
+        """1.0's name for :meth:`record_rerank` (metadata ``record_count`` when above 0)."""
         self.record_rerank(model_id=model_id, record_count=record_count, latency_ms=latency_ms)
 
     # ------------------------------------------------------------------- reading
@@ -340,16 +344,40 @@ class ChatTurnUsage:
         with self._lock:
             return tuple(self._calls)
 
-    def usage_items(self) -> list[dict[str, Any]]:
-        """The calls as usage items, one per call.
+    @property
+    def conversation_id(self) -> str | None:
+        """1.0's name for ``conversation_session_id``."""
+        return self.conversation_session_id
 
-        Above the envelope's 100 items, calls with the same service, model,
-        category, tier and estimate flag are merged (tokens, quantities and
-        latencies added), so totals and cost stay exact.
+    @conversation_id.setter
+    def conversation_id(self, value: str | None) -> None:
+        self.conversation_session_id = value
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens of every call so far (embeddings included)."""
+        return sum(call.input_tokens or 0 for call in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens of every call so far."""
+        return sum(call.output_tokens or 0 for call in self.calls)
+
+    @property
+    def latency_ms_llm(self) -> int:
+        """The calls' latencies added up, in whole milliseconds."""
+        return round(sum(call.latency_ms or 0.0 for call in self.calls))
+
+    @property
+    def api_cost_usd(self) -> float:
+        """An in-process **estimate** of the token calls' cost, in USD: the bundled seed
+        catalog's rates of today, at each call's tier (1.0.35 used standard), to 8 places.
+
+        Not the price of record, which the subscriber computes at ingestion
+        (``chat_turns.api_cost_usd``); the two differ when ``cost_rates``
+        overrides the seed. Rerank queries are resource cost, as in ``chat_turns``.
         """
-        calls = self.calls
-        kept = merged(calls) if len(calls) > MAX_USAGE_ITEMS else calls
-        return [call.usage_item() for call in kept]
+        return estimated_api_cost(self.calls)
 
     def totals(self) -> dict[str, Any]:
         """The turn's rolled-up fields: tokens, latencies, model, calls, retrieval facts.
@@ -357,12 +385,11 @@ class ChatTurnUsage:
         Zeros and unknowns are left out, so a caller's own value always wins.
         """
         calls = self.calls
-        token_calls = [call for call in calls if call.input_tokens is not None]
-        llm_latency = sum(call.latency_ms or 0.0 for call in calls)
+        token_calls = [call for call in calls if call.counts_tokens]
         fields = {
             "input_tokens": sum(call.input_tokens or 0 for call in token_calls) or None,
             "output_tokens": sum(call.output_tokens or 0 for call in token_calls) or None,
-            "latency_ms_llm": round(llm_latency) or None,
+            "latency_ms_llm": round(sum(call.latency_ms or 0.0 for call in calls)) or None,
             "latency_ms_retrieval": round(self.latency_ms_retrieval) or None,
             "llm_model": self.llm_model,
             "model_calls": len(calls) or None,
@@ -374,8 +401,18 @@ class ChatTurnUsage:
         return {key: value for key, value in fields.items() if value is not None}
 
     def rollup_for_chat_turn(self) -> dict[str, Any]:
-        """1.0's name for :meth:`totals` (costs come from the subscriber, not from here)."""
-        return self.totals()
+        """1.0's eleven chat_turns fields, every key present (None for 0 or unknown).
+
+        ``api_cost_usd`` and ``total_cost_usd`` are the in-process estimate
+        (:attr:`api_cost_usd`); the warehouse prices the calls themselves.
+        """
+        totals = self.totals()
+        cost = self.api_cost_usd or None
+        keys = ("input_tokens", "output_tokens", "latency_ms_llm", "latency_ms_retrieval",
+                "llm_model", "retrieval_query", "retrieval_hit_count", "no_docs",
+                "used_attached_only")  # fmt: skip
+        return {**{key: totals.get(key) for key in keys}, "api_cost_usd": cost,
+                "total_cost_usd": cost}  # fmt: skip
 
     # ------------------------------------------------------------------ binding
 
@@ -392,50 +429,12 @@ class ChatTurnUsage:
 _active: ContextVar[ChatTurnUsage | None] = ContextVar("il_audit_chat_turn_usage", default=None)
 
 
-@contextmanager
-def chat_turn_usage(
-    turn_id: str | None = None,
-    context: AuditContext | None = None,
-    *,
-    conversation_session_id: str | None = None,
-) -> Iterator[ChatTurnUsage]:
-    """A tracker for one turn, bound for the ``with`` block (a fresh ``turn_id`` if none)."""
-    tracker = ChatTurnUsage(turn_id, context, conversation_session_id=conversation_session_id)
-    with tracker.attach():
-        yield tracker
-
-
 def active_turn_usage() -> ChatTurnUsage | None:
     """The tracker bound to the running thread or task, if any."""
     return _active.get()
 
 
-# ------------------------------------------------------------ the seed's 1.0 functions
-
-
-def bind_chat_turn_usage(
-    turn_id: str, context: AuditContext, *, conversation_id: str | None = None
-) -> ChatTurnUsage:
-    """Bind a new tracker until :func:`clear_chat_turn_usage` (1.0's API)."""
-    tracker = ChatTurnUsage(turn_id, context, conversation_session_id=conversation_id)
+def bind_turn_usage(tracker: ChatTurnUsage | None) -> None:
+    """Bind ``tracker`` (None: unbind) in this thread or task until changed (1.0's style,
+    without a ``with`` block); :mod:`il_audit.chat.turn_usage` builds on it."""
     _active.set(tracker)
-    return tracker
-
-
-def attach_chat_turn_usage(tracker: ChatTurnUsage) -> None:
-    """Bind an existing tracker in this thread, e.g. a worker's (1.0's API)."""
-    _active.set(tracker)
-
-
-def get_active_chat_turn_usage() -> ChatTurnUsage | None:
-    """1.0's name for :func:`active_turn_usage`."""
-    return _active.get()
-
-
-def clear_chat_turn_usage() -> None:
-    """Unbind the tracker of this thread or task (1.0's API)."""
-    _active.set(None)
-
-
-ChatTurnUsageTracker = ChatTurnUsage
-"""1.0's name of the tracker class."""

@@ -22,6 +22,8 @@ from typing import Any, Final
 QUESTION: Final = "question"
 RETRIEVAL_QUERY: Final = "retrieval_query"
 """The search text a turn derived from the question: often the question itself."""
+ANSWER_EXCERPT: Final = "answer_excerpt"
+"""An out-of-scope query's answer: it quotes the question (and the sources)."""
 
 
 def question_sha256(text: str) -> str:
@@ -42,8 +44,8 @@ class QuestionPolicy:
     - without a key, ``question_sha256`` (as the seed wrote it, so joins with
       seed-era rows keep working); with one, ``question_hmac`` and no
       ``question_sha256``;
-    - the text itself (``question``, and ``retrieval_query``) only when
-      ``store_text`` is true.
+    - the text itself (``question``, ``retrieval_query`` and ``answer_excerpt``)
+      only when ``store_text`` is true.
     """
 
     store_text: bool
@@ -51,7 +53,9 @@ class QuestionPolicy:
 
     def apply(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` with the policy applied (a new dict when anything changes)."""
-        if QUESTION not in payload and (self.store_text or RETRIEVAL_QUERY not in payload):
+        if QUESTION not in payload and (
+            self.store_text or (RETRIEVAL_QUERY not in payload and ANSWER_EXCERPT not in payload)
+        ):
             return payload  # the common case: two lookups
         result = dict(payload)
         question = result.get(QUESTION)
@@ -67,4 +71,5 @@ class QuestionPolicy:
         if not self.store_text:
             result.pop(QUESTION, None)
             result.pop(RETRIEVAL_QUERY, None)
+            result.pop(ANSWER_EXCERPT, None)
         return result

@@ -102,6 +102,7 @@ _LATER_COLUMNS: Final = {
     "model_calls I, pricing_status S",
     "chat_sessions": "conversation_id S, visit_session_id S, environment S, user_message_count I, "
     "assistant_message_count I, message_count I",
+    "api_usage_events": "metadata_json S",
 }
 
 LATER_COLUMNS: Final[Mapping[str, tuple[ColumnSpec, ...]]] = {
@@ -111,6 +112,28 @@ LATER_COLUMNS: Final[Mapping[str, tuple[ColumnSpec, ...]]] = {
 """Columns a compat view has after its 0.1.3 table's, by view name: those il-audit 1.0.35
 added to the table (in its order), then il-audit's own. A legacy table that has one of them
 (a 1.0.35-era table) is read; one that lacks it reads NULL."""
+
+
+_LATER_TABLES: Final = {
+    "out_of_scope_queries": "logged_at TS!, app S!, environment S, actor_uid S, actor_email S, "
+    "trace_id S, turn_id S!, conversation_id S, session_id S, visit_session_id S, turn_index I, "
+    "question S, question_sha256 S, answer_excerpt S, signal S!, category S, reason S, "
+    "detection_method S, workflow S, response_type S, context_mode S, search_scope S, "
+    "attached_source_count I, passage_pin_count I, document_pin_count I, used_attached_only B, "
+    "no_docs B, retrieval_hit_count I, sources_returned_count I, retrieval_query S, "
+    "summary_scope S, comparison_focus S, metadata_json S",
+}
+
+LATER_TABLES: Final[Mapping[str, TableSpec]] = {
+    name: TableSpec(
+        name,
+        f"il-audit 1.0.35 table {name}",
+        tuple(_column(part) for part in columns.split(", ")),
+    )
+    for name, columns in _LATER_TABLES.items()
+}
+"""Tables il-audit 1.0.35 added, columns in its order: views over ``events`` here, with the
+same name and columns (``il_audit/sql``), never written as tables."""
 
 
 def view_columns(name: str) -> tuple[ColumnSpec, ...]:

@@ -35,7 +35,7 @@ COMPAT_VIEW_NAMES: Final = (
     "chat_sessions",
 )
 """0.1.3 tables that live on as views (``cost_rates`` stays a table)."""
-COMPAT_BASE_VIEWS: Final = ("seed_envelope",)
+COMPAT_BASE_VIEWS: Final = ("seed_envelope", "chat_turn_costs")
 """Views in ``compat/`` that the compat views read (not 0.1.3 tables themselves)."""
 
 # Creation order: a view must come after the views it reads.
@@ -52,6 +52,7 @@ VIEW_NAMES: Final = (
     "pipeline_health",
     "model_call_text",
     "llm_cost_by_model_tier",
+    "out_of_scope_queries",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
 )

@@ -219,6 +219,24 @@ resource "google_bigquery_table" "view_llm_cost_by_model_tier" {
   ]
 }
 
+resource "google_bigquery_table" "view_out_of_scope_queries" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "out_of_scope_queries"
+  description         = "Which questions could the chat not answer from its sources? One row per chat.out_of_scope event (emit_out_of_scope_query), with il-audit 1.0.35's out_of_scope_queries columns, names, order and types: the turn, its conversation and visit, the question (only when IL_AUDIT_STORE_QUERY_TEXT was on; its question_sha256 always), the answer's excerpt (with the question text only), the signal that flagged it and how it was detected, and the turn's retrieval facts. logged_at is occurred_at; turn_id is the correlation_id (else payload.turn_id); conversation_id is payload.conversation_id, else the session_id; metadata_json is the event's metadata as JSON text (else the text the caller gave). The other fields are read from payload."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/out_of_scope_queries.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_seed_envelope" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
@@ -229,6 +247,24 @@ resource "google_bigquery_table" "view_seed_envelope" {
 
   view {
     query          = templatefile("${path.module}/views/seed_envelope.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_chat_turn_costs" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_turn_costs"
+  description         = "One row per chat turn event (chat.turn.succeeded / chat.turn.failed) with what its calls used and cost, each call counted once: the turn's own usage items (turns recorded by earlier il-audit publishers, which put every call on the turn) plus the usage events correlated to it (cost.api.usage and cost.resource.usage with correlation_type 'chat_turn' and correlation_id the turn's event_id: the tracker publishes each call so, at once, and leaves the turn without items; matched on the id alone, since a call published without the turn's context carries another app). Token items (input or output tokens set) are API cost, the others (rerank queries) resource cost, as the subscriber priced them; usage_items and priced_items count the items, for pricing_status. Not a 0.1.3 table itself: chat_turns and chat_sessions read it."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_turn_costs.sql", local.view_template_vars)
     use_legacy_sql = false
   }
 
@@ -367,7 +403,7 @@ resource "google_bigquery_table" "view_api_usage_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "api_usage_events"
-  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it."
+  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. Then 1.0.35's metadata_json: the call's metadata as JSON text with its pricing_tier key added (the item's tier, 'standard' when it has none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A chat turn's tracked calls are cost.api.usage events of their own, correlated to the turn (metadata: call_id, tier, thought/cached tokens...); the second part only reads turns that carried their calls as items, so each call is one row either way."
   deletion_protection = false
   labels              = local.labels
 
@@ -403,7 +439,7 @@ resource "google_bigquery_table" "view_chat_turns" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "chat_turns"
-  description         = "0.1.3 table chat_turns, as a view over events: one row per chat turn (chat.turn.succeeded / chat.turn.failed), with its question, retrieval, latency, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in 1.0.35's order, then il-audit's: question_hmac, question_length, time_to_first_token_ms, model_calls, pricing_status. turn_id is the event_id; logged_at is occurred_at; the turn fields are the emit() keywords of the same name, read from payload; latency_ms_total is payload.latency_ms (the whole turn; else latency_ms_total), latencies are rounded to whole ms. sources_json is payload.sources as JSON text, NULL when missing or empty, and sources_returned_count falls back to its length. input_tokens / output_tokens sum the turn's token usage items (the model calls), else come from payload; api_cost_usd is the cost of the token items as the subscriber priced them, resource_cost_usd that of the others (e.g. rerank queries), total_cost_usd the event's cost_usd (FLOAT64, as 0.1.3). model_calls is payload.model_calls, else the number of usage items. conversation_id is payload.conversation_id, else the session_id."
+  description         = "0.1.3 table chat_turns, as a view over events: one row per chat turn (chat.turn.succeeded / chat.turn.failed), with its question, retrieval, latency, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in 1.0.35's order, then il-audit's: question_hmac, question_length, time_to_first_token_ms, model_calls, pricing_status. turn_id is the event_id; logged_at is occurred_at; the turn fields are the emit() keywords of the same name, read from payload; latency_ms_total is payload.latency_ms (the whole turn; else latency_ms_total), latencies are rounded to whole ms. sources_json is payload.sources as JSON text, NULL when missing or empty, and sources_returned_count falls back to its length. The turn's calls are its own usage items plus the usage events correlated to it, each counted once (chat_turn_costs): input_tokens / output_tokens sum their token items, else come from payload; api_cost_usd is the cost of the token items as the subscriber priced them, resource_cost_usd that of the others (e.g. rerank queries), total_cost_usd of all (FLOAT64, as 0.1.3), and pricing_status says whether every one of them was priced. model_calls is payload.model_calls, else the number of calls. conversation_id is payload.conversation_id, else the session_id."
   deletion_protection = false
   labels              = local.labels
 
@@ -413,6 +449,7 @@ resource "google_bigquery_table" "view_chat_turns" {
   }
 
   depends_on = [
+    google_bigquery_table.view_chat_turn_costs,
     google_bigquery_table.view_events_deduped,
   ]
 }
@@ -421,7 +458,7 @@ resource "google_bigquery_table" "view_chat_sessions" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "chat_sessions"
-  description         = "0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at when the started event gives one), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
+  description         = "0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at when the started event gives one), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (chat_turn_costs: each call once; FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
   deletion_protection = false
   labels              = local.labels
 
@@ -431,6 +468,7 @@ resource "google_bigquery_table" "view_chat_sessions" {
   }
 
   depends_on = [
+    google_bigquery_table.view_chat_turn_costs,
     google_bigquery_table.view_events_deduped,
   ]
 }

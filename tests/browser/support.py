@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from tests.support.duck import read
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = (

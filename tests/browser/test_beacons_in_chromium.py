@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from il_audit.devtools.ports import free_port
 from tests.browser.support import ExampleApp
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 
 def _open(browser: WebDriver, example: ExampleApp, path: str = "/") -> None:

@@ -21,11 +21,11 @@ from click.testing import CliRunner
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from il_audit.cli import cli
-from il_audit.config.settings import reset_audit_settings_cache
 from tests.browser.support import ROOT
 from tests.support import report_workload as fixture
 from tests.support.report_page import close
 from tests.support.report_workload import Expected, nonzero
+from tests.support.warehouses import load_duckdb
 
 CHARTS = (
     "events_per_day", "active_users", "cost_by_app", "cost_by_model", "unpriced_share",
@@ -54,13 +54,9 @@ return Array.from(document.querySelectorAll('svg[data-chart]')).map(function (sv
 def report_page(tmp_path: Path) -> tuple[Path, Expected]:
     """The fixture's report as a file, and what it must show."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("IL_") and name != "IL_AUDIT_UPDATE_SCREENSHOT":
-                patch.delenv(name)
         patch.chdir(tmp_path)  # the page names the file as given: events.duckdb
-        reset_audit_settings_cache()
         workload = fixture.build()
-        fixture.load_duckdb(tmp_path / "events.duckdb", workload)
+        load_duckdb(tmp_path / "events.duckdb", workload)
         out = tmp_path / "report.html"
         result = CliRunner().invoke(
             cli,
@@ -68,7 +64,6 @@ def report_page(tmp_path: Path) -> tuple[Path, Expected]:
              "--since", fixture.SINCE.isoformat(), "--until", fixture.UNTIL.isoformat()],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-    reset_audit_settings_cache()
     return out, fixture.expected(workload)
 
 

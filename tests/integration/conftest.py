@@ -6,27 +6,20 @@ so the rows go in with one request per table). ``warehouse`` runs a test on both
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from il_audit.config.settings import reset_audit_settings_cache
 from tests.support.bigquery_standin import BigQueryStandIn
-from tests.support.workload import BigQueryWarehouse, DuckDBWarehouse, Workload, build_workload
+from tests.support.scenario import Workload
+from tests.support.view_workload import TABLE_RATES, build_workload
+from tests.support.warehouses import BigQueryWarehouse, DuckDBWarehouse
 
 
 @pytest.fixture(scope="module")
 def workload() -> Workload:
     """The two-day workload, emitted with no il-audit variable set."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("IL_"):
-                patch.delenv(name)
-        reset_audit_settings_cache()
-        built = build_workload()
-    reset_audit_settings_cache()
-    return built
+    return build_workload()
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +27,14 @@ def duckdb_warehouse(
     workload: Workload, tmp_path_factory: pytest.TempPathFactory
 ) -> DuckDBWarehouse:
     """The workload in an embedded DuckDB file."""
-    return DuckDBWarehouse(tmp_path_factory.mktemp("compat") / "il_audit.duckdb", workload)
+    path = tmp_path_factory.mktemp("compat") / "il_audit.duckdb"
+    return DuckDBWarehouse(path, workload, TABLE_RATES)
 
 
 @pytest.fixture(scope="module")
 def bigquery_warehouse(standin: BigQueryStandIn, workload: Workload) -> Iterator[BigQueryWarehouse]:
     """The workload in a dataset of the BigQuery stand-in, dropped afterwards."""
-    created = BigQueryWarehouse(standin.url, standin.project, workload)
+    created = BigQueryWarehouse(standin.url, standin.project, workload, TABLE_RATES)
     try:
         yield created
     finally:

@@ -2,7 +2,7 @@
 llm_cost_by_model_tier on both engines.
 
 Each test runs on the embedded DuckDB file and on the BigQuery stand-in over
-the workload of ``tests/support/workload.py``; the expected rows are computed
+the workload of ``tests/support/view_workload.py``; the expected rows are computed
 here from the emitted envelopes, the rates of ``TABLE_RATES`` and the seed
 prices.
 """
@@ -21,16 +21,10 @@ import pytest
 from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import UsageItem
 from il_audit.subscriber_fn.core import ErrorClass
-from tests.support.workload import (
-    SEED_RATE_VERSION,
-    SEED_RATES,
-    TABLE_RATES,
-    BigQueryWarehouse,
-    DuckDBWarehouse,
-    Workload,
-    by,
-    seed_rate,
-)
+from tests.support.scenario import Workload
+from tests.support.seed_prices import SEED_RATE_VERSION, SEED_RATES, seed_rate
+from tests.support.view_workload import TABLE_RATES
+from tests.support.warehouses import BigQueryWarehouse, DuckDBWarehouse, by
 
 Warehouse = DuckDBWarehouse | BigQueryWarehouse
 NANO = Decimal("0.000000001")

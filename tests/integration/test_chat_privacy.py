@@ -32,12 +32,14 @@ from il_audit import (
     emit_chat_session,
     emit_chat_turn,
     emit_model_call_text,
+    emit_out_of_scope_query,
 )
 from il_audit.publisher import AuditContext, set_publisher
 from il_audit.schemas import taxonomy as T
 from tests.support import duck
 from tests.support.pubsub import PROJECT, pull_messages
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 QUESTION = "Which bonus does Zyxwvut-4821 get after the März restructuring?"
 FRAGMENTS = (QUESTION, "Zyxwvut-4821", "restructuring")
@@ -73,8 +75,8 @@ def leaks(text: str) -> list[str]:
 def test_the_question_is_nowhere_with_query_text_off(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Turns, a plain emit, a failed and an invalid turn: no text anywhere, hash and length
-    everywhere a turn is."""
+    """Turns (and their call's usage event), a plain emit, a failed and an invalid turn, an
+    out-of-scope query: no text anywhere, hash and length everywhere a turn is."""
     caplog.set_level(logging.DEBUG)
     events_tap = tap(stack.layout.topic, f"{stack.layout.topic}-tap")
     dead_tap = tap(stack.layout.dlq_topic, f"{stack.layout.dlq_topic}-tap")
@@ -95,6 +97,10 @@ def test_the_question_is_nowhere_with_query_text_off(
         emit(T.CHAT_TURN_SUCCEEDED, context=ctx, session_id="conv-1", question=QUESTION)
         emit_model_call_text(context=ctx, category="qa", operation="generate_content",
                              model_id="m", prompt=QUESTION)  # fmt: skip
+        # An out-of-scope query: its answer quotes the question; both stay in the process.
+        emit_out_of_scope_query(context=ctx, turn_id="turn-9", signal="soft_refusal",
+                                question=QUESTION, answer_excerpt=f"I cannot say: {QUESTION}",
+                                retrieval_query=QUESTION)  # fmt: skip
         # Invalid (app over 128 characters): dead-lettered, with its raw line kept.
         emit_chat_turn(context=AuditContext(app="x" * 200), question=QUESTION)
         assert publisher.flush(30).complete
@@ -136,13 +142,15 @@ def test_the_question_is_nowhere_with_query_text_off(
     assert stack.count(f"SELECT count(*) FROM dead_letters WHERE raw_line LIKE '%{digest}%'") == 1
 
     # 2. The bytes of every message on both topics.
-    # Five events (a session, three turns and the invalid one), one dead letter.
-    messages = pull_messages(events_tap, expect_events=5) + pull_messages(dead_tap, expect_events=1)
-    assert sum(message.event_count for message in messages) == 6
+    # Seven events (a session, a call, three turns, an out-of-scope query and the invalid
+    # turn), one dead letter.
+    messages = pull_messages(events_tap, expect_events=7) + pull_messages(dead_tap, expect_events=1)
+    assert sum(message.event_count for message in messages) == 8
     for message in messages:
         wire = message.body + repr(message.attributes).encode()  # inflated: gzip hides text
         assert not [f for f in FRAGMENTS if f.encode() in wire], "the question is on the wire"
-        assert b"question_sha256" in wire or b"chat.session" in wire
+        assert any(marker in wire for marker in (b"question_sha256", b"chat.session",
+                                                 b"cost.api.usage"))  # fmt: skip
 
     # 3. Every log line, here and in the function.
     assert caplog.records, "nothing logged: the check below would prove nothing"

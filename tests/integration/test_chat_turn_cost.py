@@ -1,10 +1,11 @@
 """A chat turn through the embedded pipeline: each model call priced at its tier's rate.
 
 The turn's calls are recorded from two threads (the request's and a worker's
-that joins with ``attach``), emitted as one ``chat.turn.succeeded``, and
-priced by the subscriber's core into DuckDB. The expected costs are computed
-here from the prices the seed's 1.0 catalog publishes (facts sheet §5.15),
-never from il-audit's own pricing.
+that joins with ``attach``), each published at once as its own usage event
+correlated to the turn, the turn emitted as one ``chat.turn.succeeded`` with
+the totals, and everything priced by the subscriber's core into DuckDB. The
+expected costs are computed here from the prices the seed's 1.0 catalog
+publishes (facts sheet §5.15), never from il-audit's own pricing.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def database(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_two_thread_turn_is_priced_call_by_call(database: Path) -> None:
-    """Four calls on two threads: one usage item each, exact costs per tier, the fallback
-    recorded, and rolled-up totals on the turn."""
+    """Four calls on two threads: one usage event each, exact costs per tier, the fallback
+    recorded, and rolled-up totals on the turn, which chat_turns prices from its calls."""
     ctx = AuditContext(app="chat", actor_uid="u-1")
     emit_chat_session(context=ctx, conversation_session_id="conv-1")
     with chat_turn_usage(context=ctx, conversation_session_id="conv-1") as usage:
@@ -78,7 +79,8 @@ def test_a_two_thread_turn_is_priced_call_by_call(database: Path) -> None:
     items = read(
         database,
         "SELECT u.model_id, u.pricing_tier, u.rate_tier, u.cost_usd, u.quantity "
-        f"FROM events AS e, UNNEST(e.usage) AS t(u) WHERE e.event_id = '{turn_id}'",
+        f"FROM events AS e, UNNEST(e.usage) AS t(u) WHERE e.correlation_id = '{turn_id}' "
+        "AND e.event_type = 'cost.api.usage' AND e.correlation_type = 'chat_turn'",
     )
     expected_items = {
         ("gemini-2.5-flash-lite", "standard", "standard",
@@ -96,20 +98,21 @@ def test_a_two_thread_turn_is_priced_call_by_call(database: Path) -> None:
         "CAST(payload->>'$.output_tokens' AS BIGINT), payload->>'$.llm_model', "
         f"CAST(payload->>'$.model_calls' AS BIGINT) FROM events WHERE event_id = '{turn_id}'",
     )
-    assert turn == (total, "priced", "conv-1", 1234 + 4096 + 250_000, 567 + 12_345,
+    # The turn event itself carries no items: its calls are priced once, as their own events.
+    assert turn == (None, None, "conv-1", 1234 + 4096 + 250_000, 567 + 12_345,
                     "gemini-2.0-flash", 4)  # fmt: skip
 
     # The views read it back: one chat_turns row in the seed's columns, the tiers apart.
     [row] = read(
         database,
         "SELECT turn_id, session_id, input_tokens, output_tokens, api_cost_usd, "
-        "resource_cost_usd, total_cost_usd, llm_model, latency_ms_total, model_calls, status "
-        "FROM chat_turns",
+        "resource_cost_usd, total_cost_usd, llm_model, latency_ms_total, model_calls, status, "
+        "pricing_status FROM chat_turns",
     )
     rerank = 2 * RERANK_PER_QUERY
     assert row == (turn_id, "conv-1", 1234 + 4096 + 250_000, 567 + 12_345,
                    float(total - rerank), float(rerank), float(total), "gemini-2.0-flash",
-                   2400, 4, "succeeded")  # fmt: skip
+                   2400, 4, "succeeded", "priced")  # fmt: skip
     by_tier = read(
         database,
         "SELECT model_id, pricing_tier, rate_tier, calls, cost_usd, fallback_items "

@@ -1,7 +1,7 @@
 """The seed-compatible views on both engines: the 0.1.3 columns and types, and seed-era SQL.
 
 Every test runs on the embedded DuckDB file and on the BigQuery stand-in
-(``warehouse`` fixture), over the workload of ``tests/support/workload.py``.
+(``warehouse`` fixture), over the workload of ``tests/support/view_workload.py``.
 Column lists come from the facts sheet (``tests/support/seed_schema.py``);
 expected values are computed here from the emitted envelopes and the seed
 prices, never read back from a warehouse.
@@ -21,14 +21,9 @@ from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope
 from il_audit.sql import COMPAT_VIEW_NAMES
 from tests.support import seed_schema
-from tests.support.workload import (
-    SEED_RATE_VERSION,
-    BigQueryWarehouse,
-    DuckDBWarehouse,
-    Workload,
-    by,
-    seed_rate,
-)
+from tests.support.scenario import Workload
+from tests.support.seed_prices import SEED_RATE_VERSION, seed_rate
+from tests.support.warehouses import BigQueryWarehouse, DuckDBWarehouse, by
 
 Warehouse = DuckDBWarehouse | BigQueryWarehouse
 CHAT_TURNS = (T.CHAT_TURN_SUCCEEDED, T.CHAT_TURN_FAILED)
@@ -174,8 +169,11 @@ def test_ingest_file_events_types_the_payload_fields(
     ]
 
 
-def api_usage_row(envelope: Envelope, item: Any, **ids: Any) -> dict[str, Any]:
-    """An api_usage_events row for one usage item, as 0.1.3 wrote it; ``ids`` override."""
+def api_usage_row(
+    envelope: Envelope, item: Any, metadata: dict[str, Any] | None = None, **ids: Any
+) -> dict[str, Any]:
+    """An api_usage_events row for one usage item, as 0.1.3 wrote it, then 1.0.35's
+    metadata_json (parsed); ``ids`` override."""
     row = {
         "usage_id": envelope.event_id,
         "logged_at": envelope.occurred_at,
@@ -197,6 +195,8 @@ def api_usage_row(envelope: Envelope, item: Any, **ids: Any) -> dict[str, Any]:
         "estimated_cost_usd": pytest.approx(seed_cost(item), abs=1e-12),
         "latency_ms": whole_ms(item.latency_ms),
         "trace_id": envelope.trace_id,
+        # 1.0.35's: the call's metadata with its tier, unless the metadata names one.
+        "metadata_json": {"pricing_tier": item.pricing_tier or "standard", **(metadata or {})},
     }
     return {**row, **ids}
 
@@ -206,13 +206,13 @@ def test_api_usage_events_rows_describe_each_call(warehouse: Warehouse, workload
     expected = []
     for envelope in workload.of_type(T.API_USAGE_RECORDED):
         (item,) = envelope.usage
-        expected.append(api_usage_row(envelope, item))
+        expected.append(api_usage_row(envelope, item, envelope.metadata))
 
     rows = warehouse.query(
         "SELECT * FROM {ds}.api_usage_events WHERE correlation_type IS DISTINCT FROM 'chat_turn'"
     )
 
-    assert by(rows, "usage_id") == by(expected, "usage_id")
+    assert by([parsed_json(row) for row in rows], "usage_id") == by(expected, "usage_id")
 
 
 def test_api_usage_events_has_a_row_per_chat_model_call(
@@ -236,7 +236,7 @@ def test_api_usage_events_has_a_row_per_chat_model_call(
         "SELECT * FROM {ds}.api_usage_events WHERE correlation_type = 'chat_turn'"
     )
 
-    assert by(rows, "usage_id") == by(expected, "usage_id")
+    assert by([parsed_json(row) for row in rows], "usage_id") == by(expected, "usage_id")
     assert len(rows) == 5  # four calls of turn-1, one of turn-2, none of turn-3
 
 

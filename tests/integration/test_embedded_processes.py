@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support import duck
 from tests.support.cli import ROOT, run_cli
+from tests.support.waiting import rounds, wait_until
 
 
 def run(
@@ -46,7 +46,9 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     )
     counts: list[int] = []
     try:
-        while writer.poll() is None:
+        for _ in rounds(120, interval=0.2):  # a reader sampling while the writer runs
+            if writer.poll() is not None:
+                break
             if database.exists():
                 result = run_cli(
                     "query",
@@ -58,7 +60,6 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
                 )
                 assert result.returncode == 0, result.stderr
                 counts.append(json.loads(result.stdout)[0]["n"])
-            time.sleep(0.2)
         out, err = writer.communicate(timeout=120)
     finally:
         if writer.poll() is None:
@@ -118,20 +119,14 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         )
         assert app.returncode == 0, app.stderr
         database = Path(app_env["IL_AUDIT_DUCKDB_PATH"])
-        count = 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and count < 50:
-            count = duck.count(database, "SELECT count(*) FROM events WHERE app='devapp'")
-            time.sleep(0.2)
-        assert count == 50
+        sql = "SELECT count(*) FROM events WHERE app='devapp'"
+        wait_until(lambda: duck.count(database, sql) >= 50, 60, "the app's 50 rows")
+        assert duck.count(database, sql) == 50
         status = run_cli("dev", "status", env=env)
         assert status.returncode == 0, status.stdout
     finally:
         down = run_cli("dev", "down", env=env)
     assert down.returncode == 0, down.stderr
     assert "stopped" in down.stdout
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids)
+    wait_until(lambda: not any(_alive(pid) for pid in pids), 10, "dev down's processes to exit")
     assert run_cli("dev", "status", env=env).returncode == 1

@@ -29,7 +29,7 @@ from il_audit.operations.function_bundle import ENTRY_POINT
 from tests.support.duck import peek
 from tests.support.factories import envelope_line
 from tests.support.pubsub import PROJECT, pull_messages
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

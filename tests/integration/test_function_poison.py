@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from tests.support.pubsub import PROJECT, pull_messages
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 CE_HEADERS = {
     "ce-specversion": "1.0",

@@ -26,7 +26,7 @@ from il_audit.schemas import taxonomy as T
 from tests.support.duck import peek
 from tests.support.factories import make_settings, seed_token_cost
 from tests.support.pubsub import PROJECT, pull_messages
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 _names = itertools.count(1)
 

@@ -37,7 +37,7 @@ from tests.support.cli import IL_AUDIT, ROOT
 from tests.support.factories import envelope_line, make_settings
 from tests.support.pubsub import PROJECT, pull_messages
 from tests.support.reliability import record
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("pubsub_emulator_host")
 _names = itertools.count(1)

@@ -17,30 +17,24 @@ import pytest
 from click.testing import CliRunner
 
 from il_audit.cli import cli
-from il_audit.config.settings import reset_audit_settings_cache
 from tests.support import report_workload as fixture
 from tests.support.bigquery_standin import BigQueryStandIn
 from tests.support.report_page import Page, close, parse
-from tests.support.report_workload import Expected, ReportWorkload, nonzero
+from tests.support.report_workload import Expected, nonzero
+from tests.support.scenario import Workload
+from tests.support.warehouses import load_bigquery, load_duckdb
 
 PERIOD_ARGS = ("--since", fixture.SINCE.isoformat(), "--until", fixture.UNTIL.isoformat())
 
 
 @pytest.fixture(scope="module")
-def workload() -> ReportWorkload:
+def workload() -> Workload:
     """The report workload, emitted with no il-audit variable set."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("IL_"):
-                patch.delenv(name)
-        reset_audit_settings_cache()
-        built = fixture.build()
-    reset_audit_settings_cache()
-    return built
+    return fixture.build()
 
 
 @pytest.fixture(scope="module")
-def expected(workload: ReportWorkload) -> Expected:
+def expected(workload: Workload) -> Expected:
     """What the page must show."""
     return fixture.expected(workload)
 
@@ -52,10 +46,10 @@ def _run(args: list[str], env: dict[str, str | None]) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def duckdb_page(workload: ReportWorkload, tmp_path_factory: pytest.TempPathFactory) -> str:
+def duckdb_page(workload: Workload, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The report of the workload in an embedded file, as HTML."""
     folder = tmp_path_factory.mktemp("report-duckdb")
-    database = fixture.load_duckdb(folder / "events.duckdb", workload)
+    database = load_duckdb(folder / "events.duckdb", workload)
     out = folder / "report.html"
     code, output = _run(["--database", str(database), "--out", str(out), *PERIOD_ARGS], {})
     assert code == 0, output
@@ -65,10 +59,10 @@ def duckdb_page(workload: ReportWorkload, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def bigquery_page(
-    workload: ReportWorkload, standin: BigQueryStandIn, tmp_path_factory: pytest.TempPathFactory
+    workload: Workload, standin: BigQueryStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The report of the workload in a dataset of the BigQuery stand-in, as HTML."""
-    dataset = fixture.load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
+    dataset = load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
     try:
         out = tmp_path_factory.mktemp("report-bigquery") / "report.html"
         env: dict[str, str | None] = {
@@ -189,11 +183,9 @@ def test_both_engines_draw_the_same_charts(duckdb_page: str, bigquery_page: str)
     assert on_duckdb.figures == on_bigquery.figures
 
 
-def test_a_period_without_data_gives_empty_sections(
-    tmp_path: Path, workload: ReportWorkload
-) -> None:
+def test_a_period_without_data_gives_empty_sections(tmp_path: Path, workload: Workload) -> None:
     """Days without events give seven "no data" sections and exit code 0."""
-    database = fixture.load_duckdb(tmp_path / "events.duckdb", workload)
+    database = load_duckdb(tmp_path / "events.duckdb", workload)
     out = tmp_path / "report.html"
     code, output = _run(
         ["--database", str(database), "--out", str(out), "--since", "2025-01-01",
@@ -206,11 +198,11 @@ def test_a_period_without_data_gives_empty_sections(
     assert page.marks == {}
 
 
-def test_a_missing_view_fails_its_section_only(tmp_path: Path, workload: ReportWorkload) -> None:
+def test_a_missing_view_fails_its_section_only(tmp_path: Path, workload: Workload) -> None:
     """Without pipeline_health the page is still written, that section says why, exit 1."""
     import duckdb
 
-    database = fixture.load_duckdb(tmp_path / "events.duckdb", workload)
+    database = load_duckdb(tmp_path / "events.duckdb", workload)
     with duckdb.connect(str(database)) as connection:
         connection.execute("DROP VIEW pipeline_health")
     out = tmp_path / "report.html"

@@ -29,8 +29,8 @@ from tests.support.cli import ROOT
 from tests.support.factories import make_settings
 from tests.support.pubsub import TopicWithSubscription, create_topic_with_subscription
 from tests.support.reliability import delivery, record
-from tests.support.stack import wait_until
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
 
 SCRIPT = ROOT / "tests/integration/scripts/emit_steady.py"
 CTX = AuditContext(app="spool")
@@ -110,7 +110,7 @@ def test_a_20_second_cut_at_1000_events_per_second_loses_nothing(
             emitted.append(event_id)
             pause = started + len(emitted) / 1000 - time.monotonic()
             if pause > 0:
-                time.sleep(pause)
+                time.sleep(pause)  # pacing: 1,000 events/s through the cut is the scenario
         assert publisher.flush(90).complete
         stats = publisher.stats()
     finally:
@@ -229,7 +229,7 @@ def test_filling_the_spool_drops_and_counts_exactly(
     for _ in range(800):
         # Random text: spooled bodies are gzip, and a repeated padding would shrink to nothing.
         publisher.emit(T.AUTH_LOGOUT, context=CTX, note=secrets.token_urlsafe(2250))
-        time.sleep(0.001)
+        time.sleep(0.001)  # pacing: a caller the worker keeps up with, filling the spool
     publisher.shutdown(5)
     stats = publisher.stats()
     on_disk = spooled_ids(tmp_path / "spool")

@@ -23,7 +23,8 @@ from il_audit.subscriber_fn.dead_letter import DeadLetterTopic
 from il_audit.subscriber_fn.errors import DeadLetterPublishError
 from tests.support.pubsub import PROJECT, ReceivedMessage, pull_messages
 from tests.support.reliability import record
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 CE_HEADERS = {
     "ce-specversion": "1.0",

@@ -15,7 +15,7 @@ from il_audit.beacon_router import create_beacon_router
 from il_audit.devtools.ports import free_port
 from il_audit.publisher import AuditContext
 from il_audit.publisher.beacon import BeaconSettings
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 SAME_ORIGIN = "http://testserver"
 """The origin TestClient's requests come from by default (``Host: testserver``)."""

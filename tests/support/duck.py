@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from tests.support.waiting import retrying
+
 
 def read(path: Path, sql: str, timeout: float = 5.0) -> list[tuple[Any, ...]]:
     """Rows of ``sql``, retrying while the file is held for writing (the sink holds it
     for ``hold_seconds`` after its last write)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with duckdb.connect(str(path), read_only=True) as connection:
-                return connection.execute(sql).fetchall()
-        except (duckdb.ConnectionException, duckdb.IOException):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+
+    def attempt() -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(path), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
+    busy = (duckdb.ConnectionException, duckdb.IOException)
+    return retrying(attempt, busy, timeout, interval=0.05)
 
 
 def peek(path: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from google.cloud import pubsub_v1
 
 from il_audit.schemas.wire import MalformedBodyError, count_lines, message_body
 from il_audit.subscriber_fn.pull_client import subscriber_client
+from tests.support.waiting import rounds
 
 PROJECT = "il-audit-test"
 _names = itertools.count(1)
@@ -94,10 +95,9 @@ def pull_messages(
     """Synchronously pull and ack messages (see :meth:`TopicWithSubscription.pull`)."""
     subscriber = subscriber_client()  # no 4 MiB limit: responses of big messages arrive whole
     received: list[ReceivedMessage] = []
-    deadline = time.monotonic() + timeout
     grace_until: float | None = None
     try:
-        while time.monotonic() < deadline:
+        for _ in rounds(timeout, interval=0.05):
             if grace_until is not None and time.monotonic() >= grace_until:
                 break
             # The emulator holds an empty pull open until its deadline: keep it short.
@@ -128,8 +128,6 @@ def pull_messages(
             events = sum(message.event_count for message in received)
             if events >= expect_events and grace_until is None:
                 grace_until = time.monotonic() + grace
-            if not response.received_messages:
-                time.sleep(0.05)
     finally:
         subscriber.close()
     return received

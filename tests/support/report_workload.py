@@ -1,39 +1,37 @@
-"""A small workload with known numbers for the report, written through the real pipeline.
+"""The report's workload, as data, and every number the report must show, computed from it.
 
-The events are emitted through the public API (``emit``, ``emit_api_usage``,
-``emit_resource_usage``, captured with ``capture_events``), given the times of
-the scenario, and handed one message each to the subscriber's ``Pipeline``
-(built by ``build_pipeline``, as the embedded transport and the function do),
-whose clock is set to each event's ingestion time. :func:`load_duckdb` writes
-them into an embedded file; :func:`load_bigquery` into a dataset of the BigQuery
-stand-in, with the views created by ``infra apply``'s code.
-
-:func:`expected` computes what the report must show from the envelopes, the
-ingestion times and the seed prices only, never from a warehouse or from
+Three days (the middle one empty) of logins, usage, chat turns and rejects, plus a
+day before the period. ``tests/support/warehouses.py`` loads it through the
+subscriber's real ``Pipeline`` into an embedded file or a dataset of the BigQuery
+stand-in. :func:`expected` computes what the report must show from the envelopes,
+the ingestion times and the seed prices only, never from a warehouse or from
 ``il_audit.report``.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
-from il_audit.operations.infra import BigQueryProvisioner, apply_warehouse
-from il_audit.publisher import emit, emit_api_usage, emit_resource_usage
 from il_audit.publisher.context import AuditContext
-from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy as T
-from il_audit.schemas.envelope import Envelope, UsageItem, envelope_json
-from il_audit.subscriber_fn.core import MessageMeta
-from il_audit.subscriber_fn.pipeline import Pipeline, build_pipeline
-from tests.support.factories import make_settings
-from tests.support.workload import SEED_RATES
+from il_audit.schemas.envelope import Envelope, UsageItem
+from tests.support.scenario import (
+    HOUR,
+    MINUTE,
+    Step,
+    Workload,
+    api_usage,
+    event,
+    play,
+    raw_line,
+    resource_usage,
+)
+from tests.support.seed_prices import SEED_RATES
 
 D0 = datetime(2026, 11, 20, tzinfo=UTC)
 """Before the period: its events must not be counted."""
@@ -42,8 +40,6 @@ D2 = D1 + timedelta(days=1)
 """Inside the period, without a single event (a gap the charts keep)."""
 D3 = D1 + timedelta(days=2)
 SINCE, UNTIL = D1.date(), D3.date()
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 
 HOSTILE_EMAIL = '<img src=x onerror="alert(1)">@evil.example'
 """An actor email that is HTML: the page must show it as text."""
@@ -69,233 +65,90 @@ LATENCY_BUCKETS = {
 }
 
 
-@dataclass
-class ReportWorkload:
-    """The emitted envelopes, when each was ingested, and the lines that must be rejected."""
+GEMINI = {"service": "vertex_gemini", "operation": "generate_content"}
+CARL_LOGINS = (
+    T.AUTH_LOGIN_FAILED,
+    T.AUTH_LOGIN_FAILED,
+    T.AUTH_LOGIN_FAILED,
+    T.AUTH_LOGIN_SUCCEEDED,
+)
+"""Carl fails to log in most (3 times), then ana (2)."""
 
-    envelopes: list[Envelope] = field(default_factory=list)
-    ingested_at: dict[str, datetime] = field(default_factory=dict)
-    rejected: list[tuple[bytes, datetime]] = field(default_factory=list)
+STEPS: tuple[Step, ...] = (
+    # Before the period.
+    event(D0 + 8 * HOUR, T.AUTH_LOGIN_FAILED, ANA, action="login", status="failed"),
+    api_usage(D0 + 9 * HOUR, ANA, **GEMINI, model_id="gemini-2.0-flash",
+              input_tokens=1_000_000),
+    # D1: logins; ana fails twice, mallory (email only, hostile) once.
+    event(D1 + 8 * HOUR, T.AUTH_LOGIN_FAILED, ANA, action="login", status="failed"),
+    event(D1 + 8 * HOUR + MINUTE, T.AUTH_LOGIN_FAILED, ANA, action="login", status="failed"),
+    event(D1 + 8 * HOUR + 2 * MINUTE, T.AUTH_LOGIN_SUCCEEDED, ANA, ingested_after=30,
+          action="login", status="succeeded"),
+    event(D1 + 9 * HOUR, T.AUTH_LOGIN_SUCCEEDED, BEN, action="login", status="succeeded"),
+    event(D1 + 16 * HOUR, T.AUTH_LOGIN_FAILED, MALLORY, action="login", status="failed"),
+    # D1: usage, priced and not.
+    api_usage(D1 + 12 * HOUR, JOB, ingested_after=4, **GEMINI, model_id="gemini-2.0-flash",
+              input_tokens=120_000, output_tokens=8_000),
+    resource_usage(D1 + 12 * HOUR + 5 * MINUTE, JOB, ingested_after=6, resource_type="cpu",
+                   quantity=142.5, unit="vCPU_second"),
+    api_usage(D1 + 15 * HOUR, EVE, ingested_after=600, **GEMINI,
+              model_id="gemini-9-experimental", input_tokens=700, output_tokens=70),
+    # D1: chat turns; one with latency_ms only, one with none.
+    event(D1 + 14 * HOUR, T.CHAT_TURN_SUCCEEDED, EVE, status="succeeded",
+          latency_ms_total=1200,
+          usage=[{"service": "vertex_gemini", "model_id": "gemini-2.5-flash-lite",
+                  "input_tokens": 10_000, "output_tokens": 1_000}]),
+    event(D1 + 14 * HOUR + 5 * MINUTE, T.CHAT_TURN_SUCCEEDED, EVE, status="succeeded",
+          latency_ms=300),
+    event(D1 + 14 * HOUR + 10 * MINUTE, T.CHAT_TURN_FAILED, EVE, ingested_after=3,
+          status="failed", latency_ms_total=9500),
+    event(D1 + 14 * HOUR + 15 * MINUTE, T.CHAT_TURN_SUCCEEDED, EVE, status="succeeded"),
+    # D3: logins, a logout, chat turns, a partially priced job.
+    event(D3 + 8 * HOUR, T.AUTH_LOGIN_SUCCEEDED, ANA, ingested_after=1, action="login",
+          status="succeeded"),
+    *(
+        event(D3 + 9 * HOUR + 5 * minute * MINUTE, event_type, CARL, ingested_after=1,
+              action="login",
+              status="failed" if event_type == T.AUTH_LOGIN_FAILED else "succeeded")
+        for minute, event_type in enumerate(CARL_LOGINS)
+    ),
+    event(D3 + 10 * HOUR, T.CHAT_TURN_SUCCEEDED, BEN, ingested_after=8, status="succeeded",
+          latency_ms_total=600,
+          usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash",
+                  "input_tokens": 50_000, "output_tokens": 1_000}]),
+    event(D3 + 10 * HOUR + 30 * MINUTE, T.CHAT_TURN_SUCCEEDED, EVE, ingested_after=8,
+          status="succeeded", latency_ms_total=2500),
+    event(D3 + 11 * HOUR, T.CHAT_TURN_FAILED, BEN, ingested_after=45, status="failed",
+          latency_ms_total=40000),
+    event(D3 + 13 * HOUR, T.INGEST_JOB_COMPLETED, JOB, batch_id="j-9", status="succeeded",
+          usage=[{"service": "cloud_run", "model_id": "cpu_second", "quantity": 30.0,
+                  "unit": "vCPU_second"},
+                 {"service": "vertex_gemini", "model_id": "gemini-9-experimental",
+                  "input_tokens": 5_000}]),
+    event(D3 + 17 * HOUR, T.AUTH_LOGOUT, ANA, action="logout", status="succeeded"),
+)  # fmt: skip
+"""The whole scenario, in emit order."""
 
-    def in_period(self) -> list[Envelope]:
-        """The envelopes of the report's days."""
-        return [e for e in self.envelopes if SINCE <= e.occurred_at.date() <= UNTIL]
-
-
-class _Scene:
-    def __init__(self, captured: list[Envelope], workload: ReportWorkload) -> None:
-        self.captured = captured
-        self.workload = workload
-
-    def at(self, when: datetime, delay_seconds: float = 2.0) -> None:
-        """Give the event just emitted its time, and its ingestion ``delay_seconds`` later."""
-        envelope = self.captured[-1].model_copy(update={"occurred_at": when})
-        self.captured[-1] = envelope
-        self.workload.envelopes.append(envelope)
-        self.workload.ingested_at[envelope.event_id] = when + timedelta(seconds=delay_seconds)
-
-
-def build() -> ReportWorkload:
-    """Three days (the middle one empty) of logins, usage, chat turns and rejects, plus a day
-    before the period. Carl fails to log in most (3 times), then ana (2)."""
-    workload = ReportWorkload()
-    with capture_events() as captured:
-        scene = _Scene(captured, workload)
-        # Before the period.
-        emit(T.AUTH_LOGIN_FAILED, context=ANA, action="login", status="failed")
-        scene.at(D0 + 8 * HOUR)
-        emit_api_usage(context=ANA, service="vertex_gemini", operation="generate_content",
-                       model_id="gemini-2.0-flash", input_tokens=1_000_000)  # fmt: skip
-        scene.at(D0 + 9 * HOUR)
-        # D1: logins; ana fails twice, mallory (email only, hostile) once.
-        emit(T.AUTH_LOGIN_FAILED, context=ANA, action="login", status="failed")
-        scene.at(D1 + 8 * HOUR)
-        emit(T.AUTH_LOGIN_FAILED, context=ANA, action="login", status="failed")
-        scene.at(D1 + 8 * HOUR + MINUTE)
-        emit(T.AUTH_LOGIN_SUCCEEDED, context=ANA, action="login", status="succeeded")
-        scene.at(D1 + 8 * HOUR + 2 * MINUTE, delay_seconds=30)
-        emit(T.AUTH_LOGIN_SUCCEEDED, context=BEN, action="login", status="succeeded")
-        scene.at(D1 + 9 * HOUR)
-        emit(T.AUTH_LOGIN_FAILED, context=MALLORY, action="login", status="failed")
-        scene.at(D1 + 16 * HOUR)
-        # D1: usage, priced and not.
-        emit_api_usage(
-            context=JOB,
-            service="vertex_gemini",
-            operation="generate_content",
-            model_id="gemini-2.0-flash",
-            input_tokens=120_000,
-            output_tokens=8_000,
-        )
-        scene.at(D1 + 12 * HOUR, delay_seconds=4)
-        emit_resource_usage(context=JOB, resource_type="cpu", quantity=142.5, unit="vCPU_second")
-        scene.at(D1 + 12 * HOUR + 5 * MINUTE, delay_seconds=6)
-        emit_api_usage(
-            context=EVE,
-            service="vertex_gemini",
-            operation="generate_content",
-            model_id="gemini-9-experimental",
-            input_tokens=700,
-            output_tokens=70,
-        )
-        scene.at(D1 + 15 * HOUR, delay_seconds=600)
-        # D1: chat turns; one with latency_ms only, one with none.
-        emit(
-            T.CHAT_TURN_SUCCEEDED,
-            context=EVE,
-            status="succeeded",
-            latency_ms_total=1200,
-            usage=[
-                {
-                    "service": "vertex_gemini",
-                    "model_id": "gemini-2.5-flash-lite",
-                    "input_tokens": 10_000,
-                    "output_tokens": 1_000,
-                }
-            ],
-        )
-        scene.at(D1 + 14 * HOUR)
-        emit(T.CHAT_TURN_SUCCEEDED, context=EVE, status="succeeded", latency_ms=300)
-        scene.at(D1 + 14 * HOUR + 5 * MINUTE)
-        emit(T.CHAT_TURN_FAILED, context=EVE, status="failed", latency_ms_total=9500)
-        scene.at(D1 + 14 * HOUR + 10 * MINUTE, delay_seconds=3)
-        emit(T.CHAT_TURN_SUCCEEDED, context=EVE, status="succeeded")
-        scene.at(D1 + 14 * HOUR + 15 * MINUTE)
-        # D3: logins, a logout, chat turns, a partially priced job.
-        emit(T.AUTH_LOGIN_SUCCEEDED, context=ANA, action="login", status="succeeded")
-        scene.at(D3 + 8 * HOUR, delay_seconds=1)
-        for minute, event_type in enumerate(
-            (T.AUTH_LOGIN_FAILED, T.AUTH_LOGIN_FAILED, T.AUTH_LOGIN_FAILED, T.AUTH_LOGIN_SUCCEEDED)
-        ):
-            emit(
-                event_type,
-                context=CARL,
-                action="login",
-                status="failed" if event_type == T.AUTH_LOGIN_FAILED else "succeeded",
-            )
-            scene.at(D3 + 9 * HOUR + 5 * minute * MINUTE, delay_seconds=1)
-        emit(
-            T.CHAT_TURN_SUCCEEDED,
-            context=BEN,
-            status="succeeded",
-            latency_ms_total=600,
-            usage=[
-                {
-                    "service": "vertex_gemini",
-                    "model_id": "gemini-2.0-flash",
-                    "input_tokens": 50_000,
-                    "output_tokens": 1_000,
-                }
-            ],
-        )
-        scene.at(D3 + 10 * HOUR, delay_seconds=8)
-        emit(T.CHAT_TURN_SUCCEEDED, context=EVE, status="succeeded", latency_ms_total=2500)
-        scene.at(D3 + 10 * HOUR + 30 * MINUTE, delay_seconds=8)
-        emit(T.CHAT_TURN_FAILED, context=BEN, status="failed", latency_ms_total=40000)
-        scene.at(D3 + 11 * HOUR, delay_seconds=45)
-        emit(
-            T.INGEST_JOB_COMPLETED,
-            context=JOB,
-            batch_id="j-9",
-            status="succeeded",
-            usage=[
-                {
-                    "service": "cloud_run",
-                    "model_id": "cpu_second",
-                    "quantity": 30.0,
-                    "unit": "vCPU_second",
-                },
-                {
-                    "service": "vertex_gemini",
-                    "model_id": "gemini-9-experimental",
-                    "input_tokens": 5_000,
-                },
-            ],
-        )
-        scene.at(D3 + 13 * HOUR, delay_seconds=2)
-        emit(T.AUTH_LOGOUT, context=ANA, action="logout", status="succeeded")
-        scene.at(D3 + 17 * HOUR)
-    workload.rejected.extend(
-        [
-            (b'{"event_id": "broken', D0 + 10 * HOUR),
-            (b'{"event_id": "broken', D1 + 12 * HOUR),
-            (_line(event_type="no.such.type", app="ingest", occurred_at=D1), D1 + 12 * HOUR),
-            (_line(event_type="auth.logout", app=HOSTILE_APP, status="x" * 300, occurred_at=D3),
-             D3 + 9 * HOUR),
-            (_line(event_type="billing.invoice.sent", app="admin", occurred_at=D3),
-             D3 + 9 * HOUR + MINUTE),
-        ]
-    )  # fmt: skip
-    return workload
+REJECTED: tuple[tuple[bytes, datetime], ...] = (
+    (b'{"event_id": "broken', D0 + 10 * HOUR),
+    (b'{"event_id": "broken', D1 + 12 * HOUR),
+    (raw_line(event_type="no.such.type", app="ingest", occurred_at=D1), D1 + 12 * HOUR),
+    (raw_line(event_type="auth.logout", app=HOSTILE_APP, status="x" * 300, occurred_at=D3),
+     D3 + 9 * HOUR),
+    (raw_line(event_type="billing.invoice.sent", app="admin", occurred_at=D3),
+     D3 + 9 * HOUR + MINUTE),
+)  # fmt: skip
+"""Lines the subscriber must reject, with when it did."""
 
 
-def _line(**fields: Any) -> bytes:
-    import json
-
-    envelope = {
-        "schema_version": 1,
-        "event_id": f"bad-{uuid.uuid4().hex[:8]}",
-        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()},
-    }
-    return json.dumps(envelope).encode()
+def build() -> Workload:
+    """The scenario played through the real API."""
+    return play(STEPS, REJECTED)
 
 
-def write(pipeline: Pipeline, workload: ReportWorkload) -> None:
-    """Each event and each rejected line as its own message, at its ingestion time."""
-    messages = [
-        (envelope_json(envelope), workload.ingested_at[envelope.event_id])
-        for envelope in workload.envelopes
-    ]
-    messages.extend(workload.rejected)
-    try:
-        for index, (data, when) in enumerate(messages):
-            pipeline.clock = lambda when=when: when  # type: ignore[misc]
-            pipeline.handle(data, {}, MessageMeta(message_id=f"m-{index}", publish_time=when))
-    finally:
-        pipeline.sink.close()
-
-
-def load_duckdb(path: Path, workload: ReportWorkload) -> Path:
-    """The workload in an embedded file, through the embedded mode's pipeline and sink."""
-    settings = make_settings(sink="duckdb", duckdb_path=str(path))
-    write(build_pipeline(settings, with_topic=False), workload)
-    return path
-
-
-@dataclass
-class BigQueryDataset:
-    """A dataset of the stand-in holding the workload, with the views."""
-
-    project: str
-    dataset: str
-    url: str
-    client: Any
-
-    def close(self) -> None:
-        """Drop the dataset (the stand-in snapshots tables on insert: keep it small)."""
-        self.client.delete_dataset(self.dataset, delete_contents=True, not_found_ok=True)
-        self.client.close()
-
-
-def load_bigquery(
-    url: str, project: str, workload: ReportWorkload, grpc_address: str
-) -> BigQueryDataset:
-    """The workload in a fresh dataset of the stand-in, through the function's pipeline and
-    the BigQuery sink (Storage Write API); the views are created as ``infra apply`` does."""
-    dataset = f"report_{uuid.uuid4().hex[:10]}"
-    settings = make_settings(
-        sink="bigquery",
-        project=project,
-        dataset=dataset,
-        bq_api_endpoint=url,
-        bq_storage_api_endpoint=grpc_address,
-    )
-    pipeline = build_pipeline(settings, with_topic=False)
-    client = pipeline.sink.client  # type: ignore[attr-defined]
-    write(pipeline, workload)
-    provisioner = BigQueryProvisioner(client, dataset, None)
-    apply_warehouse(provisioner, settings, dry_run=False, record=lambda _change: None)
-    return BigQueryDataset(project, dataset, url, client)
+def in_period(workload: Workload) -> list[Envelope]:
+    """The envelopes of the report's days."""
+    return [e for e in workload.envelopes if SINCE <= e.occurred_at.date() <= UNTIL]
 
 
 # ---------------------------------------------------------------------------------------
@@ -341,9 +194,9 @@ def _day(value: datetime | date) -> str:
     return (value.date() if isinstance(value, datetime) else value).isoformat()
 
 
-def expected(workload: ReportWorkload) -> Expected:
+def expected(workload: Workload) -> Expected:
     """Every number the fixture's report must show, from the envelopes and ingestion times."""
-    events = workload.in_period()
+    events = in_period(workload)
     marks: dict[str, dict[tuple[str, str], Any]] = defaultdict(dict)
     figures: dict[str, Any] = {}
 

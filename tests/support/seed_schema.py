@@ -98,6 +98,9 @@ _LATER_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("assistant_message_count", "INT64"),
         ("message_count", "INT64"),
     ],
+    # 1.0.35's api_usage_events ends with metadata_json (its environment column is the
+    # browser/warehouse issue's).
+    "api_usage_events": [("metadata_json", "STRING")],
 }
 
 

@@ -6,8 +6,6 @@ import itertools
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +20,10 @@ from tests.support import duck
 from tests.support.cli import ROOT, run_cli
 from tests.support.factories import make_settings
 from tests.support.pubsub import PROJECT
+from tests.support.waiting import wait_until  # re-exported: its home is tests.support.waiting
 
 _names = itertools.count(1)
 __all__ = ["ROOT", "Stack", "wait_until"]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` every 0.2 s; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Stack:

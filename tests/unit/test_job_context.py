@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from il_audit import (
@@ -14,18 +12,10 @@ from il_audit import (
     job_audit_context,
 )
 from il_audit.publisher import AuditContext, current_context, emit
-from il_audit.publisher.job_context import reset_job_audit_context_for_tests
 from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy as T
 
 OPERATOR = AuditContext(app="ingest", actor_uid="op-1", source="job")
-
-
-@pytest.fixture(autouse=True)
-def _empty_registry() -> Iterator[None]:
-    reset_job_audit_context_for_tests()
-    yield
-    reset_job_audit_context_for_tests()
 
 
 class Clock:

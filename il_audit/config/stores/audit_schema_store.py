@@ -4,7 +4,9 @@ The twelve 0.1.3 tables live on as views over ``events`` with these names and
 columns (``il_audit/sql/compat``); the builders return their 0.1.3 schemas
 as ``google.cloud.bigquery.SchemaField`` lists, from
 :data:`il_audit.schemas.seed_tables.SEED_TABLES`, so code that created or
-checked them keeps working. Needs ``google-cloud-bigquery`` (the
+checked them keeps working. 1.0.35's tables that are views here too
+(``out_of_scope_queries``) have their id and builder, but stay out of
+``TABLE_SCHEMAS``, 0.1.3's twelve. Needs ``google-cloud-bigquery`` (the
 ``[subscriber]`` extra), imported when a builder is called.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from il_audit.schemas.seed_tables import SEED_TABLES
+from il_audit.schemas.seed_tables import LATER_TABLES, SEED_TABLES
 
 IL_APP_INGEST: Final = "ingest"
 IL_APP_CHAT: Final = "chat"
@@ -30,16 +32,18 @@ TABLE_RESOURCE_USAGE_EVENTS: Final = "resource_usage_events"
 TABLE_COST_RATES: Final = "cost_rates"
 TABLE_CHAT_SESSIONS: Final = "chat_sessions"
 TABLE_CHAT_TURNS: Final = "chat_turns"
+TABLE_OUT_OF_SCOPE_QUERIES: Final = "out_of_scope_queries"
 
 
 def _schema(name: str) -> Callable[[], list[Any]]:
     def schema() -> list[Any]:
         from il_audit.subscriber_fn.sinks.bigquery_tables import schema_fields
 
-        return schema_fields(SEED_TABLES[name].columns)
+        return schema_fields((SEED_TABLES.get(name) or LATER_TABLES[name]).columns)
 
     schema.__name__ = f"{name}_schema"
-    schema.__doc__ = f"0.1.3's schema of ``{name}`` (BigQuery SchemaFields)."
+    release = "0.1.3" if name in SEED_TABLES else "1.0.35"
+    schema.__doc__ = f"{release}'s schema of ``{name}`` (BigQuery SchemaFields)."
     return schema
 
 
@@ -55,6 +59,7 @@ resource_usage_events_schema = _schema(TABLE_RESOURCE_USAGE_EVENTS)
 cost_rates_schema = _schema(TABLE_COST_RATES)
 chat_sessions_schema = _schema(TABLE_CHAT_SESSIONS)
 chat_turns_schema = _schema(TABLE_CHAT_TURNS)
+out_of_scope_queries_schema = _schema(TABLE_OUT_OF_SCOPE_QUERIES)
 
 TABLE_SCHEMAS: Final[dict[str, Callable[[], list[Any]]]] = {
     TABLE_AUTH_EVENTS: auth_events_schema,

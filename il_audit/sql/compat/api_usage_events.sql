@@ -11,7 +11,13 @@
 -- cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows
 -- 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says
 -- 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the
--- name 0.1.3 gave it.
+-- name 0.1.3 gave it. Then 1.0.35's metadata_json: the call's metadata as JSON
+-- text with its pricing_tier key added (the item's tier, 'standard' when it has
+-- none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A
+-- chat turn's tracked calls are cost.api.usage events of their own, correlated
+-- to the turn (metadata: call_id, tier, thought/cached tokens...); the second
+-- part only reads turns that carried their calls as items, so each call is one
+-- row either way.
 SELECT
   e.event_id AS usage_id,
   e.occurred_at AS logged_at,
@@ -34,7 +40,22 @@ SELECT
     AS pricing_source,
   COALESCE(CAST(e.cost_usd AS FLOAT64), 0.0) AS estimated_cost_usd,
   CAST(ROUND(e.usage[SAFE_OFFSET(0)].latency_ms) AS INT64) AS latency_ms,
-  e.trace_id
+  e.trace_id,
+  -- Text surgery rather than JSON_SET, which DuckDB lacks; a tier is a lowercase token
+  -- (the envelope's pattern), so it needs no escaping.
+  CASE
+    WHEN JSON_VALUE(e.metadata, '$.pricing_tier') IS NOT NULL THEN TO_JSON_STRING(e.metadata)
+    WHEN COALESCE(TO_JSON_STRING(e.metadata), '{}') = '{}'
+      THEN CONCAT(
+        '{"pricing_tier":"', COALESCE(e.usage[SAFE_OFFSET(0)].pricing_tier, 'standard'), '"}'
+      )
+    ELSE CONCAT(
+      '{"pricing_tier":"',
+      COALESCE(e.usage[SAFE_OFFSET(0)].pricing_tier, 'standard'),
+      '",',
+      SUBSTR(TO_JSON_STRING(e.metadata), 2)
+    )
+  END AS metadata_json
 FROM events_deduped AS e
 WHERE e.event_type = 'cost.api.usage'
 UNION ALL
@@ -65,7 +86,8 @@ SELECT
     AS pricing_source,
   COALESCE(CAST(u.cost_usd AS FLOAT64), 0.0) AS estimated_cost_usd,
   CAST(ROUND(u.latency_ms) AS INT64) AS latency_ms,
-  e.trace_id
+  e.trace_id,
+  CONCAT('{"pricing_tier":"', COALESCE(u.pricing_tier, 'standard'), '"}') AS metadata_json
 FROM events_deduped AS e
 CROSS JOIN UNNEST(e.usage) AS u WITH OFFSET AS item_offset
 WHERE e.event_type IN ('chat.turn.succeeded', 'chat.turn.failed')

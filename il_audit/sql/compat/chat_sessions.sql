@@ -8,10 +8,10 @@
 -- duration_seconds runs from started_at to ended_at (NULL when not ended, or
 -- negative). turn_count is the number of distinct turns, or the largest
 -- payload.turn_count when that is more; tokens and costs are summed over the
--- turns as chat_turns counts them (FLOAT64 costs); the actor, environment and
--- visit are the earliest event's that has them; message counts the largest
--- any event reported; conversation_id is payload.conversation_id, else the
--- session_id.
+-- turns as chat_turns counts them (chat_turn_costs: each call once; FLOAT64
+-- costs); the actor, environment and visit are the earliest event's that has
+-- them; message counts the largest any event reported; conversation_id is
+-- payload.conversation_id, else the session_id.
 WITH session_events AS (
   SELECT
     e.event_id,
@@ -42,31 +42,17 @@ WITH session_events AS (
     SAFE_CAST(JSON_VALUE(e.payload, '$.assistant_message_count') AS INT64)
       AS assistant_message_count,
     SAFE_CAST(JSON_VALUE(e.payload, '$.message_count') AS INT64) AS message_count,
-    -- A turn's tokens and costs, by chat_turns' rules.
-    COALESCE(
-      (
-        SELECT CAST(SUM(COALESCE(u.input_tokens, 0)) AS INT64) FROM UNNEST(e.usage) AS u
-        WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-      ),
-      SAFE_CAST(JSON_VALUE(e.payload, '$.input_tokens') AS INT64)
-    ) AS input_tokens,
-    COALESCE(
-      (
-        SELECT CAST(SUM(COALESCE(u.output_tokens, 0)) AS INT64) FROM UNNEST(e.usage) AS u
-        WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-      ),
-      SAFE_CAST(JSON_VALUE(e.payload, '$.output_tokens') AS INT64)
-    ) AS output_tokens,
-    (
-      SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u
-      WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-    ) AS api_cost_usd,
-    (
-      SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u
-      WHERE u.input_tokens IS NULL AND u.output_tokens IS NULL
-    ) AS resource_cost_usd,
-    e.cost_usd
+    -- A turn's tokens and costs, by chat_turns' rules: its own usage items and the
+    -- usage events correlated to it (chat_turn_costs).
+    COALESCE(c.input_tokens, SAFE_CAST(JSON_VALUE(e.payload, '$.input_tokens') AS INT64))
+      AS input_tokens,
+    COALESCE(c.output_tokens, SAFE_CAST(JSON_VALUE(e.payload, '$.output_tokens') AS INT64))
+      AS output_tokens,
+    c.api_cost_usd,
+    c.resource_cost_usd,
+    c.total_cost_usd AS cost_usd
   FROM events_deduped AS e
+  LEFT JOIN chat_turn_costs AS c ON c.turn_id = e.event_id
   WHERE e.session_id IS NOT NULL
     AND e.event_type IN (
       'chat.session.started', 'chat.session.ended', 'chat.turn.succeeded', 'chat.turn.failed'

@@ -9,11 +9,13 @@
 -- payload.latency_ms (the whole turn; else latency_ms_total), latencies are
 -- rounded to whole ms. sources_json is payload.sources as JSON text, NULL when
 -- missing or empty, and sources_returned_count falls back to its length.
--- input_tokens / output_tokens sum the turn's token usage items (the model
--- calls), else come from payload; api_cost_usd is the cost of the token items
--- as the subscriber priced them, resource_cost_usd that of the others (e.g.
--- rerank queries), total_cost_usd the event's cost_usd (FLOAT64, as 0.1.3).
--- model_calls is payload.model_calls, else the number of usage items.
+-- The turn's calls are its own usage items plus the usage events correlated to
+-- it, each counted once (chat_turn_costs): input_tokens / output_tokens sum
+-- their token items, else come from payload; api_cost_usd is the cost of the
+-- token items as the subscriber priced them, resource_cost_usd that of the
+-- others (e.g. rerank queries), total_cost_usd of all (FLOAT64, as 0.1.3), and
+-- pricing_status says whether every one of them was priced. model_calls is
+-- payload.model_calls, else the number of calls.
 -- conversation_id is payload.conversation_id, else the session_id.
 WITH turns AS (
   -- Columns spelled out rather than e.*: the BigQuery stand-in's rewriter loses a
@@ -32,26 +34,15 @@ WITH turns AS (
     e.trace_id,
     e.metadata,
     e.payload,
-    e.cost_usd,
-    e.pricing_status,
-    ARRAY_LENGTH(e.usage) AS usage_items,
-    (
-      SELECT CAST(SUM(COALESCE(u.input_tokens, 0)) AS INT64) FROM UNNEST(e.usage) AS u
-      WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-    ) AS usage_input_tokens,
-    (
-      SELECT CAST(SUM(COALESCE(u.output_tokens, 0)) AS INT64) FROM UNNEST(e.usage) AS u
-      WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-    ) AS usage_output_tokens,
-    (
-      SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u
-      WHERE u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-    ) AS usage_api_cost_usd,
-    (
-      SELECT SUM(u.cost_usd) FROM UNNEST(e.usage) AS u
-      WHERE u.input_tokens IS NULL AND u.output_tokens IS NULL
-    ) AS usage_resource_cost_usd
+    c.usage_items,
+    c.input_tokens AS usage_input_tokens,
+    c.output_tokens AS usage_output_tokens,
+    c.api_cost_usd AS usage_api_cost_usd,
+    c.resource_cost_usd AS usage_resource_cost_usd,
+    c.total_cost_usd AS usage_total_cost_usd,
+    c.pricing_status
   FROM events_deduped AS e
+  LEFT JOIN chat_turn_costs AS c ON c.turn_id = e.event_id
   WHERE e.event_type IN ('chat.turn.succeeded', 'chat.turn.failed')
 )
 SELECT
@@ -99,7 +90,7 @@ SELECT
   ) AS output_tokens,
   CAST(t.usage_api_cost_usd AS FLOAT64) AS api_cost_usd,
   CAST(t.usage_resource_cost_usd AS FLOAT64) AS resource_cost_usd,
-  CAST(t.cost_usd AS FLOAT64) AS total_cost_usd,
+  CAST(t.usage_total_cost_usd AS FLOAT64) AS total_cost_usd,
   COALESCE(t.status, IF(t.event_type = 'chat.turn.failed', 'failed', 'succeeded')) AS status,
   -- The field access, not JSON_QUERY: the BigQuery stand-in encodes TO_JSON_STRING of
   -- JSON_QUERY's result a second time, as a JSON string.
@@ -126,7 +117,7 @@ SELECT
     ROUND(SAFE_CAST(JSON_VALUE(t.payload, '$.time_to_first_token_ms') AS FLOAT64)) AS INT64
   ) AS time_to_first_token_ms,
   COALESCE(
-    SAFE_CAST(JSON_VALUE(t.payload, '$.model_calls') AS INT64), t.usage_items, 0
+    SAFE_CAST(JSON_VALUE(t.payload, '$.model_calls') AS INT64), t.usage_items
   ) AS model_calls,
   t.pricing_status
 FROM turns AS t

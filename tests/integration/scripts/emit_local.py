@@ -20,7 +20,7 @@ def main() -> None:
     for start in range(0, total, burst):
         for index in range(start, min(start + burst, total)):
             emit(T.UI_TAB_VIEWED, context=ctx, element_id=str(index))
-        time.sleep(0.1)
+        time.sleep(0.1)  # pacing: small bursts, so a reader gets in between them
     flushed = il_audit.flush_audit_writer(120).complete
     stats = il_audit.stats()
     print(json.dumps({"flushed": flushed, **stats._asdict()}))

@@ -17,6 +17,7 @@ import time
 import il_audit
 from il_audit import AuditContext, emit
 from il_audit import taxonomy as T
+from tests.support.waiting import poll  # PYTHONPATH is the repository (the tests set it)
 
 
 def say(**fields: object) -> None:
@@ -36,14 +37,12 @@ def main() -> None:
             batch = []
         pause = started + (index + 1) / per_second - time.monotonic()
         if pause > 0:
-            time.sleep(pause)
+            time.sleep(pause)  # pacing: PER_SECOND is the scenario
     if batch:
         say(ids=batch)
     say(stats=il_audit.stats()._asdict())
     flushed = il_audit.flush_audit_writer(flush_seconds).complete
-    deadline = time.monotonic() + flush_seconds
-    while il_audit.stats().drained < wait_drained and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll(lambda: il_audit.stats().drained >= wait_drained, flush_seconds, interval=0.1)
     say(flushed=flushed, stats=il_audit.stats()._asdict())
 
 

@@ -22,8 +22,9 @@ def test_off_by_default() -> None:
         usage.record_model_call(model_id="m", input_tokens=1, prompt="p", completion="c")
         assert emit_model_call_text(context=CTX, category="qa", operation="generate_content",
                                     model_id="m", prompt="p", completion="c") is None  # fmt: skip
-    assert [event.event_type for event in events] == []
-    assert len(usage.calls) == 1  # the call itself is still recorded for pricing
+    # The call itself is still recorded for pricing, as its usage event.
+    assert [event.event_type for event in events] == [T.API_USAGE_RECORDED]
+    assert len(usage.calls) == 1
 
 
 def test_on_each_call_is_one_numbered_event_tied_to_the_turn(
@@ -38,8 +39,8 @@ def test_on_each_call_is_one_numbered_event_tied_to_the_turn(
         usage.record_model_call(model_id="m", input_tokens=1, prompt="first", completion="a",
                                 temperature=0.2, finish_reason="STOP")  # fmt: skip
         usage.record_model_call(model_id="m", input_tokens=1, prompt="second")
-    first, second = events
-    assert {event.event_type for event in events} == {T.CHAT_MODEL_CALL_TEXT}
+    first, second = events.of_type(T.CHAT_MODEL_CALL_TEXT)
+    assert len(events) == 4  # and each call's usage event
     assert (first.correlation_id, first.correlation_type, first.session_id) == (
         "turn-1", "chat_turn", "conv-1"
     )  # fmt: skip
@@ -92,6 +93,6 @@ def test_on_it_stores_the_prompt_even_with_query_text_off(monkeypatch: pytest.Mo
     question = "What is my salary?"
     with capture_events() as events, chat_turn_usage(context=CTX) as usage:
         usage.record_model_call(model_id="m", input_tokens=1, prompt=f"Question: {question}")
-    [event] = events
+    [event] = events.of_type(T.CHAT_MODEL_CALL_TEXT)
     assert event.payload is not None
     assert event.payload["prompt"] == f"Question: {question}"

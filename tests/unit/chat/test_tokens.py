@@ -80,3 +80,31 @@ def test_an_embedding_response_reports_its_tokens() -> None:
     )
     assert token_counts(response) == TokenCounts(input=12, found=True)
     assert token_counts({"embeddings": [{"statistics": {"tokenCount": 3}}]}).input == 3
+
+
+def test_prompt_tokens_by_modality_reads_sdk_objects_and_rest_json() -> None:
+    """1.0.35's vertex_usage: per-modality prompt tokens from google-genai objects (an enum
+    named MODALITY_*, or its text) and from the REST JSON; names lower-cased, prefix dropped."""
+    from enum import Enum
+
+    from il_audit.vertex_usage import prompt_tokens_by_modality, vertex_api_usage_metadata
+
+    class MediaModality(Enum):
+        TEXT = "TEXT"
+        IMAGE = "IMAGE"
+
+    sdk = SimpleNamespace(
+        usage_metadata=SimpleNamespace(
+            prompt_tokens_details=[
+                SimpleNamespace(modality=MediaModality.TEXT, token_count=120),
+                SimpleNamespace(modality="MODALITY_IMAGE", token_count=258),
+                SimpleNamespace(modality="IMAGE", token_count=2),
+            ]
+        )
+    )
+    rest = {"usageMetadata": {"promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 9}]}}
+    assert prompt_tokens_by_modality(sdk) == {"text": 120, "image": 260}
+    assert vertex_api_usage_metadata(rest) == {"prompt_tokens_by_modality": {"audio": 9}}
+    for nothing in (None, {}, SimpleNamespace(prompt_tokens_details=None), "text"):
+        assert prompt_tokens_by_modality(nothing) == {}
+        assert vertex_api_usage_metadata(nothing) is None

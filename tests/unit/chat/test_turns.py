@@ -25,8 +25,9 @@ QUESTION = "Wie hoch ist das Budget für Q3?"
 
 
 def test_a_turn_carries_its_calls_totals_and_the_question_policy() -> None:
-    """The turn's id is the tracker's, its items are the recorded calls, the payload
-    has the rolled-up totals; by default the question and its SHA-256 are kept."""
+    """The turn's id is the tracker's; each recorded call was already published as a usage
+    event correlated to it, so the turn has no items, only the rolled-up totals in its
+    payload; by default the question and its SHA-256 are kept."""
     with capture_events() as events, chat_turn_usage(context=CTX) as usage:
         usage.record_model_call(model_id="gemini-2.5-flash-lite", input_tokens=900,
                                 output_tokens=120, latency_ms=640)  # fmt: skip
@@ -36,12 +37,16 @@ def test_a_turn_carries_its_calls_totals_and_the_question_policy() -> None:
             response_type="answer", latency_ms=1532.6, time_to_first_token_ms=410,
             sources_returned_count=3, workflow="qa",
         )  # fmt: skip
-    [event] = events
+    *calls, event = events
     assert turn_id == usage.turn_id == event.event_id
     assert event.event_type == T.CHAT_TURN_SUCCEEDED
     assert (event.status, event.session_id, event.app_version) == ("succeeded", "conv-7", "2.4.0")
-    assert [item.model_id for item in event.usage] == ["gemini-2.5-flash-lite",
-                                                       "gemini-embedding-001"]  # fmt: skip
+    assert event.usage == []
+    assert [(call.event_type, call.correlation_id, call.correlation_type) for call in calls] == [
+        (T.API_USAGE_RECORDED, turn_id, "chat_turn")
+    ] * 2
+    assert [call.usage[0].model_id for call in calls] == ["gemini-2.5-flash-lite",
+                                                          "gemini-embedding-001"]  # fmt: skip
     assert event.payload == {
         "question": QUESTION,
         "question_length": len(QUESTION),
@@ -141,11 +146,14 @@ def test_the_seed_1_0_keywords_are_accepted() -> None:
 
 
 def test_a_tracker_of_another_turn_is_not_borrowed() -> None:
-    """An explicit turn_id that is not the bound tracker's gets none of its calls."""
+    """An explicit turn_id that is not the bound tracker's gets none of its totals; the
+    tracker's call stays correlated to its own turn."""
     with capture_events() as events, chat_turn_usage("turn-a", CTX) as usage:
         usage.record_embedding(input_tokens=5)
         emit_chat_turn(turn_id="turn-b", question="q")
-    assert (events[0].event_id, events[0].usage) == ("turn-b", [])
+    call, turn = events
+    assert (turn.event_id, "input_tokens" in (turn.payload or {})) == ("turn-b", False)
+    assert call.correlation_id == "turn-a"
 
 
 def test_sessions_start_and_end_with_turn_counts() -> None:
@@ -205,18 +213,21 @@ def test_the_seed_conversation_names_and_explicit_keywords() -> None:
         emit_chat_turn(session_id="conv-1", question="q", llm_model="my-router")
         emit_chat_session(context=CTX, session_id="conv-2")
         emit_chat_session(context=CTX, conversation_id="conv-3", started=False)
-    turn, *sessions = events
+    _call, turn, *sessions = events
     assert (turn.session_id, (turn.payload or {})["llm_model"]) == ("conv-1", "my-router")
     assert [event.session_id for event in sessions] == ["conv-2", "conv-3"]
 
 
 def test_a_tracker_passed_as_usage_needs_no_binding() -> None:
-    """usage= gives the turn that tracker's id and calls, outside any with block."""
+    """usage= gives the turn that tracker's id, totals and context, outside any with block."""
     tracker = ChatTurnUsage("turn-5", CTX)
     tracker.record_embedding(input_tokens=3)
     with capture_events() as events:
         emit_chat_turn(usage=tracker, question="q")
-    assert (events[0].event_id, len(events[0].usage), events[0].actor_uid) == ("turn-5", 1, "u-1")
+    [turn] = events
+    assert (turn.event_id, (turn.payload or {})["input_tokens"], turn.actor_uid) == (
+        "turn-5", 3, "u-1"
+    )  # fmt: skip
 
 
 def test_our_latency_keyword_wins_over_the_seed_alias() -> None:

@@ -13,6 +13,8 @@ from click.testing import CliRunner, Result
 from il_audit.cli import cli
 from il_audit.operations.function_bundle import ENTRY_POINT, MARKER
 
+pytestmark = pytest.mark.subprocess  # every bundle builds the wheel with pip
+
 
 def bundle(*args: str) -> Result:
     return CliRunner().invoke(cli, ["function", "bundle", *args])

@@ -27,6 +27,7 @@ from il_audit.publisher import (
 )
 from il_audit.schemas import taxonomy as T
 from tests.support.factories import make_settings
+from tests.support.waiting import wait_until
 
 CTX = AuditContext(app="ingest", actor_uid="u-1")
 
@@ -133,9 +134,7 @@ def test_partial_message_is_sent_after_max_latency_without_flush() -> None:
     """A message that never fills is published once it has lingered max_latency."""
     publisher = make_publisher(max_latency_ms=50)
     publisher.emit(T.AUTH_LOGOUT, context=CTX)
-    transport_ready = time.monotonic() + 5
-    while time.monotonic() < transport_ready and publisher.stats().published == 0:
-        time.sleep(0.01)
+    wait_until(lambda: publisher.stats().published > 0, 5, "the lingering message", interval=0.01)
     assert publisher.stats().published == 1
     publisher.shutdown(1)
 
@@ -233,8 +232,7 @@ def test_strict_mode_raises_when_full() -> None:
         make_settings(write_queue_max_size=1), transport=StuckTransport(), strict=True
     )
     publisher.emit(T.AUTH_LOGOUT, context=CTX)  # held by the stuck transport
-    while publisher.stats().pending < 1:
-        time.sleep(0.01)
+    wait_until(lambda: publisher.stats().pending >= 1, 5, "the event to be held", interval=0.01)
     with pytest.raises(QueueFullError):
         publisher.emit(T.AUTH_LOGOUT, context=CTX)
     publisher.shutdown(0)

@@ -67,7 +67,7 @@ def test_asyncio_tasks_keep_their_own_context() -> None:
 
     async def task(name: str) -> str | None:
         with audit_context(AuditContext(app=name)):
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # the behaviour under test: the tasks interleave here
             context = current_context()
             return context.app if context else None
 

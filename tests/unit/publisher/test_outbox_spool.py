@@ -21,6 +21,7 @@ from il_audit.publisher import AuditContext, AuditPublisher, MemoryTransport, _s
 from il_audit.publisher._spool import Spool
 from il_audit.schemas import taxonomy as T
 from tests.support.factories import make_settings
+from tests.support.waiting import wait_until
 
 CTX = AuditContext(app="spool")
 
@@ -96,7 +97,7 @@ def emit_steadily(publisher: AuditPublisher, count: int, per_second: float) -> l
         event_id = publisher.emit(T.AUTH_LOGOUT, context=CTX)
         assert event_id is not None
         ids.append(event_id)
-        time.sleep(1 / per_second)
+        time.sleep(1 / per_second)  # pacing: the producer's rate is the scenario
     return ids
 
 
@@ -124,9 +125,7 @@ def test_an_unanswered_publish_counts_as_an_outage(
     publisher = make()
     transport.stuck = True
     ids = emit_steadily(publisher, 200, per_second=2000)
-    deadline = time.monotonic() + 10
-    while publisher.stats().spooled < 200 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: publisher.stats().spooled >= 200, 10, "200 spooled events", interval=0.05)
     assert publisher.stats().spooled == 200
     assert publisher.stats().pending == 0
     transport.stuck = False
@@ -147,7 +146,7 @@ def test_a_full_spool_drops_and_counts_exactly(
     padding = "p" * 2000
     for _ in range(1000):
         publisher.emit(T.AUTH_LOGOUT, context=CTX, note=padding)
-        time.sleep(0.0005)
+        time.sleep(0.0005)  # pacing: slower than the worker spools, so only the spool drops
     publisher.shutdown(2)
     stats = publisher.stats()
     on_disk = spooled_event_ids(tmp_path / "spool")
@@ -181,10 +180,14 @@ def test_a_new_publisher_adopts_and_delivers_a_dead_ones_spool(
     transport.clear()
     second = make()
     assert second.flush(10).complete  # nothing of its own
-    deadline = time.monotonic() + 10
-    while len(set(transport.event_ids())) < 300 and time.monotonic() < deadline:
+
+    def drained() -> bool:
+        if len(set(transport.event_ids())) >= 300:
+            return True
         second.emit(T.AUTH_LOGOUT, context=CTX)  # keep the worker going
-        time.sleep(0.05)
+        return False
+
+    wait_until(drained, 10, "the dead publisher's 300 events", interval=0.05)
     delivered = set(transport.event_ids())
     assert set(ids) <= delivered
     assert second.stats().drained >= 300

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from il_audit.schemas import ENVELOPE_FIELDS
@@ -108,6 +108,9 @@ def test_mixed_lines_are_each_a_row_or_a_reject(parts: list[bytes]) -> None:
 def test_a_gzip_body_gives_what_its_ndjson_gives(parts: list[bytes]) -> None:
     """Compression is invisible to the core: same rows, same rejects, same line indices."""
     data = b"\n".join(parts)
+    # A body that starts with the gzip magic is read as gzip (by design: the magic bytes
+    # decide, never the attribute), so its plain form is not NDJSON to compare with.
+    assume(not data.startswith(GZIP_MAGIC))
     plain = process_message(data, MessageMeta("m"), seed_catalog(), NOW)
     packed = process_message(compress_body(data), MessageMeta("m"), seed_catalog(), NOW)
     assert packed.rows == plain.rows

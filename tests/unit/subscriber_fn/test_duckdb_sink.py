@@ -118,10 +118,11 @@ def test_types_of_nested_columns() -> None:
 def _hold_write_lock(path: str, seconds: float, ready: multiprocessing.synchronize.Event) -> None:
     connection = duckdb.connect(path)
     ready.set()
-    time.sleep(seconds)
+    time.sleep(seconds)  # the behaviour under test: another process holds the file a while
     connection.close()
 
 
+@pytest.mark.subprocess
 def test_waits_for_another_process_holding_the_file(sink: DuckDBSink) -> None:
     """A write retries while another process holds the file, then succeeds."""
     ready = multiprocessing.get_context("spawn").Event()
@@ -136,6 +137,7 @@ def test_waits_for_another_process_holding_the_file(sink: DuckDBSink) -> None:
     holder.join(10)
 
 
+@pytest.mark.subprocess
 def test_gives_up_as_transient_when_the_lock_is_held_too_long(sink: DuckDBSink) -> None:
     """Past its lock timeout the sink raises SinkUnavailableError (retry the message)."""
     ready = multiprocessing.get_context("spawn").Event()

@@ -72,10 +72,11 @@ def test_transient_pipeline_errors_are_retried_by_the_publisher() -> None:
 def _hold(path: str, seconds: float, ready: Any) -> None:
     connection = duckdb.connect(path)
     ready.set()
-    time.sleep(seconds)
+    time.sleep(seconds)  # the behaviour under test: another process holds the file a while
     connection.close()
 
 
+@pytest.mark.subprocess
 def test_a_locked_file_delays_but_loses_nothing(tmp_path: Path) -> None:
     """While another process holds the file, events wait and are written afterwards."""
     database = tmp_path / "locked.duckdb"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +30,14 @@ def recorded(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A functions-framework test client serving handle_pubsub into a DuckDB file."""
     monkeypatch.setenv("IL_AUDIT_SINK", "duckdb")
     monkeypatch.setenv("IL_AUDIT_DUCKDB_PATH", str(tmp_path / "fn.duckdb"))
-    pipeline.reset_default_pipeline()
     app = functions_framework.create_app(
         target="handle_pubsub", source=str(MAIN), signature_type="cloudevent"
     )
-    yield app.test_client()
-    pipeline.reset_default_pipeline()
+    return app.test_client()
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:

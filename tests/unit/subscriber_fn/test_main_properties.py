@@ -8,7 +8,6 @@ escaping would become a 500 and loop the message through redeliveries.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +45,11 @@ event_data = (
 
 
 @pytest.fixture
-def duckdb_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def duckdb_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default pipeline writing a DuckDB file (set up once; hypothesis reuses it)."""
     monkeypatch.setenv("IL_AUDIT_SINK", "duckdb")
     monkeypatch.setenv("IL_AUDIT_DUCKDB_PATH", str(tmp_path / "fn.duckdb"))
-    pipeline.reset_default_pipeline()
     assert pipeline.default_pipeline().sink.name == "duckdb"
-    yield
-    pipeline.reset_default_pipeline()
 
 
 @settings(

@@ -30,6 +30,7 @@ from il_audit.subscriber_fn.pull_worker import (
 )
 from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink
 from tests.support.factories import envelope_line
+from tests.support.waiting import wait_until
 from tests.unit.subscriber_fn.test_pipeline import count, make_pipeline
 
 SUBSCRIPTION = "projects/p/subscriptions/s"
@@ -216,11 +217,9 @@ def test_health_endpoint_reports_readiness_and_liveness(make_worker: Any) -> Non
         assert _get(f"{base}/nope")[0] == 404
         sink.gate.clear()  # the next write hangs
         worker.on_message(events(1, "m-1"))
-        time.sleep(1.0)
-        assert _get(f"{base}/livez")[0] == 503
+        wait_until(lambda: _get(f"{base}/livez")[0] == 503, 5, "/livez to see the stuck write")
         sink.gate.set()
-        time.sleep(0.6)
-        assert _get(f"{base}/livez")[0] == 200
+        wait_until(lambda: _get(f"{base}/livez")[0] == 200, 5, "/livez to recover")
         worker.stop(timeout=10)
         assert _get(f"{base}/readyz")[0] == 503
     finally:

@@ -21,7 +21,7 @@ from tests.support.beacon import (
     item,
     require_test_login,
 )
-from tests.support.stack import wait_until
+from tests.support.waiting import wait_until
 
 HOSTILE = (
     '{"events":[{"event_type":"ui.tab.viewed","metadata":{"x":['

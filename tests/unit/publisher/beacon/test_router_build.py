@@ -7,8 +7,11 @@ from fastapi import Request
 
 from il_audit.beacon_router import create_beacon_router
 from il_audit.publisher.beacon import BeaconConfigError
+from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy
-from tests.support.beacon import actor_from_header
+from tests.support.beacon import actor_from_header, beacon_client, item
+
+BEACON = "/api/audit/beacon"
 
 
 def _deny(_request: Request) -> None:
@@ -37,10 +40,15 @@ def test_allow_anonymous_builds_without_hook() -> None:
 
 
 def test_anonymous_event_types_build_without_hook() -> None:
-    """Naming the anonymous (pre-login) types is enough to build without a hook."""
-    create_beacon_router(
-        app_name="web", get_context=actor_from_header, anonymous_event_types=["ui.tab.viewed"]
-    )
+    """Naming the anonymous (pre-login) types is enough to build without a hook: the router
+    takes those types from anyone and asks for a login for the others."""
+    client = beacon_client(anonymous_event_types=["ui.tab.viewed"])
+    with capture_events() as events:
+        named = client.post(BEACON, json={"events": [item(event_type="ui.tab.viewed")]})
+        other = client.post(BEACON, json={"events": [item(event_type="ui.element.clicked")]})
+    assert named.json() == {"status": "ok", "accepted": 1}
+    assert other.status_code == 401
+    assert events.event_types == ["ui.tab.viewed"]
 
 
 def test_hook_and_allow_anonymous_together_are_refused() -> None:
@@ -62,11 +70,15 @@ def test_anonymous_types_must_be_beacon_types() -> None:
 
 
 def test_registered_host_beacon_type_may_be_anonymous() -> None:
-    """A host beacon type registered before building can be named anonymous."""
+    """A host beacon type registered before building can be named anonymous, and is then
+    accepted without a login."""
     taxonomy.register_beacon_types("ui.signup.viewed")
-    create_beacon_router(
-        app_name="web", get_context=actor_from_header, anonymous_event_types=["ui.signup.viewed"]
-    )
+    client = beacon_client(anonymous_event_types=["ui.signup.viewed"])
+    with capture_events() as events:
+        response = client.post(BEACON, json={"events": [item(event_type="ui.signup.viewed")]})
+    assert response.json() == {"status": "ok", "accepted": 1}
+    assert events.event_types == ["ui.signup.viewed"]
+    assert events[0].actor_uid is None
 
 
 @pytest.mark.parametrize("origin", ["*", "https://app.example.com/path", "app.example.com", ""])
@@ -115,6 +127,7 @@ def test_seed_module_paths_are_importable() -> None:
     assert BeaconRequest(events=[BeaconEventItem()]).events[0].event_type == "ui.tab.viewed"
 
 
+@pytest.mark.subprocess
 def test_beacon_package_works_without_fastapi() -> None:
     """Without FastAPI, schedule_beacon_rows imports and the router names the extra to install."""
     import subprocess
