@@ -15,6 +15,11 @@ See docs/chat-integration.md. The seed's 1.0 names (``bind_chat_turn_usage``,
 
 from il_audit.chat.calls import ModelCall
 from il_audit.chat.model_call_text import MODEL_CALL_TEXT_MAX_BYTES, emit_model_call_text
+from il_audit.chat.retrieval import (
+    emit_retrieval_candidates,
+    emit_retrieval_chunks,
+    emit_retrieval_pass,
+)
 from il_audit.chat.tokens import TokenCounts, token_counts
 from il_audit.chat.turns import emit_chat_session, emit_chat_turn, message_counts_from_history
 from il_audit.chat.usage import (
@@ -42,6 +47,9 @@ __all__ = [
     "emit_chat_session",
     "emit_chat_turn",
     "emit_model_call_text",
+    "emit_retrieval_candidates",
+    "emit_retrieval_chunks",
+    "emit_retrieval_pass",
     "get_active_chat_turn_usage",
     "message_counts_from_history",
     "token_counts",

@@ -33,6 +33,7 @@ from typing import Any, Final
 
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.chat.calls import ModelCall, latency_or_none, merged, tier_or_standard
+from il_audit.chat.retrieval import RetrievalRecorder
 from il_audit.chat.tokens import token_counts
 from il_audit.publisher import new_event_id
 from il_audit.publisher.context import AuditContext
@@ -51,7 +52,7 @@ _LATE: Final = (
 _late_log = RateLimitedLog(logging.getLogger(__name__), 10.0)
 
 
-class ChatTurnUsage:
+class ChatTurnUsage(RetrievalRecorder):
     """The calls of one chat turn and its retrieval facts, safe to record from many threads."""
 
     def __init__(
