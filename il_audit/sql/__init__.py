@@ -52,6 +52,9 @@ VIEW_NAMES: Final = (
     "pipeline_health",
     "model_call_text",
     "llm_cost_by_model_tier",
+    "retrieval_candidates",
+    "retrieval_chunks",
+    "retrieval_passes",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
 )
