@@ -77,6 +77,7 @@ bench: setup-bench
 	$(PY) benchmarks/pull_bench.py --write
 	$(PY) benchmarks/profile_bench.py --write
 	$(PY) benchmarks/soak.py --write
+	$(PY) benchmarks/retrieval_bench.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
 # changing the row models or il_audit/sql, and docs/settings.md with the README's settings

@@ -115,3 +115,18 @@ def test_soak_stores_every_event_once(pubsub_emulator_host: str) -> None:
     )
     assert int(emitted.replace(",", "")) > 0
     assert (stored_once, lost, duplicates, strangers, drops) == (emitted, "0", "0", "0", "0")
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_retrieval_benchmark_runs() -> None:
+    """The retrieval benchmark prints a turn's caller time for its three variants (it checks
+    itself that every event of the measured turns was published, and none with the gate off)."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "retrieval_bench.py"), "--quick"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "**Caller-thread time of one turn's retrieval logging**" in result.stdout
+    for label in ("retrieval logging on", "the same 71 events", "`IL_AUDIT_STORE_RETRIEVAL"):
+        assert len(numbers_in_rows(result.stdout, label)) >= 3

@@ -20,6 +20,11 @@ from il_audit.chat.helpers import safe_call
 from il_audit.chat.model_call_text import MODEL_CALL_TEXT_MAX_BYTES, emit_model_call_text
 from il_audit.chat.out_of_scope import emit_out_of_scope_query
 from il_audit.chat.query_turn import record_chat_query_turn
+from il_audit.chat.retrieval import (
+    emit_retrieval_candidates,
+    emit_retrieval_chunks,
+    emit_retrieval_pass,
+)
 from il_audit.chat.token_mapping import resolve_chat_api_usage_fields
 from il_audit.chat.tokens import (
     TokenCounts,
@@ -55,6 +60,9 @@ __all__ = [
     "emit_model_call_text",
     "emit_out_of_scope_query",
     "estimate_turn_api_cost_usd",
+    "emit_retrieval_candidates",
+    "emit_retrieval_chunks",
+    "emit_retrieval_pass",
     "get_active_chat_turn_usage",
     "message_counts_from_history",
     "prompt_tokens_by_modality",

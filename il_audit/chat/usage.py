@@ -30,6 +30,7 @@ from il_audit.chat.calls import (
     publish_call,
     tier_or_standard,
 )
+from il_audit.chat.retrieval import RetrievalRecorder
 from il_audit.chat.token_mapping import resolve_chat_api_usage_fields
 from il_audit.chat.tokens import prompt_tokens_by_modality, token_counts
 from il_audit.publisher import new_event_id
@@ -44,7 +45,7 @@ RECORDS_PER_RERANK_QUERY: Final = 100
 """The ranking API bills per query of up to 100 records."""
 
 
-class ChatTurnUsage:
+class ChatTurnUsage(RetrievalRecorder):
     """The calls of one chat turn and its retrieval facts, safe to record from many threads."""
 
     def __init__(

@@ -74,6 +74,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     # chat
     "store_query_text": ("IL_AUDIT_STORE_QUERY_TEXT",),
     "store_model_call_text": ("IL_AUDIT_STORE_MODEL_CALL_TEXT",),
+    "store_retrieval_candidates": ("IL_AUDIT_STORE_RETRIEVAL_CANDIDATES",),
     # beacon
     "beacon_window_seconds": ("IL_BEACON_WINDOW_SECONDS",),
     "beacon_max_requests_per_window": ("IL_BEACON_MAX_REQUESTS_PER_WINDOW",),

@@ -348,6 +348,10 @@ class ChatSettings(Section):
     store_model_call_text: bool = Field(
         description="Record prompt and completion text of model calls (`chat.model_call.text`)."
     )
+    store_retrieval_candidates: bool = Field(
+        description="Record a turn's retrieval: one event per candidate and per chunk, and "
+        "each search pass's settings (`chat.retrieval.*`); chunk text is never stored."
+    )
 
 
 class BeaconLimits(Section):

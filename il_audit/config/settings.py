@@ -157,6 +157,7 @@ class AuditSettings(BaseModel):
     hash_key: ClassVar[Flat[SecretStr | None]] = Flat()
     store_query_text: ClassVar[Flat[bool]] = Flat()
     store_model_call_text: ClassVar[Flat[bool]] = Flat()
+    store_retrieval_candidates: ClassVar[Flat[bool]] = Flat()
 
     # ----- 0.1.3's attribute names (il_audit.config.audit_settings.AuditSettings) -----
     bq_dataset: ClassVar[Flat[str]] = Flat("dataset")

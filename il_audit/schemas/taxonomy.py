@@ -106,6 +106,12 @@ CHAT_OUT_OF_SCOPE = "chat.out_of_scope"
 # --- Added by il-audit (the seed's 1.0 wrote these rows without an event type) --
 CHAT_MODEL_CALL_TEXT = "chat.model_call.text"
 """Prompt and completion of one model call; opt-in (IL_AUDIT_STORE_MODEL_CALL_TEXT)."""
+CHAT_RETRIEVAL_CANDIDATE = "chat.retrieval.candidate"
+"""One candidate document of a turn's retrieval at one stage (1.0.35's retrieval_candidates row)."""
+CHAT_RETRIEVAL_CHUNK = "chat.retrieval.chunk"
+"""One retrieved chunk of a turn at one stage (1.0.35's retrieval_chunks row); no chunk text."""
+CHAT_RETRIEVAL_PASS = "chat.retrieval.pass"  # noqa: S105 - an event type, not a password
+"""The settings of one search pass of a turn (1.0.35's retrieval_passes row)."""
 
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {

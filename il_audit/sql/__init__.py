@@ -53,6 +53,9 @@ VIEW_NAMES: Final = (
     "model_call_text",
     "llm_cost_by_model_tier",
     "out_of_scope_queries",
+    "retrieval_candidates",
+    "retrieval_chunks",
+    "retrieval_passes",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
 )

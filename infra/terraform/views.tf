@@ -237,6 +237,60 @@ resource "google_bigquery_table" "view_out_of_scope_queries" {
   ]
 }
 
+resource "google_bigquery_table" "view_retrieval_candidates" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "retrieval_candidates"
+  description         = "Which documents did a chat turn's retrieval consider, at which stage and rank? One row per chat.retrieval.candidate event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_candidates columns, names, order and types. candidate_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn'); the other fields are read from payload."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/retrieval_candidates.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_retrieval_chunks" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "retrieval_chunks"
+  description         = "Which passages did a chat turn's retrieval find, at which stage, rank and score? One row per chat.retrieval.chunk event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_chunks columns, names, order and types. The chunk's text is never stored: chunk_text_sha256 is its SHA-256. chunk_row_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn'); the other fields are read from payload."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/retrieval_chunks.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_retrieval_passes" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "retrieval_passes"
+  description         = "With which settings did each search pass of a chat turn run? One row per chat.retrieval.pass event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_passes columns, names, order and types. settings_json is the settings as the app passed them (query-like keys left out when IL_AUDIT_STORE_QUERY_TEXT is off). pass_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn')."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/retrieval_passes.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_seed_envelope" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id

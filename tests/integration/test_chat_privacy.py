@@ -1,5 +1,9 @@
 """IL_AUDIT_STORE_QUERY_TEXT=false end to end: the question is nowhere, checked three ways.
 
+The retrieval query and chunk text neither: the turn also records its retrieval
+(a search pass whose settings carry the query, a candidate that carries it, a
+chunk that carries its text), and only the chunk text's SHA-256 may be stored.
+
 A chat app (this process) publishes turns to the Pub/Sub emulator; the real
 function (functions-framework, a child process) stores them in DuckDB and
 republishes the one invalid event to the dead-letter topic. The question must
@@ -42,8 +46,9 @@ from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
 QUESTION = "Which bonus does Zyxwvut-4821 get after the März restructuring?"
-FRAGMENTS = (QUESTION, "Zyxwvut-4821", "restructuring")
-"""The question, and pieces of it that a partial leak would show."""
+CHUNK_TEXT = "Vertraulich: Qwerty-7734 erhält nach der Umstrukturierung 12 % Bonus."
+FRAGMENTS = (QUESTION, "Zyxwvut-4821", "restructuring", CHUNK_TEXT, "Qwerty-7734")
+"""The question and a retrieved chunk's text, and pieces of them that a partial leak would show."""
 
 
 @pytest.fixture
@@ -87,6 +92,16 @@ def test_the_question_is_nowhere_with_query_text_off(
         emit_chat_session(context=ctx, conversation_session_id="conv-1")
         with chat_turn_usage(context=ctx, conversation_session_id="conv-1") as usage:
             usage.record_retrieval(retrieval_hit_count=3, retrieval_query=QUESTION)
+            search_pass = usage.next_retrieval_search_pass()
+            usage.record_retrieval_pass(
+                search_pass=search_pass, settings={"top_k": 50, "retrieval_query": QUESTION}
+            )
+            usage.record_retrieval_candidates(
+                search_pass=search_pass, stage="final", candidates=[{"rank": 1, "query": QUESTION}]
+            )
+            usage.record_retrieval_chunks(search_pass=search_pass, stage="final",
+                                          chunks=[{"rank": 1, "text": CHUNK_TEXT,
+                                                   "query": QUESTION}])  # fmt: skip
             # Prompt text is opt-in and off: the call is recorded, its text is not.
             usage.record_model_call(model_id="gemini-2.5-flash-lite", input_tokens=40,
                                     output_tokens=9, prompt=f"Answer: {QUESTION}",
@@ -110,9 +125,11 @@ def test_the_question_is_nowhere_with_query_text_off(
 
     def stored() -> bool:
         turns = stack.count("SELECT count(*) FROM events WHERE event_type LIKE 'chat.turn.%'")
-        return turns == 3 and stack.count("SELECT count(*) FROM dead_letters") == 1
+        found = stack.count("SELECT count(*) FROM events WHERE event_type LIKE 'chat.retrieval.%'")
+        dead = stack.count("SELECT count(*) FROM dead_letters")
+        return (turns, found, dead) == (3, 3, 1)
 
-    wait_until(stored, 60, "3 turns and 1 dead letter in DuckDB")
+    wait_until(stored, 60, "3 turns, 3 retrieval events and 1 dead letter in DuckDB")
 
     # 1. Every column of every table and view, cast to text.
     with duckdb.connect(str(stack.database), read_only=True) as connection:
@@ -140,17 +157,26 @@ def test_the_question_is_nowhere_with_query_text_off(
     )
     assert hashed == [(digest, len(QUESTION))] * 3
     assert stack.count(f"SELECT count(*) FROM dead_letters WHERE raw_line LIKE '%{digest}%'") == 1
+    # The retrieval rows made it, with the chunk text's hash and the settings without the query.
+    chunk_digest = hashlib.sha256(CHUNK_TEXT.encode()).hexdigest()
+    assert duck.read(stack.database, "SELECT chunk_text_sha256 FROM retrieval_chunks") == [
+        (chunk_digest,)
+    ]
+    assert duck.read(stack.database, "SELECT settings_json FROM retrieval_passes") == [
+        ('{"top_k": 50}',)
+    ]
+    assert stack.count("SELECT count(*) FROM retrieval_candidates WHERE rank = 1") == 1
 
     # 2. The bytes of every message on both topics.
-    # Seven events (a session, a call, three turns, an out-of-scope query and the invalid
-    # turn), one dead letter.
-    messages = pull_messages(events_tap, expect_events=7) + pull_messages(dead_tap, expect_events=1)
-    assert sum(message.event_count for message in messages) == 8
+    # Ten events (a session, a call, three retrieval events, three turns, an
+    # out-of-scope query and the invalid turn), one dead letter.
+    messages = pull_messages(events_tap, expect_events=10) + pull_messages(dead_tap, expect_events=1)
+    assert sum(message.event_count for message in messages) == 11
     for message in messages:
         wire = message.body + repr(message.attributes).encode()  # inflated: gzip hides text
         assert not [f for f in FRAGMENTS if f.encode() in wire], "the question is on the wire"
         assert any(marker in wire for marker in (b"question_sha256", b"chat.session",
-                                                 b"cost.api.usage"))  # fmt: skip
+                                                 b"cost.api.usage", b"chat.retrieval"))  # fmt: skip
 
     # 3. Every log line, here and in the function.
     assert caplog.records, "nothing logged: the check below would prove nothing"

@@ -33,6 +33,10 @@ TABLE_COST_RATES: Final = "cost_rates"
 TABLE_CHAT_SESSIONS: Final = "chat_sessions"
 TABLE_CHAT_TURNS: Final = "chat_turns"
 TABLE_OUT_OF_SCOPE_QUERIES: Final = "out_of_scope_queries"
+# 1.0.35's retrieval tables: views here (il_audit/sql), over chat.retrieval.* events.
+TABLE_RETRIEVAL_CANDIDATES: Final = "retrieval_candidates"
+TABLE_RETRIEVAL_CHUNKS: Final = "retrieval_chunks"
+TABLE_RETRIEVAL_PASSES: Final = "retrieval_passes"
 
 
 def _schema(name: str) -> Callable[[], list[Any]]:

@@ -32,8 +32,11 @@ SEED_1_0_TYPES = {
     "ui.tour.started", "ui.tour.step.viewed", "ui.tour.completed", "ui.tour.deferred",
     "ui.tour.paused", "chat.visit.started", "chat.visit.ended", "chat.out_of_scope",
 }  # fmt: skip
-OUR_TYPES = {"chat.model_call.text"}
-"""Types il-audit added (the seed's 1.0 wrote model-call text rows without one)."""
+OUR_TYPES = {
+    "chat.model_call.text", "chat.retrieval.candidate", "chat.retrieval.chunk",
+    "chat.retrieval.pass",
+}  # fmt: skip
+"""Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one)."""
 
 
 def test_every_design_type_is_built_in() -> None:
