@@ -106,6 +106,8 @@ CHAT_OUT_OF_SCOPE = "chat.out_of_scope"
 # --- Added by il-audit (the seed's 1.0 wrote these rows without an event type) --
 CHAT_MODEL_CALL_TEXT = "chat.model_call.text"
 """Prompt and completion of one model call; opt-in (IL_AUDIT_STORE_MODEL_CALL_TEXT)."""
+CHAT_MODEL_CALL_TEXT_PART = "chat.model_call.text.part"
+"""One part of a model call's text too long for its event (``text_id``, ``part_index``)."""
 
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {

@@ -32,7 +32,7 @@ SEED_1_0_TYPES = {
     "ui.tour.started", "ui.tour.step.viewed", "ui.tour.completed", "ui.tour.deferred",
     "ui.tour.paused", "chat.visit.started", "chat.visit.ended", "chat.out_of_scope",
 }  # fmt: skip
-OUR_TYPES = {"chat.model_call.text"}
+OUR_TYPES = {"chat.model_call.text", "chat.model_call.text.part"}
 """Types il-audit added (the seed's 1.0 wrote model-call text rows without one)."""
 
 
