@@ -1,15 +1,15 @@
 """Model-call text up to 10 MiB: split into parts by the publisher, joined by model_call_text.
 
 The texts are emitted through the publisher (its real encoder and packing; the
-transport keeps the messages in memory), and every published message goes
-through the subscriber's pipeline (``build_pipeline``, as the embedded mode and
-the function run it) into an embedded DuckDB file and into the BigQuery
-stand-in (Storage Write API). The view then reads each text back whole, on
-both engines, however its characters grow in JSON: ASCII (escapes included),
-control characters (six bytes each) and 4-byte emoji. A part that never
-arrived shows as a truncated text, and a part delivered twice counts once.
-Texts are compared by length, SHA-256 and their ends, so a wrong order or a
-doubled part shows.
+transport keeps the messages in memory). Every published message then goes
+through the embedded transport (``IL_AUDIT_TRANSPORT=local``) into a DuckDB
+file, and through the function's pipeline (``build_pipeline``, in batches as
+the pull worker runs it) into the BigQuery stand-in (Storage Write API). The
+view then reads each text back whole, on both engines, however its characters
+grow in JSON: ASCII (escapes included), control characters (six bytes each)
+and 4-byte emoji. A part that never arrived shows as a truncated text, and a
+part delivered twice counts once. Texts are compared by length, SHA-256 and
+their ends, so a wrong order or a doubled part shows.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from il_audit.schemas.envelope import MAX_ENVELOPE_BYTES
 from il_audit.schemas.wire import ATTR_COUNT, message_body, split_lines
 from il_audit.sql import for_duckdb
 from il_audit.subscriber_fn.core import MessageMeta
+from il_audit.subscriber_fn.embedded import LocalTransport
 from il_audit.subscriber_fn.pipeline import BatchMessage, Pipeline, build_pipeline
 from tests.integration.test_analytics_views import MODEL_CALL_TEXT_COLUMNS
 from tests.support.bigquery_standin import BigQueryStandIn
@@ -175,8 +176,8 @@ def published() -> Published:
 
 
 def load(pipeline: Pipeline, published: Published) -> None:
-    """Every message through the pipeline, in batches as the pull worker hands them over
-    (one events write per batch: the stand-in snapshots a table on every write)."""
+    """Every message through the function's pipeline, in batches as the pull worker hands
+    them over (one events write per batch: the stand-in snapshots a table on every write)."""
     pipeline.clock = lambda: WHEN  # type: ignore[method-assign]
     batch = [
         BatchMessage(data, attributes, MessageMeta(message_id=f"m-{index}", publish_time=WHEN))
@@ -263,9 +264,15 @@ class BigQuery:
 
 @pytest.fixture(scope="module")
 def duckdb_engine(published: Published, tmp_path_factory: pytest.TempPathFactory) -> DuckDB:
+    """The messages through the embedded transport (what ``IL_AUDIT_TRANSPORT=local`` runs),
+    one at a time, into a DuckDB file."""
     path = tmp_path_factory.mktemp("parts") / "il_audit.duckdb"
-    load(build_pipeline(make_settings(sink="duckdb", duckdb_path=str(path)), with_topic=False),
-         published)  # fmt: skip
+    transport = LocalTransport(make_settings(duckdb_path=str(path)))
+    try:
+        for data, attributes in published.messages:
+            assert transport.publish(data, attributes).result(timeout=60)
+    finally:
+        transport.close(None)
     return DuckDB(path)
 
 
