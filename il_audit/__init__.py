@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         shutdown,
         stats,
     )
+    from il_audit.publisher.audit_json import audit_json_default, dumps_audit_json
     from il_audit.publisher.beacon import schedule_beacon_rows
     from il_audit.publisher.builders import register_builder
     from il_audit.publisher.job_context import (
@@ -125,6 +126,8 @@ _LAZY: dict[str, str] = {
     "AuditError": "il_audit.errors",
     "AuditSettings": "il_audit.config.settings",
     "audit_context": "il_audit.publisher",
+    "audit_json_default": "il_audit.publisher.audit_json",
+    "dumps_audit_json": "il_audit.publisher.audit_json",
     "emit": "il_audit.publisher",
     "emit_api_usage": "il_audit.publisher",
     "emit_batch": "il_audit.publisher",
@@ -157,12 +160,14 @@ __all__ = [
     "__version__",
     "active_turn_usage",
     "audit_context",
+    "audit_json_default",
     "bind_chat_turn_usage",
     "bind_job_audit_context",
     "chat_turn_usage",
     "clear_chat_turn_usage",
     "clear_job_audit_context",
     "default_pricing_tier_for",
+    "dumps_audit_json",
     "emit",
     "emit_api_usage",
     "emit_batch",

@@ -225,6 +225,7 @@ SEED_PATHS = frozenset(
         "il_audit.beacon_router",
         "il_audit.beacon_schemas",
         "il_audit.builders",
+        "il_audit.builders.chat_builder",
         "il_audit.builders.envelope_builder",
         "il_audit.context",
         "il_audit.emit",

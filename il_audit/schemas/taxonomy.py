@@ -112,6 +112,8 @@ CHAT_RETRIEVAL_CHUNK = "chat.retrieval.chunk"
 """One retrieved chunk of a turn at one stage (1.0.35's retrieval_chunks row); no chunk text."""
 CHAT_RETRIEVAL_PASS = "chat.retrieval.pass"  # noqa: S105 - an event type, not a password
 """The settings of one search pass of a turn (1.0.35's retrieval_passes row)."""
+CHAT_MODEL_CALL_TEXT_PART = "chat.model_call.text.part"
+"""One part of a model call's text too long for its event (``text_id``, ``part_index``)."""
 
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {

@@ -170,7 +170,8 @@ def test_the_question_is_nowhere_with_query_text_off(
     # 2. The bytes of every message on both topics.
     # Ten events (a session, a call, three retrieval events, three turns, an
     # out-of-scope query and the invalid turn), one dead letter.
-    messages = pull_messages(events_tap, expect_events=10) + pull_messages(dead_tap, expect_events=1)
+    messages = pull_messages(events_tap, expect_events=10)
+    messages += pull_messages(dead_tap, expect_events=1)
     assert sum(message.event_count for message in messages) == 11
     for message in messages:
         wire = message.body + repr(message.attributes).encode()  # inflated: gzip hides text

@@ -33,8 +33,8 @@ SEED_1_0_TYPES = {
     "ui.tour.paused", "chat.visit.started", "chat.visit.ended", "chat.out_of_scope",
 }  # fmt: skip
 OUR_TYPES = {
-    "chat.model_call.text", "chat.retrieval.candidate", "chat.retrieval.chunk",
-    "chat.retrieval.pass",
+    "chat.model_call.text", "chat.model_call.text.part", "chat.retrieval.candidate",
+    "chat.retrieval.chunk", "chat.retrieval.pass",
 }  # fmt: skip
 """Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one)."""
 
