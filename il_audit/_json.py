@@ -7,6 +7,7 @@ share, so that a row reads the same wherever it is printed or stored.
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,8 +27,35 @@ def json_default(value: Any) -> Any:
 
 
 def dumps(value: Any, *, ascii_only: bool = False) -> str:
-    """Compact JSON with :func:`json_default` (``ascii_only`` escapes lone surrogates too)."""
-    return json.dumps(value, default=json_default, separators=(",", ":"), ensure_ascii=ascii_only)
+    """Compact JSON with :func:`json_default` (``ascii_only`` escapes lone surrogates too).
+
+    NaN and infinities become ``null``, as orjson writes them (:func:`dumps_line`):
+    a forged line's ``NaN`` parses into a payload, and ``NaN`` text in a JSON column
+    would make BigQuery refuse the row where DuckDB stored it.
+    """
+    try:
+        return json.dumps(
+            value,
+            default=json_default,
+            separators=(",", ":"),
+            ensure_ascii=ascii_only,
+            allow_nan=False,
+        )
+    except ValueError:
+        return json.dumps(
+            _finite(value), default=json_default, separators=(",", ":"), ensure_ascii=ascii_only
+        )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float inside it replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def dumps_line(value: Any) -> bytes:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, Final
 
@@ -33,6 +33,9 @@ from il_audit.schemas.rows import PricingSource, PricingStatus
 from il_audit.subscriber_fn.errors import CatalogError
 
 MONEY_QUANTUM: Final = Decimal("0.000000001")
+_MONEY_CONTEXT: Final = Context(prec=38)
+"""NUMERIC's 38 digits: the default context's 28 cannot quantize a cost of 10^20 or more
+to 9 places (InvalidOperation), though NUMERIC holds it."""
 MAX_MONEY: Final = Decimal("99999999999999999999999999999.999999999")
 """The largest BigQuery NUMERIC; a cost above it cannot be stored and stays unpriced."""
 _MILLION: Final = Decimal(1_000_000)
@@ -247,7 +250,7 @@ def item_cost(item: UsageItem, rate: Rate) -> Decimal | None:
     if cost is None or not cost.is_finite() or cost > MAX_MONEY:
         # quantize() would raise InvalidOperation; a cost NUMERIC cannot hold is not a price.
         return None
-    return cost.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return cost.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN, context=_MONEY_CONTEXT)
 
 
 def price_usage(

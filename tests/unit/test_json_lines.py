@@ -38,3 +38,13 @@ def test_a_lone_surrogate_falls_back_to_escaped_ascii() -> None:
 
 def test_integers_beyond_64_bits_fall_back_too() -> None:
     assert json.loads(dumps_line({"n": 2**70})) == {"n": 2**70}
+
+
+def test_nan_and_infinities_are_null_in_both_writers() -> None:
+    """What BigQuery's JSON columns get (``dumps``) matches what DuckDB gets
+    (``dumps_line``): ``null``, never ``NaN`` text, at any depth."""
+    value = {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": "NaN"}
+    expected = {"a": None, "b": [1.5, None, {"c": None}], "d": "NaN"}
+    assert json.loads(dumps(value)) == expected
+    assert json.loads(dumps_line(value)) == expected
+    assert "NaN" not in dumps(value).replace('"NaN"', "")

@@ -244,3 +244,15 @@ def test_the_same_day_at_two_tiers_is_not_an_overlap() -> None:
         catalog_from_rows(
             [{**row, "pricing_tier": "batch"}, {**row, "pricing_tier": "BATCH", "unit_price": "2"}]
         )
+
+
+def test_a_cost_numeric_holds_is_priced_exactly_however_large() -> None:
+    """Costs from 10^20 up to NUMERIC's largest keep their 9 places (the default decimal
+    context's 28 digits raised InvalidOperation there, and the line was dead-lettered as
+    an internal error); past NUMERIC the item stays unpriced."""
+    large = usage(service="cloud_run", model_id="cpu_second", quantity=1e25)
+    assert price_usage([large], WHEN, seed_catalog()).cost_usd == Decimal(
+        "240000000000000000000.000000000"
+    )
+    huge = usage(service="cloud_run", model_id="cpu_second", quantity=1e40)
+    assert price_usage([huge], WHEN, seed_catalog()).pricing_status == "unpriced"
