@@ -73,6 +73,13 @@ class ModelCall:
         return self.input_tokens is not None or self.output_tokens is not None
 
     @property
+    def prompt_tokens(self) -> int:
+        """Every prompt token of the call: input plus cache reads and writes (a turn's
+        ``input_tokens`` counts them all, as the prompt did; the item keeps them apart)."""
+        cached = (self.cached_input_tokens or 0) + (self.cache_write_input_tokens or 0)
+        return (self.input_tokens or 0) + cached
+
+    @property
     def has_token_details(self) -> bool:
         """Whether the call carries cache or reasoning counts (item fields emit_api_usage lacks)."""
         details = (self.cached_input_tokens, self.cache_write_input_tokens, self.reasoning_tokens)

@@ -362,8 +362,8 @@ class ChatTurnUsage(RetrievalRecorder):
 
     @property
     def input_tokens(self) -> int:
-        """Input tokens of every call so far (embeddings included)."""
-        return sum(call.input_tokens or 0 for call in self.calls)
+        """Prompt tokens of every call so far (embeddings and cache reads / writes included)."""
+        return sum(call.prompt_tokens for call in self.calls)
 
     @property
     def output_tokens(self) -> int:
@@ -394,7 +394,7 @@ class ChatTurnUsage(RetrievalRecorder):
         calls = self.calls
         token_calls = [call for call in calls if call.counts_tokens]
         fields = {
-            "input_tokens": sum(call.input_tokens or 0 for call in token_calls) or None,
+            "input_tokens": sum(call.prompt_tokens for call in token_calls) or None,
             "output_tokens": sum(call.output_tokens or 0 for call in token_calls) or None,
             "latency_ms_llm": round(sum(call.latency_ms or 0.0 for call in calls)) or None,
             "latency_ms_retrieval": round(self.latency_ms_retrieval) or None,
