@@ -6,9 +6,7 @@
 -- tokens * price per 1M / 1e6, plus quantity * unit_price; an item no rate can
 -- price has repriced_cost_usd NULL. Rates are per pricing tier (a NULL tier is
 -- standard); an item whose tier has no rate in force is priced at the standard
--- rate, and rate_tier says which one priced it. Cached and cache-write tokens
--- (apart from input_tokens) are priced at the rate's cached / cache-write price,
--- or at its input price where it has none, as the subscriber prices them.
+-- rate, and rate_tier says which one priced it.
 WITH rates AS (
   -- Each rate with the day it stops being in force (the next rate's first day).
   SELECT
@@ -23,8 +21,6 @@ WITH rates AS (
     r.input_price_per_1m_tokens,
     r.output_price_per_1m_tokens,
     r.unit_price,
-    r.cached_input_price_per_1m_tokens,
-    r.cache_write_price_per_1m_tokens,
     r.rate_version
   FROM cost_rates AS r
 ),
@@ -42,8 +38,6 @@ items AS (
     u.category,
     u.input_tokens,
     u.output_tokens,
-    u.cached_input_tokens,
-    u.cache_write_input_tokens,
     u.quantity,
     u.unit,
     u.cost_usd AS stored_cost_usd
@@ -65,8 +59,6 @@ matched AS (
     i.category,
     i.input_tokens,
     i.output_tokens,
-    i.cached_input_tokens,
-    i.cache_write_input_tokens,
     i.quantity,
     i.unit,
     i.stored_cost_usd,
@@ -77,11 +69,7 @@ matched AS (
       AS input_price_per_1m_tokens,
     IF(t.service IS NOT NULL, t.output_price_per_1m_tokens, s.output_price_per_1m_tokens)
       AS output_price_per_1m_tokens,
-    IF(t.service IS NOT NULL, t.unit_price, s.unit_price) AS unit_price,
-    IF(t.service IS NOT NULL, t.cached_input_price_per_1m_tokens,
-       s.cached_input_price_per_1m_tokens) AS cached_input_price_per_1m_tokens,
-    IF(t.service IS NOT NULL, t.cache_write_price_per_1m_tokens,
-       s.cache_write_price_per_1m_tokens) AS cache_write_price_per_1m_tokens
+    IF(t.service IS NOT NULL, t.unit_price, s.unit_price) AS unit_price
   FROM items AS i
   LEFT JOIN rates AS t
     ON t.service = i.service
@@ -119,16 +107,11 @@ priced AS (
     m.rate_effective_from,
     m.rate_version,
     CASE
-      WHEN (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL
-          OR m.cached_input_tokens IS NOT NULL OR m.cache_write_input_tokens IS NOT NULL)
+      WHEN (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL)
         AND (m.input_price_per_1m_tokens IS NOT NULL OR m.output_price_per_1m_tokens IS NOT NULL)
         THEN (
           COALESCE(m.input_tokens, 0) * COALESCE(m.input_price_per_1m_tokens, 0)
           + COALESCE(m.output_tokens, 0) * COALESCE(m.output_price_per_1m_tokens, 0)
-          + COALESCE(m.cached_input_tokens, 0) * COALESCE(
-            m.cached_input_price_per_1m_tokens, m.input_price_per_1m_tokens, 0)
-          + COALESCE(m.cache_write_input_tokens, 0) * COALESCE(
-            m.cache_write_price_per_1m_tokens, m.input_price_per_1m_tokens, 0)
         ) * PARSE_NUMERIC('0.000001')
     END AS token_cost,
     CASE

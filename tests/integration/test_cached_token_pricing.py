@@ -74,8 +74,8 @@ def database(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_cached_tokens_are_priced_at_their_own_price_or_as_input_flagged(database: Path) -> None:
-    """Each item stores its cache counts and cost; costs_repriced agrees; the turn counts
-    every prompt token once."""
+    """Each item stores its cache counts and cost; rates load keeps the cache prices; the
+    turn counts every prompt token once."""
     ctx = AuditContext(app="chat", actor_uid="u-1")
     with chat_turn_usage(context=ctx, conversation_session_id="conv-1") as usage:
         usage.record_model_call(
@@ -114,14 +114,13 @@ def test_cached_tokens_are_priced_at_their_own_price_or_as_input_flagged(databas
         cli, ["rates", "load", str(rates), "--target", "embedded", "--database", str(database)]
     )
     assert loaded.exit_code == 0, loaded.output
-    repriced = read(
+    [(cached_price, write_price)] = read(
         database,
-        "SELECT model_id, repriced_cost_usd, stored_cost_usd FROM costs_repriced ORDER BY model_id",
+        "SELECT cached_input_price_per_1m_tokens, cache_write_price_per_1m_tokens "
+        "FROM cost_rates WHERE model_id = 'gemini-2.5-flash-lite' AND pricing_tier = 'standard' "
+        "AND effective_from = DATE '2026-07-05'",
     )
-    assert repriced == [
-        ("gemini-2.0-flash", flash.quantize(NANO), flash.quantize(NANO)),
-        ("gemini-2.5-flash-lite", lite.quantize(NANO), lite.quantize(NANO)),
-    ]
+    assert (cached_price, write_price) == (LITE[2], LITE[0])
     [turn] = read(
         database,
         "SELECT CAST(payload->>'$.input_tokens' AS BIGINT), "
