@@ -43,6 +43,12 @@ from il_audit.chat.turn_usage import (
 )
 from il_audit.chat.turns import emit_chat_session, emit_chat_turn, message_counts_from_history
 from il_audit.chat.usage import ChatTurnUsage, active_turn_usage
+from il_audit.chat.usage_readers import (
+    read_anthropic_usage,
+    read_genai_usage,
+    read_langchain_usage,
+    read_openai_usage,
+)
 
 __all__ = [
     "MODEL_CALL_TEXT_MAX_BYTES",
@@ -66,6 +72,10 @@ __all__ = [
     "get_active_chat_turn_usage",
     "message_counts_from_history",
     "prompt_tokens_by_modality",
+    "read_anthropic_usage",
+    "read_genai_usage",
+    "read_langchain_usage",
+    "read_openai_usage",
     "record_chat_query_turn",
     "resolve_chat_api_usage_fields",
     "safe_call",

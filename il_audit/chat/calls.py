@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from il_audit.chat.usage_readers import TokenCounts
 from il_audit.config.cost_catalog import CORRELATION_CHAT_TURN
 from il_audit.publisher import emit, emit_api_usage
 from il_audit.publisher.context import AuditContext
@@ -39,6 +40,12 @@ class ModelCall:
     pricing_tier: str = STANDARD_TIER
     latency_ms: float | None = None
     tokens_estimated: bool = False
+    cached_input_tokens: int | None = None
+    """Prompt tokens read from a cache, not part of ``input_tokens``."""
+    cache_write_input_tokens: int | None = None
+    """Prompt tokens written to a cache, not part of ``input_tokens``."""
+    reasoning_tokens: int | None = None
+    """Reasoning tokens, part of ``output_tokens`` (noted only)."""
 
     def usage_item(self) -> dict[str, Any]:
         """The call as an envelope usage item (unset fields left out)."""
@@ -54,6 +61,9 @@ class ModelCall:
             "tokens_estimated": self.tokens_estimated or None,
             "latency_ms": self.latency_ms,
             "pricing_tier": self.pricing_tier,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_input_tokens": self.cache_write_input_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
         }
         return {key: value for key, value in item.items() if value is not None}
 
@@ -61,6 +71,19 @@ class ModelCall:
     def counts_tokens(self) -> bool:
         """Whether the call is priced by tokens (a rerank is priced per query instead)."""
         return self.input_tokens is not None or self.output_tokens is not None
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every prompt token of the call: input plus cache reads and writes (a turn's
+        ``input_tokens`` counts them all, as the prompt did; the item keeps them apart)."""
+        cached = (self.cached_input_tokens or 0) + (self.cache_write_input_tokens or 0)
+        return (self.input_tokens or 0) + cached
+
+    @property
+    def has_token_details(self) -> bool:
+        """Whether the call carries cache or reasoning counts (item fields emit_api_usage lacks)."""
+        details = (self.cached_input_tokens, self.cache_write_input_tokens, self.reasoning_tokens)
+        return any(count is not None for count in details)
 
 
 def publish_call(
@@ -73,10 +96,11 @@ def publish_call(
     """Publish ``call`` as its own ``cost.api.usage`` event, correlated to its turn
     (``correlation_type`` ``chat_turn``); returns the event id.
 
-    A token call goes through ``emit_api_usage``; a rerank, priced per query,
-    is the same event with a unit item. ``metadata`` becomes the event's.
+    A token call goes through ``emit_api_usage``; a call with cache or
+    reasoning counts, or a rerank (priced per query), is the same event with
+    its item as :meth:`ModelCall.usage_item` gives it. ``metadata`` becomes the event's.
     """
-    if call.counts_tokens:
+    if call.counts_tokens and not call.has_token_details:
         return emit_api_usage(
             context=context,
             correlation_id=turn_id,
@@ -103,6 +127,31 @@ def publish_call(
     )
 
 
+def token_details(counts: TokenCounts | None, *, input_given: bool) -> dict[str, Any]:
+    """A call's cache and reasoning fields from what a reader found.
+
+    The cache counts go with the reader's ``input`` only: a caller's own
+    ``input_tokens`` may include the cached tokens, and adding them again
+    would bill them twice.
+    """
+    if counts is None or not counts.found:
+        return {}
+    fields: dict[str, Any] = {"reasoning_tokens": counts.thoughts}
+    if not input_given:
+        fields["cached_input_tokens"] = counts.cached
+        fields["cache_write_input_tokens"] = counts.cache_write
+    return fields
+
+
+def modality_metadata(counts: TokenCounts | None) -> dict[str, Any]:
+    """google-genai's per-modality counts besides the prompt's (``candidates_tokens_by_modality``,
+    ``cached_tokens_by_modality``...) for a call's usage-event metadata."""
+    if counts is None:
+        return {}
+    return {f"{kind}_tokens_by_modality": dict(by_kind)
+            for kind, by_kind in counts.by_modality.items() if kind != "prompt"}  # fmt: skip
+
+
 def call_metadata(call_id: str, tier: str, *details: Mapping[str, Any] | None) -> dict[str, Any]:
     """A call's usage-event metadata: ``call_id``, ``pricing_tier``, then ``details`` in order
     (later ones win), None values left out."""
@@ -120,7 +169,9 @@ def estimated_api_cost(calls: Iterable[ModelCall]) -> float:
     total = sum(
         estimate_cost_usd(service=call.service, model_id=call.model_id,
                           input_tokens=call.input_tokens or 0,
-                          output_tokens=call.output_tokens or 0, pricing_tier=call.pricing_tier)
+                          output_tokens=call.output_tokens or 0, pricing_tier=call.pricing_tier,
+                          cached_input_tokens=call.cached_input_tokens or 0,
+                          cache_write_input_tokens=call.cache_write_input_tokens or 0)
         for call in calls
         if call.counts_tokens
     )  # fmt: skip

@@ -27,8 +27,10 @@ from il_audit.chat.calls import (
     call_metadata,
     estimated_api_cost,
     latency_or_none,
+    modality_metadata,
     publish_call,
     tier_or_standard,
+    token_details,
 )
 from il_audit.chat.retrieval import RetrievalRecorder
 from il_audit.chat.token_mapping import resolve_chat_api_usage_fields
@@ -93,9 +95,10 @@ class ChatTurnUsage(RetrievalRecorder):
     ) -> None:
         """Record one generate call; tokens come from the arguments or ``usage_metadata``.
 
-        ``usage_metadata`` is a Vertex AI / google-genai response or its
-        ``usage_metadata``, or a LangChain ``AIMessage`` or its
-        ``usage_metadata`` (read by duck typing). With ``prompt`` /
+        ``usage_metadata`` is a response or its usage of OpenAI, Anthropic,
+        google-genai / Vertex AI, or a LangChain ``AIMessage`` or its
+        ``usage_metadata`` (:func:`~il_audit.chat.usage_readers.token_counts`):
+        cached and cache-write tokens go on the item apart from the input. With ``prompt`` /
         ``completion`` and ``IL_AUDIT_STORE_MODEL_CALL_TEXT`` on, a
         ``chat.model_call.text`` event records the text too (``text_details``:
         ``call_id``, ``temperature``, ``finish_reason``, ``attempt``... of that
@@ -103,6 +106,7 @@ class ChatTurnUsage(RetrievalRecorder):
         """
         call_id = text_details.pop("call_id", None) or new_event_id(time.time_ns())
         counts = token_counts(usage_metadata) if usage_metadata is not None else None
+        detail_fields = token_details(counts, input_given=input_tokens is not None)
         if counts is not None and counts.found:
             input_tokens = counts.input if input_tokens is None else input_tokens
             output_tokens = counts.output if output_tokens is None else output_tokens
@@ -123,9 +127,11 @@ class ChatTurnUsage(RetrievalRecorder):
                 pricing_tier=tier,
                 latency_ms=latency_or_none(latency_ms),
                 tokens_estimated=tokens_estimated,
+                **detail_fields,
             ),
             call_metadata(call_id, tier, self.call_details(call_id), details,
-                          {"prompt_tokens_by_modality": modality or None}, metadata),
+                          {"prompt_tokens_by_modality": modality or None},
+                          modality_metadata(counts), metadata),
         )  # fmt: skip
         if prompt is not None or completion is not None:
             self.record_model_call_text(
@@ -356,8 +362,8 @@ class ChatTurnUsage(RetrievalRecorder):
 
     @property
     def input_tokens(self) -> int:
-        """Input tokens of every call so far (embeddings included)."""
-        return sum(call.input_tokens or 0 for call in self.calls)
+        """Prompt tokens of every call so far (embeddings and cache reads / writes included)."""
+        return sum(call.prompt_tokens for call in self.calls)
 
     @property
     def output_tokens(self) -> int:
@@ -388,7 +394,7 @@ class ChatTurnUsage(RetrievalRecorder):
         calls = self.calls
         token_calls = [call for call in calls if call.counts_tokens]
         fields = {
-            "input_tokens": sum(call.input_tokens or 0 for call in token_calls) or None,
+            "input_tokens": sum(call.prompt_tokens for call in token_calls) or None,
             "output_tokens": sum(call.output_tokens or 0 for call in token_calls) or None,
             "latency_ms_llm": round(sum(call.latency_ms or 0.0 for call in calls)) or None,
             "latency_ms_retrieval": round(self.latency_ms_retrieval) or None,

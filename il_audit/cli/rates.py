@@ -76,10 +76,12 @@ def show(target: str, database: Path) -> None:
         catalog = TableCatalogProvider(sink.read_cost_rates, ttl_seconds=0).current()
     click.echo(f"source: {catalog.source}   version: {catalog.version}   rates: {len(catalog)}")
     columns = ["service", "model_id", "tier", "effective_from", "input_per_1m", "output_per_1m",
-               "unit_price", "unit", "rate_version"]  # fmt: skip
+               "unit_price", "unit", "rate_version", "cached_input_per_1m",
+               "cache_write_per_1m"]  # fmt: skip
     rows = [
         (r.service, r.model_id, r.pricing_tier, r.effective_from, r.input_price_per_1m_tokens,
-         r.output_price_per_1m_tokens, r.unit_price, r.unit, r.rate_version)
+         r.output_price_per_1m_tokens, r.unit_price, r.unit, r.rate_version,
+         r.cached_input_price_per_1m_tokens, r.cache_write_price_per_1m_tokens)
         for r in catalog.rates
     ]  # fmt: skip
     click.echo(render(columns, rows, "table"))

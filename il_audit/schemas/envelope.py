@@ -96,7 +96,13 @@ class UsageItem(BaseModel):
         default=None, description="Model id or resource rate key (cost_rates.model_id)."
     )
     category: Label | None = Field(default=None, description="Caller's category, e.g. vision.")
-    input_tokens: int | None = Field(default=None, ge=0, le=INT64_MAX, description="Prompt tokens.")
+    input_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT64_MAX,
+        description="Prompt tokens at the input rate; excludes cached_input_tokens and "
+        "cache_write_input_tokens when those are given.",
+    )
     output_tokens: int | None = Field(
         default=None, ge=0, le=INT64_MAX, description="Completion tokens."
     )
@@ -111,6 +117,26 @@ class UsageItem(BaseModel):
     pricing_tier: PricingTier | None = Field(
         default=None,
         description="Pricing tier of the call, e.g. standard or batch; null means standard.",
+    )
+    cached_input_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT64_MAX,
+        description="Prompt tokens read from a cache, not in input_tokens; priced at the "
+        "catalog's cached input price (the input price where it has none).",
+    )
+    cache_write_input_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT64_MAX,
+        description="Prompt tokens written to a cache, not in input_tokens; priced at the "
+        "catalog's cache write price (the input price where it has none).",
+    )
+    reasoning_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT64_MAX,
+        description="Reasoning / thinking tokens, already part of output_tokens (noted only).",
     )
 
 

@@ -57,6 +57,11 @@ class PricedUsageItem(UsageItem):
         description="Tier of the rate that priced it: differs from pricing_tier when the "
         "catalog had no rate for that tier and the standard rate was used; null if unpriced.",
     )
+    cache_priced_as_input: bool | None = Field(
+        default=None,
+        description="True when the item's cached or cache-write tokens were priced at the "
+        "input price because the rate has no price of their own; null otherwise.",
+    )
 
 
 class EventRow(Envelope):
@@ -145,3 +150,11 @@ class CostRateRow(BaseModel):
         default=None, description="Where the price was read."
     )
     loaded_at: AwareDatetime | None = Field(default=None, description="When it was loaded.")
+    cached_input_price_per_1m_tokens: Money | None = Field(
+        default=None,
+        description="USD per 1M input tokens read from a cache; null: priced as input.",
+    )
+    cache_write_price_per_1m_tokens: Money | None = Field(
+        default=None,
+        description="USD per 1M input tokens written to a cache; null: priced as input.",
+    )

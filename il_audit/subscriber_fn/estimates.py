@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from il_audit.schemas.envelope import STANDARD_TIER
-from il_audit.subscriber_fn.pricing import seed_catalog
+from il_audit.subscriber_fn.pricing import Rate, seed_catalog
 
 _MILLION: Final = Decimal(1_000_000)
 _PLACES: Final = 8
@@ -34,8 +34,14 @@ def estimate_cost_usd(
     quantity: float | None = None,
     pricing_tier: str | None = STANDARD_TIER,
     at: datetime | None = None,
+    cached_input_tokens: int = 0,
+    cache_write_input_tokens: int = 0,
 ) -> float:
-    """An estimate of one call's cost in USD (tokens, and ``quantity`` for unit-priced rates)."""
+    """An estimate of one call's cost in USD (tokens, and ``quantity`` for unit-priced rates).
+
+    Cached and cache-write tokens (not part of ``input_tokens``) are priced at the
+    rate's cached / cache-write price, or at its input price where it has none.
+    """
     rate = seed_catalog().rate_at(service, model_id, at or datetime.now(UTC), pricing_tier)
     if rate is None:
         return 0.0
@@ -44,10 +50,18 @@ def estimate_cost_usd(
         cost += (
             max(0, input_tokens) * (rate.input_price_per_1m_tokens or 0)
             + max(0, output_tokens) * (rate.output_price_per_1m_tokens or 0)
+            + max(0, cached_input_tokens) * _or_input(rate.cached_input_price_per_1m_tokens, rate)
+            + max(0, cache_write_input_tokens)
+            * _or_input(rate.cache_write_price_per_1m_tokens, rate)
         ) / _MILLION
     if quantity is not None and rate.unit_price is not None:
         cost += Decimal(repr(max(0.0, float(quantity)))) * rate.unit_price
     return round(float(cost), _PLACES)
+
+
+def _or_input(price: Decimal | None, rate: Rate) -> Decimal:
+    """``price``, or the rate's input price where the catalog has none (as the subscriber does)."""
+    return price if price is not None else (rate.input_price_per_1m_tokens or Decimal(0))
 
 
 def estimate_token_bucket_api_cost_usd(

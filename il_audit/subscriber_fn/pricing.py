@@ -7,7 +7,13 @@ event's ``occurred_at``; when its tier has none (a ``batch`` call of a model
 the catalog prices only at ``standard``), the ``standard`` rate prices it and
 the item's ``rate_tier`` says so:
 
-- tokens: ``(input_tokens * input_price_per_1m + output_tokens * output_price_per_1m) / 1e6``
+- tokens: ``(input_tokens * input_price_per_1m + output_tokens * output_price_per_1m) / 1e6``,
+  plus ``cached_input_tokens`` at ``cached_input_price_per_1m_tokens`` and
+  ``cache_write_input_tokens`` at ``cache_write_price_per_1m_tokens``; where the
+  rate has no such price they are priced at the input price and the item's
+  ``cache_priced_as_input`` says so. Input as recorded excludes both, so
+  nothing is counted twice; ``reasoning_tokens`` are part of the output and
+  never priced again.
 - units: ``quantity * unit_price``
 
 Money is ``Decimal`` rounded half-even to 9 decimal places (BigQuery NUMERIC).
@@ -60,6 +66,8 @@ class Rate:
     rate_version: str | None = None
     source_url: str | None = None
     pricing_tier: str = STANDARD_TIER
+    cached_input_price_per_1m_tokens: Decimal | None = None
+    cache_write_price_per_1m_tokens: Decimal | None = None
 
     @property
     def prices_tokens(self) -> bool:
@@ -92,6 +100,8 @@ class Rate:
                 rate_version=_optional_text(data, "rate_version") or default_version,
                 source_url=_optional_text(data, "source_url"),
                 pricing_tier=_tier(data),
+                cached_input_price_per_1m_tokens=_price(data, "cached_input_price_per_1m_tokens"),
+                cache_write_price_per_1m_tokens=_price(data, "cache_write_price_per_1m_tokens"),
             )
         except (ValueError, TypeError) as exc:
             if isinstance(exc, CatalogError):
@@ -123,6 +133,8 @@ class Rate:
             "unit": self.unit,
             "rate_version": self.rate_version,
             "source_url": self.source_url,
+            "cached_input_price_per_1m_tokens": self.cached_input_price_per_1m_tokens,
+            "cache_write_price_per_1m_tokens": self.cache_write_price_per_1m_tokens,
         }
 
 
@@ -238,11 +250,21 @@ _NOT_PRICED: Final = PricedEvent([], None, None, None, None)
 def item_cost(item: UsageItem, rate: Rate) -> Decimal | None:
     """Cost of one item under ``rate``, or None when the rate cannot price it."""
     cost: Decimal | None = None
-    has_tokens = item.input_tokens is not None or item.output_tokens is not None
+    has_tokens = any(
+        count is not None
+        for count in (item.input_tokens, item.output_tokens, item.cached_input_tokens,
+                      item.cache_write_input_tokens)
+    )  # fmt: skip
     if has_tokens and rate.prices_tokens:
-        tokens = (item.input_tokens or 0) * (rate.input_price_per_1m_tokens or _ZERO) + (
-            item.output_tokens or 0
-        ) * (rate.output_price_per_1m_tokens or _ZERO)
+        input_price = rate.input_price_per_1m_tokens or _ZERO
+        cached = rate.cached_input_price_per_1m_tokens
+        write = rate.cache_write_price_per_1m_tokens
+        tokens = (
+            (item.input_tokens or 0) * input_price
+            + (item.output_tokens or 0) * (rate.output_price_per_1m_tokens or _ZERO)
+            + (item.cached_input_tokens or 0) * (input_price if cached is None else cached)
+            + (item.cache_write_input_tokens or 0) * (input_price if write is None else write)
+        )
         cost = tokens / _MILLION
     if item.quantity is not None and rate.unit_price is not None:
         # repr() of a float is its shortest round-tripping decimal: 0.1 stays 0.1.
@@ -251,6 +273,18 @@ def item_cost(item: UsageItem, rate: Rate) -> Decimal | None:
         # quantize() would raise InvalidOperation; a cost NUMERIC cannot hold is not a price.
         return None
     return cost.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN, context=_MONEY_CONTEXT)
+
+
+def cache_priced_as_input(item: UsageItem, rate: Rate) -> bool | None:
+    """True when ``item`` has cached or cache-write tokens that ``rate`` priced at its input
+    price (it has no price of their own); None when the item has no such tokens."""
+    flags = [
+        price is None
+        for count, price in ((item.cached_input_tokens, rate.cached_input_price_per_1m_tokens),
+                             (item.cache_write_input_tokens, rate.cache_write_price_per_1m_tokens))
+        if count
+    ]  # fmt: skip
+    return any(flags) if flags else None
 
 
 def price_usage(
@@ -269,6 +303,9 @@ def price_usage(
         cost = item_cost(item, rate) if rate is not None else None
         row["cost_usd"] = cost
         row["rate_tier"] = rate.pricing_tier if cost is not None and rate is not None else None
+        row["cache_priced_as_input"] = (
+            cache_priced_as_input(item, rate) if cost is not None and rate is not None else None
+        )
         if cost is not None and rate is not None:
             priced += 1
             total += cost

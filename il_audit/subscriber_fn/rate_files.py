@@ -3,8 +3,10 @@
 A file is JSON (the seed catalog's shape, ``{"rate_version": ..., "rates":
 [...]}``, or a bare list) or CSV with a header naming the same fields:
 service, model_id, pricing_tier, effective_from, input_price_per_1m_tokens,
-output_price_per_1m_tokens, unit_price, unit, rate_version, source_url
-(``pricing_tier`` may be left out or blank: ``standard``). Every problem is
+output_price_per_1m_tokens, unit_price, unit, rate_version, source_url,
+cached_input_price_per_1m_tokens, cache_write_price_per_1m_tokens
+(``pricing_tier`` may be left out or blank: ``standard``; the two cache prices
+may be left out or blank: such tokens are then priced as input). Every problem is
 reported with its row number (a price NUMERIC cannot hold, more than 9 decimal
 places, is one: the table would round it); two entries for the same (service, model_id,
 pricing_tier, effective_from) are refused as overlapping.
@@ -37,7 +39,11 @@ FIELDS = (
     "unit",
     "rate_version",
     "source_url",
+    "cached_input_price_per_1m_tokens",
+    "cache_write_price_per_1m_tokens",
 )
+
+_PRICES: Final = tuple(name for name in FIELDS if "price" in name)
 
 
 def rate_key(rate: Rate) -> RateKey:
@@ -112,7 +118,7 @@ def read_rate_file(path: Path) -> list[Rate]:
 
 def _too_fine_for_numeric(rate: Rate) -> str | None:
     """``name value`` of the first price NUMERIC would round, if any."""
-    for name in ("input_price_per_1m_tokens", "output_price_per_1m_tokens", "unit_price"):
+    for name in _PRICES:
         price = getattr(rate, name)
         if price is not None and price != price.quantize(_NUMERIC_QUANTUM, rounding=ROUND_DOWN):
             return f"{name} {price}"

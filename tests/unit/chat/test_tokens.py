@@ -18,11 +18,13 @@ def genai_usage(**counts: int | None) -> SimpleNamespace:
 
 
 def test_a_genai_response_and_its_usage_metadata_read_the_same() -> None:
-    """Thinking tokens are billed as output, so output = candidates + thoughts."""
+    """Thinking tokens are billed as output, so output = candidates + thoughts; the cached
+    content is part of the prompt, so input = prompt - cached (the table's Gemini row)."""
     usage = genai_usage(prompt_token_count=1200, candidates_token_count=300,
                         thoughts_token_count=50, cached_content_token_count=200)  # fmt: skip
     response = SimpleNamespace(text="hi", usage_metadata=usage)
-    expected = TokenCounts(input=1200, output=350, thoughts=50, cached=200, found=True)
+    expected = TokenCounts(input=1000, output=350, thoughts=50, cached=200, found=True,
+                           provider="google_genai")  # fmt: skip
     assert token_counts(usage) == expected
     assert token_counts(response) == expected
 
@@ -30,11 +32,13 @@ def test_a_genai_response_and_its_usage_metadata_read_the_same() -> None:
 def test_the_rest_api_camel_case_dict() -> None:
     """The REST API's JSON (usageMetadata with camelCase keys) reads the same."""
     response = {"usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4}}
-    assert token_counts(response) == TokenCounts(input=10, output=4, found=True)
+    expected = TokenCounts(input=10, output=4, found=True, provider="google_genai")
+    assert token_counts(response) == expected
 
 
 def test_a_langchain_ai_message_and_its_usage_metadata() -> None:
-    """LangChain's usage_metadata already counts reasoning inside output_tokens."""
+    """LangChain's usage_metadata already counts reasoning inside output_tokens, and cache
+    reads inside input_tokens (input = input_tokens - cache_read)."""
     usage = {
         "input_tokens": 900,
         "output_tokens": 120,
@@ -43,7 +47,8 @@ def test_a_langchain_ai_message_and_its_usage_metadata() -> None:
         "output_token_details": {"reasoning": 20},
     }
     message = SimpleNamespace(content="answer", usage_metadata=usage)
-    expected = TokenCounts(input=900, output=120, thoughts=20, cached=100, found=True)
+    expected = TokenCounts(input=800, output=120, thoughts=20, cached=100, found=True,
+                           provider="langchain")  # fmt: skip
     assert token_counts(message) == expected
     assert token_counts(usage) == expected
 

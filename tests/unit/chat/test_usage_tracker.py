@@ -64,7 +64,8 @@ def test_threads_join_with_attach_and_record_concurrently() -> None:
 def test_each_call_is_published_at_once_as_a_usage_event_of_its_turn() -> None:
     """Model, embedding and rerank calls each become a cost.api.usage event the moment they
     are recorded: one valid item, correlated to the turn, metadata with the call's id and
-    tier, thinking and cached tokens, and the prompt's tokens per modality."""
+    tier, thinking and cached tokens, and the prompt's tokens per modality. The cached
+    tokens are apart from the input on the item (input = prompt - cached)."""
     with capture_events() as events:
         usage = ChatTurnUsage("t-1", CTX)
         usage.record_model_call(
@@ -89,9 +90,9 @@ def test_each_call_is_published_at_once_as_a_usage_event_of_its_turn() -> None:
     }
     assert [e.usage[0].model_dump(exclude_none=True) for e in events] == [
         {"service": "vertex_gemini", "operation": "generate_content",
-         "model_id": "gemini-2.5-flash-lite", "category": "answer", "input_tokens": 100,
+         "model_id": "gemini-2.5-flash-lite", "category": "answer", "input_tokens": 60,
          "output_tokens": 25, "tokens_estimated": False, "latency_ms": 812.4,
-         "pricing_tier": "standard"},
+         "pricing_tier": "standard", "cached_input_tokens": 40, "reasoning_tokens": 5},
         {"service": "vertex_gemini", "operation": "generate_content",
          "model_id": "gemini-2.0-flash", "category": "contextualizer", "input_tokens": 10,
          "output_tokens": 2, "tokens_estimated": False, "pricing_tier": "batch"},

@@ -522,6 +522,8 @@ def test_read_cost_rates_returns_the_table_rows(fake: FakeBigQuery, sink: BigQue
         "rate_version": "2026-08",
         "source_url": None,
         "loaded_at": datetime(2026, 8, 1, tzinfo=UTC),
+        "cached_input_price_per_1m_tokens": None,
+        "cache_write_price_per_1m_tokens": None,
     }
     assert rates[1]["unit_price"] == Decimal("0.000024")
     assert len(rates) == 2
