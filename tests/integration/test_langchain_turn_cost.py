@@ -23,7 +23,7 @@ from il_audit.integrations.langchain import AuditCallbackHandler
 from il_audit.publisher import AuditContext, AuditPublisher, set_publisher
 from tests.support.duck import read
 from tests.support.factories import make_settings
-from tests.unit.chat.test_langchain_handler import ShelfRetriever
+from tests.support.langchain_fakes import ShelfRetriever
 
 MILLION = Decimal(1_000_000)
 LITE_STANDARD = (Decimal("0.1"), Decimal("0.4"))  # USD per 1M tokens, in and out

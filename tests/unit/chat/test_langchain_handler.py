@@ -8,25 +8,31 @@ subclasses for a failing call and a retriever.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun, CallbackManagerForRetrieverRun
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.retrievers import BaseRetriever
 
-from il_audit.chat import chat_turn_usage, invoke_chat_llm, invoke_structured_chat_llm
+from il_audit.chat import (
+    ChatTurnUsage,
+    chat_turn_usage,
+    invoke_chat_llm,
+    invoke_structured_chat_llm,
+)
 from il_audit.chat.turn_usage import reset_pending_llm_category, set_pending_llm_category
 from il_audit.integrations.langchain import AuditCallbackHandler, AuditedEmbeddings
 from il_audit.publisher import AuditContext
 from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy as T
+from tests.support.langchain_fakes import ShelfRetriever
 
 CTX = AuditContext(app="chat", actor_uid="u-1")
 USAGE = {
@@ -80,20 +86,6 @@ class LengthEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return [float(len(text))]
-
-
-class ShelfRetriever(BaseRetriever):
-    """Returns its documents for any query."""
-
-    documents: list[Document]
-
-    def _get_relevant_documents(
-        self,
-        query: str,  # noqa: ARG002 - BaseRetriever's signature
-        *,
-        run_manager: CallbackManagerForRetrieverRun,  # noqa: ARG002
-    ) -> list[Document]:
-        return self.documents
 
 
 def test_a_chat_call_is_one_usage_event_of_the_turn() -> None:
@@ -251,3 +243,24 @@ def test_invoke_structured_chat_llm_retries_and_writes_a_row_per_attempt(
     with capture_events() as outside:
         assert invoke_chat_llm(fake_model(), ["q"], category="answer").content == "the answer"
     assert len(outside) == 0
+
+
+def test_an_async_call_is_recorded_on_the_turn_of_its_task() -> None:
+    """ainvoke runs the sync handler on an executor thread with the task's context copied,
+    so it finds the task's tracker; two concurrent turns keep their own calls."""
+
+    async def turn(turn_id: str, model: str) -> ChatTurnUsage:
+        with chat_turn_usage(turn_id, CTX) as usage:
+            await fake_model(reply(model=model)).ainvoke(
+                "q", config={"callbacks": [AuditCallbackHandler()]}
+            )
+        return usage
+
+    async def both() -> list[ChatTurnUsage]:
+        return list(await asyncio.gather(turn("t-a", "model-a"), turn("t-b", "model-b")))
+
+    with capture_events() as events:
+        first, second = asyncio.run(both())
+    assert [call.model_id for call in first.calls] == ["model-a"]
+    assert [call.model_id for call in second.calls] == ["model-b"]
+    assert {event.correlation_id for event in events} == {"t-a", "t-b"}
