@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := subscriber,beacon,dev
+EXTRAS := subscriber,beacon,langchain,dev
 # The local BigQuery stand-in for the integration tests lives in its own venv: its pins
 # (sqlglot<30.12, grpcio-tools<1.81) clash with ours, and it needs numpy without declaring it.
 # DuckDB stays on 1.x: under 2.x bqemulator 1.4.0 answers 500 to any insert after a

@@ -235,6 +235,9 @@ SEED_PATHS = frozenset(
         "il_audit.taxonomy",
         "il_audit.usage",
         "il_audit.vertex_usage",
+        # Issue 22's integration paths, re-exports too (the code lives in chat/).
+        "il_audit.integrations",
+        "il_audit.integrations.langchain",
     }
 )
 PARTS = frozenset(
@@ -280,8 +283,9 @@ def test_the_root_holds_the_stable_api_shared_internals_and_seed_paths() -> None
     packages = {name for name, path in root.items() if path.name == "__init__.py"}
     seed_files = {name for name in SEED_PATHS if name in root} - packages
     assert set(root) - packages == ROOT_MODULES | seed_files
-    # builders/ is the seed's path of envelope_builder; the rest are the parts.
-    assert {name.split(".")[1] for name in packages} == PARTS | {"builders"}
+    # builders/ is the seed's path of envelope_builder, integrations/ issue 22's; the rest are
+    # the parts.
+    assert {name.split(".")[1] for name in packages} == PARTS | {"builders", "integrations"}
 
 
 def test_a_seed_path_only_re_exports_public_names() -> None:

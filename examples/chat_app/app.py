@@ -12,7 +12,9 @@ then ``il-audit query "SELECT event_type, session_id, cost_usd FROM events"``.
 
 ``FakeGenAI`` and ``FakeRanker`` stand in for the real clients and answer in
 their shapes: swap them for ``google.genai.Client(vertexai=True, ...)`` and
-your ranking client, and nothing else changes. The user comes from an
+your ranking client, and nothing else changes. The answer comes from a LangChain
+chat model (``FakeChatModel``, ``ChatGoogleGenerativeAI`` in a real app) whose
+calls il-audit's ``AuditCallbackHandler`` records (extra ``[langchain]``). The user comes from an
 ``X-User-Id`` header to keep the example short: ``require_user`` is where your
 own session or token check goes. docs/chat-integration.md walks through it.
 """
@@ -27,11 +29,15 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
 from il_audit import AuditContext, chat_turn_usage, emit_chat_session, emit_chat_turn, shutdown
 from il_audit.beacon_router import create_beacon_router
 from il_audit.chat import ChatTurnUsage, active_turn_usage
+from il_audit.integrations.langchain import AuditCallbackHandler
 from il_audit.publisher import current_context
 from il_audit.publisher.middleware import AuditContextMiddleware
 
@@ -87,7 +93,37 @@ class FakeRanker:
         return records[:top_n]
 
 
+class FakeChatModel(BaseChatModel):
+    """A LangChain chat model over ``FakeGenAI``: replies carry ``usage_metadata`` as
+    LangChain's Gemini models report it (thinking tokens inside ``output_tokens``)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-genai"
+
+    def _generate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
+        prompt = "\n".join(str(message.content) for message in messages)
+        response = client.models.generate_content(model=MODEL, contents=prompt)
+        usage = response.usage_metadata
+        thoughts = usage.thoughts_token_count
+        output = usage.candidates_token_count + thoughts
+        reply = AIMessage(
+            response.text,
+            usage_metadata={
+                "input_tokens": usage.prompt_token_count,
+                "output_tokens": output,
+                "total_tokens": usage.prompt_token_count + output,
+                "output_token_details": {"reasoning": thoughts},
+            },
+            response_metadata={"model_name": MODEL, "finish_reason": "STOP"},
+        )
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
 client = FakeGenAI()
+chat_model = FakeChatModel()
+audit_callbacks = AuditCallbackHandler()
+"""Records every call made with it while a turn's tracker is bound; one is enough."""
 ranker = FakeRanker()
 DOCUMENTS = [f"Handbook section {number}" for number in range(1, 13)]
 retrieval_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="retrieval")
@@ -101,15 +137,10 @@ def elapsed_ms(started: float) -> float:
 
 
 def generate(prompt: str) -> str:
-    """One model call, recorded on the tracker bound to this thread."""
-    started = time.perf_counter()
-    response = client.models.generate_content(model=MODEL, contents=prompt)
-    if usage := active_turn_usage():
-        # Tokens come from response.usage_metadata; thinking tokens count as output.
-        usage.record_model_call(
-            model_id=MODEL, usage_metadata=response, latency_ms=elapsed_ms(started)
-        )
-    return response.text or ""  # None when the answer was blocked
+    """One model call, recorded by the LangChain handler on the tracker bound to this thread
+    (tokens from the reply's usage_metadata, model, latency; a failed call too)."""
+    reply = chat_model.invoke(prompt, config={"callbacks": [audit_callbacks]})
+    return str(reply.content)
 
 
 def retrieve(question: str) -> list[str]:
@@ -217,4 +248,6 @@ def query(body: Query, context: Annotated[AuditContext, Depends(context_from_req
             sources_returned_count=len(sources),
             latency_ms=elapsed_ms(started),
         )
+    # The page keys its feedback (thumbs, correct...) on this turn_id: the feedback hook of
+    # issue 22 §3 (emit_chat_feedback / the ui.chat.feedback beacon) goes here and in the page.
     return Answer(answer=answer, turn_id=usage.turn_id)

@@ -17,6 +17,7 @@ are kept; 1.0.35's module paths ``il_audit.chat.turn_usage`` and
 
 from il_audit.chat.calls import ModelCall
 from il_audit.chat.helpers import safe_call
+from il_audit.chat.llm_usage import invoke_chat_llm, invoke_structured_chat_llm
 from il_audit.chat.model_call_text import MODEL_CALL_TEXT_MAX_BYTES, emit_model_call_text
 from il_audit.chat.out_of_scope import emit_out_of_scope_query
 from il_audit.chat.query_turn import record_chat_query_turn
@@ -70,6 +71,8 @@ __all__ = [
     "emit_retrieval_pass",
     "estimate_turn_api_cost_usd",
     "get_active_chat_turn_usage",
+    "invoke_chat_llm",
+    "invoke_structured_chat_llm",
     "message_counts_from_history",
     "prompt_tokens_by_modality",
     "read_anthropic_usage",

@@ -217,7 +217,10 @@ def test_the_chat_example_records_priced_turns_without_the_question(chat_app: Ch
     assert failed["payload"]["error_class"] == "ValueError"
     assert "question" not in failed["payload"]
     assert failed["payload"]["question_length"] == len(TOO_LONG)
-    assert set(usage[failed["event_id"]]) == {"embedding", "rerank"}
+    # The LangChain handler records the refused call too: no tokens, nothing to pay.
+    assert set(usage[failed["event_id"]]) == {"embedding", "rerank", "answer"}
+    refused = usage[failed["event_id"]]["answer"]
+    assert (refused["input_tokens"], refused["output_tokens"], refused["cost_usd"]) == (0, 0, 0)
     assert priced[failed["event_id"]][0] == "priced"
 
     assert read(

@@ -1,0 +1,1 @@
+"""Integrations with LLM frameworks: ``il_audit.integrations.langchain`` (extra ``[langchain]``)."""
