@@ -114,6 +114,8 @@ CHAT_RETRIEVAL_PASS = "chat.retrieval.pass"  # noqa: S105 - an event type, not a
 """The settings of one search pass of a turn (1.0.35's retrieval_passes row)."""
 CHAT_MODEL_CALL_TEXT_PART = "chat.model_call.text.part"
 """One part of a model call's text too long for its event (``text_id``, ``part_index``)."""
+CHAT_FEEDBACK = "chat.feedback"
+"""A user's verdict on one turn (``emit_chat_feedback``): a name and a number, boolean or label."""
 
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {

@@ -34,9 +34,10 @@ SEED_1_0_TYPES = {
 }  # fmt: skip
 OUR_TYPES = {
     "chat.model_call.text", "chat.model_call.text.part", "chat.retrieval.candidate",
-    "chat.retrieval.chunk", "chat.retrieval.pass",
+    "chat.retrieval.chunk", "chat.retrieval.pass", "chat.feedback",
 }  # fmt: skip
-"""Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one)."""
+"""Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one;
+``chat.feedback`` is issue 22's own design)."""
 
 
 def test_every_design_type_is_built_in() -> None:
