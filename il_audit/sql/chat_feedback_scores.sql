@@ -1,6 +1,7 @@
 -- How did users rate each chat turn? One row per chat.feedback event
 -- (emit_chat_feedback, or the ui.chat.feedback beacon), joinable to chat_turns
--- on turn_id (the event's correlation_id). name says what was asked (thumbs,
+-- on turn_id (the event's correlation_id); conversation_id is the one the
+-- caller gave (a beacon's session_id is the tab's). name says what was asked (thumbs,
 -- correct, helpful...); value_type is number, boolean or label, and the value is
 -- in its column; score is the number (a boolean is 1 or 0); is_negative is true
 -- for false, a number below 0 or a negative label, null for an unknown label.
@@ -14,7 +15,7 @@ SELECT
   e.actor_uid,
   e.source,
   e.correlation_id AS turn_id,
-  e.session_id AS conversation_id,
+  JSON_VALUE(e.payload, '$.conversation_id') AS conversation_id,
   JSON_VALUE(e.payload, '$.name') AS name,
   JSON_VALUE(e.payload, '$.value_type') AS value_type,
   SAFE_CAST(JSON_VALUE(e.payload, '$.value_number') AS FLOAT64) AS value_number,
@@ -28,4 +29,4 @@ SELECT
   JSON_VALUE(e.payload, '$.feedback_comment_hmac') AS comment_hmac,
   NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json
 FROM events_deduped AS e
-WHERE e.event_type = 'chat.feedback'
+WHERE e.event_type IN ('chat.feedback', 'ui.chat.feedback')

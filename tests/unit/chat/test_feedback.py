@@ -60,6 +60,7 @@ def test_comment_conversation_and_metadata() -> None:
                            metadata={"widget": "inline"})  # fmt: skip
     [event] = events
     assert (event.session_id, event.metadata) == ("conv-1", {"widget": "inline"})
+    assert event.payload["conversation_id"] == "conv-1"
     assert event.payload["feedback_comment"] == COMMENT
     assert event.payload["feedback_comment_length"] == len(COMMENT)
     assert event.payload["feedback_comment_sha256"] == sha(COMMENT)
