@@ -34,6 +34,7 @@ def test_a_feedback_item_is_the_verdict_emit_chat_feedback_writes() -> None:
         "negative": True,
     }  # fmt: skip
     assert payload["feedback_comment_length"] == len("Wrong year.")
+    assert "feedback" not in payload  # the raw object never travels: only its fields, by the rule
 
 
 @pytest.mark.parametrize(
