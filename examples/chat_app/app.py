@@ -32,6 +32,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from page import page_router  # GET /: the chat page, which sends feedback as a beacon
 from pydantic import BaseModel, Field
 
 from il_audit import AuditContext, chat_turn_usage, emit_chat_session, emit_chat_turn, shutdown
@@ -216,6 +217,9 @@ app.include_router(
         app_name=APP_NAME, get_context=context_from_request, require_auth=require_user
     )
 )
+
+
+app.include_router(page_router)
 
 
 @app.post("/query")

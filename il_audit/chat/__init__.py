@@ -16,6 +16,7 @@ are kept; 1.0.35's module paths ``il_audit.chat.turn_usage`` and
 """
 
 from il_audit.chat.calls import ModelCall
+from il_audit.chat.feedback import emit_chat_feedback
 from il_audit.chat.helpers import safe_call
 from il_audit.chat.llm_usage import invoke_chat_llm, invoke_structured_chat_llm
 from il_audit.chat.model_call_text import MODEL_CALL_TEXT_MAX_BYTES, emit_model_call_text
@@ -62,6 +63,7 @@ __all__ = [
     "bind_chat_turn_usage",
     "chat_turn_usage",
     "clear_chat_turn_usage",
+    "emit_chat_feedback",
     "emit_chat_session",
     "emit_chat_turn",
     "emit_model_call_text",

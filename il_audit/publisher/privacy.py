@@ -24,6 +24,8 @@ RETRIEVAL_QUERY: Final = "retrieval_query"
 """The search text a turn derived from the question: often the question itself."""
 ANSWER_EXCERPT: Final = "answer_excerpt"
 """An out-of-scope query's answer: it quotes the question (and the sources)."""
+FEEDBACK_COMMENT: Final = "feedback_comment"
+"""A ``chat.feedback`` comment: free text a user wrote, often quoting the question."""
 
 
 def question_sha256(text: str) -> str:
@@ -45,7 +47,10 @@ class QuestionPolicy:
       seed-era rows keep working); with one, ``question_hmac`` and no
       ``question_sha256``;
     - the text itself (``question``, ``retrieval_query`` and ``answer_excerpt``)
-      only when ``store_text`` is true.
+      only when ``store_text`` is true;
+    - a feedback comment (``feedback_comment``) the same way: its length, its
+      hash (``feedback_comment_sha256`` or, with a key, ``feedback_comment_hmac``),
+      and its text only when ``store_text`` is true.
     """
 
     store_text: bool
@@ -53,6 +58,8 @@ class QuestionPolicy:
 
     def apply(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` with the policy applied (a new dict when anything changes)."""
+        if FEEDBACK_COMMENT in payload:
+            payload = self._comment(payload)
         if QUESTION not in payload and (
             self.store_text or (RETRIEVAL_QUERY not in payload and ANSWER_EXCERPT not in payload)
         ):
@@ -72,4 +79,18 @@ class QuestionPolicy:
             result.pop(QUESTION, None)
             result.pop(RETRIEVAL_QUERY, None)
             result.pop(ANSWER_EXCERPT, None)
+        return result
+
+    def _comment(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The feedback comment by the question rule (length and hash always, text if allowed)."""
+        result = dict(payload)
+        comment = result.get(FEEDBACK_COMMENT)
+        if isinstance(comment, str) and comment:
+            result["feedback_comment_length"] = len(comment)
+            if self.hash_key:
+                result["feedback_comment_hmac"] = keyed_hash(comment, self.hash_key)
+            else:
+                result["feedback_comment_sha256"] = question_sha256(comment)
+        if not self.store_text or not (isinstance(comment, str) and comment):
+            del result[FEEDBACK_COMMENT]
         return result

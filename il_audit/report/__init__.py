@@ -1,7 +1,7 @@
 """``il-audit report``: one self-contained HTML page of charts from the analytics views.
 
 The sections (events per day, active users, cost with its unpriced share, auth
-failures, dead-letter reasons, chat latency, pipeline delay) each run BigQuery
+failures, dead-letter reasons, chat latency, chat feedback, pipeline delay) each run BigQuery
 SQL on the views (``_sections``), against the embedded DuckDB file or BigQuery
 (``_warehouse``); the charts are SVG drawn in Python (``_charts``) and the page
 (``_page``) has no script and makes no request.

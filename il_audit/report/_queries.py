@@ -144,6 +144,32 @@ FROM (
 """
 )
 
+CHAT_FEEDBACK_RATE: Final = """
+-- Per day of the turn (UTC): chat turns, and how many of them got at least one verdict
+-- (chat_feedback_scores, joined on turn_id; a verdict may come on a later day).
+SELECT
+  DATE(t.logged_at) AS day,
+  COUNT(*) AS turns,
+  COUNTIF(f.turn_id IS NOT NULL) AS rated_turns
+FROM chat_turns AS t
+LEFT JOIN (SELECT DISTINCT turn_id FROM chat_feedback_scores) AS f ON f.turn_id = t.turn_id
+WHERE DATE(t.logged_at) BETWEEN @since AND @until
+GROUP BY day
+"""
+
+CHAT_FEEDBACK_VERDICTS: Final = """
+-- Per day of the verdict (UTC): verdicts, those with a polarity (is_negative not null: a
+-- boolean, a number, a known label) and the negative ones.
+SELECT
+  DATE(logged_at) AS day,
+  COUNT(*) AS verdicts,
+  COUNTIF(is_negative IS NOT NULL) AS with_polarity,
+  COUNTIF(is_negative) AS negative
+FROM chat_feedback_scores
+WHERE DATE(logged_at) BETWEEN @since AND @until
+GROUP BY day
+"""
+
 PIPELINE_DELAY: Final = """
 -- Per hour of processing (UTC): events accepted, lines dead-lettered, p50 / p99 delay in
 -- seconds from occurred_at to ingested_at.

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Final
 
 from il_audit.report._activity import auth_section, events_section, users_section
+from il_audit.report._feedback import chat_feedback_section
 from il_audit.report._health import chat_latency_section, dead_letters_section, pipeline_section
 from il_audit.report._model import (
     Period,
@@ -74,6 +75,15 @@ SECTIONS: Final[tuple[tuple[Section, Builder], ...]] = (
             "How long chat turns took end to end (chat_turns.latency_ms_total).",
         ),
         chat_latency_section,
+    ),
+    (
+        Section(
+            "chat_feedback",
+            "Chat feedback",
+            "How many chat turns got a verdict (chat_feedback_scores), and how many verdicts "
+            "were negative, per day (UTC).",
+        ),
+        chat_feedback_section,
     ),
     (
         Section(

@@ -24,3 +24,11 @@ class MalformedBodyError(SchemaError, ValueError):
 
 class InvalidEventTypeError(SchemaError, ValueError):
     """An event type name does not follow the lowercase dotted convention."""
+
+
+class FeedbackError(SchemaError, ValueError):
+    """A chat feedback verdict breaks a rule of ``chat.feedback`` (il_audit/schemas/feedback.py).
+
+    ``args`` are the message (the rule, never the value) and the reason's short code
+    (``turn_id``, ``name``, ``value_type``...), which ``feedback_refusals`` counts by.
+    """

@@ -114,6 +114,10 @@ CHAT_RETRIEVAL_PASS = "chat.retrieval.pass"  # noqa: S105 - an event type, not a
 """The settings of one search pass of a turn (1.0.35's retrieval_passes row)."""
 CHAT_MODEL_CALL_TEXT_PART = "chat.model_call.text.part"
 """One part of a model call's text too long for its event (``text_id``, ``part_index``)."""
+CHAT_FEEDBACK = "chat.feedback"
+"""A user's verdict on one turn (``emit_chat_feedback``): a name and a number, boolean or label."""
+UI_CHAT_FEEDBACK = "ui.chat.feedback"
+"""The same verdict sent by a page through the beacon router (``turn_id``, ``name``, ``value``)."""
 
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {
@@ -145,9 +149,10 @@ BEACON_EVENT_TYPES: frozenset[str] = frozenset(
         UI_TOUR_COMPLETED,
         UI_TOUR_DEFERRED,
         UI_TOUR_PAUSED,
+        UI_CHAT_FEEDBACK,
     }
 )
-"""The built-in types a browser may send through the beacon router (28)."""
+"""The built-in types a browser may send through the beacon router (29)."""
 
 BUILTIN_EVENT_TYPES: frozenset[str] = frozenset(
     value

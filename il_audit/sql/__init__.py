@@ -56,6 +56,7 @@ VIEW_NAMES: Final = (
     "retrieval_candidates",
     "retrieval_chunks",
     "retrieval_passes",
+    "chat_feedback_scores",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
 )

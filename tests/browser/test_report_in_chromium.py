@@ -29,7 +29,7 @@ from tests.support.warehouses import load_duckdb
 
 CHARTS = (
     "events_per_day", "active_users", "cost_by_app", "cost_by_model", "unpriced_share",
-    "auth_failures", "dead_letter_reasons", "chat_latency", "pipeline_delay",
+    "auth_failures", "dead_letter_reasons", "chat_latency", "chat_feedback", "pipeline_delay",
 )  # fmt: skip
 EXACT = ("events_per_day", "active_users", "cost_by_app", "cost_by_model", "auth_failures",
          "dead_letter_reasons", "chat_latency")  # fmt: skip

@@ -91,7 +91,9 @@ def test_taxonomy_is_one_module_under_both_paths() -> None:
     import il_audit.taxonomy as seed
 
     assert seed is ours
-    assert len(seed.BEACON_EVENT_TYPES) == 28
+    # 1.0.35's 28 and ours, ui.chat.feedback (issue 22; README migration table)
+    assert len(seed.BEACON_EVENT_TYPES) == 29
+    assert seed.BEACON_EVENT_TYPES - {seed.UI_CHAT_FEEDBACK} >= {seed.UI_CHAT_FEEDBACK_SUBMITTED}
     assert seed.UI_CHAT_NEW_CHAT == "ui.chat.new_chat.clicked"
 
 

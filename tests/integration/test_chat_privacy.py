@@ -3,6 +3,7 @@
 The retrieval query and chunk text neither: the turn also records its retrieval
 (a search pass whose settings carry the query, a candidate that carries it, a
 chunk that carries its text), and only the chunk text's SHA-256 may be stored.
+Nor a feedback comment (``emit_chat_feedback``): only its length and SHA-256.
 
 A chat app (this process) publishes turns to the Pub/Sub emulator; the real
 function (functions-framework, a child process) stores them in DuckDB and
@@ -33,6 +34,7 @@ from google.cloud import pubsub_v1
 from il_audit import (
     chat_turn_usage,
     emit,
+    emit_chat_feedback,
     emit_chat_session,
     emit_chat_turn,
     emit_model_call_text,
@@ -47,8 +49,11 @@ from tests.support.waiting import wait_until
 
 QUESTION = "Which bonus does Zyxwvut-4821 get after the März restructuring?"
 CHUNK_TEXT = "Vertraulich: Qwerty-7734 erhält nach der Umstrukturierung 12 % Bonus."
-FRAGMENTS = (QUESTION, "Zyxwvut-4821", "restructuring", CHUNK_TEXT, "Qwerty-7734")
-"""The question and a retrieved chunk's text, and pieces of them that a partial leak would show."""
+COMMENT = "Falsch: Plugh-9157 bekommt nach der Umstrukturierung keinen Bonus."
+FRAGMENTS = (QUESTION, "Zyxwvut-4821", "restructuring", CHUNK_TEXT, "Qwerty-7734", COMMENT,
+             "Plugh-9157")  # fmt: skip
+"""The question, a retrieved chunk's text and a feedback comment, and pieces of them that a
+partial leak would show."""
 
 
 @pytest.fixture
@@ -81,7 +86,8 @@ def test_the_question_is_nowhere_with_query_text_off(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Turns (and their call's usage event), a plain emit, a failed and an invalid turn, an
-    out-of-scope query: no text anywhere, hash and length everywhere a turn is."""
+    out-of-scope query, feedback with a comment (and a refused one): no text anywhere, hash
+    and length everywhere a turn or a comment is."""
     caplog.set_level(logging.DEBUG)
     events_tap = tap(stack.layout.topic, f"{stack.layout.topic}-tap")
     dead_tap = tap(stack.layout.dlq_topic, f"{stack.layout.dlq_topic}-tap")
@@ -116,6 +122,11 @@ def test_the_question_is_nowhere_with_query_text_off(
         emit_out_of_scope_query(context=ctx, turn_id="turn-9", signal="soft_refusal",
                                 question=QUESTION, answer_excerpt=f"I cannot say: {QUESTION}",
                                 retrieval_query=QUESTION)  # fmt: skip
+        # Feedback: its comment stays in the process, as does a refused call's.
+        emit_chat_feedback(context=ctx, turn_id="turn-9", name="thumbs", value=False,
+                           comment=COMMENT, conversation_id="conv-1")  # fmt: skip
+        emit_chat_feedback(context=ctx, turn_id="turn-9", name="thumbs", value=None,  # type: ignore[arg-type]
+                           comment=COMMENT)  # fmt: skip
         # Invalid (app over 128 characters): dead-lettered, with its raw line kept.
         emit_chat_turn(context=AuditContext(app="x" * 200), question=QUESTION)
         assert publisher.flush(30).complete
@@ -127,9 +138,10 @@ def test_the_question_is_nowhere_with_query_text_off(
         turns = stack.count("SELECT count(*) FROM events WHERE event_type LIKE 'chat.turn.%'")
         found = stack.count("SELECT count(*) FROM events WHERE event_type LIKE 'chat.retrieval.%'")
         dead = stack.count("SELECT count(*) FROM dead_letters")
-        return (turns, found, dead) == (3, 3, 1)
+        rated = stack.count("SELECT count(*) FROM events WHERE event_type = 'chat.feedback'")
+        return (turns, found, dead, rated) == (3, 3, 1, 1)
 
-    wait_until(stored, 60, "3 turns, 3 retrieval events and 1 dead letter in DuckDB")
+    wait_until(stored, 60, "3 turns, 3 retrieval events, 1 feedback and 1 dead letter")
 
     # 1. Every column of every table and view, cast to text.
     with duckdb.connect(str(stack.database), read_only=True) as connection:
@@ -166,13 +178,18 @@ def test_the_question_is_nowhere_with_query_text_off(
         ('{"top_k": 50}',)
     ]
     assert stack.count("SELECT count(*) FROM retrieval_candidates WHERE rank = 1") == 1
+    comment_digest = hashlib.sha256(COMMENT.encode()).hexdigest()
+    assert duck.read(
+        stack.database,
+        "SELECT turn_id, comment, comment_length, comment_sha256 FROM chat_feedback_scores",
+    ) == [("turn-9", None, len(COMMENT), comment_digest)]
 
     # 2. The bytes of every message on both topics.
-    # Ten events (a session, a call, three retrieval events, three turns, an
-    # out-of-scope query and the invalid turn), one dead letter.
-    messages = pull_messages(events_tap, expect_events=10)
+    # Eleven events (a session, a call, three retrieval events, three turns, an
+    # out-of-scope query, a feedback and the invalid turn), one dead letter.
+    messages = pull_messages(events_tap, expect_events=11)
     messages += pull_messages(dead_tap, expect_events=1)
-    assert sum(message.event_count for message in messages) == 11
+    assert sum(message.event_count for message in messages) == 12
     for message in messages:
         wire = message.body + repr(message.attributes).encode()  # inflated: gzip hides text
         assert not [f for f in FRAGMENTS if f.encode() in wire], "the question is on the wire"

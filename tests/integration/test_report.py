@@ -86,8 +86,9 @@ def page(request: pytest.FixtureRequest) -> Page:
 
 
 def test_every_section_has_data(page: Page) -> None:
-    """The workload fills all seven sections; none is empty or failed."""
-    sections = ("events", "users", "cost", "auth", "dead_letters", "chat_latency", "pipeline")
+    """The workload fills all eight sections; none is empty or failed."""
+    sections = ("events", "users", "cost", "auth", "dead_letters", "chat_latency",
+                "chat_feedback", "pipeline")  # fmt: skip
     assert page.sections == dict.fromkeys(sections, "ok")
 
 
@@ -147,6 +148,20 @@ def test_chat_latency_distribution_matches_the_workload(page: Page, expected: Ex
         assert float(page.figures[key]) == pytest.approx(expected.figures[key]), key
 
 
+def test_chat_feedback_rate_and_negative_share_match_the_workload(
+    page: Page, expected: Expected
+) -> None:
+    """Per day, the share of turns rated and of negative verdicts (over those with a
+    polarity), and the whole period's; next to chat latency on the page."""
+    assert close(nonzero(page.numbers("chat_feedback")), nonzero(expected.marks["chat_feedback"]))
+    assert Decimal(page.figures["feedback_verdicts"]) == expected.figures["feedback_verdicts"]
+    for key in ("feedback_rate", "feedback_negative"):
+        assert float(page.figures[key]) == pytest.approx(expected.figures[key]), key
+    assert (
+        list(page.sections).index("chat_feedback") == list(page.sections).index("chat_latency") + 1
+    )
+
+
 def test_pipeline_delay_matches_the_ingestion_times(page: Page, expected: Expected) -> None:
     """p50 and p99 delay per hour of processing, from occurred_at to the pipeline's clock."""
     assert close(page.numbers("pipeline_delay"), expected.marks["pipeline_delay"], 1e-3)
@@ -184,7 +199,7 @@ def test_both_engines_draw_the_same_charts(duckdb_page: str, bigquery_page: str)
 
 
 def test_a_period_without_data_gives_empty_sections(tmp_path: Path, workload: Workload) -> None:
-    """Days without events give seven "no data" sections and exit code 0."""
+    """Days without events give eight "no data" sections and exit code 0."""
     database = load_duckdb(tmp_path / "events.duckdb", workload)
     out = tmp_path / "report.html"
     code, output = _run(
@@ -192,7 +207,7 @@ def test_a_period_without_data_gives_empty_sections(tmp_path: Path, workload: Wo
          "--until", "2025-01-31"], {}
     )  # fmt: skip
     assert code == 0, output
-    assert "7 without data" in output
+    assert "8 without data" in output
     page = parse(out.read_text("utf-8"))
     assert set(page.sections.values()) == {"empty"}
     assert page.marks == {}

@@ -1,11 +1,11 @@
 """The report's workload, as data, and every number the report must show, computed from it.
 
-Three days (the middle one empty) of logins, usage, chat turns and rejects, plus a
-day before the period. ``tests/support/warehouses.py`` loads it through the
-subscriber's real ``Pipeline`` into an embedded file or a dataset of the BigQuery
-stand-in. :func:`expected` computes what the report must show from the envelopes,
-the ingestion times and the seed prices only, never from a warehouse or from
-``il_audit.report``.
+Three days (the middle one empty) of logins, usage, chat turns, feedback on some of
+the turns and rejects, plus a day before the period. ``tests/support/warehouses.py``
+loads it through the subscriber's real ``Pipeline`` into an embedded file or a
+dataset of the BigQuery stand-in. :func:`expected` computes what the report must
+show from the envelopes, the ingestion times and the seed prices only, never from a
+warehouse or from ``il_audit.report``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from il_audit.chat import emit_chat_feedback
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope, UsageItem
@@ -66,6 +67,15 @@ LATENCY_BUCKETS = {
 
 
 GEMINI = {"service": "vertex_gemini", "operation": "generate_content"}
+TURN_D1, TURN_D3A, TURN_D3B = (f"0193b000-0000-7000-8000-00000000f00{n}" for n in (1, 2, 3))
+"""Turns that get feedback (their event_id is chat_turns.turn_id)."""
+
+
+def feedback(at: datetime, context: AuditContext, **fields: Any) -> Step:
+    """``emit_chat_feedback(context=context, **fields)`` at ``at``."""
+    return Step(at, emit_chat_feedback, (), {"context": context, **fields}, 2.0)
+
+
 CARL_LOGINS = (
     T.AUTH_LOGIN_FAILED,
     T.AUTH_LOGIN_FAILED,
@@ -95,7 +105,7 @@ STEPS: tuple[Step, ...] = (
               model_id="gemini-9-experimental", input_tokens=700, output_tokens=70),
     # D1: chat turns; one with latency_ms only, one with none.
     event(D1 + 14 * HOUR, T.CHAT_TURN_SUCCEEDED, EVE, status="succeeded",
-          latency_ms_total=1200,
+          latency_ms_total=1200, event_id=TURN_D1,
           usage=[{"service": "vertex_gemini", "model_id": "gemini-2.5-flash-lite",
                   "input_tokens": 10_000, "output_tokens": 1_000}]),
     event(D1 + 14 * HOUR + 5 * MINUTE, T.CHAT_TURN_SUCCEEDED, EVE, status="succeeded",
@@ -103,6 +113,9 @@ STEPS: tuple[Step, ...] = (
     event(D1 + 14 * HOUR + 10 * MINUTE, T.CHAT_TURN_FAILED, EVE, ingested_after=3,
           status="failed", latency_ms_total=9500),
     event(D1 + 14 * HOUR + 15 * MINUTE, T.CHAT_TURN_SUCCEEDED, EVE, status="succeeded"),
+    # D1: 1 of 4 turns rated, one verdict of 2 negative.
+    feedback(D1 + 14 * HOUR + 20 * MINUTE, EVE, turn_id=TURN_D1, name="thumbs", value=False),
+    feedback(D1 + 14 * HOUR + 21 * MINUTE, EVE, turn_id=TURN_D1, name="correct", value=1),
     # D3: logins, a logout, chat turns, a partially priced job.
     event(D3 + 8 * HOUR, T.AUTH_LOGIN_SUCCEEDED, ANA, ingested_after=1, action="login",
           status="succeeded"),
@@ -113,11 +126,14 @@ STEPS: tuple[Step, ...] = (
         for minute, event_type in enumerate(CARL_LOGINS)
     ),
     event(D3 + 10 * HOUR, T.CHAT_TURN_SUCCEEDED, BEN, ingested_after=8, status="succeeded",
-          latency_ms_total=600,
+          latency_ms_total=600, event_id=TURN_D3A,
           usage=[{"service": "vertex_gemini", "model_id": "gemini-2.0-flash",
                   "input_tokens": 50_000, "output_tokens": 1_000}]),
     event(D3 + 10 * HOUR + 30 * MINUTE, T.CHAT_TURN_SUCCEEDED, EVE, ingested_after=8,
-          status="succeeded", latency_ms_total=2500),
+          status="succeeded", latency_ms_total=2500, event_id=TURN_D3B),
+    # D3: 2 of 3 turns rated; of two verdicts, one has no polarity, the other is positive.
+    feedback(D3 + 12 * HOUR, BEN, turn_id=TURN_D3A, name="thumbs", value=True),
+    feedback(D3 + 12 * HOUR + MINUTE, EVE, turn_id=TURN_D3B, name="helpful", value="partly"),
     event(D3 + 11 * HOUR, T.CHAT_TURN_FAILED, BEN, ingested_after=45, status="failed",
           latency_ms_total=40000),
     event(D3 + 13 * HOUR, T.INGEST_JOB_COMPLETED, JOB, batch_id="j-9", status="succeeded",
@@ -226,6 +242,7 @@ def expected(workload: Workload) -> Expected:
     figures["dead_letters"] = sum(reasons.values())
 
     _chat(events, marks, figures)
+    _feedback(events, marks, figures)
 
     delays: dict[str, list[float]] = defaultdict(list)
     for e in workload.envelopes:
@@ -301,6 +318,36 @@ def _chat(events: list[Envelope], marks: Marks, figures: dict[str, Any]) -> None
     figures["chat_p50_ms"] = percentile_cont(latencies, 0.5)
     figures["chat_p90_ms"] = percentile_cont(latencies, 0.9)
     figures["chat_p99_ms"] = percentile_cont(latencies, 0.99)
+
+
+NEGATIVE_VALUES = {False: True, True: False, "partly": None}
+"""The fixture's feedback values and their polarity (None: an unknown label has none); the
+number 1.0 finds True's entry (1.0 == True): positive."""
+
+
+def _feedback(events: list[Envelope], marks: Marks, figures: dict[str, Any]) -> None:
+    turns: dict[str, str] = {}
+    verdicts: list[tuple[str, str, Any]] = []
+    for e in events:
+        if e.event_type in (T.CHAT_TURN_SUCCEEDED, T.CHAT_TURN_FAILED):
+            turns[e.event_id] = _day(e.occurred_at)
+        elif e.event_type == T.CHAT_FEEDBACK:
+            payload = e.payload or {}
+            value = next(payload[k] for k in ("value_bool", "value_number", "value_label")
+                         if k in payload)  # fmt: skip
+            verdicts.append((_day(e.occurred_at), str(e.correlation_id), value))
+    rated = {turn for _day_, turn, _value in verdicts}
+    per_day = Counter(turns.values())
+    rated_per_day = Counter(day for turn, day in turns.items() if turn in rated)
+    polar = Counter(d for d, _t, v in verdicts if NEGATIVE_VALUES[v] is not None)
+    negative = Counter(d for d, _t, v in verdicts if NEGATIVE_VALUES[v])
+    marks["chat_feedback"] = {
+        **{("feedback rate", d): rated_per_day[d] / n for d, n in per_day.items()},
+        **{("negative share", d): negative[d] / n for d, n in polar.items()},
+    }
+    figures["feedback_verdicts"] = len(verdicts)
+    figures["feedback_rate"] = len(rated) / len(turns)
+    figures["feedback_negative"] = sum(negative.values()) / sum(polar.values())
 
 
 def _reason(line: bytes) -> str:

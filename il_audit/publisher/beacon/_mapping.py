@@ -31,6 +31,11 @@ else ``X-IL-Audit-Path``, else the ``Referer`` path; never a query string),
 is set). Legacy tab beacons (no surface, ``resource_type == "tab"`` and a
 ``resource_id``) are rewritten as the seed did: ``surface="main_nav"``,
 ``element_id=<resource_id>``, ``resource_type="nav_tab"``.
+
+A ``ui.chat.feedback`` item's ``feedback`` object (``turn_id``, ``name``,
+``value``, ``comment``, ``conversation_id``) becomes the payload and correlation
+``emit_chat_feedback`` writes (il_audit/schemas/feedback.py), so the
+``chat_feedback_scores`` view reads both alike; an invalid one is skipped.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from il_audit.publisher.beacon._models import DEFAULT_EVENT_TYPE, BeaconEventIte
 from il_audit.publisher.beacon._page import strip_path
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy
+from il_audit.schemas.feedback import FeedbackError, feedback_fields
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +99,14 @@ def beacon_fields(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         value = item.get(name)
         if value is not None:
             fields[name] = value
+    if event_type == taxonomy.UI_CHAT_FEEDBACK:
+        feedback = item.get("feedback")
+        # The router validated it; a host calling schedule_beacon_rows with raw dicts may not.
+        if not isinstance(feedback, Mapping):
+            raise FeedbackError("a ui.chat.feedback item needs a feedback object", "feedback")
+        fields.update(feedback_fields(**feedback))
+        fields["resource_type"] = "chat_turn"
+        fields["resource_id"] = fields.get("correlation_id")
     return event_type, fields
 
 
@@ -118,7 +132,11 @@ def schedule_beacon_rows(
         if not isinstance(item, Mapping):
             skipped += 1
             continue
-        event_type, fields = beacon_fields(item)
+        try:
+            event_type, fields = beacon_fields(item)
+        except (FeedbackError, TypeError):  # a ui.chat.feedback item without a valid verdict
+            skipped += 1
+            continue
         if not taxonomy.is_beacon_type(event_type):
             skipped += 1
             continue

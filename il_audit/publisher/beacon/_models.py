@@ -20,16 +20,19 @@ import json
 import math
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from il_audit.publisher.beacon._settings import BeaconSettings, get_beacon_settings
 from il_audit.schemas import taxonomy
 from il_audit.schemas.envelope import INT64_MAX
+from il_audit.schemas.feedback import FeedbackError, feedback_fields
 
 DEFAULT_EVENT_TYPE: Final = taxonomy.UI_TAB_VIEWED
 CLIENT_TS_MAX_LENGTH: Final = 64
 """The seed's 0.1 limit; an ISO timestamp needs 24 characters."""
 SESSION_ID_MAX_LENGTH: Final = 128
+FEEDBACK_KEYS: Final = frozenset({"turn_id", "name", "value", "comment", "conversation_id"})
+"""The keys of a ``ui.chat.feedback`` item's ``feedback`` (``emit_chat_feedback``'s)."""
 _ENVELOPE_CAPS: Final = {"resource_type": 256, "interaction": 256, "resource_id": 1024}
 """Envelope field limits (``Label`` / ``Identifier`` in ``il_audit.schemas.envelope``)."""
 
@@ -167,6 +170,11 @@ class BeaconEventItem(BaseModel):
         default=None, max_length=CLIENT_TS_MAX_LENGTH, description="Browser clock, ISO 8601."
     )
     path: str | None = Field(default=None, description="Page path (the query string is dropped).")
+    feedback: dict[str, Any] | None = Field(
+        default=None,
+        description="ui.chat.feedback only: turn_id, name, value (boolean, number or short "
+        "label), comment, conversation_id; the rules of emit_chat_feedback.",
+    )
 
     @field_validator("event_type")
     @classmethod
@@ -189,6 +197,23 @@ class BeaconEventItem(BaseModel):
         if len(value) > limit:
             raise ValueError(f"at most {limit} characters")
         return value
+
+    @model_validator(mode="after")
+    def _feedback_fits(self) -> BeaconEventItem:
+        """A ``ui.chat.feedback`` item must carry a valid verdict, as ``emit_chat_feedback``
+        would accept it; any other item's ``feedback`` is ignored."""
+        if self.event_type != taxonomy.UI_CHAT_FEEDBACK:
+            return self
+        if self.feedback is None:
+            raise ValueError("a ui.chat.feedback item needs a feedback object")
+        unknown = set(self.feedback) - FEEDBACK_KEYS
+        if unknown:
+            raise ValueError(f"feedback may only have the keys {sorted(FEEDBACK_KEYS)}")
+        try:
+            feedback_fields(**self.feedback)
+        except (FeedbackError, TypeError) as error:
+            raise ValueError(f"feedback: {error.args[0]}") from None
+        return self
 
     @field_validator("metadata")
     @classmethod

@@ -76,10 +76,10 @@ def test_every_query_gets_the_period_as_parameters() -> None:
         assert "2026-11" not in sql
 
 
-def test_no_rows_give_seven_no_data_sections() -> None:
+def test_no_rows_give_eight_no_data_sections() -> None:
     """A warehouse without rows gives a note in every section and no chart."""
     report = build_report(ScriptedWarehouse({}), PERIOD)
-    assert len(report.sections) == 7
+    assert len(report.sections) == 8
     assert all(section.empty_note and not section.charts for section in report.sections)
     assert report.failed == ()
 

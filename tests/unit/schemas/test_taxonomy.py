@@ -34,9 +34,10 @@ SEED_1_0_TYPES = {
 }  # fmt: skip
 OUR_TYPES = {
     "chat.model_call.text", "chat.model_call.text.part", "chat.retrieval.candidate",
-    "chat.retrieval.chunk", "chat.retrieval.pass",
+    "chat.retrieval.chunk", "chat.retrieval.pass", "chat.feedback", "ui.chat.feedback",
 }  # fmt: skip
-"""Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one)."""
+"""Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one;
+``chat.feedback`` is issue 22's own design)."""
 
 
 def test_every_design_type_is_built_in() -> None:
@@ -46,10 +47,11 @@ def test_every_design_type_is_built_in() -> None:
 
 
 def test_beacon_types_are_the_ui_types() -> None:
-    """Browsers may send exactly the built-in ui.* types, 28 of them."""
-    ui_types = {t for t in DESIGN_TYPES | SEED_1_0_TYPES if t.startswith("ui.")}
+    """Browsers may send exactly the built-in ui.* types, 29 of them (ui.chat.feedback is
+    ours)."""
+    ui_types = {t for t in DESIGN_TYPES | SEED_1_0_TYPES | OUR_TYPES if t.startswith("ui.")}
     assert ui_types == T.BEACON_EVENT_TYPES
-    assert len(T.BEACON_EVENT_TYPES) == 28
+    assert len(T.BEACON_EVENT_TYPES) == 29
 
 
 def test_every_beacon_type_is_known_to_the_subscriber() -> None:
