@@ -49,12 +49,13 @@ def test_sigterm_stops_the_emulator_and_exits_at_once(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    children: list[int] = []
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("PUBSUB_EMULATOR_HOST=127.0.0.1:"), process.stderr
         port = line.strip().rsplit(":", 1)[1]
-        [child] = [
+        children += [
             int(pid)
             for pid in os.listdir("/proc")
             if pid.isdigit() and f"--port={port}".encode() in _cmdline(int(pid))
@@ -67,9 +68,13 @@ def test_sigterm_stops_the_emulator_and_exits_at_once(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+        left = [pid for pid in children if _alive(pid)]
+        for pid in left:  # a failed run must not leave the stand-in serving
+            os.kill(pid, signal.SIGKILL)
+    assert len(children) == 1
+    assert left == []
     assert process.returncode == 0
     assert "Traceback" not in stderr
-    assert not _alive(child)
 
 
 def _cmdline(pid: int) -> bytes:
