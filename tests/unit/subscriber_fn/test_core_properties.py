@@ -113,7 +113,7 @@ def test_a_gzip_body_gives_what_its_ndjson_gives(parts: list[bytes]) -> None:
     assume(not data.startswith(GZIP_MAGIC))
     plain = process_message(data, MessageMeta("m"), seed_catalog(), NOW)
     packed = process_message(compress_body(data), MessageMeta("m"), seed_catalog(), NOW)
-    assert packed.rows == plain.rows
+    assert repr(packed.rows) == repr(plain.rows)  # repr: a NaN in a payload equals itself
     assert packed.row_lines == plain.row_lines
     assert [(r.error_class, r.line_index, r.raw) for r in packed.rejects] == [
         (r.error_class, r.line_index, r.raw) for r in plain.rejects
