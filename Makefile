@@ -42,7 +42,8 @@ demo: setup
 	$(VENV)/bin/il-audit demo
 
 # Coverage starts before pytest so that modules pytest plugins import early are measured;
-# processes the tests start (the function, the CLI) are not.
+# the Python processes the tests start (the function, the CLI) are measured too
+# (pyproject.toml: patch = ["subprocess"]), each in its own data file: combined here.
 test: setup-test
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest

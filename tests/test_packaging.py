@@ -54,17 +54,17 @@ def test_wheel_and_sdist_carry_the_data_files(dist: Path) -> None:
 
 @pytest.fixture(scope="module")
 def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A fresh venv with the wheel installed (third-party packages borrowed via a .pth)."""
+    """A fresh venv with the wheel installed (third-party packages borrowed via a .pth) by
+    our pip, pointed at the venv's interpreter (no pip of its own to bootstrap first)."""
     [wheel] = dist.glob("*.whl")
     target = tmp_path_factory.mktemp("fresh") / "venv"
-    venv.create(target, with_pip=True)
+    venv.create(target, with_pip=False)
     python = target / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--no-index", str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,

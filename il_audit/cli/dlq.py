@@ -22,6 +22,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _subscription_option(function: F) -> F:
     function = click.option(
+        "--pull-timeout",
+        type=click.FloatRange(0.1, 60),
+        default=2.0,
+        show_default=True,
+        envvar="IL_AUDIT_DLQ_PULL_TIMEOUT",
+        help="Seconds one pull may wait for messages; a run ends after two empty pulls "
+        "(env IL_AUDIT_DLQ_PULL_TIMEOUT).",
+    )(function)
+    function = click.option(
         "--lease-seconds",
         type=click.IntRange(10, 600),
         default=60,
@@ -113,14 +122,19 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _source(subscription: str | None, lease_seconds: int) -> closing[PubSubSource]:
+def _source(
+    subscription: str | None, lease_seconds: int, pull_timeout: float
+) -> closing[PubSubSource]:
     """The dead-letter subscription, closed when the ``with`` block ends."""
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.dlq import PubSubSource
 
     return closing(
         PubSubSource.from_settings(
-            get_audit_settings(strict=True), subscription, lease_seconds=lease_seconds
+            get_audit_settings(strict=True),
+            subscription,
+            lease_seconds=lease_seconds,
+            pull_timeout=pull_timeout,
         )
     )
 
@@ -160,6 +174,7 @@ def dlq() -> None:
 def inspect(
     subscription: str | None,
     lease_seconds: int,
+    pull_timeout: float,
     selector: Selector,
     limit: int | None,
     fmt: str,
@@ -167,7 +182,7 @@ def inspect(
     """Peek without acknowledging: groups by error class and app, with counts and a sample."""
     from il_audit.operations.dlq import inspect as run_inspect
 
-    with _failures(), _source(subscription, lease_seconds) as source:
+    with _failures(), _source(subscription, lease_seconds, pull_timeout) as source:
         groups = run_inspect(source, limit=limit or 1000, selector=selector)
     columns = ["error_class", "app", "messages", "events", "first_seen", "last_seen", "sample"]
     rows = [
@@ -225,6 +240,7 @@ def inspect(
 def replay(
     subscription: str | None,
     lease_seconds: int,
+    pull_timeout: float,
     selector: Selector,
     limit: int | None,
     to_topic: str | None,
@@ -247,7 +263,7 @@ def replay(
 
     with (
         _failures(),
-        _source(subscription, lease_seconds) as source,
+        _source(subscription, lease_seconds, pull_timeout) as source,
         closing(Republisher.from_settings(get_audit_settings(strict=True), to_topic)) as publish,
         click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar,
     ):
@@ -294,6 +310,7 @@ def replay(
 def purge(
     subscription: str | None,
     lease_seconds: int,
+    pull_timeout: float,
     selector: Selector,
     limit: int | None,
     archive: Path | None,
@@ -313,6 +330,7 @@ def purge(
             inspect,
             subscription=subscription,
             lease_seconds=lease_seconds,
+            pull_timeout=pull_timeout,
             selector=selector,
             limit=limit,
             fmt="table",
@@ -321,7 +339,7 @@ def purge(
     archive = archive or Path(f"dlq-archive-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
     with (
         _failures(),
-        _source(subscription, lease_seconds) as source,
+        _source(subscription, lease_seconds, pull_timeout) as source,
         click.progressbar(length=limit or 0, label="purging", show_pos=True) as bar,
     ):
         report = run_purge(source, archive, selector=selector, limit=limit, progress=bar.update)

@@ -103,15 +103,20 @@ def main() -> None:
     except (EmulatorNotFoundError, EmulatorStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    print(f"PUBSUB_EMULATOR_HOST={emulator.host}", flush=True)
 
     def _stop(_signum: int, _frame: object) -> None:
-        emulator.stop()
+        # Only leave the wait below: stopping from here would wait for the process while
+        # the interrupted wait holds its lock (20 s of timeouts, then a traceback).
         sys.exit(0)
 
+    # Before the host line: whoever reads it may signal at once.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    emulator.process.wait()
+    print(f"PUBSUB_EMULATOR_HOST={emulator.host}", flush=True)
+    try:
+        emulator.process.wait()
+    finally:
+        emulator.stop()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Chromium is found at ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (or
 ``IL_AUDIT_CHROMIUM`` / ``IL_AUDIT_CHROMEDRIVER``). When they are missing the
 tests are skipped with the install hint, except in CI (``CI`` set), where they
-fail, as the emulator tests do. Each test gets a fresh browser profile and a
+fail, as the emulator tests do. One Chromium serves the session; each test gets
+it reset to what a new one is (a new tab, no cookies, cache or logs), and a
 fresh example app (uvicorn on a free 127.0.0.1 port) writing its own embedded
 DuckDB file.
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,29 +71,87 @@ def chromium() -> tuple[str, str]:
     return browser, driver
 
 
-@pytest.fixture
-def browser(
-    chromium: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[object]:
-    """A headless Chromium with a fresh profile, driven through Selenium."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+class _Chromium:
+    """One headless Chromium for the session, started again only if it stops answering."""
 
+    def __init__(self, binary: str, driver_path: str, profile: Path) -> None:
+        self.binary = binary
+        self.driver_path = driver_path
+        self.profile = profile
+        self.driver: Any = None
+        self.window_size: dict[str, int] = {}
+
+    def start(self) -> Any:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = self.binary
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={self.profile}"):
+            options.add_argument(flag)
+        # What the page requested and logged (driver.get_log("performance" / "browser")).
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        # Selenium Manager must not look for drivers online: the path is given, stats are off.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SE_AVOID_STATS", "true")
+            driver = webdriver.Chrome(
+                options=options, service=Service(executable_path=self.driver_path)
+            )
+        driver.set_script_timeout(20)
+        self.driver = driver
+        self.window_size = driver.get_window_size()
+        return driver
+
+    def fresh(self) -> Any:
+        """The browser as a new one is: one new blank tab, no cookies, no cache, empty logs,
+        the first window size. Restarted when resetting fails (a test left it broken)."""
+        from selenium.common.exceptions import WebDriverException
+
+        if self.driver is None:
+            return self.start()
+        driver = self.driver
+        try:
+            old = driver.window_handles
+            driver.switch_to.new_window("tab")  # a new tab: its sessionStorage is empty
+            tab = driver.current_window_handle
+            for handle in old:
+                driver.switch_to.window(handle)
+                driver.close()
+            driver.switch_to.window(tab)
+            driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+            driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+            driver.set_window_size(self.window_size["width"], self.window_size["height"])
+            driver.get_log("performance")
+            driver.get_log("browser")
+        except WebDriverException:
+            self.quit()
+            return self.start()
+        return driver
+
+    def quit(self) -> None:
+        if self.driver is not None:
+            driver, self.driver = self.driver, None
+            driver.quit()
+
+
+@pytest.fixture(scope="session")
+def _chromium_session(
+    chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Chromium]:
+    """The session's Chromium (starting one costs about a second, quitting it another)."""
     binary, driver_path = chromium
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    # What the page requested and logged (driver.get_log("performance" / "browser")).
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    # Selenium Manager must not look for drivers online: the path is given, stats are off.
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    driver.set_script_timeout(20)
+    session = _Chromium(binary, driver_path, tmp_path_factory.mktemp("chromium-profile"))
     try:
-        yield driver
+        yield session
     finally:
-        driver.quit()
+        session.quit()
+
+
+@pytest.fixture
+def browser(_chromium_session: _Chromium) -> object:
+    """A headless Chromium driven through Selenium, as fresh as a new one: a new tab with
+    no cookies, cache or logs from earlier tests."""
+    return _chromium_session.fresh()
 
 
 @pytest.fixture

@@ -210,7 +210,7 @@ def second_origin(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         return _QuietHandler(*args, directory=str(directory))
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield directory, f"http://127.0.0.1:{port}"

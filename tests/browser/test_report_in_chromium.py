@@ -50,9 +50,11 @@ return Array.from(document.querySelectorAll('svg[data-chart]')).map(function (sv
 """
 
 
-@pytest.fixture
-def report_page(tmp_path: Path) -> tuple[Path, Expected]:
-    """The fixture's report as a file, and what it must show."""
+@pytest.fixture(scope="module")
+def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    """The fixture's report as a file, and what it must show (written once: the tests only
+    read it)."""
+    tmp_path = tmp_path_factory.mktemp("report")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path)  # the page names the file as given: events.duckdb
         workload = fixture.build()

@@ -28,6 +28,7 @@ from il_audit.publisher import AuditContext
 from il_audit.schemas import taxonomy as T
 from tests.support import duck
 from tests.support.bigquery_standin import BigQueryStandIn
+from tests.support.pubsub import pull_messages
 from tests.support.stack import ROOT, Stack
 from tests.support.tap import Tap
 from tests.support.waiting import wait_until
@@ -52,12 +53,13 @@ def stack(pubsub_emulator_host: str, tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def tap(stack: Stack) -> Iterator[Callable[[], Tap]]:
-    """Taps on the stack's events topic (created when called, deleted afterwards)."""
+def tap(stack: Stack) -> Iterator[Callable[..., Tap]]:
+    """Taps on the stack's events topic, or the topic given (created when called, deleted
+    afterwards)."""
     taps: list[Tap] = []
 
-    def create() -> Tap:
-        taps.append(Tap.on(stack.layout.project, stack.layout.topic))
+    def create(topic: str | None = None) -> Tap:
+        taps.append(Tap.on(stack.layout.project, topic or stack.layout.topic))
         return taps[-1]
 
     yield create
@@ -111,7 +113,7 @@ def test_inspect_groups_without_acknowledging(stack: Stack) -> None:
 
 
 def test_revalidate_leaves_poison_and_replays_once_fixed(
-    stack: Stack, tap: Callable[[], Tap], tmp_path: Path
+    stack: Stack, tap: Callable[..., Tap], tmp_path: Path
 ) -> None:
     """Lines that would fail again stay; after the fix they are replayed, published once."""
     ids = emit_billing(stack, 3)
@@ -137,7 +139,7 @@ def test_revalidate_leaves_poison_and_replays_once_fixed(
 
 
 def test_still_poison_returns_with_its_reason_until_the_replay_cap(
-    stack: Stack, tap: Callable[[], Tap]
+    stack: Stack, tap: Callable[..., Tap]
 ) -> None:
     """Replayed poison comes back with an incremented count; at the cap replay refuses it."""
     [event_id] = emit_billing(stack, 1)
@@ -189,18 +191,34 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
 
 
 def test_outage_then_replay_lands_every_event_once(
-    stack: Stack, tap: Callable[[], Tap], tmp_path: Path
+    stack: Stack, tap: Callable[..., Tap], tmp_path: Path
 ) -> None:
-    """Sink down -> Pub/Sub retries and dead-letters -> sink back -> replay -> published once."""
+    """Sink down -> Pub/Sub retries and dead-letters -> sink back -> replay -> published once.
+
+    The dead-lettering is Pub/Sub's own (after a 5xx on every attempt, each logged with the
+    function's error): the message as published, without our error attributes.
+    """
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where the database directory should be")
     database = blocker / "audit.duckdb"
     stack.start_function(IL_AUDIT_DUCKDB_PATH=str(database))
+    dead_lettered = tap(stack.layout.dlq_topic)
     publisher = stack.publisher()
     sent = [publisher.emit(T.AUTH_LOGOUT, context=CTX, attempt=str(i)) for i in range(2)]
     assert publisher.flush(30).complete
     publisher.shutdown(5)
     wait_until(lambda: stack.dlq_messages() >= 1, 120, "Pub/Sub to dead-letter the message")
+    messages = pull_messages(dead_lettered.subscription_path, expect_events=2)
+    assert sorted(e["event_id"] for m in messages for e in m.envelopes()) == sorted(sent)
+    for message in messages:
+        assert "il_audit_error_class" not in message.attributes  # Pub/Sub's own dead-lettering
+        source = message.attributes["CloudPubSubDeadLetterSourceSubscription"]
+        assert source == stack.layout.subscription
+    assert stack.server is not None
+    logged = [json.loads(line) for line in stack.server.log_text().splitlines() if line[:1] == "{"]
+    failures = [entry for entry in logged if entry["severity"] == "ERROR"]
+    assert len(failures) >= 2  # one per failed delivery attempt
+    assert all(blocker.name in entry.get("exception", "") for entry in failures)
     [group] = stack.dlq_groups()
     assert group["error_class"] == "delivery_exhausted"
     assert group["events"] == 2
@@ -220,7 +238,7 @@ def test_outage_then_replay_lands_every_event_once(
 
 
 def test_killing_replay_at_random_points_loses_and_duplicates_nothing(
-    stack: Stack, tap: Callable[[], Tap]
+    stack: Stack, tap: Callable[..., Tap]
 ) -> None:
     """SIGKILL replay again and again; then every event is stored once and the DLQ is empty."""
     ids = emit_billing(stack, 150)
@@ -299,7 +317,7 @@ class CrashingSource(PubSubSource):
 
 
 def test_a_crash_between_publish_and_ack_only_causes_a_harmless_redelivery(
-    stack: Stack, tap: Callable[[], Tap]
+    stack: Stack, tap: Callable[..., Tap]
 ) -> None:
     """Published but not acknowledged: the message returns, is replayed again, stored once."""
     ids = emit_billing(stack, 5)

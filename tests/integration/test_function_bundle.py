@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +46,14 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh_venv(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv with the bundle's requirements installed from inside the bundle."""
+    """A new venv with the bundle's requirements installed from inside the bundle (by our
+    pip, pointed at the venv's interpreter: no pip of its own to bootstrap first)."""
     target = tmp_path_factory.mktemp("deployed") / "venv"
-    venv.create(target, with_pip=True)
+    venv.create(target, with_pip=False)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(
-        [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "-r", "requirements.txt"],
+        [sys.executable, "-m", "pip", "--python", str(target / "bin" / "python"), "install",
+         "--quiet", "-r", "requirements.txt"],
         cwd=bundle, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

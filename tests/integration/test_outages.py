@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from il_audit.devtools import pubsub_emulator
 from il_audit.publisher import AuditContext, AuditPublisher
 from il_audit.schemas import taxonomy as T
 from tests.support.factories import make_settings
@@ -46,22 +45,22 @@ def _publisher_via(
     )
 
 
-@pytest.mark.usefixtures("pubsub_emulator_host")
 def test_flush_returns_false_promptly_when_the_emulator_is_stopped(
-    monkeypatch: pytest.MonkeyPatch,
+    proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the emulator gone, flush(1) gives up after about a second; events stay pending."""
-    emulator = pubsub_emulator.start()
-    try:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
-        target = create_topic_with_subscription("stopped")
-        publisher = AuditPublisher(
-            make_settings(transport="pubsub", project=target.project, topic=target.topic_id)
-        )
-        publisher.emit(T.AUTH_LOGOUT, context=CTX)
-        assert publisher.flush(30).complete
-    finally:
-        emulator.stop()
+    """With the emulator gone, flush(1) gives up after about a second; events stay pending.
+
+    Gone as a stopped emulator is: its connections cut and its port refusing new ones (the
+    proxy the publisher dials is closed for good), without starting a second emulator.
+    """
+    target = create_topic_with_subscription("stopped")
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", proxy.host)
+    publisher = AuditPublisher(
+        make_settings(transport="pubsub", project=target.project, topic=target.topic_id)
+    )
+    publisher.emit(T.AUTH_LOGOUT, context=CTX)
+    assert publisher.flush(30).complete
+    proxy.close()
     for _ in range(5):
         publisher.emit(T.AUTH_LOGOUT, context=CTX)
     started = time.monotonic()

@@ -270,3 +270,32 @@ def test_cli_purge_dry_run_inspects_the_same_selection(cli_source: list[MemorySo
     assert "ingest" not in result.output
     [source] = cli_source
     assert (source.acked, len(source.available)) == ([], 3)
+
+
+def test_cli_hands_the_lease_and_the_pull_timeout_to_the_subscription(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--lease-seconds and --pull-timeout (or their variables) reach PubSubSource; without
+    them the CLI uses PubSubSource's own defaults."""
+    from il_audit.operations.dlq._source import DEFAULT_LEASE_SECONDS, DEFAULT_PULL_TIMEOUT
+
+    opened: list[dict[str, object]] = []
+
+    def source(*args: object, **kwargs: object) -> MemorySource:
+        opened.append(kwargs)
+        return MemorySource([])
+
+    monkeypatch.setattr(PubSubSource, "from_settings", source)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["dlq", "inspect"]).exit_code == 0
+    given = ["dlq", "inspect", "--lease-seconds", "30", "--pull-timeout", "0.5"]
+    assert runner.invoke(cli, given).exit_code == 0
+    variables = {"IL_AUDIT_DLQ_LEASE_SECONDS": "20", "IL_AUDIT_DLQ_PULL_TIMEOUT": "0.25"}
+    assert runner.invoke(cli, ["dlq", "purge", "--dry-run"], env=variables).exit_code == 0
+    assert [(kw["lease_seconds"], kw["pull_timeout"]) for kw in opened] == [
+        (DEFAULT_LEASE_SECONDS, DEFAULT_PULL_TIMEOUT),
+        (30, 0.5),
+        (20, 0.25),
+    ]
+    refused = runner.invoke(cli, ["dlq", "inspect", "--pull-timeout", "0"])
+    assert refused.exit_code == 2

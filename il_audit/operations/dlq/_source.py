@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from il_audit.config.settings import AuditSettings
 
 DEFAULT_LEASE_SECONDS = 60
+DEFAULT_PULL_TIMEOUT = 2.0
+"""An empty pull waits about this long, less a second, on the emulator (and up to it on Pub/Sub)."""
 
 
 class Source(Protocol):
@@ -57,7 +59,7 @@ class PubSubSource:
         project: str | None = None,
         client: Any = None,
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
-        pull_timeout: float = 2.0,
+        pull_timeout: float = DEFAULT_PULL_TIMEOUT,
     ) -> None:
         from il_audit.subscriber_fn.pull_client import subscriber_client
 
@@ -79,6 +81,7 @@ class PubSubSource:
         subscription: str | None = None,
         *,
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        pull_timeout: float = DEFAULT_PULL_TIMEOUT,
     ) -> PubSubSource:
         """``subscription`` (an id or a full path), by default the inspection subscription
         ``DLQ_TOPIC-inspect`` of the settings' project."""
@@ -88,6 +91,7 @@ class PubSubSource:
             subscription or f"{settings.dlq_topic}{INSPECT_SUFFIX}",
             project=settings.project,
             lease_seconds=lease_seconds,
+            pull_timeout=pull_timeout,
         )
 
     def pull(self, max_messages: int) -> list[DeadLetter]:

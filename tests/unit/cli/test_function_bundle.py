@@ -72,7 +72,7 @@ def test_a_rebuild_replaces_an_earlier_bundle_with_identical_bytes(
     so Terraform's content-named archive does not change."""
     [wheel] = built.glob("il_audit-*.whl")
     out = tmp_path / "function"
-    assert bundle("--out", str(out)).exit_code == 0
+    assert bundle("--out", str(out), "--wheel", str(wheel)).exit_code == 0  # an earlier bundle
     (out / "il_audit-0.0.1-py3-none-any.whl").write_bytes(b"stale")
     result = bundle("--out", str(out))
     assert result.exit_code == 0, result.output

@@ -48,11 +48,13 @@ def _connect(server: HealthServer) -> socket.socket:
 
 def test_probes_answer_while_many_idle_connections_are_open(server: HealthServer) -> None:
     """200 idle connections start no thread, keep at most 64 open, and /livez still answers."""
-    threads_before = threading.active_count()
+    threads_before = set(threading.enumerate())
     idle = [_connect(server) for _ in range(200)]
     try:
         assert _get(server, "/livez") == (200, {"ok": True, "batches": 7})
-        assert threading.active_count() == threads_before
+        # No thread started (one an earlier test left, such as a DuckDB file's releaser,
+        # may end meanwhile: counting them would fail on that).
+        assert set(threading.enumerate()) - threads_before == set()
         assert server.open_connections <= 64  # docs/pull-worker.md
     finally:
         for sock in idle:
