@@ -291,6 +291,24 @@ resource "google_bigquery_table" "view_retrieval_passes" {
   ]
 }
 
+resource "google_bigquery_table" "view_chat_feedback_scores" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_feedback_scores"
+  description         = "How did users rate each chat turn? One row per chat.feedback event (emit_chat_feedback, or the ui.chat.feedback beacon), joinable to chat_turns on turn_id (the event's correlation_id); conversation_id is the one the caller gave (a beacon's session_id is the tab's). name says what was asked (thumbs, correct, helpful...); value_type is number, boolean or label, and the value is in its column; score is the number (a boolean is 1 or 0); is_negative is true for false, a number below 0 or a negative label, null for an unknown label. The comment follows the question rule: its length and hash always, its text only when IL_AUDIT_STORE_QUERY_TEXT was on. Not 1.0.35's chat_feedback survey."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_feedback_scores.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_seed_envelope" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
