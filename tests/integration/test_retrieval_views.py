@@ -17,12 +17,10 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import duckdb
 import pytest
 
 from il_audit import chat_turn_usage, emit_chat_turn
@@ -30,12 +28,18 @@ from il_audit.publisher import AuditContext, AuditPublisher, set_publisher
 from il_audit.publisher.testing import capture_events, reset
 from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope
-from il_audit.sql import for_duckdb
 from tests.support.bigquery_standin import BigQueryStandIn
 from tests.support.duck import read
 from tests.support.factories import make_settings
 from tests.support.scenario import Workload
-from tests.support.warehouses import BigQueryDataset, bigquery_type, by, load_bigquery, load_duckdb
+from tests.support.warehouses import (
+    BigQueryEngine,
+    DuckDBEngine,
+    Engine,
+    by,
+    load_bigquery,
+    load_duckdb,
+)
 
 CTX = AuditContext(
     app="chat", actor_uid="u-1", actor_email="u1@example.com", trace_id="trace-1",
@@ -106,47 +110,6 @@ def workload() -> Workload:
         envelopes=list(events),
         ingested_at={e.event_id: e.occurred_at + timedelta(seconds=2) for e in events},
     )
-
-
-class Engine(Protocol):
-    def rows(self, view: str) -> list[dict[str, Any]]: ...
-    def columns(self, view: str) -> list[tuple[str, str]]: ...
-
-
-@dataclass
-class DuckDBEngine:
-    path: Path
-
-    def _execute(self, sql: str) -> duckdb.DuckDBPyConnection:
-        connection = duckdb.connect(str(self.path), read_only=True)
-        connection.execute("SET TimeZone = 'UTC'")
-        return connection.execute(for_duckdb(sql))
-
-    def rows(self, view: str) -> list[dict[str, Any]]:
-        cursor = self._execute(f"SELECT * FROM {view}")
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def columns(self, view: str) -> list[tuple[str, str]]:
-        cursor = self._execute(f"SELECT * FROM {view} LIMIT 0")
-        return [(column[0], bigquery_type(str(column[1]))) for column in cursor.description]
-
-
-@dataclass
-class BigQueryEngine:
-    dataset: BigQueryDataset
-
-    def _query(self, sql: str) -> Any:
-        return self.dataset.client.query(sql).result(timeout=60)
-
-    def rows(self, view: str) -> list[dict[str, Any]]:
-        name = f"`{self.dataset.project}.{self.dataset.dataset}.{view}`"
-        return [dict(row.items()) for row in self._query(f"SELECT * FROM {name}")]
-
-    def columns(self, view: str) -> list[tuple[str, str]]:
-        name = f"`{self.dataset.project}.{self.dataset.dataset}.{view}`"
-        result = self._query(f"SELECT * FROM {name} LIMIT 0")
-        return [(item.name, bigquery_type(item.field_type)) for item in result.schema]
 
 
 @pytest.fixture(scope="module")

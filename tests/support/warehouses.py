@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from google.auth.credentials import AnonymousCredentials
@@ -191,6 +191,53 @@ def load_bigquery(url: str, project: str, workload: Workload, grpc_address: str)
     write(pipeline, workload)
     _create_views(client, dataset, settings)
     return BigQueryDataset(project, dataset, url, client)
+
+
+class Engine(Protocol):
+    """Reads one view of a loaded warehouse: its rows and its (name, BigQuery type) columns."""
+
+    def rows(self, view: str) -> list[dict[str, Any]]: ...
+    def columns(self, view: str) -> list[tuple[str, str]]: ...
+
+
+@dataclass
+class DuckDBEngine:
+    """Views of an embedded DuckDB file (see :func:`load_duckdb`), read in BigQuery SQL."""
+
+    path: Path
+
+    def _execute(self, sql: str) -> duckdb.DuckDBPyConnection:
+        connection = duckdb.connect(str(self.path), read_only=True)
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection.execute(for_duckdb(sql))
+
+    def rows(self, view: str) -> list[dict[str, Any]]:
+        cursor = self._execute(f"SELECT * FROM {view}")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def columns(self, view: str) -> list[tuple[str, str]]:
+        cursor = self._execute(f"SELECT * FROM {view} LIMIT 0")
+        return [(column[0], bigquery_type(str(column[1]))) for column in cursor.description]
+
+
+@dataclass
+class BigQueryEngine:
+    """Views of a stand-in dataset (see :func:`load_bigquery`)."""
+
+    dataset: BigQueryDataset
+
+    def _query(self, sql: str) -> Any:
+        return self.dataset.client.query(sql).result(timeout=60)
+
+    def rows(self, view: str) -> list[dict[str, Any]]:
+        name = f"`{self.dataset.project}.{self.dataset.dataset}.{view}`"
+        return [dict(row.items()) for row in self._query(f"SELECT * FROM {name}")]
+
+    def columns(self, view: str) -> list[tuple[str, str]]:
+        name = f"`{self.dataset.project}.{self.dataset.dataset}.{view}`"
+        result = self._query(f"SELECT * FROM {name} LIMIT 0")
+        return [(item.name, bigquery_type(item.field_type)) for item in result.schema]
 
 
 _TYPE_NAMES = {
