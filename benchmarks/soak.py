@@ -421,7 +421,7 @@ def main() -> None:
     parser.add_argument("--standin-minutes", type=float, default=1)
     parser.add_argument("--rate", type=int, default=2000, help="events/s")
     parser.add_argument("--sample", type=float, default=5, help="seconds between samples")
-    parser.add_argument("--quick", action="store_true", help="discard, 15 s, no README")
+    parser.add_argument("--quick", action="store_true", help="discard, 6 s, no README")
     parser.add_argument("--write", action="store_true", help="update benchmarks/README.md")
     parser.add_argument("--emulator-host", default="")
     parser.add_argument("--trace", default="", help="tracemalloc snapshots of the discard worker")
@@ -430,7 +430,7 @@ def main() -> None:
     if args.quick:
         if args.write:
             raise SystemExit("--quick never writes benchmarks/README.md")
-        args.sinks, args.minutes, args.sample = "discard", 0.25, 1.0
+        args.sinks, args.minutes, args.sample = "discard", 0.1, 1.0
     sinks = [name.strip() for name in args.sinks.split(",") if name.strip()]
     unknown = set(sinks) - set(SINKS)
     if unknown:

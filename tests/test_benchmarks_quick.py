@@ -108,7 +108,7 @@ def test_profile_reports_where_the_time_goes(pubsub_emulator_host: str) -> None:
 
 @pytest.mark.slow
 def test_soak_stores_every_event_once(pubsub_emulator_host: str) -> None:
-    """The quick soak (15 s at 2,000 events/s through the real worker) loses and repeats nothing."""
+    """The quick soak (6 s at 2,000 events/s through the real worker) loses and repeats nothing."""
     output = run_quick("soak.py", pubsub_emulator_host)
     emitted, _rate, stored_once, lost, duplicates, strangers, *_, drops = numbers_in_rows(
         output, "discard |"

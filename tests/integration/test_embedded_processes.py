@@ -13,6 +13,7 @@ import pytest
 
 from tests.support import duck
 from tests.support.cli import ROOT, run_cli
+from tests.support.processes import alive
 from tests.support.waiting import rounds, wait_until
 
 
@@ -81,15 +82,6 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     assert json.loads(final.stdout) == [{"n": 6000}]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
 @pytest.mark.usefixtures("pubsub_emulator_host")
 def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
     tmp_path: Path,
@@ -102,7 +94,7 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
     try:
         state = json.loads((state_dir / "state.json").read_text())
         pids = [component["pid"] for component in state["components"]]
-        assert all(_alive(pid) for pid in pids)
+        assert all(alive(pid) for pid in pids)
         exports = run_cli("dev", "env", env=env).stdout.splitlines()
         app_env = dict(line.removeprefix("export ").split("=", 1) for line in exports)
         app = run(
@@ -128,5 +120,5 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         down = run_cli("dev", "down", env=env)
     assert down.returncode == 0, down.stderr
     assert "stopped" in down.stdout
-    wait_until(lambda: not any(_alive(pid) for pid in pids), 10, "dev down's processes to exit")
+    wait_until(lambda: not any(alive(pid) for pid in pids), 10, "dev down's processes to exit")
     assert run_cli("dev", "status", env=env).returncode == 1

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from il_audit.devtools import pubsub_emulator
+from tests.support.processes import alive
 
 pytestmark = pytest.mark.subprocess
 
@@ -25,15 +26,6 @@ import sys
 port = int([arg for arg in sys.argv if arg.startswith("--port=")][0].split("=")[1])
 ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler).serve_forever()
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 def test_sigterm_stops_the_emulator_and_exits_at_once(tmp_path: Path) -> None:
@@ -68,7 +60,7 @@ def test_sigterm_stops_the_emulator_and_exits_at_once(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(10)
-        left = [pid for pid in children if _alive(pid)]
+        left = [pid for pid in children if alive(pid)]
         for pid in left:  # a failed run must not leave the stand-in serving
             os.kill(pid, signal.SIGKILL)
     assert len(children) == 1
