@@ -111,11 +111,13 @@ class Outbox(Ledger):
         blocked = False
         if transport is not None or lane is not None:
             self._send_due_retries(transport, now)
+            # Read before the drain: a flush (or stop) begun while this round drains is served
+            # by the next round, after the events emitted before it are packed, so a flush
+            # never closes a message half full while its own events wait in the queue.
+            closing = self._flush_waiters or self._stopping
             blocked = self._drain(transport)
             message = self._open
-            if message is not None and (
-                self._flush_waiters or self._stopping or now - message.opened_at >= self._linger
-            ):
+            if message is not None and (closing or now - message.opened_at >= self._linger):
                 self._dispatch(transport, message)
         if lane is not None:
             lane.watch_for_stalls(now, self._inflight.values())
