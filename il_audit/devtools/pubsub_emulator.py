@@ -112,10 +112,15 @@ def main() -> None:
     # Before the host line: whoever reads it may signal at once.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"PUBSUB_EMULATOR_HOST={emulator.host}", flush=True)
     try:
+        # Inside the try: a signal that lands right after the line is printed (the reader
+        # signals at once) must still reach the finally, or the emulator outlives us.
+        print(f"PUBSUB_EMULATOR_HOST={emulator.host}", flush=True)
         emulator.process.wait()
     finally:
+        # A second signal must not interrupt the stop itself.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         emulator.stop()
 
 
