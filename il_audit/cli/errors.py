@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from il_audit.errors import AuditError
@@ -11,3 +15,57 @@ class BadSettingsError(click.ClickException, AuditError):
     """A setting holds a value il-audit cannot use: exit code 2, like bad usage."""
 
     exit_code = 2
+
+
+class JobFailedError(click.ClickException, AuditError):
+    """The work failed (a service refused or did not answer): exit code 1, one line."""
+
+    exit_code = 1
+
+
+def _verbose() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("verbose"))
+
+
+@contextmanager
+def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
+    """BigQuery's failures as one line naming the fix (the trace too with ``-v``).
+
+    No credentials is configuration (exit 2); a refusal, an error answer or no answer
+    within ``timeout`` seconds is a failed job (exit 1). ``where`` names the endpoint.
+    """
+    from google.api_core import exceptions as core_exceptions
+    from google.auth.exceptions import DefaultCredentialsError
+    from requests import RequestException
+
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except DefaultCredentialsError as exc:
+        _trace()
+        raise BadSettingsError(
+            "no Google credentials: run `gcloud auth application-default login`, or use the "
+            'dev stack (`il-audit dev up --bigquery`, then `eval "$(il-audit dev env)"`)'
+        ) from exc
+    except core_exceptions.Forbidden as exc:
+        _trace()
+        raise JobFailedError(
+            f"BigQuery at {where} refused: {exc.message}: the account needs BigQuery Data "
+            "Editor and Job User on the project"
+        ) from exc
+    except (core_exceptions.RetryError, TimeoutError, OSError, RequestException) as exc:
+        _trace()
+        raise JobFailedError(
+            f"BigQuery at {where} did not answer within {timeout:g} s: check that it is "
+            "reachable (IL_BQ_API_ENDPOINT, a stale `il-audit dev env`?), or raise --timeout"
+        ) from exc
+    except core_exceptions.GoogleAPICallError as exc:
+        _trace()
+        raise JobFailedError(f"BigQuery at {where} answered {exc.code}: {exc.message}") from exc
+
+
+def _trace() -> None:
+    if _verbose():
+        click.echo(traceback.format_exc().rstrip(), err=True)

@@ -2,7 +2,8 @@
 
 Each resource is read first; only what is missing or different is written.
 Views carry a label with a hash of their SQL (the local stand-in returns no
-view text), and seed-compatible views never replace a 0.1.3 table.
+view text), and a view never replaces a table of an earlier il-audit. Every
+request has a deadline (``timeout``: per attempt, and for its retries together).
 """
 
 from __future__ import annotations
@@ -22,18 +23,31 @@ if TYPE_CHECKING:
 SQL_LABEL = "il_audit_sql_sha256"
 """Label on each view holding a hash of its SQL (how apply knows a view is current)."""
 MIGRATE_HINT = (
-    "an il-audit 0.1.3 table: run `il-audit migrate from-0.1`, which keeps its rows "
-    "and puts the compatible view in its place"
+    "a table of an earlier il-audit: run `il-audit migrate from-0.1` (or `from-1.0` for a "
+    "dataset il-audit 1.0 wrote), which keeps its rows and puts the view in its place"
 )
+DEFAULT_TIMEOUT = 60.0
+"""Seconds one BigQuery request may take, its retries included, unless told otherwise."""
 
 
 class BigQueryProvisioner:
     """Reads and writes the dataset, tables and views."""
 
-    def __init__(self, client: Any, dataset: str, location: str | None) -> None:
+    def __init__(
+        self, client: Any, dataset: str, location: str | None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
         self.client = client
         self.dataset = dataset
         self.location = location
+        self.timeout = timeout
+        self.retry = DEFAULT_RETRY.with_deadline(timeout)
+
+    @property
+    def deadline(self) -> dict[str, Any]:
+        """``retry`` and ``timeout`` keywords for a client call: no request waits longer."""
+        return {"retry": self.retry, "timeout": self.timeout}
 
     @property
     def dataset_id(self) -> str:
@@ -45,29 +59,51 @@ class BigQueryProvisioner:
         from google.cloud import bigquery
 
         try:
-            self.client.get_dataset(self.dataset_id)
+            self.client.get_dataset(self.dataset_id, **self.deadline)
             return Change("dataset", self.dataset_id, "unchanged")
         except core_exceptions.NotFound:
             if apply:
                 dataset = bigquery.Dataset(self.dataset_id)
                 if self.location:
                     dataset.location = self.location
-                self.client.create_dataset(dataset, exists_ok=True)
+                self.client.create_dataset(dataset, exists_ok=True, **self.deadline)
             return Change("dataset", self.dataset_id, "create", self.location or "")
 
     def get_dataset(self) -> Any:
         """The dataset, or None."""
         try:
-            return self.client.get_dataset(self.dataset_id)
+            return self.client.get_dataset(self.dataset_id, **self.deadline)
         except core_exceptions.NotFound:
             return None
 
     def get(self, name: str) -> Any:
         """The table or view ``name`` of the dataset, or None."""
         try:
-            return self.client.get_table(f"{self.dataset_id}.{name}")
+            return self.client.get_table(f"{self.dataset_id}.{name}", **self.deadline)
         except core_exceptions.NotFound:
             return None
+
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        """``(name, type)`` of each column ``sql`` returns, from a dry run (reads no data).
+
+        A repeated column is ``ARRAY<type>``. Raises the client's error when the query
+        cannot be planned (e.g. a view it reads does not exist yet).
+        """
+        from google.cloud import bigquery
+
+        from il_audit.schemas.seed_tables import standard_type
+
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        job = self.client.query(sql, job_config=config, **self.deadline)
+        return [
+            (
+                item.name,
+                f"ARRAY<{standard_type(item.field_type)}>"
+                if item.mode == "REPEATED"
+                else standard_type(item.field_type),
+            )
+            for item in job.schema or ()
+        ]
 
     def ensure_table(
         self, spec: Any, apply: bool, *, retention_days: int | None = None, hint: str = ""
@@ -88,11 +124,11 @@ class BigQueryProvisioner:
         table_id = f"{self.dataset_id}.{spec.name}"
         expiration_ms = partition_expiration_ms(retention_days) if spec.partition_field else None
         try:
-            table = self.client.get_table(table_id)
+            table = self.client.get_table(table_id, **self.deadline)
         except core_exceptions.NotFound:
             if apply:
                 created = bigquery_table(spec, table_id, retention_days=retention_days)
-                self.client.create_table(created, exists_ok=True)
+                self.client.create_table(created, exists_ok=True, **self.deadline)
             details = [f"partitioned by {spec.partition_field}"] if spec.partition_field else []
             if expiration_ms is not None:
                 details.append(f"partitions expire after {retention_days} days")
@@ -136,7 +172,7 @@ class BigQueryProvisioner:
                 )
         if updates:
             if apply:
-                self.client.update_table(table, fields)
+                self.client.update_table(table, fields, **self.deadline)
             return Change("table", table_id, "update", "; ".join(updates))
         if drift:
             return Change("table", table_id, "drift", "; ".join(drift) + " (recreate to change)")
@@ -156,14 +192,14 @@ class BigQueryProvisioner:
         view_id = f"{self.dataset_id}.{name}"
         digest = hashlib.sha256(_normalise_sql(query).encode()).hexdigest()[:32]
         try:
-            view = self.client.get_table(view_id)
+            view = self.client.get_table(view_id, **self.deadline)
         except core_exceptions.NotFound:
             if apply:
                 created = bigquery.Table(view_id)
                 created.view_query = query
                 created.description = description
                 created.labels = {SQL_LABEL: digest}
-                self.client.create_table(created, exists_ok=True)
+                self.client.create_table(created, exists_ok=True, **self.deadline)
             return Change("view", view_id, "create")
         if view.table_type != "VIEW":
             detail = f"a {str(view.table_type).lower()}, not a view"
@@ -173,7 +209,7 @@ class BigQueryProvisioner:
         if apply:
             view.view_query = query
             view.labels = {**(view.labels or {}), SQL_LABEL: digest}
-            self.client.update_table(view, ["view_query", "labels"])
+            self.client.update_table(view, ["view_query", "labels"], **self.deadline)
         return Change("view", view_id, "update", "query changed")
 
 
@@ -216,20 +252,35 @@ def apply_warehouse(
             )
         )
     for listed in views():
+        name = f"{warehouse.dataset_id}.{listed.name}"
         if creating:
-            record(Change("view", f"{warehouse.dataset_id}.{listed.name}", "create"))
+            record(Change("view", name, "create"))
             continue
-        view = compat_view_for(warehouse, listed) if listed.compat else listed
+        hint = MIGRATE_HINT if listed.legacy_table else ""
+        try:
+            view = legacy_view_for(warehouse, listed, settings.dataset)
+        except core_exceptions.GoogleAPICallError as exc:
+            if not dry_run:
+                raise
+            # A dry run on a dataset where the views it reads are still to be created.
+            detail = f"UNION ALL of {listed.legacy_table} and the new rows"
+            record(Change("view", name, "create", f"{detail}; {exc.message}"))
+            continue
         query = for_bigquery(view, warehouse.client.project, settings.dataset)
-        hint = MIGRATE_HINT if view.compat else ""
         record(warehouse.ensure_view(view.name, query, view.description, write, hint=hint))
 
 
-def compat_view_for(warehouse: BigQueryProvisioner, view: View) -> View:
-    """A seed-compatible view, reading ``legacy_<name>`` too when the migration left one."""
-    from il_audit.sql import with_legacy
+def legacy_view_for(warehouse: BigQueryProvisioner, view: View, dataset: str) -> View:
+    """A view standing in for an older table, reading ``legacy_<name>`` too when the migration
+    left one: the legacy columns mapped by name onto the view's own (asked of BigQuery)."""
+    from il_audit.sql import for_bigquery, with_legacy
 
     legacy = warehouse.get(view.legacy_table) if view.legacy_table else None
     if legacy is None or legacy.table_type != "TABLE":
         return view
-    return with_legacy(view, {field.name: field.field_type for field in legacy.schema})
+    columns = warehouse.query_columns(for_bigquery(view, warehouse.client.project, dataset))
+    legacy_columns = {
+        item.name: f"ARRAY<{item.field_type}>" if item.mode == "REPEATED" else item.field_type
+        for item in legacy.schema
+    }
+    return with_legacy(view, legacy_columns, columns)

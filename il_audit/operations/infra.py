@@ -34,7 +34,7 @@ from il_audit.operations.bigquery_resources import (
     BigQueryProvisioner,
     apply_warehouse,
     bigquery_client,
-    compat_view_for,
+    legacy_view_for,
 )
 from il_audit.operations.plan import Action, Change, Plan
 from il_audit.operations.pubsub_resources import (
@@ -56,7 +56,7 @@ __all__ = [
     "apply",
     "apply_warehouse",
     "bigquery_client",
-    "compat_view_for",
+    "legacy_view_for",
 ]
 
 

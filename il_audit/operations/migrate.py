@@ -1,38 +1,44 @@
-"""``il-audit migrate from-0.1``: make a dataset il-audit 0.1.3 wrote read as one with ``events``.
+"""``il-audit migrate from-0.1`` / ``from-1.0``: make a dataset an older il-audit wrote read as
+one with ``events``.
 
-il-audit 0.1.3 wrote twelve typed tables; il-audit writes ``events`` and keeps
-the old names alive as seed-compatible views (``il_audit/sql/compat/``).
-BigQuery cannot turn a table into a view, so the migration:
+il-audit 0.1.3 wrote twelve typed tables, 1.0.35 twenty-three
+(:data:`~il_audit.schemas.seed_tables.TABLES_1_0_35`, 0.1.3's among them);
+il-audit writes ``events`` and keeps the old names alive as views of the same
+name (``il_audit/sql``). BigQuery cannot turn a table into a view, so the
+migration:
 
-1. refuses while a 0.1.3 writer is still active: a seed table with a row
-   newer than ``active_minutes`` (``--force`` goes on anyway);
-2. renames each seed table that has a compatible view to ``legacy_<name>``,
+1. refuses while a writer of the older release is still active: one of its
+   tables with a row newer than ``active_minutes`` (``--force`` goes on anyway);
+   the row's time is ``logged_at``, or ``sent_at``, ``last_activity_at``...
+   (:func:`~il_audit.schemas.seed_tables.activity_columns`);
+2. renames each of its tables that a view stands in for to ``legacy_<name>``,
    with a table copy followed by a drop of the original (``cost_rates`` too,
-   when it still has the 0.1.3 columns);
+   when it still has the older columns); a table no view stands in for yet is
+   kept as it is and reported;
 3. runs the BigQuery half of ``infra apply``: our tables (a new ``cost_rates``
-   with NUMERIC prices), and every view, each compat view being the
-   ``UNION ALL`` of its ``legacy_<name>`` rows and the new rows;
-4. merges the 0.1.3 rates (``legacy_cost_rates``) into ``cost_rates``
-   (:func:`convert_seed_rates` says how).
+   with NUMERIC prices), and every view, each view standing in for an older
+   table being the ``UNION ALL`` of its ``legacy_<name>`` rows and the new rows;
+4. merges the older rates (``legacy_cost_rates``; 1.0's with their
+   ``pricing_tier``) into ``cost_rates`` (:func:`convert_seed_rates` says how).
 
-It is idempotent: a second run finds nothing to rename, changes no view and
-merges no rate twice. A run interrupted between the copy and the drop is
-finished by the next one when both tables hold the same rows; if they differ,
-the table is left alone and reported. Every 0.1.3 table has a compatible view
-but ``cost_rates``, which stays a table (step 4); ``chat_turns`` and
-``chat_sessions`` (which 0.1.3 defined but did not write itself, and 1.0.35
-wrote with more columns) are migrated like the others: their views read every
-view column the legacy table has.
+Which tables are migrated is derived, not listed: a table of the release that
+has a view of its name (:func:`il_audit.sql.legacy_view_names`). It is
+idempotent: a second run finds nothing to rename, changes no view and merges
+no rate twice. A run interrupted between the copy and the drop is finished by
+the next one when both tables hold the same rows; if they differ, the table is
+left alone and reported. ``from-0.1`` on a dataset that holds tables only 1.0
+wrote changes nothing and says to run ``from-1.0``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final
 
 from il_audit.config.settings import AuditSettings
+from il_audit.operations.bigquery_resources import DEFAULT_TIMEOUT
 from il_audit.operations.infra import (
     BigQueryProvisioner,
     Change,
@@ -46,96 +52,54 @@ from il_audit.operations.migrate_rates import (
     is_seed_cost_rates,
     row_tier,
 )
-from il_audit.schemas.seed_tables import activity_column, legacy_name
+from il_audit.operations.migrate_report import (
+    COST_RATES,
+    MigrationReport,
+    Reportable,
+    Step,
+    StepAction,
+)
+from il_audit.schemas.seed_tables import (
+    SEED_TABLES,
+    TABLES_1_0_35,
+    activity_columns,
+    legacy_name,
+)
 
-COST_RATES: Final = "cost_rates"
+__all__ = [
+    "COST_RATES",
+    "DEFAULT_ACTIVE_MINUTES",
+    "ERAS",
+    "Era",
+    "MigrationReport",
+    "Reportable",
+    "Step",
+    "StepAction",
+    "migrate_dataset",
+    "migrate_from_0_1",
+    "migrate_from_1_0",
+]
+
 DEFAULT_ACTIVE_MINUTES: Final = 60
-StepAction = Literal["rename", "merge", "skip", "refuse", "forced", "problem"]
-
-
-class Reportable(Protocol):
-    """Anything with a one-line description (steps and infra changes)."""
-
-    def line(self) -> str:
-        """One line for humans."""
-        ...
 
 
 @dataclass(frozen=True)
-class Step:
-    """One thing the migration did (or would do) to one table."""
+class Era:
+    """An older il-audit release whose dataset the migration takes."""
 
-    action: StepAction
-    name: str
-    detail: str = ""
-
-    def line(self) -> str:
-        """One line for humans."""
-        symbol = {
-            "rename": ">",
-            "merge": "+",
-            "skip": "-",
-            "refuse": "!",
-            "forced": "!",
-            "problem": "!",
-        }[self.action]
-        return f"{symbol} {self.action:<12} {self.name}" + (
-            f"  ({self.detail})" if self.detail else ""
-        )
+    release: str
+    """As messages name it: ``0.1.3``, ``1.0``."""
+    command: str
+    """The ``il-audit migrate`` subcommand: ``from-0.1``, ``from-1.0``."""
+    tables: tuple[str, ...]
+    """The tables it wrote, in its order."""
 
 
-@dataclass
-class MigrationReport:
-    """Everything the migration did or would do."""
-
-    dry_run: bool
-    steps: list[Step] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    rates: RatesMerge | None = None
-
-    @property
-    def refused(self) -> bool:
-        """Whether an active 0.1.3 writer stopped the run."""
-        return any(step.action == "refuse" for step in self.steps)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the migration is complete: nothing refused, no problem, and no 0.1.3
-        table still where a compat view or our cost_rates belongs."""
-        from il_audit.sql import COMPAT_VIEW_NAMES
-
-        migrated = {*COMPAT_VIEW_NAMES, COST_RATES}
-        blocked = any(
-            change.action == "drift" and change.name.rsplit(".", 1)[-1] in migrated
-            for change in self.changes
-        )
-        return not blocked and not any(step.action in ("refuse", "problem") for step in self.steps)
-
-    def summary(self) -> str:
-        """Counts for humans."""
-        verb = "would " if self.dry_run else ""
-        if self.refused:
-            return "refused: a 0.1.3 writer is still active (stop it, or pass --force)"
-        renamed = sum(step.action == "rename" for step in self.steps)
-        problems = sum(step.action == "problem" for step in self.steps)
-        views = sum(
-            change.kind == "view" and change.action in ("create", "update")
-            for change in self.changes
-        )
-        drift = sum(change.action == "drift" for change in self.changes)
-        parts = [f"{verb}rename {renamed} table(s)", f"{verb}create or update {views} view(s)"]
-        if self.rates is not None:
-            parts.append(
-                f"rates: {len(self.rates.new)} {verb}merge, {self.rates.present} already "
-                f"present, {len(self.rates.skipped)} skipped"
-            )
-        if problems:
-            parts.append(f"{problems} problem(s)")
-        if drift:
-            parts.append(f"{drift} drift")
-        if not renamed and not views and not (self.rates and self.rates.new):
-            return "nothing to migrate (" + "; ".join(parts) + ")"
-        return "; ".join(parts)
+ERAS: Final = {
+    "0.1": Era("0.1.3", "from-0.1", tuple(SEED_TABLES)),
+    "1.0": Era("1.0", "from-1.0", TABLES_1_0_35),
+}
+"""Each release ``il-audit migrate`` takes a dataset from (1.0's tables include 0.1.3's)."""
 
 
 @dataclass(frozen=True)
@@ -146,21 +110,29 @@ class _Candidate:
 
 
 class _Warehouse:
-    """The few BigQuery calls the migration makes (queries, copy, drop)."""
+    """The few BigQuery calls the migration makes (queries, copy, drop), each with a deadline."""
 
     def __init__(self, provisioner: BigQueryProvisioner) -> None:
         self.provisioner = provisioner
         self.client = provisioner.client
+        self.deadline = provisioner.deadline
 
     def ref(self, name: str) -> str:
         return f"{self.provisioner.dataset_id}.{name}"
 
-    def count_and_last(self, name: str, column: str | None) -> tuple[int, datetime | None]:
-        """Rows of a table and the latest value of its activity column."""
-        last = f"MAX({column})" if column else "CAST(NULL AS TIMESTAMP)"
-        sql = f"SELECT COUNT(*) AS n, {last} AS last_row FROM `{self.ref(name)}`"  # noqa: S608
-        (row,) = list(self.client.query(sql).result())
-        return int(row["n"]), row["last_row"]
+    def table_names(self) -> set[str]:
+        """The tables (not views) of the dataset."""
+        listed = self.client.list_tables(self.provisioner.dataset_id, **self.deadline)
+        return {item.table_id for item in listed if item.table_type == "TABLE"}
+
+    def count_and_last(self, name: str, columns: tuple[str, ...]) -> tuple[int, datetime | None]:
+        """Rows of a table and the latest value of its activity columns."""
+        lasts = [f"MAX({column}) AS last_{i}" for i, column in enumerate(columns)]
+        select = ", ".join(["COUNT(*) AS n", *lasts])
+        sql = f"SELECT {select} FROM `{self.ref(name)}`"  # noqa: S608
+        (row,) = list(self.client.query(sql, **self.deadline).result(**self.deadline))
+        seen = [row[f"last_{i}"] for i in range(len(columns)) if row[f"last_{i}"] is not None]
+        return int(row["n"]), max(seen, default=None)
 
     def copy(self, source: str, destination: str) -> None:
         from google.cloud import bigquery
@@ -169,14 +141,31 @@ class _Warehouse:
             write_disposition=bigquery.WriteDisposition.WRITE_EMPTY,
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
         )
-        self.client.copy_table(self.ref(source), self.ref(destination), job_config=config).result()
+        job = self.client.copy_table(
+            self.ref(source), self.ref(destination), job_config=config, **self.deadline
+        )
+        job.result(**self.deadline)
 
     def drop(self, name: str) -> None:
-        self.client.delete_table(self.ref(name))
+        self.client.delete_table(self.ref(name), **self.deadline)
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        return [dict(row.items()) for row in self.client.list_rows(self.ref(name), **self.deadline)]
 
 
-def migrate_from_0_1(
+def migrate_from_0_1(settings: AuditSettings, **options: Any) -> MigrationReport:
+    """:func:`migrate_dataset` of a dataset il-audit 0.1.3 wrote."""
+    return migrate_dataset(settings, ERAS["0.1"], **options)
+
+
+def migrate_from_1_0(settings: AuditSettings, **options: Any) -> MigrationReport:
+    """:func:`migrate_dataset` of a dataset il-audit 1.0 wrote (or 0.1.3: its tables are 1.0's)."""
+    return migrate_dataset(settings, ERAS["1.0"], **options)
+
+
+def migrate_dataset(
     settings: AuditSettings,
+    era: Era,
     *,
     dry_run: bool = False,
     force: bool = False,
@@ -184,13 +173,17 @@ def migrate_from_0_1(
     now: datetime | None = None,
     client: Any = None,
     progress: Callable[[Reportable], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> MigrationReport:
-    """Migrate the dataset of ``settings``; see the module docstring for the steps."""
-    from il_audit.sql import COMPAT_VIEW_NAMES
+    """Migrate the dataset of ``settings`` from ``era``; see the module docstring for the steps.
+
+    ``timeout`` bounds each BigQuery request, its retries included.
+    """
+    from il_audit.sql import legacy_view_names
 
     if not settings.project:
         raise ValueError("migrate needs a project: set GOOGLE_CLOUD_PROJECT or IL_BQ_LOGS_PROJECT")
-    report = MigrationReport(dry_run=dry_run)
+    report = MigrationReport(dry_run=dry_run, release=era.release)
     now = now or datetime.now(UTC)
 
     def step(item: Step) -> None:
@@ -204,18 +197,34 @@ def migrate_from_0_1(
             progress(item)
 
     provisioner = BigQueryProvisioner(
-        client or bigquery_client(settings), settings.dataset, settings.dataset_location
+        client or bigquery_client(settings),
+        settings.dataset,
+        settings.dataset_location,
+        timeout=timeout,
     )
     warehouse = _Warehouse(provisioner)
     if provisioner.get_dataset() is None:
         step(Step("problem", provisioner.dataset_id, "no such dataset: nothing to migrate"))
         return report
 
-    candidates = _candidates(provisioner, (*COMPAT_VIEW_NAMES, COST_RATES), step)
-
-    if not _writers_quiet(warehouse, candidates, now, active_minutes, force, step):
+    present = warehouse.table_names()
+    if _later_release(era, present, step):
         return report
-
+    old = [name for name in era.tables if name in present]
+    if not _writers_quiet(warehouse, old, now, active_minutes, force, era, step):
+        return report
+    stood_in = {*legacy_view_names(), COST_RATES}
+    for name in old:
+        if name not in stood_in:
+            step(
+                Step(
+                    "skip",
+                    name,
+                    "no view stands in for it in this il-audit: kept as a table; "
+                    "a later il-audit that has one migrates it when run again",
+                )
+            )
+    candidates = _candidates(provisioner, [name for name in old if name in stood_in], step)
     renamed = _rename(warehouse, candidates, dry_run, step)
 
     def record(item: Change) -> None:
@@ -229,14 +238,32 @@ def migrate_from_0_1(
         change(item)
 
     apply_warehouse(provisioner, settings, dry_run=dry_run, record=record)
-    report.rates = _merge_rates(warehouse, settings, dry_run, renamed, step)
+    report.rates = _merge_rates(warehouse, settings, dry_run, renamed, era, step)
     return report
 
 
+def _later_release(era: Era, present: set[str], step: Callable[[Step], None]) -> bool:
+    """True (and a problem step) when the dataset holds tables only a later release wrote."""
+    later = ERAS["1.0"]
+    if era == later:
+        return False
+    found = [name for name in later.tables if name in present and name not in era.tables]
+    if found:
+        step(
+            Step(
+                "problem",
+                ", ".join(found),
+                f"tables il-audit {later.release} wrote, not {era.release}: nothing changed; "
+                f"run `il-audit migrate {later.command}`",
+            )
+        )
+    return bool(found)
+
+
 def _candidates(
-    provisioner: BigQueryProvisioner, names: Iterable[str], step: Callable[[Step], None]
+    provisioner: BigQueryProvisioner, names: list[str], step: Callable[[Step], None]
 ) -> list[_Candidate]:
-    """The 0.1.3 tables still in place (and any legacy copy of theirs)."""
+    """The older tables still in place (and any legacy copy of theirs)."""
     found = []
     for name in names:
         table = provisioner.get(name)
@@ -252,35 +279,42 @@ def _candidates(
     return found
 
 
+def _activity(warehouse: _Warehouse, name: str) -> tuple[str, ...]:
+    table = warehouse.provisioner.get(name)
+    return activity_columns(name, [item.name for item in table.schema] if table else ())
+
+
 def _writers_quiet(
     warehouse: _Warehouse,
-    candidates: list[_Candidate],
+    names: list[str],
     now: datetime,
     active_minutes: int,
     force: bool,
+    era: Era,
     step: Callable[[Step], None],
 ) -> bool:
-    """False (and a refuse step per table) when a 0.1.3 writer wrote within active_minutes."""
+    """False (and a refuse step per table) when an older writer wrote within active_minutes."""
     since = now - timedelta(minutes=active_minutes)
     active = []
-    for candidate in candidates:
-        column = activity_column(candidate.name)
-        if column is None:
+    for name in names:
+        columns = _activity(warehouse, name)
+        if not columns:
             continue
-        _, last = warehouse.count_and_last(candidate.name, column)
+        _, last = warehouse.count_and_last(name, columns)
         if last is not None and last > since:
-            active.append((candidate.name, last))
+            active.append((name, last))
     for name, last in active:
         when = last.astimezone(UTC).isoformat(timespec="seconds")
         if force:
-            step(Step("forced", name, f"last 0.1.3 row at {when}: going on anyway (--force)"))
+            step(Step("forced", name, f"last {era.release} row at {when}: going on (--force)"))
         else:
             step(
                 Step(
                     "refuse",
                     name,
-                    f"last 0.1.3 row at {when}, within {active_minutes} min: stop the 0.1.3 "
-                    "apps first (rows they write after the rename are lost), or --force",
+                    f"last {era.release} row at {when}, within {active_minutes} min: stop the "
+                    f"il-audit {era.release} apps first (rows they write after the rename are "
+                    "lost), or --force",
                 )
             )
     return force or not active
@@ -296,10 +330,10 @@ def _rename(
     renamed: set[str] = set()
     for candidate in candidates:
         name, legacy = candidate.name, legacy_name(candidate.name)
-        column = activity_column(name)
+        columns = _activity(warehouse, name)
         if candidate.legacy is not None:
-            here = warehouse.count_and_last(name, column)
-            there = warehouse.count_and_last(legacy, column)
+            here = warehouse.count_and_last(name, columns)
+            there = warehouse.count_and_last(legacy, columns)
             if here != there:
                 step(
                     Step(
@@ -316,14 +350,14 @@ def _rename(
             renamed.add(name)
             step(Step("rename", name, f"{legacy} already holds its {here[0]} rows: drop {name}"))
             continue
-        rows, _ = warehouse.count_and_last(name, column)
+        rows, _ = warehouse.count_and_last(name, columns)
         if dry_run:
             renamed.add(name)
             step(Step("rename", name, f"would copy {rows} rows to {legacy}, then drop {name}"))
             continue
         warehouse.copy(name, legacy)
-        copied, _ = warehouse.count_and_last(legacy, column)
-        now_rows, _ = warehouse.count_and_last(name, column)
+        copied, _ = warehouse.count_and_last(legacy, columns)
+        now_rows, _ = warehouse.count_and_last(name, columns)
         if copied != now_rows:
             step(
                 Step(
@@ -345,6 +379,7 @@ def _merge_rates(
     settings: AuditSettings,
     dry_run: bool,
     renamed: set[str],
+    era: Era,
     step: Callable[[Step], None],
 ) -> RatesMerge | None:
     """Merge legacy_cost_rates into cost_rates (in a dry run: the table about to be renamed)."""
@@ -356,26 +391,34 @@ def _merge_rates(
         source = COST_RATES
     elif provisioner.get(source) is None:
         return None
-    rows = [dict(row.items()) for row in warehouse.client.list_rows(warehouse.ref(source))]
+    rows = warehouse.rows(source)
     existing: list[RateRowKey] = []
     if not (dry_run and COST_RATES in renamed) and provisioner.get(COST_RATES) is not None:
         existing = [
             (str(row["service"]), str(row["model_id"]), row_tier(row), row["effective_from"])
-            for row in warehouse.client.list_rows(warehouse.ref(COST_RATES))
+            for row in warehouse.rows(COST_RATES)
         ]
     merge = convert_seed_rates(rows, existing)
     for label, reason in merge.skipped:
         step(Step("skip", f"cost_rates {label}", reason))
     if merge.new and not dry_run:
-        sink = BigQuerySink(warehouse.client, settings.dataset, location=settings.dataset_location)
+        sink = BigQuerySink(
+            warehouse.client,
+            settings.dataset,
+            location=settings.dataset_location,
+            retry_deadline=provisioner.timeout,
+            timeout=provisioner.timeout,
+        )
         sink.upsert_cost_rates(merge.new)
     verb = "would merge" if dry_run else "merged"
+    tiers = sorted({row_tier(row) for row in rows})
     step(
         Step(
             "merge",
             COST_RATES,
-            f"{verb} {len(merge.new)} 0.1.3 rate(s) from {source}; {merge.present} already "
-            f"present, {len(merge.skipped)} skipped",
+            f"{verb} {len(merge.new)} {era.release} rate(s) from {source} "
+            f"(tiers: {', '.join(tiers) or 'none'}); {merge.present} already present, "
+            f"{len(merge.skipped)} skipped",
         )
     )
     return merge

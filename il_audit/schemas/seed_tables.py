@@ -10,7 +10,7 @@ INT64, ``F`` FLOAT64, ``B`` BOOL, ``TS`` TIMESTAMP, ``D`` DATE, ``!`` REQUIRED.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from il_audit.schemas.tables import BigQueryType, ColumnSpec, TableSpec
@@ -142,21 +142,58 @@ def view_columns(name: str) -> tuple[ColumnSpec, ...]:
 
 
 LEGACY_PREFIX: Final = "legacy_"
-"""``il-audit migrate from-0.1`` keeps a 0.1.3 table's rows under ``legacy_<name>``."""
+"""``il-audit migrate`` keeps an older release's table's rows under ``legacy_<name>``."""
 
 
 def legacy_name(name: str) -> str:
-    """Where migration keeps the rows of the 0.1.3 table ``name``."""
+    """Where migration keeps the rows of the older table ``name``."""
     return LEGACY_PREFIX + name
 
 
-def activity_column(name: str) -> str | None:
-    """The column telling when a 0.1.3 writer last wrote the table (None: cannot tell)."""
-    columns = SEED_TABLES[name].column_names
-    for candidate in ("logged_at", "last_activity_at"):
-        if candidate in columns:
-            return candidate
-    return None
+TABLES_1_0_35: Final = (
+    "auth_events",
+    "user_profile_events",
+    "config_change_events",
+    "access_control_events",
+    "ui_interaction_events",
+    "api_usage_events",
+    "resource_usage_events",
+    "cost_rates",
+    "model_call_text",
+    "retrieval_candidates",
+    "retrieval_chunks",
+    "retrieval_passes",
+    "chat_sessions",
+    "chat_turns",
+    "chat_visit_sessions",
+    "chat_feedback",
+    "content_reports",
+    "notification_sends",
+    "out_of_scope_queries",
+    "ingest_job_events",
+    "ingest_file_events",
+    "drive_events",
+    "library_interaction_events",
+)
+"""The 23 tables il-audit 1.0.35 wrote (or defined), in its order; 0.1.3's twelve among them."""
+
+OLDER_TABLES: Final = frozenset(SEED_TABLES) | frozenset(TABLES_1_0_35)
+"""Every table an earlier il-audit wrote: where a view of the same name stands in for one,
+``il-audit migrate`` keeps its rows as ``legacy_<name>`` and the view reads them too."""
+
+_ACTIVITY: Final = {
+    # When a writer last wrote a row: the row's own time, whichever of these the table has.
+    "notification_sends": ("sent_at",),
+    "chat_sessions": ("last_activity_at", "ended_at"),
+    "chat_visit_sessions": ("ended_at", "started_at"),
+}
+
+
+def activity_columns(name: str, columns: Iterable[str]) -> tuple[str, ...]:
+    """The columns of table ``name`` (having ``columns``) that tell when a writer last wrote it:
+    ``logged_at`` unless the table keeps its time elsewhere (empty: cannot tell)."""
+    have = set(columns)
+    return tuple(column for column in _ACTIVITY.get(name, ("logged_at",)) if column in have)
 
 
 def standard_type(type_name: str) -> str:

@@ -6,20 +6,23 @@ with sqlglot (imported only when called).
 
 ``compat/`` holds the seed-compatible views: one per table il-audit 0.1.3
 wrote, with its name, columns and types, computed from ``events_deduped``.
-After ``il-audit migrate from-0.1`` a compat view also reads the 0.1.3 rows
-kept in ``legacy_<name>`` (:func:`with_legacy`).
+Any view named like a table an earlier il-audit wrote (0.1.3's twelve, 1.0.35's
+23: :data:`~il_audit.schemas.seed_tables.OLDER_TABLES`) stands in for it: after
+``il-audit migrate from-0.1`` / ``from-1.0`` it also reads the old rows kept in
+``legacy_<name>`` (:func:`with_legacy`). Which views do is derived from the names,
+so a view added for another 1.0.35 table is picked up without a list to update.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from il_audit.schemas.seed_tables import legacy_name, standard_type, view_columns
+from il_audit.schemas.seed_tables import OLDER_TABLES, legacy_name, standard_type
 
 COMPAT_VIEW_NAMES: Final = (
     "auth_events",
@@ -86,8 +89,9 @@ class View:
 
     @property
     def legacy_table(self) -> str | None:
-        """Where ``il-audit migrate from-0.1`` keeps the 0.1.3 rows (compat views only)."""
-        return legacy_name(self.name) if self.compat else None
+        """Where ``il-audit migrate`` keeps the rows of the older table this view stands in for
+        (None: no earlier il-audit wrote a table of this name)."""
+        return legacy_name(self.name) if self.name in OLDER_TABLES else None
 
 
 @functools.cache
@@ -116,43 +120,52 @@ def view(name: str) -> View:
     raise KeyError(name)
 
 
-def with_legacy(compat_view: View, legacy_columns: Mapping[str, str]) -> View:
-    """``compat_view`` reading the 0.1.3 rows of ``legacy_<name>`` too, as one (``UNION ALL``).
+def legacy_view_names() -> tuple[str, ...]:
+    """The views standing in for a table an earlier il-audit wrote, in creation order."""
+    return tuple(item.name for item in views() if item.legacy_table)
 
-    ``legacy_columns`` maps the legacy table's column names to their BigQuery types. The
-    view's columns are the 0.1.3 table's, then any it adds after them
-    (:data:`~il_audit.schemas.seed_tables.LATER_COLUMNS`, e.g. 1.0.35's ``conversation_id``
-    of ``chat_turns``). A view column the table lacks reads as NULL; one of another type
-    is converted with ``SAFE_CAST``; columns the table has beyond the view's are left
-    out, so both halves have the view's columns in the view's order.
+
+def with_legacy(
+    stand_in: View, legacy_columns: Mapping[str, str], columns: Sequence[tuple[str, str]]
+) -> View:
+    """``stand_in`` reading the old rows of ``legacy_<name>`` too, as one (``UNION ALL``).
+
+    ``columns`` are the view's own columns, ``(name, BigQuery type)`` in order, as the
+    engine reports them (``infra apply`` asks BigQuery with a dry run), so the union
+    follows whatever columns the view gains. ``legacy_columns`` maps the legacy table's
+    columns to their types. Each view column is taken BY NAME from the legacy table: one it
+    lacks reads as ``CAST(NULL AS type)``, one of another type is converted with
+    ``SAFE_CAST``, and its columns the view lacks are left out, so both halves have the
+    view's columns in the view's order.
     """
-    if not compat_view.compat or compat_view.legacy_table is None:
-        raise ValueError(f"{compat_view.name} is not a seed-compatible view")
+    if stand_in.legacy_table is None:
+        raise ValueError(f"{stand_in.name} stands in for no table of an earlier il-audit")
     have = {name: standard_type(type_name) for name, type_name in legacy_columns.items()}
-    columns = []
-    for column in view_columns(compat_view.name):
-        present = have.get(column.name)
-        if present == column.type:
-            columns.append(column.name)
+    selected = []
+    for name, type_name in columns:
+        wanted = standard_type(type_name)
+        present = have.get(name)
+        if present == wanted:
+            selected.append(name)
         elif present is None:
-            columns.append(f"CAST(NULL AS {column.type}) AS {column.name}")
+            selected.append(f"CAST(NULL AS {wanted}) AS {name}")
         else:
-            columns.append(f"SAFE_CAST({column.name} AS {column.type}) AS {column.name}")
-    lines = compat_view.sql.rstrip().splitlines()
+            selected.append(f"SAFE_CAST({name} AS {wanted}) AS {name}")
+    lines = stand_in.sql.rstrip().splitlines()
     header = len(lines) - len(list(itertools.dropwhile(lambda line: line.startswith("--"), lines)))
-    select = ",\n  ".join(columns)
+    select = ",\n  ".join(selected)
     body = "\n".join(lines[header:])
     sql = (
         "\n".join(lines[:header])
-        + f"\n-- Since il-audit migrate from-0.1: the 0.1.3 rows ({compat_view.legacy_table}) "
+        + f"\n-- Since il-audit migrate: the older release's rows ({stand_in.legacy_table}) "
         "and the new rows, read as one.\n"
-        f"SELECT\n  {select}\nFROM {compat_view.legacy_table}\nUNION ALL (\n{body}\n)\n"
+        f"SELECT\n  {select}\nFROM {stand_in.legacy_table}\nUNION ALL (\n{body}\n)\n"
     )
-    return View(compat_view.name, sql, compat=True)
+    return View(stand_in.name, sql, compat=stand_in.compat)
 
 
 def _relations() -> frozenset[str]:
-    legacy = frozenset(legacy_name(name) for name in COMPAT_VIEW_NAMES)
+    legacy = frozenset(legacy_name(name) for name in OLDER_TABLES)
     return BASE_TABLES | frozenset(VIEW_NAMES) | legacy
 
 

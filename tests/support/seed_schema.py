@@ -1,10 +1,10 @@
-"""The twelve il-audit 0.1.3 tables as the seed facts sheet lists them, and the later columns
-the chat views add after theirs.
+"""The twelve il-audit 0.1.3 tables and the 23 of 1.0.35 as the seed facts sheet lists them,
+and the later columns the chat views add after theirs.
 
-Parsed from ``tests/data/seed-0.1.3-tables.md``, a verbatim excerpt of the
-facts sheet, so that the tests check the compat views and the migration
-against the sheet itself rather than against the package's own transcription
-(``il_audit.schemas.seed_tables``).
+Parsed from ``tests/data/seed-0.1.3-tables.md`` and ``seed-1.0.35-tables.md``,
+verbatim excerpts of the facts sheet, so that the tests check the compat views
+and the migration against the sheet itself rather than against the package's
+own transcription (``il_audit.schemas.seed_tables``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 EXCERPT = Path(__file__).resolve().parents[1] / "data" / "seed-0.1.3-tables.md"
+EXCERPT_1_0_35 = Path(__file__).resolve().parents[1] / "data" / "seed-1.0.35-tables.md"
+_ROW_1_0_35 = re.compile(
+    r"^\| `(?P<name>\w+)`(?: \(new[^)]*\))? \| (?P<count>\d+) \| (?P<columns>.+?) \|$"
+)
+_NOTE = re.compile(r"\s*\(note: .*\)$")
 _TYPES = {"S": "STRING", "I": "INT64", "F": "FLOAT64", "B": "BOOL", "TS": "TIMESTAMP", "D": "DATE"}
 _ROW = re.compile(r"^\| TABLE_\w+ \| `(?P<name>\w+)` \| (?P<columns>.+?) \|$")
 _COUNT = re.compile(r"\s*\(\d+(?: in all)?\)$")
@@ -53,6 +58,37 @@ def seed_tables() -> dict[str, tuple[SeedColumn, ...]]:
         columns = columns.replace("ENV18 + ", envelope[1] + ", ").replace("ENV18", envelope[1])
         tables[row["name"]] = tuple(_column(part) for part in columns.split(","))
     return tables
+
+
+@functools.cache
+def tables_1_0_35() -> dict[str, tuple[SeedColumn, ...]]:
+    """Every 1.0.35 table by name (the sheet's order), with its columns in order."""
+    text = EXCERPT_1_0_35.read_text("utf-8")
+    core = re.search(r"`CORE` = `([^`]+)`", text)
+    if core is None:
+        raise ValueError("the excerpt has no CORE line")
+    tables: dict[str, tuple[SeedColumn, ...]] = {}
+    for line in text.splitlines():
+        row = _ROW_1_0_35.match(line)
+        if row is None:
+            continue
+        columns = _NOTE.sub("", row["columns"]).replace("CORE", core[1]).replace("**", "")
+        tables[row["name"]] = tuple(_column(part) for part in columns.split(","))
+        if len(tables[row["name"]]) != int(row["count"]):
+            raise ValueError(
+                f"{row['name']}: {len(tables[row['name']])} columns, not {row['count']}"
+            )
+    return tables
+
+
+def schema_fields_1_0_35(name: str) -> list[Any]:
+    """``SchemaField`` list of a 1.0.35 table (to create it as 1.0.35 did)."""
+    from google.cloud import bigquery
+
+    return [
+        bigquery.SchemaField(column.name, column.type, mode=column.mode)
+        for column in tables_1_0_35()[name]
+    ]
 
 
 def columns(name: str) -> list[tuple[str, str]]:

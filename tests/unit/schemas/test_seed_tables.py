@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from il_audit.schemas.seed_tables import SEED_TABLES, activity_column, legacy_name, standard_type
-from tests.support.seed_schema import seed_tables
+from il_audit.schemas.seed_tables import (
+    OLDER_TABLES,
+    SEED_TABLES,
+    TABLES_1_0_35,
+    activity_columns,
+    legacy_name,
+    standard_type,
+)
+from tests.support.seed_schema import seed_tables, tables_1_0_35
 
 
 def test_seed_tables_are_the_twelve_of_the_facts_sheet() -> None:
@@ -24,11 +31,26 @@ def test_seed_table_columns_match_the_facts_sheet(name: str) -> None:
     ]
 
 
-def test_activity_column_is_when_a_row_was_written() -> None:
-    """logged_at tells when a 0.1.3 writer last wrote; cost_rates has no such column."""
-    assert activity_column("auth_events") == "logged_at"
-    assert activity_column("chat_sessions") == "last_activity_at"
-    assert activity_column("cost_rates") is None
+def test_activity_columns_are_when_a_row_was_written() -> None:
+    """logged_at tells when an older writer last wrote, sent_at for notification_sends, the
+    session times for sessions; columns the table lacks are left out; cost_rates has none."""
+    assert activity_columns("auth_events", ["event_id", "logged_at"]) == ("logged_at",)
+    assert activity_columns("notification_sends", ["send_id", "sent_at"]) == ("sent_at",)
+    assert activity_columns("chat_sessions", ["last_activity_at", "ended_at"]) == (
+        "last_activity_at",
+        "ended_at",
+    )
+    assert activity_columns("chat_visit_sessions", ["started_at", "ended_at"]) == (
+        "ended_at",
+        "started_at",
+    )
+    assert activity_columns("cost_rates", ["rate_version", "effective_from"]) == ()
+
+
+def test_the_1_0_35_tables_are_the_23_of_the_facts_sheet() -> None:
+    """TABLES_1_0_35 names 1.0.35's tables in the sheet's order; 0.1.3's twelve are among them."""
+    assert list(TABLES_1_0_35) == list(tables_1_0_35())
+    assert set(SEED_TABLES) <= set(TABLES_1_0_35) == OLDER_TABLES
 
 
 def test_legacy_name_and_standard_types() -> None:

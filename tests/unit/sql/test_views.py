@@ -8,13 +8,14 @@ import duckdb
 import pytest
 import sqlglot
 
-from il_audit.schemas.seed_tables import SEED_TABLES
+from il_audit.schemas.seed_tables import SEED_TABLES, TABLES_1_0_35, view_columns
 from il_audit.sql import (
     COMPAT_VIEW_NAMES,
     VIEW_NAMES,
     View,
     for_bigquery,
     for_duckdb,
+    legacy_view_names,
     view,
     views,
     with_legacy,
@@ -45,6 +46,40 @@ def test_compat_views_are_the_seed_tables_with_a_view() -> None:
     assert not any(item.compat for item in views() if item.name not in COMPAT_VIEW_NAMES)
 
 
+def _columns(name: str) -> list[tuple[str, str]]:
+    """A compat view's columns as the package declares them (BigQuery reports the same)."""
+    return [(column.name, column.type) for column in view_columns(name)]
+
+
+def test_views_named_like_an_older_table_stand_in_for_it() -> None:
+    """Every view named like a 0.1.3 or 1.0.35 table reads legacy_<name> after a migration;
+    no other view does; cost_rates stays a table."""
+    names = legacy_view_names()
+
+    assert set(COMPAT_VIEW_NAMES) <= set(names)
+    assert {"model_call_text", "out_of_scope_queries", "retrieval_chunks"} <= set(names)
+    assert set(names) == set(VIEW_NAMES) & set(TABLES_1_0_35)
+    assert view("retrieval_passes").legacy_table == "legacy_retrieval_passes"
+    assert view("costs_repriced").legacy_table is None
+
+
+def test_with_legacy_maps_legacy_columns_by_name_onto_the_views_columns() -> None:
+    """The view's columns come as given (so a column a view gains is picked up): each read
+    from the legacy table by name, NULL of its type where the table lacks it, arrays too."""
+    columns = [("call_id", "STRING"), ("sequence", "INT64"), ("gained", "ARRAY<STRING>")]
+    legacy = {"sequence": "INTEGER", "call_id": "STRING", "prompt": "STRING"}
+
+    sql = with_legacy(view("model_call_text"), legacy, columns).sql
+
+    select = sql.split("FROM legacy_model_call_text")[0].split("\nSELECT\n")[1]
+    assert select.splitlines() == [
+        "  call_id,",
+        "  sequence,",
+        "  CAST(NULL AS ARRAY<STRING>) AS gained",
+    ]
+    assert "prompt" not in select
+
+
 def test_with_legacy_selects_the_seed_columns_from_the_legacy_table() -> None:
     """Columns the legacy table lacks read as NULL, other types are SAFE_CAST, extras dropped."""
     legacy = {column.name: column.type for column in SEED_TABLES["auth_events"].columns}
@@ -52,7 +87,7 @@ def test_with_legacy_selects_the_seed_columns_from_the_legacy_table() -> None:
     del legacy["batch_id"]
     legacy["environment"] = "STRING"
 
-    sql = with_legacy(view("auth_events"), legacy).sql
+    sql = with_legacy(view("auth_events"), legacy, _columns("auth_events")).sql
 
     select = sql.split("FROM legacy_auth_events")[0]
     assert "CAST(NULL AS STRING) AS batch_id" in select
@@ -69,7 +104,7 @@ def test_with_legacy_reads_the_later_columns_of_a_1_0_35_table_or_null() -> None
     del legacy["summary_scope"]  # 1.0.35 dropped it
     legacy.update(conversation_id="STRING", message_count="INTEGER", application="STRING")
 
-    sql = with_legacy(view("chat_turns"), legacy).sql
+    sql = with_legacy(view("chat_turns"), legacy, _columns("chat_turns")).sql
 
     select = sql.split("FROM legacy_chat_turns")[0]
     assert "CAST(NULL AS STRING) AS summary_scope" in select
@@ -89,21 +124,23 @@ def test_with_legacy_reads_the_later_columns_of_a_1_0_35_table_or_null() -> None
 
 def test_with_legacy_keeps_the_description_and_says_so() -> None:
     """The union view keeps the compat view's header and adds the legacy table to it."""
-    merged = with_legacy(view("api_usage_events"), {"usage_id": "STRING"})
+    merged = with_legacy(view("api_usage_events"), {"usage_id": "STRING"}, [("usage_id", "STRING")])
 
     assert merged.description.startswith(view("api_usage_events").description)
     assert "legacy_api_usage_events" in merged.description
 
 
-def test_with_legacy_refuses_a_view_that_is_not_compat() -> None:
-    """Only seed-compatible views have a legacy table."""
-    with pytest.raises(ValueError, match="not a seed-compatible view"):
-        with_legacy(view("costs_repriced"), {})
+def test_with_legacy_refuses_a_view_that_stands_in_for_no_table() -> None:
+    """Only views named like an older table have a legacy table."""
+    with pytest.raises(ValueError, match="stands in for no table"):
+        with_legacy(view("costs_repriced"), {}, [])
 
 
 def test_for_bigquery_qualifies_legacy_tables() -> None:
     """legacy_<name> is qualified with the project and dataset like the other relations."""
-    sql = for_bigquery(with_legacy(view("auth_events"), {}), "my-project", "logs")
+    sql = for_bigquery(
+        with_legacy(view("auth_events"), {}, [("event_id", "STRING")]), "my-project", "logs"
+    )
 
     assert "`my-project`.`logs`.legacy_auth_events" in sql
     assert "`my-project`.`logs`.seed_envelope" in sql
