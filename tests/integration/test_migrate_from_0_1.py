@@ -7,17 +7,14 @@ migrate it and read the old names back, history and new events as one.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from il_audit.cli import cli
@@ -29,8 +26,8 @@ from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 from tests.support import seed_schema
 from tests.support.bigquery_standin import BigQueryStandIn
 from tests.support.factories import envelope_line, make_settings, seed_token_cost
+from tests.support.legacy_datasets import Dataset, filled_row, new_dataset, stand_in_client
 
-_names = itertools.count(1)
 HISTORY = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 NEW_DAY = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 SEED_RATES = [
@@ -44,42 +41,14 @@ SEED_RATES = [
 ]
 
 
-class Dataset(NamedTuple):
-    """A client and the 0.1.3 dataset it works on."""
-
-    client: bigquery.Client
-    name: str
-
-    def ref(self, table: str) -> str:
-        return f"{self.client.project}.{self.name}.{table}"
-
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        qualified = sql.replace("{ds}", f"`{self.client.project}.{self.name}`")
-        return [dict(row.items()) for row in self.client.query(qualified).result(timeout=60)]
-
-    def kind(self, table: str) -> str:
-        return str(self.client.get_table(self.ref(table)).table_type)
-
-
 def seed_row(table: str, logged_at: datetime, index: int, **values: Any) -> dict[str, Any]:
     """A plausible 0.1.3 row of ``table``: every column filled by its type, then ``values``."""
-    filler = {
-        "STRING": lambda name: f"{name}-{index}",
-        "INT64": lambda _name: index,
-        "FLOAT64": lambda _name: 0.25 * index,
-        "BOOL": lambda _name: index % 2 == 0,
-        "TIMESTAMP": lambda _name: logged_at.isoformat(),
-        "DATE": lambda _name: logged_at.date().isoformat(),
-    }
-    row = {name: filler[kind](name) for name, kind in seed_schema.columns(table)}
-    row.update(values)
-    return row
+    return filled_row(seed_schema.columns(table), logged_at, index, **values)
 
 
 def create_0_1_3_dataset(client: bigquery.Client, *, last_write: datetime = HISTORY) -> Dataset:
     """A dataset with the twelve 0.1.3 tables, two rows in each event table, and the rates."""
-    dataset = Dataset(client, f"legacy_{next(_names)}_{datetime.now(UTC):%H%M%S%f}")
-    client.create_dataset(f"{client.project}.{dataset.name}")
+    dataset = new_dataset(client)
     for table in seed_schema.seed_tables():
         client.create_table(bigquery.Table(dataset.ref(table), seed_schema.schema_fields(table)))
     rows: dict[str, list[dict[str, Any]]] = {
@@ -135,11 +104,7 @@ def write_new_events(dataset: Dataset) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def bq(standin: BigQueryStandIn) -> Iterator[bigquery.Client]:
-    client = bigquery.Client(
-        project=standin.project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=standin.url),
-    )
+    client = stand_in_client(standin)
     yield client
     client.close()  # type: ignore[no-untyped-call]
 
