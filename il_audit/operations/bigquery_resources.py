@@ -8,8 +8,9 @@ request has a deadline (``timeout``: per attempt, and for its retries together).
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as core_exceptions
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 SQL_LABEL = "il_audit_sql_sha256"
 """Label on each view holding a hash of its SQL (how apply knows a view is current)."""
+LEGACY_LABEL = "il_audit_legacy_sha256"
+"""Label on a view reading ``legacy_<name>``: a hash of every view's SQL and the legacy
+table's columns, what its union was made from (so apply need not ask BigQuery again)."""
 MIGRATE_HINT = (
     "a table of an earlier il-audit: run `il-audit migrate from-0.1` (or `from-1.0` for a "
     "dataset il-audit 1.0 wrote), which keeps its rows and puts the view in its place"
@@ -179,18 +183,27 @@ class BigQueryProvisioner:
         return Change("table", table_id, "unchanged")
 
     def ensure_view(
-        self, name: str, query: str, description: str, apply: bool, *, hint: str = ""
+        self,
+        name: str,
+        query: str,
+        description: str,
+        apply: bool,
+        *,
+        hint: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> Change:
         """Ensure a view exists with exactly this query.
 
         The view carries a label with the SQL's hash, so the comparison does not depend
         on the endpoint returning the view's text (the local stand-in does not). A table
         of that name is never replaced: that is drift, and ``hint`` says what to do.
+        ``labels`` are set next to the hash.
         """
         from google.cloud import bigquery
 
         view_id = f"{self.dataset_id}.{name}"
         digest = hashlib.sha256(_normalise_sql(query).encode()).hexdigest()[:32]
+        wanted = {**(labels or {}), SQL_LABEL: digest}
         try:
             view = self.client.get_table(view_id, **self.deadline)
         except core_exceptions.NotFound:
@@ -198,17 +211,17 @@ class BigQueryProvisioner:
                 created = bigquery.Table(view_id)
                 created.view_query = query
                 created.description = description
-                created.labels = {SQL_LABEL: digest}
+                created.labels = wanted
                 self.client.create_table(created, exists_ok=True, **self.deadline)
             return Change("view", view_id, "create")
         if view.table_type != "VIEW":
             detail = f"a {str(view.table_type).lower()}, not a view"
             return Change("view", view_id, "drift", f"{detail}: {hint}" if hint else detail)
-        if (view.labels or {}).get(SQL_LABEL) == digest:
+        if wanted.items() <= (view.labels or {}).items():
             return Change("view", view_id, "unchanged")
         if apply:
             view.view_query = query
-            view.labels = {**(view.labels or {}), SQL_LABEL: digest}
+            view.labels = {**(view.labels or {}), **wanted}
             self.client.update_table(view, ["view_query", "labels"], **self.deadline)
         return Change("view", view_id, "update", "query changed")
 
@@ -256,31 +269,72 @@ def apply_warehouse(
         if creating:
             record(Change("view", name, "create"))
             continue
-        hint = MIGRATE_HINT if listed.legacy_table else ""
-        try:
-            view = legacy_view_for(warehouse, listed, settings.dataset)
-        except core_exceptions.GoogleAPICallError as exc:
-            if not dry_run:
-                raise
-            # A dry run on a dataset where the views it reads are still to be created.
-            detail = f"UNION ALL of {listed.legacy_table} and the new rows"
-            record(Change("view", name, "create", f"{detail}; {exc.message}"))
+        legacy = warehouse.get(listed.legacy_table) if listed.legacy_table else None
+        if legacy is None or legacy.table_type != "TABLE":
+            query = for_bigquery(listed, warehouse.client.project, settings.dataset)
+            hint = MIGRATE_HINT if listed.legacy_table else ""
+            record(warehouse.ensure_view(listed.name, query, listed.description, write, hint=hint))
             continue
-        query = for_bigquery(view, warehouse.client.project, settings.dataset)
-        record(warehouse.ensure_view(view.name, query, view.description, write, hint=hint))
+        record(_ensure_legacy_view(warehouse, listed, legacy, settings.dataset, dry_run))
 
 
-def legacy_view_for(warehouse: BigQueryProvisioner, view: View, dataset: str) -> View:
-    """A view standing in for an older table, reading ``legacy_<name>`` too when the migration
-    left one: the legacy columns mapped by name onto the view's own (asked of BigQuery)."""
+def _ensure_legacy_view(
+    warehouse: BigQueryProvisioner, view: View, legacy: Any, dataset: str, dry_run: bool
+) -> Change:
+    """``view`` as the ``UNION ALL`` of ``legacy_<name>`` and the new rows: the legacy columns
+    mapped by name onto the view's own, which BigQuery reports (a dry run of the view's query).
+
+    The view's :data:`LEGACY_LABEL` says what it was made from; while that holds, it is
+    current and BigQuery is not asked again.
+    """
     from il_audit.sql import for_bigquery, with_legacy
 
-    legacy = warehouse.get(view.legacy_table) if view.legacy_table else None
-    if legacy is None or legacy.table_type != "TABLE":
-        return view
-    columns = warehouse.query_columns(for_bigquery(view, warehouse.client.project, dataset))
+    name = f"{warehouse.dataset_id}.{view.name}"
     legacy_columns = {
         item.name: f"ARRAY<{item.field_type}>" if item.mode == "REPEATED" else item.field_type
         for item in legacy.schema
     }
-    return with_legacy(view, legacy_columns, columns)
+    catalogue = _catalogue_digest()
+    made_from = hashlib.sha256(
+        f"{catalogue}\n{view.name}\n{sorted(legacy_columns.items())!r}".encode()
+    ).hexdigest()[:32]
+    current = warehouse.get(view.name)
+    if current is not None and (current.labels or {}).get(LEGACY_LABEL) == made_from:
+        return Change("view", name, "unchanged")
+    columns = _VIEW_COLUMNS.get((catalogue, view.name))
+    if columns is None:
+        try:
+            sql = for_bigquery(view, warehouse.client.project, dataset)
+            columns = _VIEW_COLUMNS[catalogue, view.name] = warehouse.query_columns(sql)
+        except core_exceptions.GoogleAPICallError:
+            if not dry_run:
+                raise
+            # A dry run on a dataset where the views it reads are still to be created.
+            detail = f"UNION ALL of {view.legacy_table} and the new rows"
+            return Change("view", name, "create" if current is None else "update", detail)
+    union = with_legacy(view, legacy_columns, columns)
+    query = for_bigquery(union, warehouse.client.project, dataset)
+    return warehouse.ensure_view(
+        union.name,
+        query,
+        union.description,
+        not dry_run,
+        hint=MIGRATE_HINT,
+        labels={LEGACY_LABEL: made_from},
+    )
+
+
+_VIEW_COLUMNS: dict[tuple[str, str], list[tuple[str, str]]] = {}
+"""The columns BigQuery reported for a view, by catalogue digest and name: they follow from
+il-audit's own SQL and table specs alone, so one process asks once (``infra apply`` or a
+migration over several datasets)."""
+
+
+@functools.cache
+def _catalogue_digest() -> str:
+    """A hash of every view's SQL and every table spec: what a view's columns follow from."""
+    from il_audit.schemas.tables import TABLES
+    from il_audit.sql import views
+
+    text = "\n".join([*(item.sql for item in views()), *(repr(spec) for spec in TABLES)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

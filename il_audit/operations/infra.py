@@ -29,12 +29,12 @@ from collections.abc import Callable
 
 from il_audit.config.settings import AuditSettings
 from il_audit.operations.bigquery_resources import (
+    LEGACY_LABEL,
     MIGRATE_HINT,
     SQL_LABEL,
     BigQueryProvisioner,
     apply_warehouse,
     bigquery_client,
-    legacy_view_for,
 )
 from il_audit.operations.plan import Action, Change, Plan
 from il_audit.operations.pubsub_resources import (
@@ -45,6 +45,7 @@ from il_audit.operations.pubsub_resources import (
 from il_audit.schemas.wire import PubSubLayout
 
 __all__ = [
+    "LEGACY_LABEL",
     "MIGRATE_HINT",
     "SQL_LABEL",
     "Action",
@@ -56,7 +57,6 @@ __all__ = [
     "apply",
     "apply_warehouse",
     "bigquery_client",
-    "legacy_view_for",
 ]
 
 
