@@ -62,6 +62,7 @@ def cli(verbose: int) -> None:
       il-audit infra apply --dry-run
       il-audit function bundle --out build/function-bundle
       il-audit migrate from-0.1 --dry-run
+      il-audit migrate from-1.0 --dry-run --format json
       il-audit rates load prices.csv --dry-run
       il-audit subscriber pull --subscription il-audit-events-pull
     """
