@@ -313,7 +313,7 @@ resource "google_bigquery_table" "view_seed_envelope" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "seed_envelope"
-  description         = "The 18 envelope columns every 0.1.3 event table began with (its ENV18), for every event, plus the payload, usage items and cost the compat views read their typed columns from, and the usage totals 0.1.3's cost columns fall back to: tokens in and out, the cost of token items (API) and of the others (resource), as the subscriber priced them. logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Not a 0.1.3 table itself: the compat views select from it."
+  description         = "The 18 envelope columns every 0.1.3 event table began with (its ENV18), for every event, plus the payload, usage items and cost the compat views read their typed columns from, and the usage totals 0.1.3's cost columns fall back to: tokens in and out, the cost of token items (API) and of the others (resource), as the subscriber priced them. logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Then environment and correlation_id, which the views append after the 0.1.3 columns (1.0.35 has them). Not a 0.1.3 table itself: the compat views select from it."
   deletion_protection = false
   labels              = local.labels
 
@@ -349,7 +349,7 @@ resource "google_bigquery_table" "view_auth_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "auth_events"
-  description         = "0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and when. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and who was denied access (auth.access.denied, routed here as 1.0.35 routes it), and when. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order: environment, login_provider and path (the emit() keywords of the same name, read from payload; path falls back to the page path the beacon router records). The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -367,7 +367,7 @@ resource "google_bigquery_table" "view_user_profile_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "user_profile_events"
-  description         = "0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -385,7 +385,7 @@ resource "google_bigquery_table" "view_config_change_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "config_change_events"
-  description         = "0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -403,7 +403,7 @@ resource "google_bigquery_table" "view_ui_interaction_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ui_interaction_events"
-  description         = "0.1.3 table ui_interaction_events, as a view over events: what users looked at and clicked in the browser (the eight 0.1.3 beacon types). Same columns, names, order and types as 0.1.3; the beacon fields come out of payload, interaction falls back to action (the beacon router sets both). The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table ui_interaction_events, as a view over events: what users looked at and did in the browser: every ui.* event type (0.1.3's eight beacon types, 1.0.35's and host types under ui.), as 1.0.35 routes them. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment and path (the page path the beacon router records, else payload.path). The beacon fields come out of payload, interaction falls back to action (the router sets both). The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -421,7 +421,7 @@ resource "google_bigquery_table" "view_ingest_job_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ingest_job_events"
-  description         = "0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. Same columns, names, order and types as 0.1.3. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -439,7 +439,7 @@ resource "google_bigquery_table" "view_ingest_file_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ingest_file_events"
-  description         = "0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. Same columns, names, order and types as 0.1.3. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order: environment, correlation_id (the envelope's), started_at, ingestion_type and error_traceback. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -457,7 +457,7 @@ resource "google_bigquery_table" "view_drive_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "drive_events"
-  description         = "0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. Same columns, names, order and types as 0.1.3; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns come from seed_envelope."
   deletion_protection = false
   labels              = local.labels
 
@@ -475,7 +475,7 @@ resource "google_bigquery_table" "view_api_usage_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "api_usage_events"
-  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. Then 1.0.35's metadata_json: the call's metadata as JSON text with its pricing_tier key added (the item's tier, 'standard' when it has none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A chat turn's tracked calls are cost.api.usage events of their own, correlated to the turn (metadata: call_id, tier, thought/cached tokens...); the second part only reads turns that carried their calls as items, so each call is one row either way."
+  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. Then 1.0.35's additions in its order: environment, and metadata_json: the call's metadata as JSON text with its pricing_tier key added (the item's tier, 'standard' when it has none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A chat turn's tracked calls are cost.api.usage events of their own, correlated to the turn (metadata: call_id, tier, thought/cached tokens...); the second part only reads turns that carried their calls as items, so each call is one row either way."
   deletion_protection = false
   labels              = local.labels
 
@@ -493,7 +493,7 @@ resource "google_bigquery_table" "view_resource_usage_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "resource_usage_events"
-  description         = "0.1.3 table resource_usage_events, as a view over events: infrastructure usage recorded with emit_resource_usage (cost.resource.usage): CPU seconds, stored bytes..., its quantity and cost. Same columns, names, order and types as 0.1.3. resource_id is the event_id (0.1.3's row id); logged_at is occurred_at; quantity and unit come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL. The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. metadata_json is NULL when empty."
+  description         = "0.1.3 table resource_usage_events, as a view over events: infrastructure usage recorded with emit_resource_usage (cost.resource.usage): CPU seconds, stored bytes..., its quantity and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. resource_id is the event_id (0.1.3's row id); logged_at is occurred_at; quantity and unit come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL. The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. metadata_json is NULL when empty."
   deletion_protection = false
   labels              = local.labels
 
@@ -543,4 +543,82 @@ resource "google_bigquery_table" "view_chat_sessions" {
     google_bigquery_table.view_chat_turn_costs,
     google_bigquery_table.view_events_deduped,
   ]
+}
+
+resource "google_bigquery_table" "view_access_control_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "access_control_events"
+  description         = "1.0.35 table access_control_events, as a view over events: who changed who may access what (auth.access_control.changed), with the state before and after. 1.0.35's columns, names, order and types: its event head (the envelope columns of seed_envelope), then the resource, before/after/metadata as JSON text (NULL when empty) and application (the emit() keyword, from payload)."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/access_control_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_seed_envelope,
+  ]
+}
+
+resource "google_bigquery_table" "view_library_interaction_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "library_interaction_events"
+  description         = "1.0.35 table library_interaction_events, as a view over events: what users changed in the document library (library.* events): tags, access, ownership, deletions, consent refreshes and report acknowledgements. 1.0.35's columns, names, order and types: its event head (the envelope columns of seed_envelope), the resource, before/after/metadata as JSON text (NULL when empty), the envelope's batch_id and correlation_id, then the emit() keywords of the same name, read from payload. interaction is payload.interaction, else the kind of change the event type names (tag, access, ownership, delete, consent, acknowledge)."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/library_interaction_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_seed_envelope,
+  ]
+}
+
+resource "google_bigquery_table" "view_chat_feedback" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_feedback"
+  description         = "1.0.35 table chat_feedback. For migration only: il-audit 1.0.35's end-of-conversation survey. il-audit never writes it; after a migration it shows the 1.0.35 rows. 1.0.35's columns, names, order and types, and no row of its own."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_feedback.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+}
+
+resource "google_bigquery_table" "view_content_reports" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "content_reports"
+  description         = "1.0.35 table content_reports. For migration only: il-audit 1.0.35's content flagging workflow. il-audit never writes it; after a migration it shows the 1.0.35 rows. 1.0.35's columns, names, order and types, and no row of its own."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/content_reports.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+}
+
+resource "google_bigquery_table" "view_notification_sends" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "notification_sends"
+  description         = "1.0.35 table notification_sends. For migration only: il-audit 1.0.35's notification e-mails. il-audit never writes it; after a migration it shows the 1.0.35 rows. 1.0.35's columns, names, order and types, and no row of its own."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/notification_sends.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
 }
