@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+from il_audit.schemas.descriptions import table_description, view_column_descriptions
 from il_audit.schemas.seed_tables import LATER_TABLES, legacy_name, standard_type, view_columns
 from il_audit.schemas.seed_tables_1035 import LEGACY_ONLY_TABLES
 from il_audit.schemas.tables import ColumnSpec
@@ -89,13 +90,22 @@ class View:
 
     @property
     def description(self) -> str:
-        """The leading comment of the file, as one line."""
+        """The leading comment of the file, as one line; for a view standing in for a 0.1.3
+        or 1.0.35 table, after the table's description (what analysts see in BigQuery)."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
             lines.append(line.removeprefix("--").strip())
-        return " ".join(lines)
+        comment = " ".join(lines)
+        table = table_description(self.name)
+        return f"{table}\n\n{comment}" if table and table not in comment else comment
+
+    @property
+    def column_descriptions(self) -> dict[str, str]:
+        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table
+        (empty for the others): what ``infra apply`` and Terraform put on its columns."""
+        return view_column_descriptions(self.name)
 
     @property
     def legacy_table(self) -> str | None:
