@@ -1,15 +1,24 @@
 """The dataset, tables and views, created or corrected idempotently (``infra apply``, migrate).
 
 Each resource is read first; only what is missing or different is written.
-Views carry a label with a hash of their SQL (the local stand-in returns no
-view text), and a view never replaces a table of an earlier il-audit. Every
+Views carry a label with a hash of their SQL, description and column
+descriptions (the local stand-in returns no view text and may not keep column
+descriptions), and a view never replaces a table of an earlier il-audit. Every
 request has a deadline (``timeout``: per attempt, and for its retries together).
+
+Column descriptions of a view: BigQuery takes no schema when a view is
+created, and drops the column descriptions when its query changes. So after
+creating or updating a view, apply reads the schema BigQuery computed for it
+and writes it back (``tables.patch``) with the descriptions added, the names,
+types and modes as BigQuery gave them.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +31,8 @@ if TYPE_CHECKING:
     from il_audit.sql import View
 
 SQL_LABEL = "il_audit_sql_sha256"
-"""Label on each view holding a hash of its SQL (how apply knows a view is current)."""
+"""Label on each view holding a hash of its SQL and descriptions (how apply knows a view is
+current)."""
 LEGACY_LABEL = "il_audit_legacy_sha256"
 """Label on a view reading ``legacy_<name>``: a hash of every view's SQL and the legacy
 table's columns, what its union was made from (so apply need not ask BigQuery again)."""
@@ -190,19 +200,21 @@ class BigQueryProvisioner:
         apply: bool,
         *,
         hint: str = "",
+        columns: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> Change:
-        """Ensure a view exists with exactly this query.
+        """Ensure a view exists with exactly this query, description and column descriptions
+        (``columns``: name -> description; a column the view lacks is ignored).
 
-        The view carries a label with the SQL's hash, so the comparison does not depend
-        on the endpoint returning the view's text (the local stand-in does not). A table
-        of that name is never replaced: that is drift, and ``hint`` says what to do.
+        The view carries a label with a hash of all three, so the comparison does not
+        depend on the endpoint returning the view's text (the local stand-in does not). A
+        table of that name is never replaced: that is drift, and ``hint`` says what to do.
         ``labels`` are set next to the hash.
         """
         from google.cloud import bigquery
 
         view_id = f"{self.dataset_id}.{name}"
-        digest = hashlib.sha256(_normalise_sql(query).encode()).hexdigest()[:32]
+        digest = view_digest(query, description, columns or {})
         wanted = {**(labels or {}), SQL_LABEL: digest}
         try:
             view = self.client.get_table(view_id, **self.deadline)
@@ -213,7 +225,9 @@ class BigQueryProvisioner:
                 created.description = description
                 created.labels = wanted
                 self.client.create_table(created, exists_ok=True, **self.deadline)
-            return Change("view", view_id, "create")
+                if columns:
+                    self.describe_columns(view_id, columns)
+            return Change("view", view_id, "create", _described(columns))
         if view.table_type != "VIEW":
             detail = f"a {str(view.table_type).lower()}, not a view"
             return Change("view", view_id, "drift", f"{detail}: {hint}" if hint else detail)
@@ -221,13 +235,47 @@ class BigQueryProvisioner:
             return Change("view", view_id, "unchanged")
         if apply:
             view.view_query = query
+            view.description = description
             view.labels = {**(view.labels or {}), **wanted}
-            self.client.update_table(view, ["view_query", "labels"], **self.deadline)
-        return Change("view", view_id, "update", "query changed")
+            self.client.update_table(view, ["view_query", "description", "labels"], **self.deadline)
+            if columns:
+                self.describe_columns(view_id, columns)
+        return Change("view", view_id, "update", "query or descriptions changed")
+
+    def describe_columns(self, view_id: str, columns: Mapping[str, str]) -> None:
+        """Write the view's schema back with ``columns``' descriptions on its columns."""
+        from google.cloud import bigquery
+
+        view = self.client.get_table(view_id, **self.deadline)
+        fields = []
+        changed = False
+        for field in view.schema:
+            resource = copy.deepcopy(field.to_api_repr())
+            wanted = columns.get(field.name)
+            if wanted and resource.get("description") != wanted:
+                resource["description"] = wanted
+                changed = True
+            fields.append(bigquery.SchemaField.from_api_repr(resource))
+        if changed:
+            view.schema = fields
+            self.client.update_table(view, ["schema"], **self.deadline)
 
 
 def _normalise_sql(sql: str) -> str:
     return " ".join(sql.split())
+
+
+def view_digest(query: str, description: str, columns: Mapping[str, str]) -> str:
+    """The :data:`SQL_LABEL` value of a view: a hash of its SQL (whitespace aside), and of its
+    descriptions when it has column descriptions."""
+    text = _normalise_sql(query)
+    if columns:
+        text += "\0" + description + "\0" + json.dumps(dict(columns), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _described(columns: Mapping[str, str] | None) -> str:
+    return f"{len(columns)} column descriptions" if columns else ""
 
 
 def bigquery_client(settings: AuditSettings) -> Any:
@@ -273,7 +321,16 @@ def apply_warehouse(
         if legacy is None or legacy.table_type != "TABLE":
             query = for_bigquery(listed, warehouse.client.project, settings.dataset)
             hint = MIGRATE_HINT if listed.legacy_table else ""
-            record(warehouse.ensure_view(listed.name, query, listed.description, write, hint=hint))
+            record(
+                warehouse.ensure_view(
+                    listed.name,
+                    query,
+                    listed.description,
+                    write,
+                    hint=hint,
+                    columns=listed.column_descriptions,
+                )
+            )
             continue
         record(_ensure_legacy_view(warehouse, listed, legacy, settings.dataset, dry_run))
 
@@ -284,8 +341,9 @@ def _ensure_legacy_view(
     """``view`` as the ``UNION ALL`` of ``legacy_<name>`` and the new rows: the legacy columns
     mapped by name onto the view's own, which BigQuery reports (a dry run of the view's query).
 
-    The view's :data:`LEGACY_LABEL` says what it was made from; while that holds, it is
-    current and BigQuery is not asked again.
+    The view's :data:`LEGACY_LABEL` says what it was made from (the catalogue, the legacy
+    columns, the descriptions); while that holds, it is current and BigQuery is not asked
+    again.
     """
     from il_audit.sql import for_bigquery, with_legacy
 
@@ -295,8 +353,9 @@ def _ensure_legacy_view(
         for item in legacy.schema
     }
     catalogue = _catalogue_digest()
+    described = json.dumps([view.description, view.column_descriptions], sort_keys=True)
     made_from = hashlib.sha256(
-        f"{catalogue}\n{view.name}\n{sorted(legacy_columns.items())!r}".encode()
+        f"{catalogue}\n{view.name}\n{sorted(legacy_columns.items())!r}\n{described}".encode()
     ).hexdigest()[:32]
     current = warehouse.get(view.name)
     if current is not None and (current.labels or {}).get(LEGACY_LABEL) == made_from:
@@ -320,6 +379,7 @@ def _ensure_legacy_view(
         union.description,
         not dry_run,
         hint=MIGRATE_HINT,
+        columns=view.column_descriptions,
         labels={LEGACY_LABEL: made_from},
     )
 

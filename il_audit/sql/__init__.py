@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from il_audit.schemas.seed_tables import OLDER_TABLES, legacy_name, standard_type
+from il_audit.schemas.descriptions import table_description, view_column_descriptions
+from il_audit.schemas.seed_tables import LATER_TABLES, OLDER_TABLES, legacy_name, standard_type
+from il_audit.schemas.seed_tables_1035 import LEGACY_ONLY_TABLES
+from il_audit.schemas.tables import ColumnSpec
 
 COMPAT_VIEW_NAMES: Final = (
     "auth_events",
@@ -38,6 +41,14 @@ COMPAT_VIEW_NAMES: Final = (
     "chat_sessions",
 )
 """0.1.3 tables that live on as views (``cost_rates`` stays a table)."""
+COMPAT_1035_VIEW_NAMES: Final = ("access_control_events", "library_interaction_events")
+"""Tables new in 1.0.35 that live on as views over ``events`` in ``compat/``, with 1.0.35's
+columns; like the 0.1.3 ones, they read ``legacy_<name>`` too once a migration left one."""
+LEGACY_VIEW_NAMES: Final = LEGACY_ONLY_TABLES
+"""1.0.35 tables il-audit never writes (``chat_feedback``, ``content_reports``,
+``notification_sends``): typed, empty views with 1.0.35's columns, generated from
+:data:`~il_audit.schemas.seed_tables.LATER_TABLES`, for migration only (after a migration
+they show the 1.0.35 rows of ``legacy_<name>``)."""
 COMPAT_BASE_VIEWS: Final = ("seed_envelope", "chat_turn_costs")
 """Views in ``compat/`` that the compat views read (not 0.1.3 tables themselves)."""
 
@@ -62,6 +73,8 @@ VIEW_NAMES: Final = (
     "chat_feedback_scores",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
+    *COMPAT_1035_VIEW_NAMES,
+    *LEGACY_VIEW_NAMES,
 )
 BASE_TABLES: Final = frozenset({"events", "dead_letters", "cost_rates"})
 _NUMERIC_PRECISION: Final = "DECIMAL(38, 9)"
@@ -75,17 +88,27 @@ class View:
     name: str
     sql: str
     compat: bool = False
-    """A seed-compatible view, standing in for the 0.1.3 table of the same name."""
+    """A seed-compatible view, standing in for the 0.1.3 (or 1.0.35) table of the same name:
+    it reads ``legacy_<name>`` too once a migration left one there."""
 
     @property
     def description(self) -> str:
-        """The leading comment of the file, as one line."""
+        """The leading comment of the file, as one line; for a view standing in for a 0.1.3
+        or 1.0.35 table, after the table's description (what analysts see in BigQuery)."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
             lines.append(line.removeprefix("--").strip())
-        return " ".join(lines)
+        comment = " ".join(lines)
+        table = table_description(self.name)
+        return f"{table}\n\n{comment}" if table and table not in comment else comment
+
+    @property
+    def column_descriptions(self) -> dict[str, str]:
+        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table
+        (empty for the others): what ``infra apply`` and Terraform put on its columns."""
+        return view_column_descriptions(self.name)
 
     @property
     def legacy_table(self) -> str | None:
@@ -100,8 +123,10 @@ def views() -> tuple[View, ...]:
     folder = resources.files("il_audit.sql")
     compat = folder.joinpath("compat")
     return tuple(
-        View(name, compat.joinpath(f"{name}.sql").read_text("utf-8"), compat=True)
-        if name in COMPAT_VIEW_NAMES
+        View(name, legacy_view_sql(name), compat=True)
+        if name in LEGACY_VIEW_NAMES
+        else View(name, compat.joinpath(f"{name}.sql").read_text("utf-8"), compat=True)
+        if name in COMPAT_VIEW_NAMES or name in COMPAT_1035_VIEW_NAMES
         else View(
             name,
             (compat if name in COMPAT_BASE_VIEWS else folder)
@@ -109,6 +134,25 @@ def views() -> tuple[View, ...]:
             .read_text("utf-8"),
         )
         for name in VIEW_NAMES
+    )
+
+
+def sql_type(column: ColumnSpec) -> str:
+    """The column's type as BigQuery SQL spells it in a CAST (``ARRAY<STRING>`` when repeated)."""
+    return f"ARRAY<{column.type}>" if column.mode == "REPEATED" else column.type
+
+
+def legacy_view_sql(name: str) -> str:
+    """The SQL of the typed, empty view standing in for the 1.0.35 table ``name``, which
+    il-audit never writes: 1.0.35's columns, names, order and types, and no row."""
+    spec = LATER_TABLES[name]
+    columns = ",\n  ".join(
+        f"CAST(NULL AS {sql_type(column)}) AS {column.name}" for column in spec.columns
+    )
+    return (
+        f"-- 1.0.35 table {name}. {spec.description}\n"
+        "-- 1.0.35's columns, names, order and types, and no row of its own.\n"
+        f"SELECT\n  {columns}\nLIMIT 0\n"
     )
 
 
