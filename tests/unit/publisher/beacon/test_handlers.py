@@ -135,22 +135,35 @@ def test_router_runs_no_handler_when_nothing_was_accepted() -> None:
     assert (list(events), calls) == ([], [])
 
 
+@pytest.mark.parametrize(
+    ("emitter", "handler", "survivor"),
+    [
+        ("emit_chat_visit_session", "handle_visit_session_beacon_events",
+         T.CHAT_SESSION_STARTED),
+        ("emit_chat_session", "handle_conversation_beacon_events", T.CHAT_VISIT_STARTED),
+    ],
+)  # fmt: skip
 def test_each_handler_s_error_is_logged_by_type_and_swallowed(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    emitter: str,
+    handler: str,
+    survivor: str,
 ) -> None:
-    """A failing visit handler: the conversation handler and the hook still run, the answer
-    is ok, and the log names the handler and the error type, never the items."""
+    """A failing handler: the other handler and the hook still run, the answer is ok, and
+    the log names the handler and the error type, never the items."""
 
     def broken(**_fields: Any) -> None:
-        raise RuntimeError("secret-visit-id v-9")
+        raise RuntimeError("secret-id v-9 c-9")
 
-    monkeypatch.setattr(handlers, "emit_chat_visit_session", broken)
+    monkeypatch.setattr(handlers, emitter, broken)
     calls: list[Any] = []
     client = beacon_client(on_events_scheduled=lambda *args: calls.append(args))
     with caplog.at_level(logging.ERROR), capture_events() as events:
         response = client.post("/api/audit/beacon", json={"events": _visit_and_conversation()})
     assert response.json() == {"status": "ok", "accepted": 2}
-    assert [event.event_type for event in events][-1] == T.CHAT_SESSION_STARTED
+    assert [event.event_type for event in events][2:] == [survivor]
     assert len(calls) == 1
-    assert "handle_visit_session_beacon_events raised RuntimeError" in caplog.text
+    assert f"{handler} raised RuntimeError" in caplog.text
     assert "v-9" not in caplog.text
+    assert "c-9" not in caplog.text
