@@ -97,6 +97,17 @@ class BigQueryProvisioner:
         except core_exceptions.NotFound:
             return None
 
+    def legacy_tables(self) -> set[str]:
+        """The ``legacy_*`` tables of the dataset (one listing, not a request per view)."""
+        from il_audit.schemas.seed_tables import LEGACY_PREFIX
+
+        listed = self.client.list_tables(self.dataset_id, **self.deadline)
+        return {
+            item.table_id
+            for item in listed
+            if item.table_type == "TABLE" and item.table_id.startswith(LEGACY_PREFIX)
+        }
+
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         """``(name, type)`` of each column ``sql`` returns, from a dry run (reads no data).
 
@@ -312,12 +323,13 @@ def apply_warehouse(
                 hint=MIGRATE_HINT if spec.name == COST_RATES.name else "",
             )
         )
+    kept = set() if creating else warehouse.legacy_tables()
     for listed in views():
         name = f"{warehouse.dataset_id}.{listed.name}"
         if creating:
             record(Change("view", name, "create"))
             continue
-        legacy = warehouse.get(listed.legacy_table) if listed.legacy_table else None
+        legacy = warehouse.get(listed.legacy_table) if listed.legacy_table in kept else None
         if legacy is None or legacy.table_type != "TABLE":
             query = for_bigquery(listed, warehouse.client.project, settings.dataset)
             hint = MIGRATE_HINT if listed.legacy_table else ""

@@ -210,7 +210,7 @@ def migrate_dataset(
     present = warehouse.table_names()
     if _later_release(era, present, step):
         return report
-    old = [name for name in era.tables if name in present]
+    old = {name: provisioner.get(name) for name in era.tables if name in present}
     if not _writers_quiet(warehouse, old, now, active_minutes, force, era, step):
         return report
     stood_in = {*legacy_view_names(), COST_RATES}
@@ -224,7 +224,9 @@ def migrate_dataset(
                     "a later il-audit that has one migrates it when run again",
                 )
             )
-    candidates = _candidates(provisioner, [name for name in old if name in stood_in], step)
+    candidates = _candidates(
+        provisioner, {name: table for name, table in old.items() if name in stood_in}, step
+    )
     renamed = _rename(warehouse, candidates, dry_run, step)
 
     def record(item: Change) -> None:
@@ -261,12 +263,11 @@ def _later_release(era: Era, present: set[str], step: Callable[[Step], None]) ->
 
 
 def _candidates(
-    provisioner: BigQueryProvisioner, names: list[str], step: Callable[[Step], None]
+    provisioner: BigQueryProvisioner, tables: dict[str, Any], step: Callable[[Step], None]
 ) -> list[_Candidate]:
     """The older tables still in place (and any legacy copy of theirs)."""
     found = []
-    for name in names:
-        table = provisioner.get(name)
+    for name, table in tables.items():
         legacy = provisioner.get(legacy_name(name))
         if table is None or table.table_type != "TABLE":
             continue
@@ -279,14 +280,13 @@ def _candidates(
     return found
 
 
-def _activity(warehouse: _Warehouse, name: str) -> tuple[str, ...]:
-    table = warehouse.provisioner.get(name)
+def _activity(name: str, table: Any) -> tuple[str, ...]:
     return activity_columns(name, [item.name for item in table.schema] if table else ())
 
 
 def _writers_quiet(
     warehouse: _Warehouse,
-    names: list[str],
+    tables: dict[str, Any],
     now: datetime,
     active_minutes: int,
     force: bool,
@@ -296,8 +296,8 @@ def _writers_quiet(
     """False (and a refuse step per table) when an older writer wrote within active_minutes."""
     since = now - timedelta(minutes=active_minutes)
     active = []
-    for name in names:
-        columns = _activity(warehouse, name)
+    for name, table in tables.items():
+        columns = _activity(name, table)
         if not columns:
             continue
         _, last = warehouse.count_and_last(name, columns)
@@ -330,7 +330,7 @@ def _rename(
     renamed: set[str] = set()
     for candidate in candidates:
         name, legacy = candidate.name, legacy_name(candidate.name)
-        columns = _activity(warehouse, name)
+        columns = _activity(name, candidate.table)
         if candidate.legacy is not None:
             here = warehouse.count_and_last(name, columns)
             there = warehouse.count_and_last(legacy, columns)

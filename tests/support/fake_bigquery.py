@@ -87,6 +87,7 @@ _ROUTES: Final = (
     ("POST", re.compile(r"^/projects/([^/]+)/datasets$"), "datasets.insert"),
     ("GET", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)$"), "datasets.get"),
     ("POST", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables$"), "tables.insert"),
+    ("GET", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables$"), "tables.list"),
     ("GET", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$"), "tables.get"),
     ("PATCH", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$"), "tables.patch"),
     (
@@ -494,6 +495,7 @@ class FakeBigQuery:
             "datasets.get": self._datasets_get,
             "tables.insert": self._tables_insert,
             "tables.get": self._tables_get,
+            "tables.list": self._tables_list,
             "tables.patch": self._tables_patch,
             "tables.delete": self._tables_delete,
             "tabledata.insertAll": self._insert_all,
@@ -611,6 +613,24 @@ class FakeBigQuery:
         if isinstance(table, Reply):
             return table
         return Reply(200, self._table_resource(table))
+
+    def _tables_list(self, request: Request) -> Reply:
+        key = (str(request.project), str(request.dataset))
+        if key not in self._datasets:
+            return Reply.error(404, f"Not found: Dataset {key[0]}:{key[1]}")
+        tables = [
+            {
+                "kind": "bigquery#table",
+                "id": table.resource["id"],
+                "tableReference": table.resource["tableReference"],
+                "type": table.resource["type"],
+            }
+            for (project, dataset, _), table in sorted(self._tables.items())
+            if (project, dataset) == key
+        ]
+        return Reply(
+            200, {"kind": "bigquery#tableList", "tables": tables, "totalItems": len(tables)}
+        )
 
     def _tables_delete(self, request: Request) -> Reply:
         table = self._find_table(request)
