@@ -10,12 +10,9 @@ then the ones 1.0.35 added, in its order).
 
 from __future__ import annotations
 
-import functools
 import inspect
-import re
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import duckdb
 import pytest
@@ -27,40 +24,10 @@ from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink
 from tests.support import seed_schema
 from tests.support.warehouses import bigquery_type
 
-EXCERPT = Path(__file__).resolve().parents[1] / "data" / "seed-1.0.35-tables.md"
-_TYPES = {"S": "STRING", "I": "INT64", "F": "FLOAT64", "B": "BOOL", "TS": "TIMESTAMP", "D": "DATE"}
-_ROW = re.compile(r"^\| `(?P<name>\w+)`(?: \([^)]*\))? \| (?P<count>\d+) \| (?P<columns>.+) \|$")
-_COLUMN = re.compile(r"^(?P<name>\w+) (?P<type>[A-Z]+)(?P<suffix>!|\[\])?$")
 
-
-class Column(NamedTuple):
-    name: str
-    type: str
-    mode: str
-
-
-@functools.cache
-def facts() -> dict[str, tuple[Column, ...]]:
-    """Every 1.0.35 table of the excerpt, columns in order."""
-    text = EXCERPT.read_text("utf-8")
-    core = re.search(r"`CORE` = `([^`]+)`", text)
-    assert core is not None
-    tables = {}
-    for line in text.splitlines():
-        row = _ROW.match(line)
-        if row is None:
-            continue
-        columns = re.sub(r"\s*\(note:.*\)$", "", row["columns"]).replace("**", "")
-        parts = [part.strip() for part in columns.replace("CORE", core[1]).split(",")]
-        parsed = []
-        for part in parts:
-            match = _COLUMN.match(part)
-            assert match is not None, part
-            mode = {"!": "REQUIRED", "[]": "REPEATED", None: "NULLABLE"}[match["suffix"]]
-            parsed.append(Column(match["name"], _TYPES[match["type"]], mode))
-        assert len(parsed) == int(row["count"]), row["name"]
-        tables[row["name"]] = tuple(parsed)
-    return tables
+def facts() -> dict[str, tuple[seed_schema.SeedColumn, ...]]:
+    """Every 1.0.35 table of the excerpt, columns in order (``tests/support/seed_schema``)."""
+    return seed_schema.tables_1_0_35()
 
 
 NEW_CONSTANTS = (

@@ -42,6 +42,17 @@ def _column(text: str) -> SeedColumn:
     return SeedColumn(match["name"], _TYPES[match["type"]], mode)
 
 
+def _parse(text: str, row: re.Pattern[str], expand: Any) -> dict[str, tuple[SeedColumn, ...]]:
+    """The tables of an excerpt: each line ``row`` matches, its columns after ``expand``."""
+    tables: dict[str, tuple[SeedColumn, ...]] = {}
+    for line in text.splitlines():
+        match = row.match(line)
+        if match is not None:
+            columns = expand(match["columns"]).split(",")
+            tables[match["name"]] = tuple(_column(part) for part in columns)
+    return tables
+
+
 @functools.cache
 def seed_tables() -> dict[str, tuple[SeedColumn, ...]]:
     """Every 0.1.3 table by name, with its columns in order."""
@@ -49,35 +60,38 @@ def seed_tables() -> dict[str, tuple[SeedColumn, ...]]:
     envelope = re.search(r"Shared envelope, `ENV18`[^\n]*\n`([^`]+)`", text)
     if envelope is None:
         raise ValueError("the excerpt has no ENV18 line")
-    tables: dict[str, tuple[SeedColumn, ...]] = {}
-    for line in text.splitlines():
-        row = _ROW.match(line)
-        if row is None:
-            continue
-        columns = _COUNT.sub("", row["columns"])
-        columns = columns.replace("ENV18 + ", envelope[1] + ", ").replace("ENV18", envelope[1])
-        tables[row["name"]] = tuple(_column(part) for part in columns.split(","))
-    return tables
+    return _parse(
+        text,
+        _ROW,
+        lambda columns: (
+            _COUNT.sub("", columns)
+            .replace("ENV18 + ", envelope[1] + ", ")
+            .replace("ENV18", envelope[1])
+        ),
+    )
 
 
 @functools.cache
 def tables_1_0_35() -> dict[str, tuple[SeedColumn, ...]]:
-    """Every 1.0.35 table by name (the sheet's order), with its columns in order."""
+    """Every 1.0.35 table by name (the sheet's order), with its columns in order; each table's
+    count of columns is checked against the sheet's."""
     text = EXCERPT_1_0_35.read_text("utf-8")
     core = re.search(r"`CORE` = `([^`]+)`", text)
     if core is None:
         raise ValueError("the excerpt has no CORE line")
-    tables: dict[str, tuple[SeedColumn, ...]] = {}
-    for line in text.splitlines():
-        row = _ROW_1_0_35.match(line)
-        if row is None:
-            continue
-        columns = _NOTE.sub("", row["columns"]).replace("CORE", core[1]).replace("**", "")
-        tables[row["name"]] = tuple(_column(part) for part in columns.split(","))
-        if len(tables[row["name"]]) != int(row["count"]):
-            raise ValueError(
-                f"{row['name']}: {len(tables[row['name']])} columns, not {row['count']}"
-            )
+    tables = _parse(
+        text,
+        _ROW_1_0_35,
+        lambda columns: _NOTE.sub("", columns).replace("CORE", core[1]).replace("**", ""),
+    )
+    counts = {
+        match["name"]: int(match["count"])
+        for match in map(_ROW_1_0_35.match, text.splitlines())
+        if match
+    }
+    wrong = {name: len(columns) for name, columns in tables.items() if len(columns) != counts[name]}
+    if wrong:
+        raise ValueError(f"column counts differ from the sheet's: {wrong}")
     return tables
 
 
