@@ -63,6 +63,7 @@ def test_views_named_like_an_older_table_stand_in_for_it() -> None:
     assert set(COMPAT_VIEW_NAMES) <= set(names)
     assert {"model_call_text", "out_of_scope_queries", "retrieval_chunks"} <= set(names)
     assert set(names) == set(VIEW_NAMES) & set(TABLES_1_0_35)
+    assert {*names, "cost_rates"} == set(TABLES_1_0_35)  # every 1.0.35 table has its view
     assert view("retrieval_passes").legacy_table == "legacy_retrieval_passes"
     assert view("costs_repriced").legacy_table is None
 
