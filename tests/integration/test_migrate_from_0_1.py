@@ -140,8 +140,8 @@ def fresh(standin: BigQueryStandIn, bq: bigquery.Client, monkeypatch: pytest.Mon
         bq.delete_dataset(f"{bq.project}.{dataset.name}", delete_contents=True, not_found_ok=True)
 
 
-def migrate(*options: str) -> Result:
-    return CliRunner().invoke(cli, ["migrate", "from-0.1", *options])
+def migrate(*options: str, command: str = "from-0.1") -> Result:
+    return CliRunner().invoke(cli, ["migrate", command, *options])
 
 
 # ---------------------------------------------------------------------------- after migration
@@ -318,12 +318,14 @@ def test_migrating_again_changes_nothing(migrated: Dataset, standin: BigQuerySta
 # ---------------------------------------------------------------------------- the command
 
 
-def test_cli_migrates_and_a_second_run_reports_nothing_to_do(fresh: Any) -> None:
-    """`il-audit migrate from-0.1` renames, creates the views, and is idempotent (exit 0 twice)."""
+@pytest.mark.parametrize("command", ["from-0.1", "from-1.0"])
+def test_cli_migrates_and_a_second_run_reports_nothing_to_do(fresh: Any, command: str) -> None:
+    """`il-audit migrate from-0.1` renames, creates the views, and is idempotent (exit 0 twice);
+    `from-1.0` takes a 0.1.3 dataset too (its tables are 1.0's)."""
     dataset = fresh()
 
-    first = migrate()
-    second = migrate()
+    first = migrate(command=command)
+    second = migrate(command=command)
 
     assert first.exit_code == 0, first.output
     assert "> rename       auth_events" in first.output
