@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from il_audit.schemas.descriptions import table_description, view_column_descriptions
+from il_audit.schemas.descriptions import view_column_descriptions, view_description
 from il_audit.schemas.seed_tables import LATER_TABLES, legacy_name, standard_type, view_columns
 from il_audit.schemas.seed_tables_1035 import LEGACY_ONLY_TABLES
 from il_audit.schemas.tables import ColumnSpec
@@ -72,6 +72,11 @@ VIEW_NAMES: Final = (
     *COMPAT_VIEW_NAMES,
     *COMPAT_1035_VIEW_NAMES,
     *LEGACY_VIEW_NAMES,
+    # 1.0.35's helper views (VIEW_* in audit_schema_store): the chat tables with their turn.
+    "v_chat_model_calls",
+    "v_chat_retrieval_candidates",
+    "v_chat_retrieval_chunks",
+    "v_chat_retrieval_passes",
 )
 BASE_TABLES: Final = frozenset({"events", "dead_letters", "cost_rates"})
 _NUMERIC_PRECISION: Final = "DECIMAL(38, 9)"
@@ -98,13 +103,14 @@ class View:
                 break
             lines.append(line.removeprefix("--").strip())
         comment = " ".join(lines)
-        table = table_description(self.name)
+        table = view_description(self.name)
         return f"{table}\n\n{comment}" if table and table not in comment else comment
 
     @property
     def column_descriptions(self) -> dict[str, str]:
-        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table
-        (empty for the others): what ``infra apply`` and Terraform put on its columns."""
+        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table or
+        one of 1.0.35's helper views (empty for the others): what ``infra apply`` and
+        Terraform put on its columns."""
         return view_column_descriptions(self.name)
 
     @property
