@@ -5,9 +5,14 @@ table names with ``project.dataset``; :func:`for_duckdb` transpiles to DuckDB
 with sqlglot (imported only when called).
 
 ``compat/`` holds the seed-compatible views: one per table il-audit 0.1.3
-wrote, with its name, columns and types, computed from ``events_deduped``.
-After ``il-audit migrate from-0.1`` a compat view also reads the 0.1.3 rows
-kept in ``legacy_<name>`` (:func:`with_legacy`).
+wrote, with its name, columns and types (then the columns 1.0.35 added),
+computed from ``events_deduped``, and 1.0.35's ``access_control_events`` and
+``library_interaction_events``. 1.0.35's ``chat_feedback``, ``content_reports``
+and ``notification_sends``, which il-audit never writes, are typed, empty views
+generated from their specs (:func:`legacy_view_sql`). After a migration a
+compat view also reads the old rows kept in ``legacy_<name>``
+(:func:`with_legacy`). Views of 0.1.3 and 1.0.35 tables carry table and column
+descriptions (:attr:`View.description`, :attr:`View.column_descriptions`).
 """
 
 from __future__ import annotations
