@@ -5,12 +5,18 @@ table names with ``project.dataset``; :func:`for_duckdb` transpiles to DuckDB
 with sqlglot (imported only when called).
 
 ``compat/`` holds the seed-compatible views: one per table il-audit 0.1.3
-wrote, with its name, columns and types, computed from ``events_deduped``.
-Any view named like a table an earlier il-audit wrote (0.1.3's twelve, 1.0.35's
-23: :data:`~il_audit.schemas.seed_tables.OLDER_TABLES`) stands in for it: after
+wrote, with its name, columns and types (then the columns 1.0.35 added),
+computed from ``events_deduped``, and 1.0.35's ``access_control_events`` and
+``library_interaction_events``. 1.0.35's ``chat_feedback``, ``content_reports``
+and ``notification_sends``, which il-audit never writes, are typed, empty views
+generated from their specs (:func:`legacy_view_sql`). Any view named like a
+table an earlier il-audit wrote (0.1.3's twelve, 1.0.35's 23:
+:data:`~il_audit.schemas.seed_tables.OLDER_TABLES`) stands in for it: after
 ``il-audit migrate from-0.1`` / ``from-1.0`` it also reads the old rows kept in
-``legacy_<name>`` (:func:`with_legacy`). Which views do is derived from the names,
-so a view added for another 1.0.35 table is picked up without a list to update.
+``legacy_<name>`` (:func:`with_legacy`); which views do is derived from the
+names, so a view added for another 1.0.35 table is picked up without a list.
+Views of 0.1.3 and 1.0.35 tables carry table and column descriptions
+(:attr:`View.description`, :attr:`View.column_descriptions`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from il_audit.schemas.descriptions import table_description, view_column_descriptions
+from il_audit.schemas.descriptions import view_column_descriptions, view_description
 from il_audit.schemas.seed_tables import LATER_TABLES, OLDER_TABLES, legacy_name, standard_type
 from il_audit.schemas.seed_tables_1035 import LEGACY_ONLY_TABLES
 from il_audit.schemas.tables import ColumnSpec
@@ -76,6 +82,11 @@ VIEW_NAMES: Final = (
     *COMPAT_VIEW_NAMES,
     *COMPAT_1035_VIEW_NAMES,
     *LEGACY_VIEW_NAMES,
+    # 1.0.35's helper views (VIEW_* in audit_schema_store): the chat tables with their turn.
+    "v_chat_model_calls",
+    "v_chat_retrieval_candidates",
+    "v_chat_retrieval_chunks",
+    "v_chat_retrieval_passes",
 )
 BASE_TABLES: Final = frozenset({"events", "dead_letters", "cost_rates"})
 _NUMERIC_PRECISION: Final = "DECIMAL(38, 9)"
@@ -102,13 +113,14 @@ class View:
                 break
             lines.append(line.removeprefix("--").strip())
         comment = " ".join(lines)
-        table = table_description(self.name)
+        table = view_description(self.name)
         return f"{table}\n\n{comment}" if table and table not in comment else comment
 
     @property
     def column_descriptions(self) -> dict[str, str]:
-        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table
-        (empty for the others): what ``infra apply`` and Terraform put on its columns."""
+        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table or
+        one of 1.0.35's helper views (empty for the others): what ``infra apply`` and
+        Terraform put on its columns."""
         return view_column_descriptions(self.name)
 
     @property

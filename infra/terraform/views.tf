@@ -662,3 +662,83 @@ resource "google_bigquery_table" "view_notification_sends" {
     use_legacy_sql = false
   }
 }
+
+resource "google_bigquery_table" "view_v_chat_model_calls" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_model_calls"
+  description         = "Each model call with its chat turn's question, retrieval query, status, tokens and cost.\n\nil-audit 1.0.35's helper view v_chat_model_calls: each model call (model_call_text) with its chat turn's question, retrieval query, status, tokens and API cost, from chat_turns joined on the turn id (the call's correlation_id when its correlation_type is 'chat_turn'). The turn_* values repeat the whole turn on each row: do not sum them. Calls correlated to a conversation (title rows) have no turn. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_model_calls.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_model_calls.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_model_call_text,
+  ]
+}
+
+resource "google_bigquery_table" "view_v_chat_retrieval_candidates" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_retrieval_candidates"
+  description         = "Retrieval candidates with their turn's question, retrieval query and workflow.\n\nil-audit 1.0.35's helper view v_chat_retrieval_candidates: each retrieval candidate (retrieval_candidates) with its chat turn's question, retrieval query and workflow, from chat_turns joined on turn_id. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_retrieval_candidates.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_retrieval_candidates.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_retrieval_candidates,
+  ]
+}
+
+resource "google_bigquery_table" "view_v_chat_retrieval_chunks" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_retrieval_chunks"
+  description         = "Retrieved chunks with their turn's question.\n\nil-audit 1.0.35's helper view v_chat_retrieval_chunks: each retrieved chunk (retrieval_chunks) with its chat turn's question, from chat_turns joined on turn_id. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_retrieval_chunks.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_retrieval_chunks.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_retrieval_chunks,
+  ]
+}
+
+resource "google_bigquery_table" "view_v_chat_retrieval_passes" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_retrieval_passes"
+  description         = "Search passes with their turn's question.\n\nil-audit 1.0.35's helper view v_chat_retrieval_passes: each search pass (retrieval_passes) with its chat turn's question, from chat_turns joined on turn_id. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_retrieval_passes.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_retrieval_passes.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_retrieval_passes,
+  ]
+}

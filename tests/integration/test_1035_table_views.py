@@ -51,7 +51,8 @@ LIBRARY = [
                               "elapsed_seconds": 1.5, "error": "gone",
                               "error_traceback": "Traceback..."}, "delete"),
     (T.LIBRARY_CONSENT_REFRESHED, {"metadata": {"by": "admin"}}, "consent"),
-    (T.LIBRARY_REPORT_ACKNOWLEDGED, {"interaction": "acknowledge"}, "acknowledge"),
+    # an interaction the event gives is kept
+    (T.LIBRARY_REPORT_ACKNOWLEDGED, {"interaction": "acknowledge_all"}, "acknowledge_all"),
 ]  # fmt: skip
 
 

@@ -315,8 +315,14 @@ class _BeaconEndpoint:
         if self.on_events_scheduled is not None:
             try:
                 await call_hook(self.on_events_scheduled, context, items)
-            except Exception:
-                logger.exception("il-audit: on_events_scheduled raised; the events were emitted")
+            except Exception as exc:  # the events were emitted
+                # The type only: the host's message may quote the items. The trace, for
+                # debugging the host's hook, only at DEBUG.
+                logger.error(
+                    "il-audit: on_events_scheduled raised %s; the events were emitted",
+                    type(exc).__name__,
+                )
+                logger.debug("il-audit: on_events_scheduled's trace", exc_info=True)
         return _ok(accepted)
 
     def _enriched_items(

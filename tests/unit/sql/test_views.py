@@ -168,3 +168,41 @@ def test_view_sql_is_plain_bigquery_select() -> None:
     for item in views():
         assert isinstance(sqlglot.parse_one(item.sql, read="bigquery"), sqlglot.exp.Query)
         assert isinstance(item, View)
+
+
+@pytest.mark.parametrize("name", LEGACY_VIEW_NAMES)
+def test_a_legacy_only_view_reads_its_1_0_35_rows_after_a_migration(name: str) -> None:
+    """chat_feedback, content_reports and notification_sends are empty views that become the
+    1.0.35 rows of legacy_<name> with_legacy: columns it lacks read NULL of their type (an
+    ARRAY for a repeated one), and DuckDB runs the union."""
+    columns = view_columns(name)
+    legacy = {column.name: column.type for column in columns[1:]}
+    connection = duckdb.connect()
+    definition = ", ".join(
+        f"{c.name} {'VARCHAR[]' if c.mode == 'REPEATED' else for_duckdb_type(c.type)}"
+        for c in columns[1:]
+    )
+    connection.execute(f"CREATE TABLE legacy_{name} ({definition})")
+    connection.execute(f"INSERT INTO legacy_{name} ({columns[1].name}) VALUES (NULL)")
+
+    merged = with_legacy(view(name), legacy)
+
+    first = columns[0]
+    assert f"CAST(NULL AS {first.type}) AS {first.name}" in merged.sql
+    rows = connection.execute(for_duckdb(merged.sql)).fetchall()
+    assert len(rows) == 1
+    assert len(rows[0]) == len(columns)
+
+
+def test_a_missing_repeated_column_reads_as_a_null_array() -> None:
+    """A legacy notification_sends without cc_emails reads it as NULL ARRAY<STRING>."""
+    legacy = {c.name: c.type for c in view_columns("notification_sends") if c.name != "cc_emails"}
+
+    sql = with_legacy(view("notification_sends"), legacy).sql
+
+    assert "CAST(NULL AS ARRAY<STRING>) AS cc_emails" in sql
+
+
+def for_duckdb_type(bigquery_type: str) -> str:
+    return {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN",
+            "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE"}[bigquery_type]  # fmt: skip

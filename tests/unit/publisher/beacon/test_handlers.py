@@ -167,3 +167,20 @@ def test_each_handler_s_error_is_logged_by_type_and_swallowed(
     assert f"{handler} raised RuntimeError" in caplog.text
     assert "v-9" not in caplog.text
     assert "c-9" not in caplog.text
+
+
+def test_the_host_hook_s_error_is_logged_by_type_never_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """on_events_scheduled raising: the answer is ok, and at ERROR the log names the error
+    type only, not the host's message (which may quote the items)."""
+
+    def hook(_context: Any, _items: Any) -> None:
+        raise ValueError("secret-id v-9")
+
+    client = beacon_client(on_events_scheduled=hook)
+    with caplog.at_level(logging.ERROR), capture_events():
+        response = client.post("/api/audit/beacon", json={"events": _visit_and_conversation()})
+    assert response.json() == {"status": "ok", "accepted": 2}
+    assert "on_events_scheduled raised ValueError" in caplog.text
+    assert "v-9" not in caplog.text
