@@ -18,6 +18,7 @@ from il_audit.sql import (
     for_bigquery,
     for_duckdb,
     legacy_view_names,
+    sql_type,
     view,
     views,
     with_legacy,
@@ -52,7 +53,7 @@ def test_compat_views_are_the_seed_tables_with_a_view() -> None:
 
 def _columns(name: str) -> list[tuple[str, str]]:
     """A compat view's columns as the package declares them (BigQuery reports the same)."""
-    return [(column.name, column.type) for column in view_columns(name)]
+    return [(column.name, sql_type(column)) for column in view_columns(name)]
 
 
 def test_views_named_like_an_older_table_stand_in_for_it() -> None:
@@ -185,7 +186,7 @@ def test_a_legacy_only_view_reads_its_1_0_35_rows_after_a_migration(name: str) -
     connection.execute(f"CREATE TABLE legacy_{name} ({definition})")
     connection.execute(f"INSERT INTO legacy_{name} ({columns[1].name}) VALUES (NULL)")
 
-    merged = with_legacy(view(name), legacy)
+    merged = with_legacy(view(name), legacy, _columns(name))
 
     first = columns[0]
     assert f"CAST(NULL AS {first.type}) AS {first.name}" in merged.sql
@@ -198,7 +199,7 @@ def test_a_missing_repeated_column_reads_as_a_null_array() -> None:
     """A legacy notification_sends without cc_emails reads it as NULL ARRAY<STRING>."""
     legacy = {c.name: c.type for c in view_columns("notification_sends") if c.name != "cc_emails"}
 
-    sql = with_legacy(view("notification_sends"), legacy).sql
+    sql = with_legacy(view("notification_sends"), legacy, _columns("notification_sends")).sql
 
     assert "CAST(NULL AS ARRAY<STRING>) AS cc_emails" in sql
 
