@@ -52,11 +52,11 @@ class ContextDefaults:
 
     @classmethod
     def from_settings(cls, settings: AuditSettings) -> ContextDefaults:
-        """The defaults the settings give (IL_AUDIT_APP, IL_AUDIT_ENVIRONMENT, ...)."""
+        """The defaults the settings give (IL_AUDIT_APP, the environment label, ...)."""
         key = settings.hash_key.get_secret_value() if settings.hash_key else None
         return cls(
             settings.app,
-            settings.environment,
+            settings.audit_environment,
             settings.app_version,
             QuestionPolicy(store_text=settings.store_query_text, hash_key=key or None),
         )
