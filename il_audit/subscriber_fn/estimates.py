@@ -96,3 +96,42 @@ def estimate_token_bucket_api_cost_usd(
             pricing_tier=str(tier or "").strip().lower() or STANDARD_TIER,
         )
     return round(total, _PLACES)
+
+
+def estimate_api_cost_usd(
+    *,
+    service: str,
+    model_id: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    pricing_tier: str = STANDARD_TIER,
+) -> tuple[float, str, str]:
+    """1.0.35's ``cost_calculator`` function: ``(cost, pricing_version, pricing_source)``
+    of tokens, estimated as above (0.0 with the catalog's version for an unknown model)."""
+    cost = estimate_cost_usd(
+        service=service,
+        model_id=model_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        pricing_tier=pricing_tier,
+    )
+    return (cost, *_provenance(service, model_id, pricing_tier))
+
+
+def estimate_unit_cost_usd(
+    *, service: str, model_id: str, quantity: float, pricing_tier: str = STANDARD_TIER
+) -> tuple[float, str, str]:
+    """1.0.35's ``cost_calculator`` function: ``(cost, pricing_version, pricing_source)`` of a
+    unit-priced quantity (e.g. CPU seconds), estimated as above."""
+    cost = estimate_cost_usd(
+        service=service, model_id=model_id, quantity=quantity, pricing_tier=pricing_tier
+    )
+    return (cost, *_provenance(service, model_id, pricing_tier))
+
+
+def _provenance(service: str, model_id: str, pricing_tier: str | None) -> tuple[str, str]:
+    """The version and source 1.0.35 stamped: the rate's, else the catalog's."""
+    catalog = seed_catalog()
+    rate = catalog.rate_at(service, model_id, datetime.now(UTC), pricing_tier)
+    version = (rate.rate_version if rate is not None else None) or catalog.version or ""
+    return version, catalog.source
