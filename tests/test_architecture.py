@@ -239,6 +239,7 @@ SEED_PATHS = frozenset(
         "il_audit.taxonomy",
         "il_audit.usage",
         "il_audit.vertex_usage",
+        "il_audit.writer",
         # Issue 22's integration paths, re-exports too (the code lives in chat/).
         "il_audit.integrations",
         "il_audit.integrations.langchain",

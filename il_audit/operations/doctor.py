@@ -27,7 +27,7 @@ from il_audit.errors import SettingsError
 PUBLISH_PERMISSION = "pubsub.topics.publish"
 MISSING_TOPIC = (
     "the topic does not exist: provision it with `il-audit infra apply` and deploy the "
-    "subscriber before hosts publish (README: Upgrading)"
+    "subscriber before hosts publish (README: Upgrading to 2.0)"
 )
 
 
