@@ -189,10 +189,15 @@ class AuditSettings(BaseModel):
         """1.0.35's name: the label stamped on events (``environment``), resolved as
         :mod:`il_audit.config.audit_environment` says (``IL_AUDIT_ENVIRONMENT`` as given,
         ``dev-local`` off a managed runtime, else ``IL_AUDIT_ENVIRONMENT_MAP``'s label)."""
+        return self.environment_for(self.project)
+
+    def environment_for(self, project: str | None) -> str | None:
+        """:attr:`audit_environment` for events published to ``project`` (the project the
+        Pub/Sub transport found, where no project variable names one)."""
         return environment_label(
             self.publisher.environment,
             managed_runtime=self.managed_runtime,
-            project=self.project,
+            project=self.project or project,
             environment_map=self.publisher.environment_map,
         )
 

@@ -176,6 +176,9 @@ class Outbox(Ledger):
 
     def _open_transport(self, now: float) -> TransportProtocol | None:
         self._transport = self._opener.open(now, spooling=self._lane is not None)
+        project = getattr(self._transport, "project", None)
+        if isinstance(project, str) and project:  # the environment map may name it
+            self._defaults = ContextDefaults.from_settings(self.settings, project=project)
         if self._transport is None and self._lane is not None:
             self._lane.enter_degraded("the transport cannot be created")
         return self._transport

@@ -156,6 +156,7 @@ class PubSubTransport:
 
     def __init__(self, project: str, topic: str, *, channel: grpc.Channel | None = None) -> None:
         self._channel = channel if channel is not None else publisher_channel()
+        self.project = project
         self.topic_path: str = f"projects/{project}/topics/{topic}"
         self._topic = self.topic_path.encode("utf-8")
         # request_serializer=None: the request is already protobuf bytes.
