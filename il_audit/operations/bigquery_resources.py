@@ -1,14 +1,23 @@
 """The dataset, tables and views, created or corrected idempotently (``infra apply``, migrate).
 
 Each resource is read first; only what is missing or different is written.
-Views carry a label with a hash of their SQL (the local stand-in returns no
-view text), and seed-compatible views never replace a 0.1.3 table.
+Views carry a label with a hash of their SQL, description and column
+descriptions (the local stand-in returns no view text and may not keep column
+descriptions), and seed-compatible views never replace a 0.1.3 table.
+
+Column descriptions of a view: BigQuery takes no schema when a view is
+created, and drops the column descriptions when its query changes. So after
+creating or updating a view, apply reads the schema BigQuery computed for it
+and writes it back (``tables.patch``) with the descriptions added, the names,
+types and modes as BigQuery gave them.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as core_exceptions
@@ -20,7 +29,8 @@ if TYPE_CHECKING:
     from il_audit.sql import View
 
 SQL_LABEL = "il_audit_sql_sha256"
-"""Label on each view holding a hash of its SQL (how apply knows a view is current)."""
+"""Label on each view holding a hash of its SQL and descriptions (how apply knows a view is
+current)."""
 MIGRATE_HINT = (
     "an il-audit 0.1.3 table: run `il-audit migrate from-0.1`, which keeps its rows "
     "and puts the compatible view in its place"
@@ -143,18 +153,26 @@ class BigQueryProvisioner:
         return Change("table", table_id, "unchanged")
 
     def ensure_view(
-        self, name: str, query: str, description: str, apply: bool, *, hint: str = ""
+        self,
+        name: str,
+        query: str,
+        description: str,
+        apply: bool,
+        *,
+        hint: str = "",
+        columns: Mapping[str, str] | None = None,
     ) -> Change:
-        """Ensure a view exists with exactly this query.
+        """Ensure a view exists with exactly this query, description and column descriptions
+        (``columns``: name -> description; a column the view lacks is ignored).
 
-        The view carries a label with the SQL's hash, so the comparison does not depend
-        on the endpoint returning the view's text (the local stand-in does not). A table
-        of that name is never replaced: that is drift, and ``hint`` says what to do.
+        The view carries a label with a hash of all three, so the comparison does not
+        depend on the endpoint returning the view's text (the local stand-in does not). A
+        table of that name is never replaced: that is drift, and ``hint`` says what to do.
         """
         from google.cloud import bigquery
 
         view_id = f"{self.dataset_id}.{name}"
-        digest = hashlib.sha256(_normalise_sql(query).encode()).hexdigest()[:32]
+        digest = view_digest(query, description, columns or {})
         try:
             view = self.client.get_table(view_id)
         except core_exceptions.NotFound:
@@ -164,7 +182,9 @@ class BigQueryProvisioner:
                 created.description = description
                 created.labels = {SQL_LABEL: digest}
                 self.client.create_table(created, exists_ok=True)
-            return Change("view", view_id, "create")
+                if columns:
+                    self.describe_columns(view_id, columns)
+            return Change("view", view_id, "create", _described(columns))
         if view.table_type != "VIEW":
             detail = f"a {str(view.table_type).lower()}, not a view"
             return Change("view", view_id, "drift", f"{detail}: {hint}" if hint else detail)
@@ -172,13 +192,47 @@ class BigQueryProvisioner:
             return Change("view", view_id, "unchanged")
         if apply:
             view.view_query = query
+            view.description = description
             view.labels = {**(view.labels or {}), SQL_LABEL: digest}
-            self.client.update_table(view, ["view_query", "labels"])
-        return Change("view", view_id, "update", "query changed")
+            self.client.update_table(view, ["view_query", "description", "labels"])
+            if columns:
+                self.describe_columns(view_id, columns)
+        return Change("view", view_id, "update", "query or descriptions changed")
+
+    def describe_columns(self, view_id: str, columns: Mapping[str, str]) -> None:
+        """Write the view's schema back with ``columns``' descriptions on its columns."""
+        from google.cloud import bigquery
+
+        view = self.client.get_table(view_id)
+        fields = []
+        changed = False
+        for field in view.schema:
+            resource = copy.deepcopy(field.to_api_repr())
+            wanted = columns.get(field.name)
+            if wanted and resource.get("description") != wanted:
+                resource["description"] = wanted
+                changed = True
+            fields.append(bigquery.SchemaField.from_api_repr(resource))
+        if changed:
+            view.schema = fields
+            self.client.update_table(view, ["schema"])
 
 
 def _normalise_sql(sql: str) -> str:
     return " ".join(sql.split())
+
+
+def view_digest(query: str, description: str, columns: Mapping[str, str]) -> str:
+    """The :data:`SQL_LABEL` value of a view: a hash of its SQL (whitespace aside), and of its
+    descriptions when it has column descriptions."""
+    text = _normalise_sql(query)
+    if columns:
+        text += "\0" + description + "\0" + json.dumps(dict(columns), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _described(columns: Mapping[str, str] | None) -> str:
+    return f"{len(columns)} column descriptions" if columns else ""
 
 
 def bigquery_client(settings: AuditSettings) -> Any:
@@ -222,7 +276,16 @@ def apply_warehouse(
         view = compat_view_for(warehouse, listed) if listed.compat else listed
         query = for_bigquery(view, warehouse.client.project, settings.dataset)
         hint = MIGRATE_HINT if view.compat else ""
-        record(warehouse.ensure_view(view.name, query, view.description, write, hint=hint))
+        record(
+            warehouse.ensure_view(
+                view.name,
+                query,
+                view.description,
+                write,
+                hint=hint,
+                columns=listed.column_descriptions,
+            )
+        )
 
 
 def compat_view_for(warehouse: BigQueryProvisioner, view: View) -> View:

@@ -10,6 +10,10 @@ package, never written by hand, and committed so that a reviewer sees it:
 - ``views/VIEW.sql``: each view's BigQuery SQL from ``il_audit/sql`` as a
   Terraform template, ``${project}`` and ``${dataset}`` standing for the
   qualifiers that ``il-audit infra apply`` writes;
+- ``views/VIEW.schema.json``: for a view standing in for a 0.1.3 or 1.0.35
+  table, its columns with their descriptions (names, types and modes as
+  BigQuery reports a view's: the provider creates the view, then sets the
+  schema, which for a view may only add descriptions);
 - ``views.tf``: one ``google_bigquery_table`` per view, each depending on the
   tables and views its SQL reads, so Terraform creates them in order.
 
@@ -137,6 +141,32 @@ class ViewSource:
     description: str
     template: str
     reads: tuple[str, ...]
+    schema: str | None = None
+    """``views/VIEW.schema.json``: the columns with their descriptions (None: no file)."""
+
+
+_API_TYPE_NAMES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
+"""The names BigQuery's API reports for a view's column types (Terraform compares them)."""
+
+
+def view_schema_json(name: str) -> str | None:
+    """The described columns of the view ``name`` as a BigQuery JSON schema, or None for a
+    view without column descriptions."""
+    from il_audit.schemas.descriptions import described_columns
+    from il_audit.sql import view
+
+    if not view(name).column_descriptions:
+        return None
+    fields = [
+        {
+            "name": column.name,
+            "type": _API_TYPE_NAMES.get(column.type, column.type),
+            "mode": column.mode,
+            "description": column.description,
+        }
+        for column in described_columns(name)
+    ]
+    return json.dumps(fields, indent=2) + "\n"
 
 
 def view_sources() -> tuple[ViewSource, ...]:
@@ -157,6 +187,7 @@ def view_sources() -> tuple[ViewSource, ...]:
                 view.description,
                 view_template(for_bigquery(view, _PROJECT, _DATASET)),
                 tuple(reads),
+                view_schema_json(view.name),
             )
         )
     return tuple(sources)
@@ -175,6 +206,11 @@ def _view_block(source: ViewSource, view_names: frozenset[str]) -> list[str]:
                 ("dataset_id", "google_bigquery_dataset.audit.dataset_id"),
                 ("table_id", _hcl_string(source.name)),
                 ("description", _hcl_string(source.description)),
+                *(
+                    [("schema", f'file("${{path.module}}/views/{source.name}.schema.json")')]
+                    if source.schema
+                    else []
+                ),
                 ("deletion_protection", "false"),
                 ("labels", "local.labels"),
             ],
@@ -202,6 +238,13 @@ def generated_files() -> dict[str, str]:
     files = {f"schemas/{name}": text for name, text in schema_files().items()}
     sources = view_sources()
     files.update({f"views/{source.name}.sql": source.template for source in sources})
+    files.update(
+        {
+            f"views/{source.name}.schema.json": source.schema
+            for source in sources
+            if source.schema is not None
+        }
+    )
     files["tables.tf"] = tables_tf()
     files["views.tf"] = views_tf(sources)
     return files

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from il_audit.schemas.seed_tables_1035 import SEED_1035_TABLES
 from il_audit.schemas.tables import BigQueryType, ColumnSpec, TableSpec
 
 _TYPES: Final[Mapping[str, BigQueryType]] = {
@@ -94,51 +95,44 @@ SEED_TABLES: Final[Mapping[str, TableSpec]] = {
 }
 """Every 0.1.3 table by name, columns in the order 0.1.3 created them."""
 
-_LATER_COLUMNS: Final = {
-    # 1.0.35's additions (in 1.0.35's order, those 0.1.3 lacked), then il-audit's.
-    "chat_turns": "conversation_id S, visit_session_id S, environment S, user_message_count I, "
-    "assistant_message_count I, message_count I, workflow S, metadata_json S, error_class S, "
-    "app_version S, question_hmac S, question_length I, time_to_first_token_ms I, "
-    "model_calls I, pricing_status S",
-    "chat_sessions": "conversation_id S, visit_session_id S, environment S, user_message_count I, "
-    "assistant_message_count I, message_count I",
-    "api_usage_events": "metadata_json S",
+_OWN_LATER_COLUMNS: Final = {
+    # il-audit's own, after 1.0.35's additions.
+    "chat_turns": "question_hmac S, question_length I, time_to_first_token_ms I, model_calls I, "
+    "pricing_status S",
 }
+
+
+def _later(name: str) -> tuple[ColumnSpec, ...]:
+    seed = set(SEED_TABLES[name].column_names)
+    added = tuple(
+        ColumnSpec(column.name, column.type, "NULLABLE", column.description)
+        for column in SEED_1035_TABLES[name].columns
+        if column.name not in seed
+    )
+    own = _OWN_LATER_COLUMNS.get(name)
+    return added + (tuple(_column(part) for part in own.split(", ")) if own else ())
+
 
 LATER_COLUMNS: Final[Mapping[str, tuple[ColumnSpec, ...]]] = {
-    name: tuple(_column(part) for part in columns.split(", "))
-    for name, columns in _LATER_COLUMNS.items()
+    name: _later(name) for name in SEED_TABLES if name != "cost_rates"
 }
 """Columns a compat view has after its 0.1.3 table's, by view name: those il-audit 1.0.35
-added to the table (in its order), then il-audit's own. A legacy table that has one of them
-(a 1.0.35-era table) is read; one that lacks it reads NULL."""
-
-
-_LATER_TABLES: Final = {
-    "out_of_scope_queries": "logged_at TS!, app S!, environment S, actor_uid S, actor_email S, "
-    "trace_id S, turn_id S!, conversation_id S, session_id S, visit_session_id S, turn_index I, "
-    "question S, question_sha256 S, answer_excerpt S, signal S!, category S, reason S, "
-    "detection_method S, workflow S, response_type S, context_mode S, search_scope S, "
-    "attached_source_count I, passage_pin_count I, document_pin_count I, used_attached_only B, "
-    "no_docs B, retrieval_hit_count I, sources_returned_count I, retrieval_query S, "
-    "summary_scope S, comparison_focus S, metadata_json S",
-}
+added to the table (in its order, e.g. ``environment``), then il-audit's own. A legacy table
+that has one of them (a 1.0.35-era table) is read; one that lacks it reads NULL."""
 
 LATER_TABLES: Final[Mapping[str, TableSpec]] = {
-    name: TableSpec(
-        name,
-        f"il-audit 1.0.35 table {name}",
-        tuple(_column(part) for part in columns.split(", ")),
-    )
-    for name, columns in _LATER_TABLES.items()
+    name: spec for name, spec in SEED_1035_TABLES.items() if name not in SEED_TABLES
 }
 """Tables il-audit 1.0.35 added, columns in its order: views over ``events`` here, with the
 same name and columns (``il_audit/sql``), never written as tables."""
 
 
 def view_columns(name: str) -> tuple[ColumnSpec, ...]:
-    """The columns of the compat view standing in for the 0.1.3 table ``name``, in order."""
-    return SEED_TABLES[name].columns + LATER_COLUMNS.get(name, ())
+    """The columns of the view standing in for the 0.1.3 or 1.0.35 table ``name``, in order:
+    a 0.1.3 table's, then :data:`LATER_COLUMNS`; a table new in 1.0.35 has exactly its own."""
+    if name in SEED_TABLES:
+        return SEED_TABLES[name].columns + LATER_COLUMNS.get(name, ())
+    return LATER_TABLES[name].columns
 
 
 LEGACY_PREFIX: Final = "legacy_"
@@ -151,9 +145,11 @@ def legacy_name(name: str) -> str:
 
 
 def activity_column(name: str) -> str | None:
-    """The column telling when a 0.1.3 writer last wrote the table (None: cannot tell)."""
-    columns = SEED_TABLES[name].column_names
-    for candidate in ("logged_at", "last_activity_at"):
+    """The column telling when a 0.1.3 (or 1.0.35) writer last wrote the table (None: cannot
+    tell)."""
+    spec = SEED_TABLES.get(name) or LATER_TABLES.get(name)
+    columns = spec.column_names if spec else ()
+    for candidate in ("logged_at", "last_activity_at", "sent_at"):
         if candidate in columns:
             return candidate
     return None

@@ -5,9 +5,14 @@ table names with ``project.dataset``; :func:`for_duckdb` transpiles to DuckDB
 with sqlglot (imported only when called).
 
 ``compat/`` holds the seed-compatible views: one per table il-audit 0.1.3
-wrote, with its name, columns and types, computed from ``events_deduped``.
-After ``il-audit migrate from-0.1`` a compat view also reads the 0.1.3 rows
-kept in ``legacy_<name>`` (:func:`with_legacy`).
+wrote, with its name, columns and types (then the columns 1.0.35 added),
+computed from ``events_deduped``, and 1.0.35's ``access_control_events`` and
+``library_interaction_events``. 1.0.35's ``chat_feedback``, ``content_reports``
+and ``notification_sends``, which il-audit never writes, are typed, empty views
+generated from their specs (:func:`legacy_view_sql`). After a migration a
+compat view also reads the old rows kept in ``legacy_<name>``
+(:func:`with_legacy`). Views of 0.1.3 and 1.0.35 tables carry table and column
+descriptions (:attr:`View.description`, :attr:`View.column_descriptions`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from il_audit.schemas.seed_tables import legacy_name, standard_type, view_columns
+from il_audit.schemas.descriptions import view_column_descriptions, view_description
+from il_audit.schemas.seed_tables import LATER_TABLES, legacy_name, standard_type, view_columns
+from il_audit.schemas.seed_tables_1035 import LEGACY_ONLY_TABLES
+from il_audit.schemas.tables import ColumnSpec
 
 COMPAT_VIEW_NAMES: Final = (
     "auth_events",
@@ -35,6 +43,14 @@ COMPAT_VIEW_NAMES: Final = (
     "chat_sessions",
 )
 """0.1.3 tables that live on as views (``cost_rates`` stays a table)."""
+COMPAT_1035_VIEW_NAMES: Final = ("access_control_events", "library_interaction_events")
+"""Tables new in 1.0.35 that live on as views over ``events`` in ``compat/``, with 1.0.35's
+columns; like the 0.1.3 ones, they read ``legacy_<name>`` too once a migration left one."""
+LEGACY_VIEW_NAMES: Final = LEGACY_ONLY_TABLES
+"""1.0.35 tables il-audit never writes (``chat_feedback``, ``content_reports``,
+``notification_sends``): typed, empty views with 1.0.35's columns, generated from
+:data:`~il_audit.schemas.seed_tables.LATER_TABLES`, for migration only (after a migration
+they show the 1.0.35 rows of ``legacy_<name>``)."""
 COMPAT_BASE_VIEWS: Final = ("seed_envelope", "chat_turn_costs")
 """Views in ``compat/`` that the compat views read (not 0.1.3 tables themselves)."""
 
@@ -60,6 +76,13 @@ VIEW_NAMES: Final = (
     "chat_feedback_scores",
     *COMPAT_BASE_VIEWS,
     *COMPAT_VIEW_NAMES,
+    *COMPAT_1035_VIEW_NAMES,
+    *LEGACY_VIEW_NAMES,
+    # 1.0.35's helper views (VIEW_* in audit_schema_store): the chat tables with their turn.
+    "v_chat_model_calls",
+    "v_chat_retrieval_candidates",
+    "v_chat_retrieval_chunks",
+    "v_chat_retrieval_passes",
 )
 BASE_TABLES: Final = frozenset({"events", "dead_letters", "cost_rates"})
 _NUMERIC_PRECISION: Final = "DECIMAL(38, 9)"
@@ -73,17 +96,28 @@ class View:
     name: str
     sql: str
     compat: bool = False
-    """A seed-compatible view, standing in for the 0.1.3 table of the same name."""
+    """A seed-compatible view, standing in for the 0.1.3 (or 1.0.35) table of the same name:
+    it reads ``legacy_<name>`` too once a migration left one there."""
 
     @property
     def description(self) -> str:
-        """The leading comment of the file, as one line."""
+        """The leading comment of the file, as one line; for a view standing in for a 0.1.3
+        or 1.0.35 table, after the table's description (what analysts see in BigQuery)."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
             lines.append(line.removeprefix("--").strip())
-        return " ".join(lines)
+        comment = " ".join(lines)
+        table = view_description(self.name)
+        return f"{table}\n\n{comment}" if table and table not in comment else comment
+
+    @property
+    def column_descriptions(self) -> dict[str, str]:
+        """Column name -> description, for a view standing in for a 0.1.3 or 1.0.35 table or
+        one of 1.0.35's helper views (empty for the others): what ``infra apply`` and
+        Terraform put on its columns."""
+        return view_column_descriptions(self.name)
 
     @property
     def legacy_table(self) -> str | None:
@@ -97,8 +131,10 @@ def views() -> tuple[View, ...]:
     folder = resources.files("il_audit.sql")
     compat = folder.joinpath("compat")
     return tuple(
-        View(name, compat.joinpath(f"{name}.sql").read_text("utf-8"), compat=True)
-        if name in COMPAT_VIEW_NAMES
+        View(name, legacy_view_sql(name), compat=True)
+        if name in LEGACY_VIEW_NAMES
+        else View(name, compat.joinpath(f"{name}.sql").read_text("utf-8"), compat=True)
+        if name in COMPAT_VIEW_NAMES or name in COMPAT_1035_VIEW_NAMES
         else View(
             name,
             (compat if name in COMPAT_BASE_VIEWS else folder)
@@ -106,6 +142,25 @@ def views() -> tuple[View, ...]:
             .read_text("utf-8"),
         )
         for name in VIEW_NAMES
+    )
+
+
+def sql_type(column: ColumnSpec) -> str:
+    """The column's type as BigQuery SQL spells it in a CAST (``ARRAY<STRING>`` when repeated)."""
+    return f"ARRAY<{column.type}>" if column.mode == "REPEATED" else column.type
+
+
+def legacy_view_sql(name: str) -> str:
+    """The SQL of the typed, empty view standing in for the 1.0.35 table ``name``, which
+    il-audit never writes: 1.0.35's columns, names, order and types, and no row."""
+    spec = LATER_TABLES[name]
+    columns = ",\n  ".join(
+        f"CAST(NULL AS {sql_type(column)}) AS {column.name}" for column in spec.columns
+    )
+    return (
+        f"-- 1.0.35 table {name}. {spec.description}\n"
+        "-- 1.0.35's columns, names, order and types, and no row of its own.\n"
+        f"SELECT\n  {columns}\nLIMIT 0\n"
     )
 
 
@@ -136,7 +191,7 @@ def with_legacy(compat_view: View, legacy_columns: Mapping[str, str]) -> View:
         if present == column.type:
             columns.append(column.name)
         elif present is None:
-            columns.append(f"CAST(NULL AS {column.type}) AS {column.name}")
+            columns.append(f"CAST(NULL AS {sql_type(column)}) AS {column.name}")
         else:
             columns.append(f"SAFE_CAST({column.name} AS {column.type}) AS {column.name}")
     lines = compat_view.sql.rstrip().splitlines()
@@ -153,7 +208,10 @@ def with_legacy(compat_view: View, legacy_columns: Mapping[str, str]) -> View:
 
 
 def _relations() -> frozenset[str]:
-    legacy = frozenset(legacy_name(name) for name in COMPAT_VIEW_NAMES)
+    legacy = frozenset(
+        legacy_name(name)
+        for name in (*COMPAT_VIEW_NAMES, *COMPAT_1035_VIEW_NAMES, *LEGACY_VIEW_NAMES)
+    )
     return BASE_TABLES | frozenset(VIEW_NAMES) | legacy
 
 

@@ -187,7 +187,8 @@ resource "google_bigquery_table" "view_model_call_text" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "model_call_text"
-  description         = "What did each model call see and answer? One row per chat.model_call.text event (stored only when IL_AUDIT_STORE_MODEL_CALL_TEXT is on), with il-audit 1.0.35's model_call_text columns, names, order and types: the prompt and completion (up to 10 MiB of UTF-8 each, cut past that, with *_truncated flags), the call's place in its turn (sequence, attempt), its model, settings and outcome. call_id is the event_id; logged_at is occurred_at; correlation_id is the turn (correlation_type 'chat_turn') or conversation it belongs to; conversation_id is payload.conversation_id, else the session_id. The other fields are read from payload. A text too long for one event travels in chat.model_call.text.part events (the call's payload.text_id, part_index from 0, part_count; the call says prompt_parts / completion_parts); they are joined here in part order, each part once however often it was delivered. When a part is missing the text is the parts before it followed by '\\n…[truncated]', and *_truncated is true: a truncated text, never a wrong one."
+  description         = "Prompt and completion of each model call of a chat turn or conversation (only when model call text storage is on).\n\nWhat did each model call see and answer? One row per chat.model_call.text event (stored only when IL_AUDIT_STORE_MODEL_CALL_TEXT is on), with il-audit 1.0.35's model_call_text columns, names, order and types: the prompt and completion (up to 10 MiB of UTF-8 each, cut past that, with *_truncated flags), the call's place in its turn (sequence, attempt), its model, settings and outcome. call_id is the event_id; logged_at is occurred_at; correlation_id is the turn (correlation_type 'chat_turn') or conversation it belongs to; conversation_id is payload.conversation_id, else the session_id. The other fields are read from payload. A text too long for one event travels in chat.model_call.text.part events (the call's payload.text_id, part_index from 0, part_count; the call says prompt_parts / completion_parts); they are joined here in part order, each part once however often it was delivered. When a part is missing the text is the parts before it followed by '\\n…[truncated]', and *_truncated is true: a truncated text, never a wrong one."
+  schema              = file("${path.module}/views/model_call_text.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -223,7 +224,8 @@ resource "google_bigquery_table" "view_out_of_scope_queries" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "out_of_scope_queries"
-  description         = "Which questions could the chat not answer from its sources? One row per chat.out_of_scope event (emit_out_of_scope_query), with il-audit 1.0.35's out_of_scope_queries columns, names, order and types: the turn, its conversation and visit, the question (only when IL_AUDIT_STORE_QUERY_TEXT was on; its question_sha256 always), the answer's excerpt (with the question text only), the signal that flagged it and how it was detected, and the turn's retrieval facts. logged_at is occurred_at; turn_id is the correlation_id (else payload.turn_id); conversation_id is payload.conversation_id, else the session_id; metadata_json is the event's metadata as JSON text (else the text the caller gave). The other fields are read from payload."
+  description         = "Chat questions the assistant could not answer from the library (quality gate, empty retrieval, soft refusal).\n\nWhich questions could the chat not answer from its sources? One row per chat.out_of_scope event (emit_out_of_scope_query), with il-audit 1.0.35's out_of_scope_queries columns, names, order and types: the turn, its conversation and visit, the question (only when IL_AUDIT_STORE_QUERY_TEXT was on; its question_sha256 always), the answer's excerpt (with the question text only), the signal that flagged it and how it was detected, and the turn's retrieval facts. logged_at is occurred_at; turn_id is the correlation_id (else payload.turn_id); conversation_id is payload.conversation_id, else the session_id; metadata_json is the event's metadata as JSON text (else the text the caller gave). The other fields are read from payload."
+  schema              = file("${path.module}/views/out_of_scope_queries.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -241,7 +243,8 @@ resource "google_bigquery_table" "view_chat_visit_sessions" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "chat_visit_sessions"
-  description         = "One row per visit to the chat (app and payload.visit_session_id), from its chat.visit.started and chat.visit.ended events (emit_chat_visit_session, or the page's ui.visit.* beacons through the beacon router), with il-audit 1.0.35's chat_visit_sessions columns, names, order and types. started_at is the earliest start (payload.started_at, else the event's time); ended_at the latest end (payload.ended_at, else its time), with that end's ended_reason ('unknown' when it gave none); duration_seconds is what the latest end reported, else ended_at minus started_at (NULL when not ended, or negative); turn_count and conversation_count are the largest reported; the actor and environment are the earliest event's that has them."
+  description         = "One row per visit of the chat page: start, end, turns and conversations.\n\nOne row per visit to the chat (app and payload.visit_session_id), from its chat.visit.started and chat.visit.ended events (emit_chat_visit_session, or the page's ui.visit.* beacons through the beacon router), with il-audit 1.0.35's chat_visit_sessions columns, names, order and types. started_at is the earliest start (payload.started_at, else the event's time); ended_at the latest end (payload.ended_at, else its time), with that end's ended_reason ('unknown' when it gave none); duration_seconds is what the latest end reported, else ended_at minus started_at (NULL when not ended, or negative); turn_count and conversation_count are the largest reported; the actor and environment are the earliest event's that has them."
+  schema              = file("${path.module}/views/chat_visit_sessions.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -259,7 +262,8 @@ resource "google_bigquery_table" "view_retrieval_candidates" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "retrieval_candidates"
-  description         = "Which documents did a chat turn's retrieval consider, at which stage and rank? One row per chat.retrieval.candidate event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_candidates columns, names, order and types. candidate_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn'); the other fields are read from payload."
+  description         = "Documents a chat turn's retrieval considered, per search pass and stage, with their ranks and scores.\n\nWhich documents did a chat turn's retrieval consider, at which stage and rank? One row per chat.retrieval.candidate event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_candidates columns, names, order and types. candidate_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn'); the other fields are read from payload."
+  schema              = file("${path.module}/views/retrieval_candidates.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -277,7 +281,8 @@ resource "google_bigquery_table" "view_retrieval_chunks" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "retrieval_chunks"
-  description         = "Which passages did a chat turn's retrieval find, at which stage, rank and score? One row per chat.retrieval.chunk event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_chunks columns, names, order and types. The chunk's text is never stored: chunk_text_sha256 is its SHA-256. chunk_row_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn'); the other fields are read from payload."
+  description         = "Passages a chat turn's retrieval returned, per search pass and stage, with their scores; the text only as a SHA-256.\n\nWhich passages did a chat turn's retrieval find, at which stage, rank and score? One row per chat.retrieval.chunk event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_chunks columns, names, order and types. The chunk's text is never stored: chunk_text_sha256 is its SHA-256. chunk_row_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn'); the other fields are read from payload."
+  schema              = file("${path.module}/views/retrieval_chunks.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -295,7 +300,8 @@ resource "google_bigquery_table" "view_retrieval_passes" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "retrieval_passes"
-  description         = "With which settings did each search pass of a chat turn run? One row per chat.retrieval.pass event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_passes columns, names, order and types. settings_json is the settings as the app passed them (query-like keys left out when IL_AUDIT_STORE_QUERY_TEXT is off). pass_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn')."
+  description         = "The settings of each search pass of a chat turn's retrieval.\n\nWith which settings did each search pass of a chat turn run? One row per chat.retrieval.pass event (stored unless IL_AUDIT_STORE_RETRIEVAL_CANDIDATES is off), with il-audit 1.0.35's retrieval_passes columns, names, order and types. settings_json is the settings as the app passed them (query-like keys left out when IL_AUDIT_STORE_QUERY_TEXT is off). pass_id is the event_id; logged_at is occurred_at; conversation_id is the session_id; turn_id is the correlation_id (correlation_type 'chat_turn')."
+  schema              = file("${path.module}/views/retrieval_passes.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -331,7 +337,7 @@ resource "google_bigquery_table" "view_seed_envelope" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "seed_envelope"
-  description         = "The 18 envelope columns every 0.1.3 event table began with (its ENV18), for every event, plus the payload, usage items and cost the compat views read their typed columns from, and the usage totals 0.1.3's cost columns fall back to: tokens in and out, the cost of token items (API) and of the others (resource), as the subscriber priced them. logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Not a 0.1.3 table itself: the compat views select from it."
+  description         = "The 18 envelope columns every 0.1.3 event table began with (its ENV18), for every event, plus the payload, usage items and cost the compat views read their typed columns from, and the usage totals 0.1.3's cost columns fall back to: tokens in and out, the cost of token items (API) and of the others (resource), as the subscriber priced them. logged_at is occurred_at; module falls back to the first segment of event_type as 0.1.3 did; before/after/metadata are JSON text (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Then environment and correlation_id, which the views append after the 0.1.3 columns (1.0.35 has them). Not a 0.1.3 table itself: the compat views select from it."
   deletion_protection = false
   labels              = local.labels
 
@@ -367,7 +373,8 @@ resource "google_bigquery_table" "view_auth_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "auth_events"
-  description         = "0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and when. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "Logins (succeeded, failed), logouts and denied access, one row per event.\n\n0.1.3 table auth_events, as a view over events: who logged in, failed to log in or logged out, and who was denied access (auth.access.denied, routed here as 1.0.35 routes it), and when. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order: environment, login_provider and path (the emit() keywords of the same name, read from payload; path falls back to the page path the beacon router records). The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/auth_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -385,7 +392,8 @@ resource "google_bigquery_table" "view_user_profile_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "user_profile_events"
-  description         = "0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "Changes users made to their own settings, with the state before and after.\n\n0.1.3 table user_profile_events, as a view over events: which user changed which settings, with the before/after state. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/user_profile_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -403,7 +411,8 @@ resource "google_bigquery_table" "view_config_change_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "config_change_events"
-  description         = "0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. Same columns, names, order and types as 0.1.3. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "Changes to prompts and scheduled tasks, and scheduled task runs.\n\n0.1.3 table config_change_events, as a view over events: who changed a prompt or a scheduled task, and when scheduled tasks ran. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/config_change_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -421,7 +430,8 @@ resource "google_bigquery_table" "view_ui_interaction_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ui_interaction_events"
-  description         = "0.1.3 table ui_interaction_events, as a view over events: what users looked at and clicked in the browser (the eight 0.1.3 beacon types). Same columns, names, order and types as 0.1.3; the beacon fields come out of payload, interaction falls back to action (the beacon router sets both). The 0.1.3 envelope columns come from seed_envelope."
+  description         = "What users viewed and did in the browser: every ui.* beacon event, with its surface, element, interaction and page path.\n\n0.1.3 table ui_interaction_events, as a view over events: what users looked at and did in the browser: every ui.* event type (0.1.3's eight beacon types, 1.0.35's and host types under ui.), as 1.0.35 routes them. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment and path (the page path the beacon router records, else payload.path). The beacon fields come out of payload, interaction falls back to action (the router sets both). The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/ui_interaction_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -439,7 +449,8 @@ resource "google_bigquery_table" "view_ingest_job_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ingest_job_events"
-  description         = "0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. Same columns, names, order and types as 0.1.3. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "Each ingest job's start, preflight and outcome, with its counts, tokens and cost.\n\n0.1.3 table ingest_job_events, as a view over events: each ingest job's start, preflight and outcome, with its counts, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. The job fields are the emit() keywords of the same name, read from payload. When the app did not pass tokens_total or the costs, they come from the event's usage items as the subscriber priced them: token items are API cost, the others resource cost, and total_cost_usd is the event's cost_usd. The per-purpose token counts (tokens_vision, ...) come from payload only. The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/ingest_job_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -457,7 +468,8 @@ resource "google_bigquery_table" "view_ingest_file_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "ingest_file_events"
-  description         = "0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. Same columns, names, order and types as 0.1.3. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "What happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost.\n\n0.1.3 table ingest_file_events, as a view over events: what happened to each file of an ingest job (indexed, failed, skipped), with chunks, timing, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order: environment, correlation_id (the envelope's), started_at, ingestion_type and error_traceback. The file fields are the emit() keywords of the same name, read from payload; tokens_total and api_cost_usd fall back to the event's token usage items when the app did not pass them. The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/ingest_file_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -475,7 +487,8 @@ resource "google_bigquery_table" "view_drive_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "drive_events"
-  description         = "0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. Same columns, names, order and types as 0.1.3; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns come from seed_envelope."
+  description         = "Google Drive connections, file selections, consents and pipeline status changes.\n\n0.1.3 table drive_events, as a view over events: Drive connections, file selections, consents and pipeline status changes. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment; the Drive fields are the emit() keywords of the same name, read from payload. The 0.1.3 envelope columns come from seed_envelope."
+  schema              = file("${path.module}/views/drive_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -493,7 +506,8 @@ resource "google_bigquery_table" "view_api_usage_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "api_usage_events"
-  description         = "0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. Then 1.0.35's metadata_json: the call's metadata as JSON text with its pricing_tier key added (the item's tier, 'standard' when it has none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A chat turn's tracked calls are cost.api.usage events of their own, correlated to the turn (metadata: call_id, tier, thought/cached tokens...); the second part only reads turns that carried their calls as items, so each call is one row either way."
+  description         = "One row per billable API call (model, embedding, rerank...): tokens, latency and estimated cost.\n\n0.1.3 table api_usage_events, as a view over events: every billable API call recorded with emit_api_usage (cost.api.usage), its tokens, latency and cost, per model, and every model call of a chat turn (chat.turn.*: model, embedding and rerank calls), as il-audit 1.0.35 wrote one row per chat model call. Same columns, names, order and types as 0.1.3. For cost.api.usage: usage_id is the event_id; the call's fields come from the event's (single) usage item. For a chat turn: one row per usage item, usage_id is event_id:offset (0-based), correlation_id the turn's event_id, correlation_type 'chat_turn'. logged_at is occurred_at. pricing_version is the subscriber's rate_version and estimated_cost_usd the item's priced cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. Then 1.0.35's additions in its order: environment, and metadata_json: the call's metadata as JSON text with its pricing_tier key added (the item's tier, 'standard' when it has none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A chat turn's tracked calls are cost.api.usage events of their own, correlated to the turn (metadata: call_id, tier, thought/cached tokens...); the second part only reads turns that carried their calls as items, so each call is one row either way."
+  schema              = file("${path.module}/views/api_usage_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -511,7 +525,8 @@ resource "google_bigquery_table" "view_resource_usage_events" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "resource_usage_events"
-  description         = "0.1.3 table resource_usage_events, as a view over events: infrastructure usage recorded with emit_resource_usage (cost.resource.usage): CPU seconds, stored bytes..., its quantity and cost. Same columns, names, order and types as 0.1.3. resource_id is the event_id (0.1.3's row id); logged_at is occurred_at; quantity and unit come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL. The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. metadata_json is NULL when empty."
+  description         = "Infrastructure usage (CPU seconds, staged bytes, API calls...) and its estimated cost.\n\n0.1.3 table resource_usage_events, as a view over events: infrastructure usage recorded with emit_resource_usage (cost.resource.usage): CPU seconds, stored bytes..., its quantity and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's environment. resource_id is the event_id (0.1.3's row id); logged_at is occurred_at; quantity and unit come from the event's (single) usage item. pricing_version is the subscriber's rate_version and estimated_cost_usd its priced cost_usd (FLOAT64); an item no rate could price shows 0.0, as 0.1.3 wrote it, with pricing_version NULL. The seed catalog used as a fallback reads as 'seed_catalog', the name 0.1.3 gave it. metadata_json is NULL when empty."
+  schema              = file("${path.module}/views/resource_usage_events.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -529,7 +544,8 @@ resource "google_bigquery_table" "view_chat_turns" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "chat_turns"
-  description         = "0.1.3 table chat_turns, as a view over events: one row per chat turn (chat.turn.succeeded / chat.turn.failed), with its question, retrieval, latency, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in 1.0.35's order, then il-audit's: question_hmac, question_length, time_to_first_token_ms, model_calls, pricing_status. turn_id is the event_id; logged_at is occurred_at; the turn fields are the emit() keywords of the same name, read from payload; latency_ms_total is payload.latency_ms (the whole turn; else latency_ms_total), latencies are rounded to whole ms. sources_json is payload.sources as JSON text, NULL when missing or empty, and sources_returned_count falls back to its length. The turn's calls are its own usage items plus the usage events correlated to it, each counted once (chat_turn_costs): input_tokens / output_tokens sum their token items, else come from payload; api_cost_usd is the cost of the token items as the subscriber priced them, resource_cost_usd that of the others (e.g. rerank queries), total_cost_usd of all (FLOAT64, as 0.1.3), and pricing_status says whether every one of them was priced. model_calls is payload.model_calls, else the number of calls. conversation_id is payload.conversation_id, else the session_id."
+  description         = "One row per chat turn: question, retrieval, latency, tokens, cost and outcome.\n\n0.1.3 table chat_turns, as a view over events: one row per chat turn (chat.turn.succeeded / chat.turn.failed), with its question, retrieval, latency, tokens and cost. The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in 1.0.35's order, then il-audit's: question_hmac, question_length, time_to_first_token_ms, model_calls, pricing_status. turn_id is the event_id; logged_at is occurred_at; the turn fields are the emit() keywords of the same name, read from payload; latency_ms_total is payload.latency_ms (the whole turn; else latency_ms_total), latencies are rounded to whole ms. sources_json is payload.sources as JSON text, NULL when missing or empty, and sources_returned_count falls back to its length. The turn's calls are its own usage items plus the usage events correlated to it, each counted once (chat_turn_costs): input_tokens / output_tokens sum their token items, else come from payload; api_cost_usd is the cost of the token items as the subscriber priced them, resource_cost_usd that of the others (e.g. rerank queries), total_cost_usd of all (FLOAT64, as 0.1.3), and pricing_status says whether every one of them was priced. model_calls is payload.model_calls, else the number of calls. conversation_id is payload.conversation_id, else the session_id."
+  schema              = file("${path.module}/views/chat_turns.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -548,7 +564,8 @@ resource "google_bigquery_table" "view_chat_sessions" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "chat_sessions"
-  description         = "0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at of a start or end, else a start's time), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (chat_turn_costs: each call once; FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
+  description         = "One row per chat conversation: start, end, turns, messages, tokens and cost.\n\n0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at of a start or end, else a start's time), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (chat_turn_costs: each call once; FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
+  schema              = file("${path.module}/views/chat_sessions.schema.json")
   deletion_protection = false
   labels              = local.labels
 
@@ -560,5 +577,168 @@ resource "google_bigquery_table" "view_chat_sessions" {
   depends_on = [
     google_bigquery_table.view_chat_turn_costs,
     google_bigquery_table.view_events_deduped,
+  ]
+}
+
+resource "google_bigquery_table" "view_access_control_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "access_control_events"
+  description         = "Changes to who may access what (auth.access_control.changed), with the state before and after.\n\n1.0.35 table access_control_events, as a view over events: who changed who may access what (auth.access_control.changed), with the state before and after. 1.0.35's columns, names, order and types: its event head (the envelope columns of seed_envelope), then the resource, before/after/metadata as JSON text (NULL when empty) and application (the emit() keyword, from payload)."
+  schema              = file("${path.module}/views/access_control_events.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/access_control_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_seed_envelope,
+  ]
+}
+
+resource "google_bigquery_table" "view_library_interaction_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "library_interaction_events"
+  description         = "Changes users made in the document library: tags, access, ownership, deletions, consent refreshes and report acknowledgements.\n\n1.0.35 table library_interaction_events, as a view over events: what users changed in the document library (library.* events): tags, access, ownership, deletions, consent refreshes and report acknowledgements. 1.0.35's columns, names, order and types: its event head (the envelope columns of seed_envelope), the resource, before/after/metadata as JSON text (NULL when empty), the envelope's batch_id and correlation_id, then the emit() keywords of the same name, read from payload. interaction is payload.interaction, else the kind of change the event type names (tag, access, ownership, delete, consent, acknowledge)."
+  schema              = file("${path.module}/views/library_interaction_events.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/library_interaction_events.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_seed_envelope,
+  ]
+}
+
+resource "google_bigquery_table" "view_chat_feedback" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_feedback"
+  description         = "1.0.35 table chat_feedback. For migration only: il-audit 1.0.35's end-of-conversation survey. il-audit never writes it; after a migration it shows the 1.0.35 rows. 1.0.35's columns, names, order and types, and no row of its own."
+  schema              = file("${path.module}/views/chat_feedback.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_feedback.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+}
+
+resource "google_bigquery_table" "view_content_reports" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "content_reports"
+  description         = "1.0.35 table content_reports. For migration only: il-audit 1.0.35's content flagging workflow. il-audit never writes it; after a migration it shows the 1.0.35 rows. 1.0.35's columns, names, order and types, and no row of its own."
+  schema              = file("${path.module}/views/content_reports.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/content_reports.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+}
+
+resource "google_bigquery_table" "view_notification_sends" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "notification_sends"
+  description         = "1.0.35 table notification_sends. For migration only: il-audit 1.0.35's notification e-mails. il-audit never writes it; after a migration it shows the 1.0.35 rows. 1.0.35's columns, names, order and types, and no row of its own."
+  schema              = file("${path.module}/views/notification_sends.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/notification_sends.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+}
+
+resource "google_bigquery_table" "view_v_chat_model_calls" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_model_calls"
+  description         = "Each model call with its chat turn's question, retrieval query, status, tokens and cost.\n\nil-audit 1.0.35's helper view v_chat_model_calls: each model call (model_call_text) with its chat turn's question, retrieval query, status, tokens and API cost, from chat_turns joined on the turn id (the call's correlation_id when its correlation_type is 'chat_turn'). The turn_* values repeat the whole turn on each row: do not sum them. Calls correlated to a conversation (title rows) have no turn. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_model_calls.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_model_calls.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_model_call_text,
+  ]
+}
+
+resource "google_bigquery_table" "view_v_chat_retrieval_candidates" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_retrieval_candidates"
+  description         = "Retrieval candidates with their turn's question, retrieval query and workflow.\n\nil-audit 1.0.35's helper view v_chat_retrieval_candidates: each retrieval candidate (retrieval_candidates) with its chat turn's question, retrieval query and workflow, from chat_turns joined on turn_id. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_retrieval_candidates.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_retrieval_candidates.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_retrieval_candidates,
+  ]
+}
+
+resource "google_bigquery_table" "view_v_chat_retrieval_chunks" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_retrieval_chunks"
+  description         = "Retrieved chunks with their turn's question.\n\nil-audit 1.0.35's helper view v_chat_retrieval_chunks: each retrieved chunk (retrieval_chunks) with its chat turn's question, from chat_turns joined on turn_id. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_retrieval_chunks.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_retrieval_chunks.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_retrieval_chunks,
+  ]
+}
+
+resource "google_bigquery_table" "view_v_chat_retrieval_passes" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "v_chat_retrieval_passes"
+  description         = "Search passes with their turn's question.\n\nil-audit 1.0.35's helper view v_chat_retrieval_passes: each search pass (retrieval_passes) with its chat turn's question, from chat_turns joined on turn_id. question is null when query text storage is off."
+  schema              = file("${path.module}/views/v_chat_retrieval_passes.schema.json")
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/v_chat_retrieval_passes.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_chat_turns,
+    google_bigquery_table.view_retrieval_passes,
   ]
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import il_audit
 from il_audit.schemas import taxonomy as T
-from il_audit.sql import VIEW_NAMES
+from il_audit.sql import LEGACY_VIEW_NAMES, VIEW_NAMES, view
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -26,9 +26,12 @@ def test_the_1_0_35_feedback_beacon_type_is_unchanged() -> None:
     assert T.UI_CHAT_FEEDBACK != T.UI_CHAT_FEEDBACK_SUBMITTED
 
 
-def test_no_view_takes_the_chat_feedback_name() -> None:
-    """§5.6: chat_feedback is 1.0.35's survey table, left to its legacy schema."""
-    assert "chat_feedback" not in VIEW_NAMES
+def test_the_chat_feedback_name_keeps_its_legacy_schema() -> None:
+    """§5.6: chat_feedback is 1.0.35's survey table, left to its legacy schema: its view is
+    the typed, empty legacy view (issue 23), never our verdicts (chat_feedback_scores)."""
+    assert "chat_feedback" in LEGACY_VIEW_NAMES
+    assert "rating" in view("chat_feedback").sql
+    assert "chat.feedback" not in view("chat_feedback").sql
     assert "chat_feedback_scores" in VIEW_NAMES
 
 

@@ -305,6 +305,30 @@ def test_model_call_text_has_1_0_35_columns_and_a_row_per_call(
     assert len(rows) == 1
 
 
+def test_v_chat_model_calls_adds_the_turn_to_each_call(warehouse: Warehouse) -> None:
+    """1.0.35's helper view: model_call_text's columns, then the question, retrieval query,
+    status, tokens and API cost of the turn the call is correlated to (chat_turns)."""
+    from il_audit.schemas.descriptions import described_columns
+
+    (turn,) = warehouse.query(
+        "SELECT question, retrieval_query, status, input_tokens, output_tokens, api_cost_usd "
+        "FROM {ds}.chat_turns WHERE turn_id = 'turn-1'"
+    )
+    (call,) = warehouse.query("SELECT * FROM {ds}.model_call_text WHERE call_id = 'call-1'")
+
+    (row,) = warehouse.query("SELECT * FROM {ds}.v_chat_model_calls WHERE call_id = 'call-1'")
+
+    assert warehouse.columns("v_chat_model_calls") == [
+        (column.name, column.type) for column in described_columns("v_chat_model_calls")
+    ]
+    assert row == {
+        **call, "question": turn["question"], "retrieval_query": "reset password",
+        "turn_status": "succeeded", "turn_input_tokens": turn["input_tokens"],
+        "turn_output_tokens": turn["output_tokens"], "turn_api_cost_usd": turn["api_cost_usd"],
+    }  # fmt: skip
+    assert turn["question"]
+
+
 MODEL_CALL_FIELDS = (
     # payload keys of chat.model_call.text, in the order of the columns they fill
     "sequence", "category", "operation", "model_id", "attempt", "succeeded", "error_type",

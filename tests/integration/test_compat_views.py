@@ -92,6 +92,11 @@ def envelope_columns(envelope: Envelope) -> dict[str, Any]:
     }
 
 
+def payload_path(envelope: Envelope) -> str | None:
+    """The page path 1.0.35's path column holds: the emit() keyword, else the beacon's."""
+    return payload(envelope, "path") or payload(envelope, "page_path")
+
+
 def parsed_json(row: dict[str, Any]) -> dict[str, Any]:
     """``row`` with its *_json text parsed (key order and spacing are not part of the contract)."""
     return {
@@ -128,9 +133,15 @@ def test_compat_view_has_the_seed_table_columns_and_types(warehouse: Warehouse, 
 def test_auth_events_rows_carry_the_envelope_as_0_1_3_wrote_it(
     warehouse: Warehouse, workload: Workload
 ) -> None:
-    """auth_events has one row per auth event, with every envelope column filled as in 0.1.3."""
+    """auth_events has one row per auth event, with every envelope column filled as in 0.1.3,
+    then 1.0.35's environment, login_provider and path."""
     expected = [
         envelope_columns(envelope)
+        | {
+            "environment": envelope.environment,
+            "login_provider": payload(envelope, "login_provider"),
+            "path": payload_path(envelope),
+        }
         for envelope in workload.of_type(T.AUTH_LOGIN_SUCCEEDED, T.AUTH_LOGIN_FAILED, T.AUTH_LOGOUT)
     ]
 
@@ -160,6 +171,11 @@ def test_ingest_file_events_types_the_payload_fields(
         row["tokens_total"] = payload(envelope, "tokens_total")
         row["api_cost_usd"] = payload(envelope, "api_cost_usd")
         row["error"] = payload(envelope, "error")
+        row["environment"] = envelope.environment
+        row["correlation_id"] = envelope.correlation_id
+        row["started_at"] = timestamp(payload(envelope, "started_at"))
+        row["ingestion_type"] = payload(envelope, "ingestion_type")
+        row["error_traceback"] = payload(envelope, "error_traceback")
         expected.append(row)
 
     rows = warehouse.query("SELECT * FROM {ds}.ingest_file_events")
@@ -195,6 +211,7 @@ def api_usage_row(
         "estimated_cost_usd": pytest.approx(seed_cost(item), abs=1e-12),
         "latency_ms": whole_ms(item.latency_ms),
         "trace_id": envelope.trace_id,
+        "environment": envelope.environment,
         # 1.0.35's: the call's metadata with its tier, unless the metadata names one.
         "metadata_json": {"pricing_tier": item.pricing_tier or "standard", **(metadata or {})},
     }
@@ -263,6 +280,7 @@ def test_resource_usage_events_rows_describe_each_quantity(
                 "pricing_version": SEED_RATE_VERSION,
                 "pricing_source": "seed_catalog",
                 "metadata_json": json_text(envelope.metadata),
+                "environment": envelope.environment,
             }
         )
 
@@ -318,6 +336,8 @@ def test_ui_interaction_events_rows_carry_the_beacon_fields(
         row["interaction"] = payload(envelope, "interaction")
         row["duration_ms"] = payload(envelope, "duration_ms")
         row["result_count"] = payload(envelope, "result_count")
+        row["environment"] = envelope.environment
+        row["path"] = payload_path(envelope)
         expected.append(row)
 
     rows = warehouse.query("SELECT * FROM {ds}.ui_interaction_events")

@@ -46,6 +46,7 @@ CTX = AuditContext(
     environment="dev-local", app_version="2.4.1",
 )  # fmt: skip
 CHUNK_TEXT = "Bonus rules, 2026 edition: page 4."
+QUESTION = "How much is the 2026 bonus?"
 PASSES = [
     (1, {"top_k": 50, "rerank": True, "filters": {"year": 2026}}),
     (2, {"top_k": 20, "paraphrase": "Prämie"}),
@@ -104,6 +105,7 @@ def workload() -> Workload:
                 chat_turn_usage("turn-1", CTX, conversation_session_id="conv-1") as usage,
             ):
                 record_turn(usage)
+                emit_chat_turn(question=QUESTION, retrieval_query="bonus 2026", workflow="qa")
         finally:
             reset()
     return Workload(
@@ -210,6 +212,29 @@ def test_retrieval_passes_has_1_0_35_columns_and_the_settings(
 
     assert engine.columns("retrieval_passes") == PASS_COLUMNS
     assert by(rows, "search_pass") == expected
+
+
+@pytest.mark.parametrize(
+    ("helper", "base", "added"),
+    [
+        ("v_chat_retrieval_candidates", "retrieval_candidates",
+         {"question": QUESTION, "retrieval_query": "bonus 2026", "workflow": "qa"}),
+        ("v_chat_retrieval_chunks", "retrieval_chunks", {"question": QUESTION}),
+        ("v_chat_retrieval_passes", "retrieval_passes", {"question": QUESTION}),
+    ],
+)  # fmt: skip
+def test_1_0_35_helper_views_add_the_turn_to_each_row(
+    engine: Engine, helper: str, base: str, added: dict[str, Any]
+) -> None:
+    """v_chat_retrieval_*: the table's columns, then its turn's question (and, for the
+    candidates, retrieval query and workflow), on every row."""
+    from il_audit.schemas.descriptions import described_columns
+
+    rows = engine.rows(helper)
+
+    assert engine.columns(helper) == [(c.name, c.type) for c in described_columns(helper)]
+    key = next(iter(engine.rows(base)[0]))
+    assert by(rows, key) == by([{**row, **added} for row in engine.rows(base)], key)
 
 
 def test_the_embedded_mode_writes_rows_that_join_their_turn(tmp_path: Path) -> None:

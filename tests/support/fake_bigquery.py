@@ -11,7 +11,14 @@ reacted to the answer.
 What it implements, in memory (one lock, one process):
 
 - ``datasets.insert`` / ``datasets.get``
-- ``tables.insert`` / ``tables.get`` / ``tables.delete``
+- ``tables.insert`` / ``tables.get`` / ``tables.patch`` / ``tables.delete``
+- views: a ``tables.insert`` with ``view`` makes a VIEW, and, as BigQuery does, its schema
+  is computed (here by the test's :attr:`FakeBigQuery.view_schema`, from the view's name)
+  and refused as input (400). ``tables.patch`` may change a view's column descriptions
+  only: other schema changes are refused; a changed query recomputes the schema, which
+  drops the descriptions (BigQuery does the same). The BigQuery stand-in computes no
+  schema for a view and keeps no column description, so what ``infra apply`` sends to
+  describe view columns is tested here.
 - ``tabledata.insertAll``: rows are checked against the table schema (unknown
   field, missing REQUIRED value, wrong type -> ``invalid``; with
   ``skipInvalidRows`` false the other rows are ``stopped`` and nothing is
@@ -81,6 +88,7 @@ _ROUTES: Final = (
     ("GET", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)$"), "datasets.get"),
     ("POST", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables$"), "tables.insert"),
     ("GET", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$"), "tables.get"),
+    ("PATCH", re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$"), "tables.patch"),
     (
         "DELETE",
         re.compile(r"^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$"),
@@ -263,6 +271,8 @@ class FakeBigQuery:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.view_schema: Callable[[str], list[dict[str, Any]]] = lambda _name: []
+        """The schema BigQuery would compute for the view ``name`` (API field dicts)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -484,6 +494,7 @@ class FakeBigQuery:
             "datasets.get": self._datasets_get,
             "tables.insert": self._tables_insert,
             "tables.get": self._tables_get,
+            "tables.patch": self._tables_patch,
             "tables.delete": self._tables_delete,
             "tabledata.insertAll": self._insert_all,
             "tabledata.list": self._list,
@@ -542,19 +553,42 @@ class FakeBigQuery:
         problem = _schema_problem(body.get("schema", {}).get("fields", []))
         if problem:
             return Reply.error(400, problem)
+        is_view = "view" in body
+        if is_view and body.get("schema"):
+            return Reply.error(400, "Schema field shouldn't be used as input with a view")
         resource = {
             **body,
             "kind": "bigquery#table",
             "id": f"{project}:{dataset_id}.{table_id}",
             "etag": f"etag-{table_id}",
             "tableReference": {"projectId": project, "datasetId": dataset_id, "tableId": table_id},
-            "type": "TABLE",
+            "type": "VIEW" if is_view else "TABLE",
             "location": dataset["location"],
             "creationTime": _now_millis(),
             "lastModifiedTime": _now_millis(),
         }
+        if is_view:
+            resource["schema"] = {"fields": self.view_schema(table_id)}
         self._tables[key] = FakeTable(resource)
         return Reply(200, self._table_resource(self._tables[key]))
+
+    def _tables_patch(self, request: Request) -> Reply:
+        table = self._find_table(request)
+        if isinstance(table, Reply):
+            return table
+        body = dict(request.body) if isinstance(request.body, dict) else {}
+        resource = table.resource
+        if resource.get("type") == "VIEW":
+            query_changed = "view" in body and body["view"] != resource.get("view")
+            if query_changed:
+                resource["schema"] = {"fields": self.view_schema(str(request.table))}
+            if "schema" in body and _without_descriptions(body["schema"]) != _without_descriptions(
+                resource.get("schema", {})
+            ):
+                return Reply.error(400, "A view's schema can only change its column descriptions")
+        resource.update(body)
+        resource["lastModifiedTime"] = _now_millis()
+        return Reply(200, self._table_resource(table))
 
     def _table_resource(self, table: FakeTable) -> dict[str, Any]:
         return {
@@ -685,6 +719,13 @@ def _make_handler(fake: FakeBigQuery) -> type[BaseHTTPRequestHandler]:
             return
 
     return _Handler
+
+
+def _without_descriptions(schema: Any) -> list[dict[str, Any]]:
+    fields = schema.get("fields", []) if isinstance(schema, dict) else []
+    return [
+        {key: value for key, value in field.items() if key != "description"} for field in fields
+    ]
 
 
 def _now_millis() -> str:

@@ -98,9 +98,21 @@ _LATER_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("assistant_message_count", "INT64"),
         ("message_count", "INT64"),
     ],
-    # 1.0.35's api_usage_events ends with metadata_json (its environment column is the
-    # browser/warehouse issue's).
-    "api_usage_events": [("metadata_json", "STRING")],
+    "api_usage_events": [("environment", "STRING"), ("metadata_json", "STRING")],
+    "auth_events": [("environment", "STRING"), ("login_provider", "STRING"), ("path", "STRING")],
+    "user_profile_events": [("environment", "STRING")],
+    "config_change_events": [("environment", "STRING")],
+    "ui_interaction_events": [("environment", "STRING"), ("path", "STRING")],
+    "ingest_job_events": [("environment", "STRING")],
+    "ingest_file_events": [
+        ("environment", "STRING"),
+        ("correlation_id", "STRING"),
+        ("started_at", "TIMESTAMP"),
+        ("ingestion_type", "STRING"),
+        ("error_traceback", "STRING"),
+    ],
+    "drive_events": [("environment", "STRING")],
+    "resource_usage_events": [("environment", "STRING")],
 }
 
 

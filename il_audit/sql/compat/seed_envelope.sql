@@ -4,8 +4,10 @@
 -- to: tokens in and out, the cost of token items (API) and of the others
 -- (resource), as the subscriber priced them. logged_at is occurred_at; module falls back to the
 -- first segment of event_type as 0.1.3 did; before/after/metadata are JSON text
--- (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Not a
--- 0.1.3 table itself: the compat views select from it.
+-- (compact, keys as stored) and NULL when empty, as 0.1.3 wrote them. Then
+-- environment and correlation_id, which the views append after the 0.1.3
+-- columns (1.0.35 has them). Not a 0.1.3 table itself: the compat views
+-- select from it.
 SELECT
   e.event_id,
   e.batch_id,
@@ -25,6 +27,8 @@ SELECT
   e.trace_id,
   e.request_id,
   e.source,
+  e.environment,
+  e.correlation_id,
   e.payload,
   e.usage,
   e.cost_usd,

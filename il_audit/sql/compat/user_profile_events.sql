@@ -1,7 +1,12 @@
 -- 0.1.3 table user_profile_events, as a view over events: which user changed
--- which settings, with the before/after state. Same columns, names, order and
--- types as 0.1.3.
+-- which settings, with the before/after state. The 0.1.3 columns first (same
+-- names, order and types), then 1.0.35's environment.
 -- The 0.1.3 envelope columns come from seed_envelope.
-SELECT e.* EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd)
+SELECT
+  e.* EXCEPT (
+    payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd,
+    environment, correlation_id
+  ),
+  e.environment
 FROM seed_envelope AS e
 WHERE e.event_type = 'user.settings.updated'

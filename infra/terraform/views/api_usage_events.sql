@@ -11,7 +11,8 @@
 /* cost_usd (FLOAT64, as 0.1.3 stored it); an item no rate could price shows */
 /* 0.0, as 0.1.3 wrote it, with pricing_version NULL (events.pricing_status says */
 /* 'unpriced'). The seed catalog used as a fallback reads as 'seed_catalog', the */
-/* name 0.1.3 gave it. Then 1.0.35's metadata_json: the call's metadata as JSON */
+/* name 0.1.3 gave it. Then 1.0.35's additions in its order: environment, and */
+/* metadata_json: the call's metadata as JSON */
 /* text with its pricing_tier key added (the item's tier, 'standard' when it has */
 /* none) unless the metadata has one, as 1.0.35's emit_api_usage wrote it. A */
 /* chat turn's tracked calls are cost.api.usage events of their own, correlated */
@@ -39,6 +40,7 @@ SELECT
   COALESCE(CAST(e.cost_usd AS FLOAT64), 0.0) AS estimated_cost_usd,
   CAST(ROUND(e.usage[SAFE_OFFSET(0)].latency_ms) AS INT64) AS latency_ms,
   e.trace_id,
+  e.environment,
   CASE
     WHEN NOT JSON_VALUE(e.metadata, '$.pricing_tier') IS NULL
     THEN TO_JSON_STRING(e.metadata)
@@ -84,6 +86,7 @@ SELECT
   COALESCE(CAST(u.cost_usd AS FLOAT64), 0.0) AS estimated_cost_usd,
   CAST(ROUND(u.latency_ms) AS INT64) AS latency_ms,
   e.trace_id,
+  e.environment,
   CONCAT('{"pricing_tier":"', COALESCE(u.pricing_tier, 'standard'), '"}') AS metadata_json
 FROM `${project}`.`${dataset}`.events_deduped AS e
 CROSS JOIN UNNEST(e.usage) AS u WITH OFFSET AS item_offset

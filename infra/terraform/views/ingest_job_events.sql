@@ -1,6 +1,6 @@
 /* 0.1.3 table ingest_job_events, as a view over events: each ingest job's start, */
-/* preflight and outcome, with its counts, tokens and cost. Same columns, names, */
-/* order and types as 0.1.3. The job fields are the emit() keywords of the same */
+/* preflight and outcome, with its counts, tokens and cost. The 0.1.3 columns */
+/* first (same names, order and types), then 1.0.35's environment. The job fields are the emit() keywords of the same */
 /* name, read from payload. When the app did not pass tokens_total or the costs, */
 /* they come from the event's usage items as the subscriber priced them: token */
 /* items are API cost, the others resource cost, and total_cost_usd is the */
@@ -9,7 +9,7 @@
 /* The 0.1.3 envelope columns come from seed_envelope. */
 SELECT
   e.*
-  EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd),
+  EXCEPT (payload, usage, cost_usd, usage_tokens, usage_api_cost_usd, usage_resource_cost_usd, environment, correlation_id),
   JSON_VALUE(e.payload, '$.job_id') AS job_id,
   JSON_VALUE(e.payload, '$.mode') AS mode,
   JSON_VALUE(e.payload, '$.ingest_pipeline') AS ingest_pipeline,
@@ -36,7 +36,8 @@ SELECT
     SAFE_CAST(JSON_VALUE(e.payload, '$.total_cost_usd') AS FLOAT64),
     CAST(e.cost_usd AS FLOAT64)
   ) AS total_cost_usd,
-  JSON_VALUE(e.payload, '$.error') AS error
+  JSON_VALUE(e.payload, '$.error') AS error,
+  e.environment
 FROM `${project}`.`${dataset}`.seed_envelope AS e
 WHERE
   e.event_type IN (

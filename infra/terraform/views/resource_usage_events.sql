@@ -1,6 +1,7 @@
 /* 0.1.3 table resource_usage_events, as a view over events: infrastructure usage */
 /* recorded with emit_resource_usage (cost.resource.usage): CPU seconds, stored */
-/* bytes..., its quantity and cost. Same columns, names, order and types as 0.1.3. */
+/* bytes..., its quantity and cost. The 0.1.3 columns first (same names, order */
+/* and types), then 1.0.35's environment. */
 /* resource_id is the event_id (0.1.3's row id); logged_at is occurred_at; */
 /* quantity and unit come from the event's (single) usage item. pricing_version */
 /* is the subscriber's rate_version and estimated_cost_usd its priced cost_usd */
@@ -21,7 +22,8 @@ SELECT
   COALESCE(CAST(e.cost_usd AS FLOAT64), 0.0) AS estimated_cost_usd,
   e.rate_version AS pricing_version,
   IF(e.pricing_source = 'seed_catalog_fallback', 'seed_catalog', e.pricing_source) AS pricing_source,
-  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json
+  NULLIF(TO_JSON_STRING(e.metadata), '{}') AS metadata_json,
+  e.environment
 FROM `${project}`.`${dataset}`.events_deduped AS e
 WHERE
   e.event_type = 'cost.resource.usage'

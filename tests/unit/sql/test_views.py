@@ -8,9 +8,11 @@ import duckdb
 import pytest
 import sqlglot
 
-from il_audit.schemas.seed_tables import SEED_TABLES
+from il_audit.schemas.seed_tables import SEED_TABLES, view_columns
 from il_audit.sql import (
+    COMPAT_1035_VIEW_NAMES,
     COMPAT_VIEW_NAMES,
+    LEGACY_VIEW_NAMES,
     VIEW_NAMES,
     View,
     for_bigquery,
@@ -39,10 +41,12 @@ def test_every_view_starts_with_the_question_it_answers(name: str) -> None:
 
 
 def test_compat_views_are_the_seed_tables_with_a_view() -> None:
-    """Every 0.1.3 table but cost_rates has a compat view."""
+    """Every 0.1.3 table but cost_rates has a compat view; so do 1.0.35's access control,
+    library and legacy-only tables (they read legacy_<name> after a migration)."""
+    compat = {*COMPAT_VIEW_NAMES, *COMPAT_1035_VIEW_NAMES, *LEGACY_VIEW_NAMES}
     assert set(COMPAT_VIEW_NAMES) == set(SEED_TABLES) - {"cost_rates"}
-    assert all(view(name).compat for name in COMPAT_VIEW_NAMES)
-    assert not any(item.compat for item in views() if item.name not in COMPAT_VIEW_NAMES)
+    assert all(view(name).compat for name in compat)
+    assert not any(item.compat for item in views() if item.name not in compat)
 
 
 def test_with_legacy_selects_the_seed_columns_from_the_legacy_table() -> None:
@@ -50,14 +54,15 @@ def test_with_legacy_selects_the_seed_columns_from_the_legacy_table() -> None:
     legacy = {column.name: column.type for column in SEED_TABLES["auth_events"].columns}
     legacy["module"] = "INTEGER"
     del legacy["batch_id"]
-    legacy["environment"] = "STRING"
+    legacy["application"] = "STRING"
 
     sql = with_legacy(view("auth_events"), legacy).sql
 
     select = sql.split("FROM legacy_auth_events")[0]
     assert "CAST(NULL AS STRING) AS batch_id" in select
     assert "SAFE_CAST(module AS STRING) AS module" in select
-    assert "environment" not in select
+    assert "CAST(NULL AS STRING) AS environment" in select
+    assert "application" not in select
     assert re.search(r"\n  event_id,\n", select)
     assert "UNION ALL (" in sql
 
@@ -125,3 +130,41 @@ def test_view_sql_is_plain_bigquery_select() -> None:
     for item in views():
         assert isinstance(sqlglot.parse_one(item.sql, read="bigquery"), sqlglot.exp.Query)
         assert isinstance(item, View)
+
+
+@pytest.mark.parametrize("name", LEGACY_VIEW_NAMES)
+def test_a_legacy_only_view_reads_its_1_0_35_rows_after_a_migration(name: str) -> None:
+    """chat_feedback, content_reports and notification_sends are empty views that become the
+    1.0.35 rows of legacy_<name> with_legacy: columns it lacks read NULL of their type (an
+    ARRAY for a repeated one), and DuckDB runs the union."""
+    columns = view_columns(name)
+    legacy = {column.name: column.type for column in columns[1:]}
+    connection = duckdb.connect()
+    definition = ", ".join(
+        f"{c.name} {'VARCHAR[]' if c.mode == 'REPEATED' else for_duckdb_type(c.type)}"
+        for c in columns[1:]
+    )
+    connection.execute(f"CREATE TABLE legacy_{name} ({definition})")
+    connection.execute(f"INSERT INTO legacy_{name} ({columns[1].name}) VALUES (NULL)")
+
+    merged = with_legacy(view(name), legacy)
+
+    first = columns[0]
+    assert f"CAST(NULL AS {first.type}) AS {first.name}" in merged.sql
+    rows = connection.execute(for_duckdb(merged.sql)).fetchall()
+    assert len(rows) == 1
+    assert len(rows[0]) == len(columns)
+
+
+def test_a_missing_repeated_column_reads_as_a_null_array() -> None:
+    """A legacy notification_sends without cc_emails reads it as NULL ARRAY<STRING>."""
+    legacy = {c.name: c.type for c in view_columns("notification_sends") if c.name != "cc_emails"}
+
+    sql = with_legacy(view("notification_sends"), legacy).sql
+
+    assert "CAST(NULL AS ARRAY<STRING>) AS cc_emails" in sql
+
+
+def for_duckdb_type(bigquery_type: str) -> str:
+    return {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN",
+            "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE"}[bigquery_type]  # fmt: skip
