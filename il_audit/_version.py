@@ -1,3 +1,3 @@
 """The package version, read by the build backend and by ``il_audit.__version__``."""
 
-__version__ = "0.2.0"
+__version__ = "2.0.0"

@@ -52,6 +52,32 @@ def test_wheel_and_sdist_carry_the_data_files(dist: Path) -> None:
     assert not any(name.startswith("tests/") for name in wheel_names)
 
 
+@pytest.mark.subprocess
+def test_seed_pins_resolve_to_this_release(dist: Path) -> None:
+    """A host pinned to `il-audit>=1.0` or `>=0.1.3` resolves to this wheel (2.0.0), and a
+    pin below 2 does not: pip chooses from the built wheel alone (--no-index)."""
+    import json
+
+    from il_audit import __version__
+
+    def resolve(pin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+             "--no-deps", "--no-index", "--find-links", str(dist), "--quiet", "--report", "-",
+             pin],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    assert __version__ == "2.0.0"
+    for pin in ("il-audit>=1.0", "il-audit>=0.1.3", "il-audit"):
+        result = resolve(pin)
+        assert result.returncode == 0, result.stderr
+        [install] = json.loads(result.stdout)["install"]
+        assert install["metadata"]["name"] == "il-audit"
+        assert install["metadata"]["version"] == __version__, pin
+    assert resolve("il-audit<2").returncode != 0
+
+
 @pytest.fixture(scope="module")
 def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A fresh venv with the wheel installed (third-party packages borrowed via a .pth) by

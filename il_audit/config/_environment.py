@@ -30,8 +30,10 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "transport": ("IL_AUDIT_TRANSPORT",),
     "app": ("IL_AUDIT_APP", "K_SERVICE"),
     "environment": ("IL_AUDIT_ENVIRONMENT",),
+    "environment_map": ("IL_AUDIT_ENVIRONMENT_MAP",),
     "app_version": ("IL_AUDIT_APP_VERSION", "K_REVISION"),
     "write_queue_max_size": ("IL_AUDIT_WRITE_QUEUE_MAX_SIZE",),
+    "write_queue_max_bytes": ("IL_AUDIT_WRITE_QUEUE_MAX_BYTES",),
     # IL_AUDIT_FLUSH_BATCH_SIZE / _INTERVAL_SECONDS are 0.1.3's names for packing and linger.
     "max_events_per_message": ("IL_AUDIT_MAX_EVENTS_PER_MESSAGE", "IL_AUDIT_FLUSH_BATCH_SIZE"),
     "max_message_bytes": ("IL_AUDIT_MAX_MESSAGE_BYTES",),

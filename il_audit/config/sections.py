@@ -84,6 +84,20 @@ class BigQueryWriteMethod(StrEnum):
     """Legacy streaming inserts (``tabledata.insertAll`` with ``insertId``)."""
 
 
+def parse_environment_map(text: str) -> dict[str, str]:
+    """``"proj-a=production, proj-b=staging"`` as a dict; a pair without ``=`` or with a
+    blank side raises ValueError (named by the settings loader with the variable)."""
+    mapping: dict[str, str] = {}
+    for pair in text.split(","):
+        if not pair.strip():
+            continue
+        project, equals, label = (part.strip() for part in pair.partition("="))
+        if not equals or not project or not label:
+            raise ValueError(f"{pair.strip()!r} is not a project=label pair")
+        mapping[project] = label
+    return mapping
+
+
 def reader(component: str, *, accepts: str | None = None) -> dict[str, Any]:
     """``json_schema_extra`` for docs/settings.md: the component that reads one field, and
     (where the type does not say it well) what values it accepts."""
@@ -132,13 +146,29 @@ class PublisherSettings(Section):
     )
     app: str | None = Field(default=None, description="App name when no context gives one.")
     environment: str | None = Field(
-        default=None, description="Deployment environment stamped on events."
+        default=None,
+        description="Deployment environment stamped on events, kept as given; unset, it is "
+        "`dev-local` off a managed runtime, else the project's label in "
+        "`IL_AUDIT_ENVIRONMENT_MAP`.",
     )
     app_version: str | None = Field(
         default=None, description="App version stamped on events when no context gives one."
     )
+    environment_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="On a managed runtime without `IL_AUDIT_ENVIRONMENT`: the environment "
+        "label of each GCP project, as comma-separated `project=label` pairs (a JSON object in "
+        "defaults.json). Off a managed runtime the label is `dev-local`; an unmapped project "
+        "leaves events unlabelled.",
+        json_schema_extra=reader("publisher", accepts="comma-separated `project=label` pairs"),
+    )
     write_queue_max_size: int = Field(
         ge=1, description="Events accepted and not yet published before drops start."
+    )
+    write_queue_max_bytes: int = Field(
+        description="Encoded bytes the publisher may hold in memory (the message being packed, "
+        "messages in flight or waiting to retry); an event that would pass it is dropped and "
+        "counted, unless nothing is held. `0` or less turns the bound off.",
     )
     max_events_per_message: int = Field(
         ge=1, le=10_000, description="Envelopes packed into one Pub/Sub message (`1` works too)."
@@ -178,6 +208,13 @@ class PublisherSettings(Section):
         description="How long a job context binding lives.",
         json_schema_extra=reader("job context"),
     )
+
+    @field_validator("environment_map", mode="before")
+    @classmethod
+    def _split_environment_map(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_environment_map(value)
+        return value
 
     @field_validator("extra_event_types", mode="before")
     @classmethod

@@ -42,6 +42,7 @@ from il_audit.config._environment import (
     strict_requested,
 )
 from il_audit.config._names import Flat, nest, path_of, section_types
+from il_audit.config.audit_environment import environment_label
 from il_audit.config.sections import (
     BeaconLimits,
     BigQueryWriteMethod,
@@ -121,7 +122,9 @@ class AuditSettings(BaseModel):
     app: ClassVar[Flat[str | None]] = Flat()
     environment: ClassVar[Flat[str | None]] = Flat()
     app_version: ClassVar[Flat[str | None]] = Flat()
+    environment_map: ClassVar[Flat[dict[str, str]]] = Flat()
     write_queue_max_size: ClassVar[Flat[int]] = Flat()
+    write_queue_max_bytes: ClassVar[Flat[int]] = Flat()
     max_events_per_message: ClassVar[Flat[int]] = Flat()
     max_message_bytes: ClassVar[Flat[int]] = Flat()
     compression: ClassVar[Flat[Compression]] = Flat()
@@ -158,6 +161,16 @@ class AuditSettings(BaseModel):
     store_query_text: ClassVar[Flat[bool]] = Flat()
     store_model_call_text: ClassVar[Flat[bool]] = Flat()
     store_retrieval_candidates: ClassVar[Flat[bool]] = Flat()
+    beacon_window_seconds: ClassVar[Flat[float]] = Flat()
+    beacon_max_requests_per_window: ClassVar[Flat[int]] = Flat()
+    beacon_max_refusals_per_window: ClassVar[Flat[int]] = Flat()
+    beacon_rate_limit_max_keys: ClassVar[Flat[int]] = Flat()
+    beacon_metadata_max_bytes: ClassVar[Flat[int]] = Flat()
+    beacon_string_max_length: ClassVar[Flat[int]] = Flat()
+    beacon_max_events_per_request: ClassVar[Flat[int]] = Flat()
+    beacon_max_body_bytes: ClassVar[Flat[int]] = Flat()
+    beacon_trusted_proxy_hops: ClassVar[Flat[int]] = Flat()
+    beacon_script_max_age_seconds: ClassVar[Flat[int]] = Flat()
 
     # ----- 0.1.3's attribute names (il_audit.config.audit_settings.AuditSettings) -----
     bq_dataset: ClassVar[Flat[str]] = Flat("dataset")
@@ -170,6 +183,23 @@ class AuditSettings(BaseModel):
     def bq_project(self) -> str:
         """0.1.3's name: the project (``""`` when none, as 0.1.3 said it)."""
         return self.project or ""
+
+    @property
+    def audit_environment(self) -> str | None:
+        """1.0.35's name: the label stamped on events (``environment``), resolved as
+        :mod:`il_audit.config.audit_environment` says (``IL_AUDIT_ENVIRONMENT`` as given,
+        ``dev-local`` off a managed runtime, else ``IL_AUDIT_ENVIRONMENT_MAP``'s label)."""
+        return self.environment_for(self.project)
+
+    def environment_for(self, project: str | None) -> str | None:
+        """:attr:`audit_environment` for events published to ``project`` (the project the
+        Pub/Sub transport found, where no project variable names one)."""
+        return environment_label(
+            self.publisher.environment,
+            managed_runtime=self.managed_runtime,
+            project=self.project or project,
+            environment_map=self.publisher.environment_map,
+        )
 
     @property
     def flush_interval_seconds(self) -> float:

@@ -25,6 +25,10 @@ from il_audit.config.settings import AuditSettings, Transport
 from il_audit.errors import SettingsError
 
 PUBLISH_PERMISSION = "pubsub.topics.publish"
+MISSING_TOPIC = (
+    "the topic does not exist: provision it with `il-audit infra apply` and deploy the "
+    "subscriber before hosts publish (README: Upgrading to 2.0)"
+)
 
 
 @dataclass(frozen=True)
@@ -166,12 +170,12 @@ def check_publish_permission(topic_path: str, timeout: float) -> tuple[bool | No
         try:
             client.get_topic(topic=topic_path, timeout=timeout)
         except core_exceptions.NotFound:
-            return False, "the topic does not exist (run il-audit infra apply)"
+            return False, MISSING_TOPIC
         except core_exceptions.GoogleAPICallError as exc:
             return None, f"the emulator answered {exc}"
         return True, "the emulator has no IAM, and the topic exists"
     except core_exceptions.NotFound:
-        return False, "the topic does not exist (run il-audit infra apply)"
+        return False, MISSING_TOPIC
     except core_exceptions.GoogleAPICallError as exc:
         return None, f"testIamPermissions failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - credentials, network: say what happened, never crash doctor

@@ -51,12 +51,15 @@ class ContextDefaults:
     """How a payload's ``question`` is kept (IL_AUDIT_STORE_QUERY_TEXT, IL_AUDIT_HASH_KEY)."""
 
     @classmethod
-    def from_settings(cls, settings: AuditSettings) -> ContextDefaults:
-        """The defaults the settings give (IL_AUDIT_APP, IL_AUDIT_ENVIRONMENT, ...)."""
+    def from_settings(
+        cls, settings: AuditSettings, *, project: str | None = None
+    ) -> ContextDefaults:
+        """The defaults the settings give (IL_AUDIT_APP, the environment label, ...);
+        ``project``: the one events go to, when no project variable names it."""
         key = settings.hash_key.get_secret_value() if settings.hash_key else None
         return cls(
             settings.app,
-            settings.environment,
+            settings.environment_for(project),
             settings.app_version,
             QuestionPolicy(store_text=settings.store_query_text, hash_key=key or None),
         )

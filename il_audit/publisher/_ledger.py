@@ -54,9 +54,10 @@ class OutboxCounts(NamedTuple):
     drained: int
     spool_corrupt: int
     settled: int
-    """Published (from memory or the spool), failed, or dropped by a full spool."""
+    """Published (from memory or the spool), failed, or dropped by a full spool or the byte
+    bound."""
     lost: int
-    """Failed, or dropped by a full spool."""
+    """Failed, or dropped by a full spool or the byte bound."""
 
 
 class Ledger:
@@ -85,6 +86,7 @@ class Ledger:
         self._idle = False
         self._published = self._failed = self._invalid = self._retries = 0
         self._spooled = self._drained = self._spool_dropped = 0
+        self._bytes_dropped = 0  # taken off the queue, then dropped at write_queue_max_bytes
 
     # ------------------------------------------------------------- caller's side
 
@@ -153,7 +155,7 @@ class Ledger:
                 drained=self._drained,
                 spool_corrupt=spool.corrupt if spool is not None else 0,
                 settled=self._settled(),
-                lost=self._failed + self._spool_dropped,
+                lost=self._failed + self._spool_dropped + self._bytes_dropped,
             )
 
     def request_stop(self, *, spill: bool) -> None:
@@ -206,8 +208,15 @@ class Ledger:
             message.bytes_held = False
 
     def _settled(self) -> int:
-        """Events published (from memory or the spool), failed or dropped by a full spool."""
-        return self._published + self._drained + self._failed + self._spool_dropped
+        """Events published (from memory or the spool), failed, or dropped by a full spool or
+        the byte bound."""
+        return (
+            self._published
+            + self._drained
+            + self._failed
+            + self._spool_dropped
+            + self._bytes_dropped
+        )
 
     def _finalized_through(self) -> int:
         """Highest sequence number up to which every event is published, failed or dropped.

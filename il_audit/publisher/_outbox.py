@@ -13,6 +13,16 @@ condition variable guards what other threads read.
 Without a spool, a message that fails transiently waits in memory and is
 retried with backoff for as long as it takes. Memory pressure (half the
 pending bound) spools too, so a burst never drops what the disk can hold.
+
+Two bounds keep memory finite. The queue of captured events is bounded by count
+(``write_queue_max_size``, checked by the caller). The encoded bytes held here
+(the message being packed, messages in flight or waiting to retry) are bounded
+by ``write_queue_max_bytes``, checked as each event is encoded on this thread,
+so the caller never serialises an event to weigh it: an event whose encoded line
+would take the held bytes past the bound is dropped and counted
+(``queue_bytes_full``), unless nothing is held, so a single large event still
+goes out. (Encoding also pauses while ``MAX_INFLIGHT_BYTES`` are in flight;
+events wait in the queue meanwhile. Below that, the byte bound drops.)
 """
 
 from __future__ import annotations
@@ -78,6 +88,8 @@ class Outbox(Ledger):
         self.compress = settings.compression is Compression.GZIP and transport_kind == "pubsub"
         self._linger = settings.max_latency_seconds
         self._pressure_at = max(1, settings.write_queue_max_size // 2)
+        cap = settings.write_queue_max_bytes
+        self._max_held_bytes = cap if cap > 0 else None
         spool = Spool(settings.spool_dir, settings.spool_max_bytes) if settings.spool_dir else None
         if spool is not None:
             self._lane = SpoolLane(
@@ -164,6 +176,9 @@ class Outbox(Ledger):
 
     def _open_transport(self, now: float) -> TransportProtocol | None:
         self._transport = self._opener.open(now, spooling=self._lane is not None)
+        project = getattr(self._transport, "project", None)
+        if isinstance(project, str) and project:  # the environment map may name it
+            self._defaults = ContextDefaults.from_settings(self.settings, project=project)
         if self._transport is None and self._lane is not None:
             self._lane.enter_degraded("the transport cannot be created")
         return self._transport
@@ -187,6 +202,9 @@ class Outbox(Ledger):
             batch = [queue.popleft() for _ in range(count)]
         for queued in batch:
             encoded = encode(unqueue(queued), self._defaults)  # never raises: a stand-in at worst
+            if self._past_byte_bound(len(encoded.line)):
+                self._drop_for_bytes(encoded.event_type or "")
+                continue
             if (problem := encoded.problem) is not None:
                 self._invalid += 1
                 event_id, kind = encoded.event_id, encoded.event_type
@@ -211,6 +229,23 @@ class Outbox(Ledger):
             if message.count >= self._max_events or message.size >= self._max_bytes:
                 self._dispatch(transport, message)
         return False
+
+    def _past_byte_bound(self, size: int) -> bool:
+        """Whether a line of ``size`` bytes would take the held encoded bytes past the bound."""
+        cap = self._max_held_bytes
+        if cap is None:
+            return False
+        held = self._held_bytes + (self._open.size if self._open is not None else 0)
+        return held > 0 and held + size > cap
+
+    def _drop_for_bytes(self, event_type: str) -> None:
+        """Drop one taken event at the byte bound: final at once, counted like a queue drop."""
+        with self._cond:
+            self._sequenced += 1  # numbered, so flushes waiting for it see it final
+            self._held -= 1
+            self._bytes_dropped += 1
+            self._cond.notify_all()
+        self._drop("queue_bytes_full", event_type, 1)
 
     def _dispatch(self, transport: TransportProtocol | None, message: OutgoingMessage) -> None:
         """A sealed message leaves memory: to the transport, or to the spool."""

@@ -53,7 +53,8 @@ class PublisherStats(NamedTuple):
     published: int
     """Events the transport confirmed."""
     dropped: int
-    """Events lost on purpose and counted: queue full, after shutdown, or spool full."""
+    """Events lost on purpose and counted: queue full (events or encoded bytes), after
+    shutdown, or spool full."""
     failed: int
     """Events given up on after a permanent transport error."""
     invalid: int
@@ -216,12 +217,14 @@ class AuditPublisher:
         with self._lock:
             self._dropped += count
             total = self._dropped
+        bytes_bound = reason == "queue_bytes_full"
         self._drop_log.warning(
-            "il-audit dropped %d event(s) (%s; %d pending, limit %d); %d dropped in total",
+            "il-audit dropped %d event(s) (%s; %d pending, limit %d %s); %d dropped in total",
             count,
             reason,
             self._outbox.pending(),
-            self._max_pending,
+            self.settings.write_queue_max_bytes if bytes_bound else self._max_pending,
+            "encoded bytes (IL_AUDIT_WRITE_QUEUE_MAX_BYTES)" if bytes_bound else "events",
             total,
         )
         if self.on_drop is not None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from il_audit.schemas.cost_specs import WriteQueueItem
 from il_audit.schemas.envelope import STANDARD_TIER
 from il_audit.subscriber_fn.pricing import Rate, seed_catalog
 
@@ -96,3 +97,68 @@ def estimate_token_bucket_api_cost_usd(
             pricing_tier=str(tier or "").strip().lower() or STANDARD_TIER,
         )
     return round(total, _PLACES)
+
+
+def estimate_api_cost_usd(
+    *,
+    service: str,
+    model_id: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    pricing_tier: str = STANDARD_TIER,
+) -> tuple[float, str, str]:
+    """1.0.35's ``cost_calculator`` function: ``(cost, pricing_version, pricing_source)``
+    of tokens, estimated as above (0.0 with the catalog's version for an unknown model)."""
+    cost = estimate_cost_usd(
+        service=service,
+        model_id=model_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        pricing_tier=pricing_tier,
+    )
+    return (cost, *_provenance(service, model_id, pricing_tier))
+
+
+def estimate_unit_cost_usd(
+    *, service: str, model_id: str, quantity: float, pricing_tier: str = STANDARD_TIER
+) -> tuple[float, str, str]:
+    """1.0.35's ``cost_calculator`` function: ``(cost, pricing_version, pricing_source)`` of a
+    unit-priced quantity (e.g. CPU seconds), estimated as above."""
+    cost = estimate_cost_usd(
+        service=service, model_id=model_id, quantity=quantity, pricing_tier=pricing_tier
+    )
+    return (cost, *_provenance(service, model_id, pricing_tier))
+
+
+def _provenance(service: str, model_id: str, pricing_tier: str | None) -> tuple[str, str]:
+    """The version and source 1.0.35 stamped: the rate's, else the catalog's."""
+    catalog = seed_catalog()
+    rate = catalog.rate_at(service, model_id, datetime.now(UTC), pricing_tier)
+    version = (rate.rate_version if rate is not None else None) or catalog.version or ""
+    return version, catalog.source
+
+
+def finalize_write_item(item: WriteQueueItem) -> tuple[str, dict[str, Any]]:
+    """1.0.35's ``il_audit.writer`` function: ``(table_id, row)``, the row with
+    ``estimated_cost_usd``, ``pricing_version`` and ``pricing_source`` filled from its cost
+    spec, estimated as above (unit costs at the standard tier, as 1.0.35 did); a row
+    without a spec is returned as it is (a copy)."""
+    row = dict(item.row)
+    priced: tuple[float, str, str] | None = None
+    if item.api_cost is not None:
+        spec = item.api_cost
+        priced = estimate_api_cost_usd(
+            service=spec.service,
+            model_id=spec.model_id,
+            input_tokens=spec.input_tokens,
+            output_tokens=spec.output_tokens,
+            pricing_tier=spec.pricing_tier or STANDARD_TIER,
+        )
+    elif item.unit_cost is not None:
+        unit = item.unit_cost
+        priced = estimate_unit_cost_usd(
+            service=unit.service, model_id=unit.model_id, quantity=unit.quantity
+        )
+    if priced is not None:
+        row["estimated_cost_usd"], row["pricing_version"], row["pricing_source"] = priced
+    return item.table_id, row

@@ -38,8 +38,6 @@ ROOT_ALL_0_1_3 = [
 DROPPED = {
     "il_audit.registry": ["resolve_table_id", "build_row"],
     "il_audit.writer": [
-        "schedule_row",
-        "schedule_rows",
         "append_log_table_rows",
         "WriteResult",
         "reset_writer_state_for_tests",
@@ -51,7 +49,6 @@ DROPPED = {
         "BigQueryTableManager",
         "WRITE_APPEND",
     ],
-    "il_audit.cost_calculator": ["estimate_api_cost_usd", "estimate_unit_cost_usd"],
     "il_audit.config.cost_rates_loader": [
         "RateEntry",
         "LoadedCostRates",

@@ -24,6 +24,7 @@ import logging
 import netrc  # noqa: F401 - see _WARM_IMPORTS (requests reads ~/.netrc on first use)
 import os
 import shlex  # noqa: F401
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Final
@@ -58,6 +59,12 @@ logger = logging.getLogger(__name__)
 # imports them up front.
 
 _PUBLISH_METHOD: Final = "/google.pubsub.v1.Publisher/Publish"
+_GET_TOPIC_METHOD: Final = "/google.pubsub.v1.Publisher/GetTopic"
+MISSING_TOPIC_MESSAGE: Final = (
+    "il-audit: the Pub/Sub topic %s does not exist, so every event this app publishes fails. "
+    "Provision it with `il-audit infra apply` and deploy the subscriber before upgrading "
+    "hosts (README: Upgrading to 2.0)"
+)
 PUBSUB_HOST: Final = "pubsub.googleapis.com"
 AUTH_SCOPES: Final = (
     "https://www.googleapis.com/auth/cloud-platform",
@@ -97,12 +104,15 @@ def make_factory(settings: AuditSettings) -> Callable[[], TransportProtocol]:
 
     def pubsub() -> TransportProtocol:
         if project:
-            return PubSubTransport(project, topic)
-        assert resolver is not None
-        lookup = resolver.resolve()
-        if not lookup.project:
-            raise TransportUnavailableError(missing_project_message(settings, lookup.problem))
-        return PubSubTransport(lookup.project, topic)
+            transport = PubSubTransport(project, topic)
+        else:
+            assert resolver is not None
+            lookup = resolver.resolve()
+            if not lookup.project:
+                raise TransportUnavailableError(missing_project_message(settings, lookup.problem))
+            transport = PubSubTransport(lookup.project, topic)
+        transport.check_topic()
+        return transport
 
     return pubsub
 
@@ -146,11 +156,14 @@ class PubSubTransport:
 
     def __init__(self, project: str, topic: str, *, channel: grpc.Channel | None = None) -> None:
         self._channel = channel if channel is not None else publisher_channel()
+        self.project = project
         self.topic_path: str = f"projects/{project}/topics/{topic}"
         self._topic = self.topic_path.encode("utf-8")
         # request_serializer=None: the request is already protobuf bytes.
         self._rpc = self._channel.unary_unary(_PUBLISH_METHOD, request_serializer=None)
         self._metadata = (routing_header.to_grpc_metadata((("topic", self.topic_path),)),)  # type: ignore[no-untyped-call]
+        self._missing_lock = threading.Lock()
+        self._missing_reported = False
 
     def publish(self, data: bytes, attributes: Mapping[str, str]) -> PublishFuture:
         """Start the ``Publish`` RPC of one message; the future gives its message id."""
@@ -160,8 +173,38 @@ class PubSubTransport:
             metadata=self._metadata,
         )
         future: PublishFuture = Future()
-        call.add_done_callback(functools.partial(_settle, future))
+        call.add_done_callback(functools.partial(_settle, future, self.report_missing_topic))
         return future
+
+    def check_topic(self) -> None:
+        """Ask Pub/Sub whether the topic exists (``GetTopic``) without waiting for the answer.
+
+        A missing topic is reported (:meth:`report_missing_topic`) from gRPC's
+        thread. Any other answer says nothing: apps usually hold only
+        ``roles/pubsub.publisher``, which may not read the topic; a publish to a
+        missing topic reports it then.
+        """
+        rpc = self._channel.unary_unary(_GET_TOPIC_METHOD, request_serializer=None)
+        request = b"\x0a" + _varint(len(self._topic)) + self._topic  # GetTopicRequest.topic = 1
+        call = rpc.future(request, timeout=_RPC_TIMEOUT_SECONDS, metadata=self._metadata)
+        call.add_done_callback(self._topic_checked)
+
+    def _topic_checked(self, call: grpc.Future) -> None:
+        try:
+            call.result()
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                self.report_missing_topic()
+        except Exception:  # a check only: publishing reports real failures
+            logger.debug("il-audit: checking the topic failed", exc_info=True)
+
+    def report_missing_topic(self) -> None:
+        """Log, once per transport, that the topic does not exist and how to provision it."""
+        with self._missing_lock:
+            if self._missing_reported:
+                return
+            self._missing_reported = True
+        logger.error(MISSING_TOPIC_MESSAGE, self.topic_path)
 
     def close(self, timeout: float | None) -> None:
         """Close the channel (the publisher waits for its own RPCs before closing)."""
@@ -172,12 +215,15 @@ class PubSubTransport:
             logger.warning("il-audit: error while closing the Pub/Sub channel", exc_info=True)
 
 
-def _settle(future: PublishFuture, call: grpc.Future) -> None:
+def _settle(future: PublishFuture, topic_missing: Callable[[], None], call: grpc.Future) -> None:
     """Runs on gRPC's thread: the RPC's outcome, as the client library would report it."""
     try:
         response: bytes = call.result()
     except grpc.RpcError as error:
-        future.set_exception(core_exceptions.from_grpc_error(error))  # type: ignore[no-untyped-call]
+        exception = core_exceptions.from_grpc_error(error)  # type: ignore[no-untyped-call]
+        if isinstance(exception, core_exceptions.NotFound):
+            topic_missing()
+        future.set_exception(exception)
     except Exception as error:  # noqa: BLE001 - cancelled, or anything else: that publish failed
         future.set_exception(error)
     else:
