@@ -32,8 +32,9 @@ def _verbose() -> bool:
 def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
     """BigQuery's failures as one line naming the fix (the trace too with ``-v``).
 
-    No credentials is configuration (exit 2); a refusal, an error answer or no answer
-    within ``timeout`` seconds is a failed job (exit 1). ``where`` names the endpoint.
+    No credentials or no google-cloud-bigquery is configuration (exit 2); a refusal, an
+    error answer or no answer within ``timeout`` seconds is a failed job (exit 1).
+    ``where`` names the endpoint.
     """
     from google.api_core import exceptions as core_exceptions
     from google.auth.exceptions import DefaultCredentialsError
@@ -43,6 +44,11 @@ def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
         yield
     except click.ClickException:
         raise
+    except ImportError as exc:
+        _trace()
+        raise BadSettingsError(
+            f"{exc}: this command needs google-cloud-bigquery: pip install 'il-audit[subscriber]'"
+        ) from exc
     except DefaultCredentialsError as exc:
         _trace()
         raise BadSettingsError(

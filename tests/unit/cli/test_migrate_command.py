@@ -3,9 +3,11 @@ and what an unreachable one looks like."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
+import google.cloud
 import pytest
 from click.testing import CliRunner
 
@@ -98,4 +100,20 @@ def test_no_credentials_is_a_configuration_error(
 
     assert result.exit_code == 2, result.output
     assert "gcloud auth application-default login" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_without_the_bigquery_client_it_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """google-cloud-bigquery not installed (the base install): exit 2 and the pip command."""
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    monkeypatch.setenv("IL_BQ_API_ENDPOINT", "http://127.0.0.1:1")
+    # As if it were not installed: importing it (or the modules that did) raises ImportError.
+    monkeypatch.delattr(google.cloud, "bigquery", raising=False)
+    for module in ("google.cloud.bigquery", "il_audit.subscriber_fn.sinks.bigquery_tables"):
+        monkeypatch.setitem(sys.modules, module, None)
+
+    result = CliRunner().invoke(cli, ["migrate", "from-1.0", "--dry-run"])
+
+    assert result.exit_code == 2, result.output
+    assert "pip install 'il-audit[subscriber]'" in result.output
     assert "Traceback" not in result.output
