@@ -82,7 +82,8 @@
   var deferred = null; // {promise}: the one send waiting for minFlushGapMs to pass
   var blockedUntil = 0;
   var lastSendAt = -Infinity;
-  var sending = null; // the promise of the request in flight
+  var sending = null; // a promise settled once no request is in flight
+  var inFlight = 0;
   var flushRequested = false;
   var idle = false;
   var idleHooked = false;
@@ -282,7 +283,8 @@
     } catch (e) {
       request = Promise.reject(e);
     }
-    sending = request
+    inFlight += 1;
+    var done = request
       .then(
         function (response) {
           return settle(batch, response);
@@ -293,16 +295,22 @@
         },
       )
       .then(function (delivered) {
-        sending = null;
+        inFlight -= 1;
+        if (!inFlight) sending = null;
         return delivered;
       });
-    return sending;
+    sending = sending ? Promise.all([sending, done]) : done;
+    return done;
   }
 
-  /** One send now (or after the request in flight); resolves to the number delivered. */
-  function sendNow() {
+  /**
+   * One send now; resolves to the number delivered. While a request is in flight an
+   * unforced send waits for it (one follows when it is delivered); a forced one goes
+   * alongside it: the page may be about to leave (a sign-in click).
+   */
+  function sendNow(forceImmediate) {
     if (!queue.length) return Promise.resolve(0);
-    if (sending) {
+    if (sending && !forceImmediate) {
       flushRequested = true;
       return Promise.resolve(0);
     }
@@ -325,7 +333,7 @@
       entry.promise = new Promise(function (resolve) {
         setTimeout(function () {
           deferred = null;
-          sendNow().then(resolve, function () {
+          sendNow(false).then(resolve, function () {
             resolve(0);
           });
         }, waitMs);
@@ -346,7 +354,7 @@
       var waitMs = lastSendAt + gapMs() - Date.now();
       if (waitMs > 0) return deferSend(waitMs);
     }
-    return sendNow();
+    return sendNow(!!forceImmediate);
   }
 
   /** Batches until the queue is empty; false as soon as one is not delivered. */
