@@ -53,17 +53,17 @@ def _key(row: dict[str, Any]) -> tuple[str, str]:
     return row["event_type"], row["payload"].get("element_id")
 
 
-def _beacon_posts(performance_log: list[dict[str, Any]]) -> list[str]:
-    """The bodies Chromium posted to the beacon endpoint (fetch and sendBeacon)."""
-    bodies = []
+def _beacon_posts(performance_log: list[dict[str, Any]]) -> list[tuple[dict[str, str], str]]:
+    """The headers and bodies Chromium posted to the beacon endpoint (fetch and sendBeacon)."""
+    posts = []
     for entry in performance_log:
         message = json.loads(entry["message"])["message"]
         if message.get("method") != "Network.requestWillBeSent":
             continue
         request = message["params"]["request"]
         if request["url"].endswith("/api/audit/beacon") and request["method"] == "POST":
-            bodies.append(request.get("postData", ""))
-    return bodies
+            posts.append((request["headers"], request.get("postData", "")))
+    return posts
 
 
 def test_a_1035_page_runs_and_its_rows_land(
@@ -115,6 +115,17 @@ def test_a_1035_page_runs_and_its_rows_land(
         "the idle flush",
     )
     browser.execute_script("setPageIdle(false);")
+
+    # minFlushGapMs: right after a send, an unforced flush waits (nothing is posted yet) and
+    # is delivered once the gap has passed; a forced one goes at once.
+    sent_now, sent_later, delivered = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1], before = ilAuthFetchCalls;"
+        "auditTrack('ui.menu.opened', {element_id: 'gap_forced'}); auditBeaconFlush(true);"
+        "auditTrack('ui.menu.opened', {element_id: 'gap_deferred'});"
+        "var pending = auditBeaconFlush(), now = ilAuthFetchCalls - before;"
+        "pending.then(function (n) { done([now, ilAuthFetchCalls - before, n]); });"
+    )
+    assert (sent_now, sent_later, delivered) == (1, 2, 1)
     visit_id = browser.execute_script("return getIlVisitSessionId()")
     assert browser.execute_script("return window.ilAuthFetchCalls") >= 2
 
@@ -140,6 +151,8 @@ def test_a_1035_page_runs_and_its_rows_land(
         ("ui.filter.changed", "shared_only"): 1,
         ("ui.filter.changed", "title_filter"): 1,
         ("ui.menu.opened", "menu"): 1,
+        ("ui.menu.opened", "gap_forced"): 1,
+        ("ui.menu.opened", "gap_deferred"): 1,
         ("ui.tour.paused", "idle_flush"): 1,
         ("ui.visit.ended", "visit"): 1,
     }  # fmt: skip: nothing 'cleared', nothing 'after_logout'
@@ -179,13 +192,19 @@ def test_a_1035_page_runs_and_its_rows_land(
     assert ended["duration_seconds"] > started["duration_seconds"] >= 0
     assert by_key["ui.visit.ended", "visit"]["action"] == "logout"
 
+    # Each fetch names its page in X-IL-Audit-Path, without the query.
+    paths = [headers.get("X-IL-Audit-Path") for headers, _body in posts]
+    assert set(paths) - {None} == {"/login", "/app"}
+    assert paths.count("/app") >= 4
+
     # After auditSuppressUnloadBeacons() leaving the page sent nothing: without it, the queued
     # event goes out on pagehide after the logout and is refused (sendBeacon logs no error).
     assert '"POST /api/audit/beacon HTTP/1.1" 401' not in host.log_text()
 
     # The typed text never left the page: not in a posted body, not in the warehouse.
-    assert any(f'"value_length":{len(SECRET)}' in body for body in posts)  # bodies are seen
-    assert not any(SECRET in body or "merger" in body for body in posts)
+    bodies = [body for _headers, body in posts]
+    assert any(f'"value_length":{len(SECRET)}' in body for body in bodies)  # bodies are seen
+    assert not any(SECRET in body or "merger" in body for body in bodies)
     everything = read(host.database, "SELECT * FROM events")
     assert "merger" not in repr(everything)
 
