@@ -137,6 +137,7 @@
 
   /** Metadata a form control gives: its choice, its state, or the length of its text; never a value typed. */
   function formMetadata(el) {
+    if (!el || typeof el.getAttribute !== "function") return null;
     var metadata = {};
     var found = false;
     var tag = String(el.tagName || "").toUpperCase();
@@ -530,7 +531,7 @@
   /** Configure and start: periodic flush, flush when hidden or left, optional auto-tracking. */
   function init(options) {
     Object.assign(config, options || {});
-    idle = readIdle();
+    if (typeof global.isPageIdle === "function") idle = readIdle();
     hookIdle();
     startTimer();
     var doc = global.document;
