@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         emit_chat_feedback,
         emit_chat_session,
         emit_chat_turn,
+        emit_chat_visit_session,
         emit_model_call_text,
         emit_out_of_scope_query,
         emit_retrieval_candidates,
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     )
     from il_audit.publisher.audit_json import audit_json_default, dumps_audit_json
     from il_audit.publisher.beacon import schedule_beacon_rows
+    from il_audit.publisher.beacon.handlers import handle_visit_session_beacon_events
     from il_audit.publisher.builders import register_builder
     from il_audit.publisher.job_context import (
         JobAuditBinding,
@@ -118,6 +120,8 @@ _LAZY: dict[str, str] = {
     "emit_chat_feedback": "il_audit.chat",
     "emit_chat_session": "il_audit.chat",
     "emit_chat_turn": "il_audit.chat",
+    "emit_chat_visit_session": "il_audit.chat",
+    "handle_visit_session_beacon_events": "il_audit.publisher.beacon.handlers",
     "emit_model_call_text": "il_audit.chat",
     "emit_retrieval_candidates": "il_audit.chat",
     "emit_retrieval_chunks": "il_audit.chat",
@@ -176,6 +180,7 @@ __all__ = [
     "emit_chat_feedback",
     "emit_chat_session",
     "emit_chat_turn",
+    "emit_chat_visit_session",
     "emit_model_call_text",
     "emit_out_of_scope_query",
     "emit_resource_usage",
@@ -185,6 +190,7 @@ __all__ = [
     "flush_audit_writer",
     "get_audit_settings",
     "get_job_audit_binding",
+    "handle_visit_session_beacon_events",
     "job_audit_context",
     "message_counts_from_history",
     "out_of_scope_queries_schema",

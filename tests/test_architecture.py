@@ -222,6 +222,8 @@ ROOT_MODULES = frozenset(
 SEED_PATHS = frozenset(
     {
         # 0.1.3's (and 1.0.35's) module paths: re-exports of public names, nothing else.
+        "il_audit.beacon_auth",
+        "il_audit.beacon_conversation",
         "il_audit.beacon_router",
         "il_audit.beacon_schemas",
         "il_audit.builders",

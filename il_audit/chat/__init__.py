@@ -51,6 +51,7 @@ from il_audit.chat.usage_readers import (
     read_langchain_usage,
     read_openai_usage,
 )
+from il_audit.chat.visits import emit_chat_visit_session
 
 __all__ = [
     "MODEL_CALL_TEXT_MAX_BYTES",
@@ -66,6 +67,7 @@ __all__ = [
     "emit_chat_feedback",
     "emit_chat_session",
     "emit_chat_turn",
+    "emit_chat_visit_session",
     "emit_model_call_text",
     "emit_out_of_scope_query",
     "emit_retrieval_candidates",

@@ -53,6 +53,7 @@ VIEW_NAMES: Final = (
     "model_call_text",
     "llm_cost_by_model_tier",
     "out_of_scope_queries",
+    "chat_visit_sessions",
     "retrieval_candidates",
     "retrieval_chunks",
     "retrieval_passes",

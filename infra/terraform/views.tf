@@ -237,6 +237,24 @@ resource "google_bigquery_table" "view_out_of_scope_queries" {
   ]
 }
 
+resource "google_bigquery_table" "view_chat_visit_sessions" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "chat_visit_sessions"
+  description         = "One row per visit to the chat (app and payload.visit_session_id), from its chat.visit.started and chat.visit.ended events (emit_chat_visit_session, or the page's ui.visit.* beacons through the beacon router), with il-audit 1.0.35's chat_visit_sessions columns, names, order and types. started_at is the earliest start (payload.started_at, else the event's time); ended_at the latest end (payload.ended_at, else its time), with that end's ended_reason ('unknown' when it gave none); duration_seconds is what the latest end reported, else ended_at minus started_at (NULL when not ended, or negative); turn_count and conversation_count are the largest reported; the actor and environment are the earliest event's that has them."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/chat_visit_sessions.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_retrieval_candidates" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
@@ -530,7 +548,7 @@ resource "google_bigquery_table" "view_chat_sessions" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "chat_sessions"
-  description         = "0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at when the started event gives one), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (chat_turn_costs: each call once; FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
+  description         = "0.1.3 table chat_sessions, as a view over events: one row per chat session (app and session_id, the conversation's id), from its chat.session.started / chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns first (same names, order and types), then 1.0.35's additions in its order. started_at is the earliest start (payload.started_at of a start or end, else a start's time), else the session's first event; last_activity_at its latest event; ended_at its latest ended event, with that event's ended_reason; duration_seconds runs from started_at to ended_at (NULL when not ended, or negative). turn_count is the number of distinct turns, or the largest payload.turn_count when that is more; tokens and costs are summed over the turns as chat_turns counts them (chat_turn_costs: each call once; FLOAT64 costs); the actor, environment and visit are the earliest event's that has them; message counts the largest any event reported; conversation_id is payload.conversation_id, else the session_id."
   deletion_protection = false
   labels              = local.labels
 

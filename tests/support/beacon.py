@@ -44,7 +44,7 @@ def beacon_app(**options: Any) -> FastAPI:
     """An app with the router mounted; ``options`` go to ``create_beacon_router``."""
     options.setdefault("app_name", "web")
     options.setdefault("get_context", actor_from_header)
-    if "require_auth" not in options and "anonymous_event_types" not in options:
+    if not {"require_auth", "anonymous_event_types", "anonymous"} & set(options):
         options.setdefault("allow_anonymous", True)
     app = FastAPI()
     app.include_router(create_beacon_router(**options))

@@ -11,7 +11,9 @@ actor and rate-limit key), ``_hooks`` (calling the host's hooks),
 ``_ratelimit`` (sliding window), ``_client_address`` (proxies, normalised
 addresses and the keyed hash), ``_page`` (page path, redaction, user agent),
 ``_mapping`` (item to event), ``_script`` (the served script), ``_settings``
-(``IL_BEACON_*``), ``_errors``.
+(``IL_BEACON_*``), ``_errors``. Public modules besides the router:
+``login_surface`` (1.0.35's login-surface rule, also ``il_audit.beacon_auth``)
+and ``handlers`` (visit and conversation beacons into their events).
 """
 
 from il_audit.publisher.beacon._mapping import schedule_beacon_rows

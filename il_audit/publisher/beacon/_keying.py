@@ -10,11 +10,10 @@ batch                           actor stored                        rate-limit k
 needs a login                   if it raises, the request is         the address
                                 refused)
 only ``anonymous_event_types``  ``get_context``'s only if            the actor if kept,
-(with ``require_auth``)         ``require_auth`` passes (called in   else the address
-                                soft mode: its refusal is not the
+or the ``anonymous=`` login     ``require_auth`` passes (called in   else the address
+rule (with ``require_auth``)    soft mode: its refusal is not the
                                 answer); otherwise none
-only ``anonymous_event_types``  none                                the address
-(no ``require_auth``)
+the same, no ``require_auth``   none                                the address
 ``allow_anonymous=True``        ``get_context``'s, as given          always the address
 ==============================  ==================================  =================
 
@@ -25,6 +24,13 @@ budget: rotating names buys nothing. The actor is still stored as
 ``get_context`` returns it, so that hook must read only what a client cannot
 forge (a signed session, a verified token); when it could, build the router
 with ``require_auth`` and ``anonymous_event_types`` instead.
+
+A 1.0.35 host applies the login-surface rule inside its own ``require_auth(request,
+body)`` and returns without raising for a login-page batch. The hook passed, so
+the actor is ``get_context``'s; a visitor who is not logged in has none, and
+the batch is keyed by address: a forged Referer or path only chooses which rule
+applies, never the key, and ``X-Forwarded-For`` counts only through the trusted
+proxy hops. Such a ``get_context`` must name only an actor the hook verified.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from il_audit.publisher.beacon._hooks import call_hook
 from il_audit.publisher.beacon._mapping import BEACON_SOURCE
 from il_audit.publisher.beacon._models import BeaconRequest
 from il_audit.publisher.beacon.errors import Refusal
+from il_audit.publisher.beacon.login_surface import LoginSurface
 from il_audit.publisher.context import AuditContext, current_context
 
 logger = logging.getLogger(__name__)
@@ -66,18 +73,22 @@ class Access:
     auth_arity: int
     allow_anonymous: bool
     anonymous: frozenset[str]
+    login: LoginSurface | None = None
 
-    def is_anonymous_batch(self, batch: BeaconRequest) -> bool:
-        """A non-empty batch made only of the types a page may send before login."""
-        return bool(self.anonymous and batch.events) and all(
-            item.event_type in self.anonymous for item in batch.events
-        )
+    def is_anonymous_batch(self, request: Request, batch: BeaconRequest) -> bool:
+        """A non-empty batch made only of the types a page may send before login, or one
+        the login-surface rule accepts (both read only what the client sent)."""
+        if not batch.events:
+            return False
+        if self.anonymous and all(item.event_type in self.anonymous for item in batch.events):
+            return True
+        return self.login is not None and self.login.matches_request(request, batch)
 
     async def authenticate(self, request: Request, batch: BeaconRequest) -> Trust:
         """Run ``require_auth`` as the batch needs; raises (or a 401 :class:`Refusal`) to refuse."""
         if self.allow_anonymous:
             return Trust.HOST
-        anonymous = self.is_anonymous_batch(batch)
+        anonymous = self.is_anonymous_batch(request, batch)
         if self.require_auth is None:
             if anonymous:
                 return Trust.NONE

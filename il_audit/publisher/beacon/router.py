@@ -13,14 +13,17 @@ can cost before it is authenticated stays bounded:
 6. parse, then validate (``_parsing``; each item's metadata walked within its
    byte limit before it is measured)  -> 422 with a reason per item
 7. ``require_auth(request)`` or ``require_auth(request, body)``; a batch of
-   ``anonymous_event_types`` only calls it in soft mode (``_keying``)
+   ``anonymous_event_types`` only, or one the ``anonymous=login_surface(...)``
+   rule accepts, calls it in soft mode (``_keying``)
    -> whatever the hook raises, or 401 without a hook
 8. ``get_context(request)``, then the rate limit per verified actor, else per
    client address (``_keying``)  -> 429 with ``Retry-After``
 9. an empty batch answers ``{"status": "ok", "accepted": 0}``
 10. each item is emitted (:func:`schedule_beacon_rows`) with its page path
-    (``redact_path`` applied), then ``on_events_scheduled(context, items)``
-    runs (its errors are logged).
+    (``redact_path`` applied); when at least one was accepted, the visit
+    handler, the conversation handler (``handlers``) and
+    ``on_events_scheduled(context, items)`` run in that order, each one's
+    errors logged (by type, never the items) and swallowed.
 
 Every 4xx answer of steps 2 to 8 except 429 counts against the address's
 refusal budget. Sync hooks run in the thread pool, as FastAPI runs sync
@@ -79,6 +82,11 @@ from il_audit.publisher.beacon._ratelimit import SlidingWindowLimiter
 from il_audit.publisher.beacon._script import SCRIPT_MEDIA_TYPE, SCRIPT_PATHS, beacon_script
 from il_audit.publisher.beacon._settings import BeaconSettings, get_beacon_settings
 from il_audit.publisher.beacon.errors import BeaconConfigError, Refusal
+from il_audit.publisher.beacon.handlers import (
+    handle_conversation_beacon_events,
+    handle_visit_session_beacon_events,
+)
+from il_audit.publisher.beacon.login_surface import LoginSurface
 from il_audit.publisher.context import AuditContext
 from il_audit.schemas import taxonomy
 
@@ -89,6 +97,12 @@ SCRIPT_PATH: Final = SCRIPT_PATHS["audit_beacon.js"]
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 
 ScheduledHook = Callable[[AuditContext, list[dict[str, Any]]], Any]
+BeaconHandler = Callable[[AuditContext, list[dict[str, Any]]], None]
+BEACON_HANDLERS: Final[tuple[BeaconHandler, ...]] = (
+    handle_visit_session_beacon_events,
+    handle_conversation_beacon_events,
+)
+"""Run in this order after a batch is emitted (when any item was accepted)."""
 
 
 def create_beacon_router(
@@ -99,6 +113,7 @@ def create_beacon_router(
     on_events_scheduled: ScheduledHook | None = None,
     allow_anonymous: bool = False,
     anonymous_event_types: Iterable[str] | None = None,
+    anonymous: LoginSurface | None = None,
     allowed_origins: Iterable[str] | None = None,
     trusted_proxy_hops: int | None = None,
     redact_path: RedactPath | None = None,
@@ -121,13 +136,16 @@ def create_beacon_router(
     unsafe or invalid options.
     """
     limits = settings if settings is not None else get_beacon_settings()
-    anonymous = _anonymous_types(anonymous_event_types)
-    if require_auth is None and not allow_anonymous and not anonymous:
+    anonymous_types = _anonymous_types(anonymous_event_types)
+    if anonymous is not None and not isinstance(anonymous, LoginSurface):
+        raise BeaconConfigError("anonymous= takes login_surface(path=..., element_ids=...)")
+    if require_auth is None and not allow_anonymous and not anonymous_types and not anonymous:
         raise BeaconConfigError(
             "create_beacon_router needs require_auth, a callable taking (request) or "
             "(request, body) that raises HTTPException for requests it refuses; pass "
-            "allow_anonymous=True to accept posts from anyone, or anonymous_event_types=[...] "
-            "for the beacon types a page may send before login"
+            "allow_anonymous=True to accept posts from anyone, anonymous_event_types=[...] "
+            "for the beacon types a page may send before login, or "
+            "anonymous=login_surface(path='/login') for a login page's beacons"
         )
     if require_auth is not None and allow_anonymous:
         raise BeaconConfigError("pass require_auth or allow_anonymous=True, not both")
@@ -144,7 +162,8 @@ def create_beacon_router(
             require_auth=require_auth,
             auth_arity=auth_arity(require_auth) if require_auth is not None else 0,
             allow_anonymous=allow_anonymous,
-            anonymous=anonymous,
+            anonymous=anonymous_types,
+            login=anonymous,
         ),
         on_events_scheduled=on_events_scheduled,
         allowed=allowed_origin_set(allowed_origins or ()),
@@ -286,7 +305,18 @@ class _BeaconEndpoint:
             return _ok(0)
         items = self._enriched_items(request, batch, client)
         accepted = schedule_beacon_rows(context=context, events=items)
-        if accepted and self.on_events_scheduled is not None:
+        if not accepted:
+            return _ok(0)
+        for handler in BEACON_HANDLERS:
+            try:
+                handler(context, items)
+            except Exception as exc:  # noqa: BLE001 - the items were emitted; log the type only
+                logger.error(
+                    "il-audit: %s raised %s; the beacon items were emitted",
+                    handler.__name__,
+                    type(exc).__name__,
+                )
+        if self.on_events_scheduled is not None:
             try:
                 await call_hook(self.on_events_scheduled, context, items)
             except Exception:

@@ -2,8 +2,8 @@
 -- (app and session_id, the conversation's id), from its chat.session.started /
 -- chat.session.ended events and its turns (chat.turn.*). The 0.1.3 columns
 -- first (same names, order and types), then 1.0.35's additions in its order.
--- started_at is the earliest start (payload.started_at when the started event
--- gives one), else the session's first event; last_activity_at its latest
+-- started_at is the earliest start (payload.started_at of a start or end, else
+-- a start's time), else the session's first event; last_activity_at its latest
 -- event; ended_at its latest ended event, with that event's ended_reason;
 -- duration_seconds runs from started_at to ended_at (NULL when not ended, or
 -- negative). turn_count is the number of distinct turns, or the largest
@@ -31,11 +31,11 @@ WITH session_events AS (
       IF(e.event_type = 'chat.session.ended', JSON_VALUE(e.payload, '$.ended_reason'), NULL)
       IGNORE NULLS
     ) OVER latest AS ended_reason,
-    IF(
-      e.event_type = 'chat.session.started',
-      COALESCE(SAFE_CAST(JSON_VALUE(e.payload, '$.started_at') AS TIMESTAMP), e.occurred_at),
-      NULL
-    ) AS started_at,
+    CASE e.event_type
+      WHEN 'chat.session.started' THEN
+        COALESCE(SAFE_CAST(JSON_VALUE(e.payload, '$.started_at') AS TIMESTAMP), e.occurred_at)
+      WHEN 'chat.session.ended' THEN SAFE_CAST(JSON_VALUE(e.payload, '$.started_at') AS TIMESTAMP)
+    END AS started_at,
     IF(e.event_type = 'chat.session.ended', e.occurred_at, NULL) AS ended_at,
     SAFE_CAST(JSON_VALUE(e.payload, '$.turn_count') AS INT64) AS turn_count,
     SAFE_CAST(JSON_VALUE(e.payload, '$.user_message_count') AS INT64) AS user_message_count,
