@@ -141,6 +141,7 @@ def test_a_1035_page_runs_and_its_rows_land(
     rows = host.rows()
     console = browser.get_log("browser")
     posts = _beacon_posts(browser.get_log("performance"))
+    access_log = host.log_text()
 
     assert [entry for entry in console if entry["level"] == "SEVERE"] == []
     assert Counter(_key(row) for row in rows) == {
@@ -155,6 +156,8 @@ def test_a_1035_page_runs_and_its_rows_land(
         ("ui.menu.opened", "gap_deferred"): 1,
         ("ui.tour.paused", "idle_flush"): 1,
         ("ui.visit.ended", "visit"): 1,
+        ("chat.visit.started", None): 1,  # the router's visit handler, from the two above
+        ("chat.visit.ended", None): 1,
     }  # fmt: skip: nothing 'cleared', nothing 'after_logout'
     by_key = {_key(row): row for row in rows}
 
@@ -165,7 +168,11 @@ def test_a_1035_page_runs_and_its_rows_land(
     assert by_key["ui.tab.viewed", "login_page"]["resource_type"] == "page"
     assert by_key["ui.element.clicked", "google_sign_in"]["action"] == "click"
 
-    app_rows = [row for row in rows if row["payload"].get("surface") != "auth_login"]
+    app_rows = [
+        row
+        for row in rows
+        if row["event_type"].startswith("ui.") and row["payload"].get("surface") != "auth_login"
+    ]
     assert {row["actor_uid"] for row in app_rows} == {"user-1"}
     assert {row["payload"]["page_path"] for row in app_rows} == {"/app"}  # never the query
 
@@ -199,7 +206,7 @@ def test_a_1035_page_runs_and_its_rows_land(
 
     # After auditSuppressUnloadBeacons() leaving the page sent nothing: without it, the queued
     # event goes out on pagehide after the logout and is refused (sendBeacon logs no error).
-    assert '"POST /api/audit/beacon HTTP/1.1" 401' not in host.log_text()
+    assert '"POST /api/audit/beacon HTTP/1.1" 401' not in access_log
 
     # The typed text never left the page: not in a posted body, not in the warehouse.
     bodies = [body for _headers, body in posts]
@@ -215,3 +222,31 @@ def test_a_1035_page_runs_and_its_rows_land(
         " WHERE element_id = 'login_page'",
     )
     assert view == [("ui.tab.viewed", "login_page", "view", None)] * 2
+
+    # The visit's two beacons make its chat_visit_sessions row.
+    wait_until(lambda: _visits(host), 15, "the visit's row")
+    assert _visits(host) == [
+        (visit_id, "host-1035", "user-1", "logout", 2, 2, ended["duration_seconds"], True)
+    ]
+
+    # Without a session, the login-surface rule lets through the login page's own beacons
+    # and nothing else: another event from the same page is refused.
+    refused = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "auditTrack('ui.menu.opened', {surface: 'auth_login', element_id: 'login_menu'});"
+        "auditBeaconFlushAsync(true).then(done);"
+    )
+    assert refused is False
+    wait_until(
+        lambda: '"POST /api/audit/beacon HTTP/1.1" 401' in host.log_text(), 10, "the refusal"
+    )
+    assert "login_menu" not in {row["payload"].get("element_id") for row in host.rows()}
+
+
+def _visits(host: ExampleApp) -> list[tuple[Any, ...]]:
+    return read(
+        host.database,
+        "SELECT visit_session_id, app, actor_uid, ended_reason, turn_count, conversation_count,"
+        " duration_seconds, started_at < ended_at FROM chat_visit_sessions"
+        " WHERE ended_at IS NOT NULL",
+    )

@@ -3,7 +3,8 @@
 Started by ``tests/browser/test_1035_page_in_chromium.py`` under uvicorn with the
 embedded transport. "Signing in" is a cookie set by ``/auth/callback``; the
 beacon hook takes ``(request, body)`` as 1.0.35's does. The login page's
-beacons are accepted without the cookie by the router's anonymous rule.
+beacons are accepted without the cookie under the router's login-surface rule
+(``anonymous=login_surface(path="/login")``), and nothing else is.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from il_audit import AuditContext
+from il_audit.beacon_auth import login_surface
 from il_audit.beacon_router import create_beacon_router
 from il_audit.beacon_schemas import BeaconRequest
 
@@ -49,7 +51,7 @@ def create_app() -> FastAPI:
             app_name=APP_NAME,
             get_context=get_context,
             require_auth=require_auth,
-            anonymous_event_types=["ui.tab.viewed", "ui.element.clicked"],
+            anonymous=login_surface(path="/login"),
         )
     )
 
