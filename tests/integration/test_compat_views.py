@@ -459,6 +459,7 @@ def expected_sessions(workload: Workload) -> list[dict[str, Any]]:
             if e.event_type == T.CHAT_SESSION_STARTED
         ]
         ends = [e for e in events if e.event_type == T.CHAT_SESSION_ENDED]
+        starts += [timestamp(payload(e, "started_at")) for e in ends if payload(e, "started_at")]
         started_at = min(starts) if starts else events[0].occurred_at
         ended_at = max((e.occurred_at for e in ends), default=None)
         turn_count = max(

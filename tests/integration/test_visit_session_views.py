@@ -50,7 +50,10 @@ POSTS = [
                     "message_count": 4}),
      item(event_type="ui.visit.ended", interaction="logout",
           metadata={"visit_session_id": "v-1", "duration_seconds": 95.5, "turn_count": 2,
-                    "conversation_count": 1})],
+                    "conversation_count": 1}),
+     # A conversation whose start beacon was lost: its end says when it started.
+     item(event_type="ui.chat.session.ended", resource_id="c-2", interaction="page_unload",
+          metadata={"started_at": CONVERSATION_STARTED_AT, "turn_count": 1})],
 ]  # fmt: skip
 
 
@@ -148,20 +151,26 @@ def test_chat_visit_sessions_has_1_0_35_columns_and_a_row_per_visit(
 
 
 def test_conversation_beacons_feed_chat_sessions(engine: Engine, workload: Workload) -> None:
-    """The conversation's row: started_at from the page, ended by new_chat, its turn and
-    message counts, and the visit it belongs to."""
+    """A conversation's row: started_at from the page, ended by new_chat, its turn and
+    message counts, and the visit it belongs to; one whose start beacon was lost takes
+    started_at from its end."""
     ended_at = _at(workload, T.CHAT_SESSION_ENDED, "ended_reason", "new_chat")
+    lost_start_ended_at = _at(workload, T.CHAT_SESSION_ENDED, "ended_reason", "page_unload")
     started_at = datetime(2026, 12, 1, 8, 59, 58, tzinfo=UTC)
-    rows = [row for row in engine.rows("chat_sessions") if row["session_id"] == "c-1"]
+    rows = by(engine.rows("chat_sessions"), "session_id")
 
-    assert [
-        {key: row[key] for key in SESSION_KEYS} for row in rows
-    ] == [
+    assert [{key: row[key] for key in SESSION_KEYS} for row in rows] == [
         {"session_id": "c-1", "app": "chat", "actor_uid": "alice", "started_at": started_at,
          "ended_at": ended_at, "duration_seconds": (ended_at - started_at).total_seconds(),
          "turn_count": 2, "ended_reason": "new_chat", "had_multi_turn": True,
          "conversation_id": "c-1", "visit_session_id": "v-1", "user_message_count": 2,
          "message_count": 4},
+        {"session_id": "c-2", "app": "chat", "actor_uid": "alice", "started_at": started_at,
+         "ended_at": lost_start_ended_at,
+         "duration_seconds": (lost_start_ended_at - started_at).total_seconds(),
+         "turn_count": 1, "ended_reason": "page_unload", "had_multi_turn": False,
+         "conversation_id": "c-2", "visit_session_id": None, "user_message_count": 1,
+         "message_count": None},
     ]  # fmt: skip
 
 
