@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_FILES = (
     "il_audit/config/defaults.json",
     "il_audit/static/audit_beacon.js",
+    "il_audit/static/visit_session.js",
+    "il_audit/static/login_audit.js",
     "il_audit/py.typed",
     "il_audit/sql/events_deduped.sql",
     "il_audit/sql/compat/auth_events.sql",

@@ -38,7 +38,7 @@ from typing import Final
 from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings, Compression
 from il_audit.publisher._batch import OutgoingMessage
-from il_audit.publisher._capture import unqueue
+from il_audit.publisher._capture import Queued, unqueue
 from il_audit.publisher._encode import ContextDefaults, encode
 from il_audit.publisher._ledger import Ledger
 from il_audit.publisher._spool import Spool
@@ -193,13 +193,17 @@ class Outbox(Ledger):
             return False
         if self._held_bytes >= MAX_INFLIGHT_BYTES and not self._spooling(transport):
             return True
-        # Count as held first, then pop at once: for these few microseconds the
-        # caller's bound (queue + held) counts the events twice, so it can drop
-        # early but never let the pending total exceed the limit.
+        # Count each event as held just before popping it: the caller's bound
+        # (queue + held) may then count one event twice, never zero times, so the
+        # pending total never exceeds the limit. (Counting the whole round first let
+        # a caller that ran mid-round see up to 2,000 events twice and drop early.)
+        batch: list[Queued] = []
+        take = batch.append
         with self._cond:
-            self._held += count
             self._claimed += count
-            batch = [queue.popleft() for _ in range(count)]
+            for _ in range(count):
+                self._held += 1
+                take(queue.popleft())
         for queued in batch:
             encoded = encode(unqueue(queued), self._defaults)  # never raises: a stand-in at worst
             if self._past_byte_bound(len(encoded.line)):

@@ -24,6 +24,7 @@ import pytest
 from il_audit.devtools.ports import free_port, wait_for_http
 from tests.browser.support import ROOT, ExampleApp
 
+EXAMPLE_DIR = ROOT / "examples" / "beacon_app"
 INSTALL_HINT = (
     "install Debian's browser and its driver: apt-get install -y chromium chromium-driver"
 )
@@ -156,17 +157,18 @@ def browser(_chromium_session: _Chromium) -> object:
 
 @pytest.fixture
 def start_example(tmp_path: Path) -> Iterator[Callable[..., ExampleApp]]:
-    """Start the example app under uvicorn with the embedded transport; env overrides allowed."""
+    """Start the example app (or the app in ``app_dir``, as ``app:app``) under uvicorn with the
+    embedded transport; env overrides allowed."""
     started: list[ExampleApp] = []
 
-    def start(**env: str) -> ExampleApp:
+    def start(app_dir: Path = EXAMPLE_DIR, **env: str) -> ExampleApp:
         port = free_port()
         directory = tmp_path / f"app-{port}"
         directory.mkdir()
         database = directory / "events.duckdb"
         log = directory / "uvicorn.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "examples" / "beacon_app"),
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir),
              "app:app", "--host", "127.0.0.1", "--port", str(port)],
             cwd=directory,
             env={

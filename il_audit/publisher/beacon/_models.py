@@ -28,8 +28,6 @@ from il_audit.schemas.envelope import INT64_MAX
 from il_audit.schemas.feedback import FeedbackError, feedback_fields
 
 DEFAULT_EVENT_TYPE: Final = taxonomy.UI_TAB_VIEWED
-CLIENT_TS_MAX_LENGTH: Final = 64
-"""The seed's 0.1 limit; an ISO timestamp needs 24 characters."""
 SESSION_ID_MAX_LENGTH: Final = 128
 FEEDBACK_KEYS: Final = frozenset({"turn_id", "name", "value", "comment", "conversation_id"})
 """The keys of a ``ui.chat.feedback`` item's ``feedback`` (``emit_chat_feedback``'s)."""
@@ -167,7 +165,9 @@ class BeaconEventItem(BaseModel):
     result_count: int | None = Field(default=None, ge=0, le=INT64_MAX, description="Results.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form JSON object.")
     client_ts: str | None = Field(
-        default=None, max_length=CLIENT_TS_MAX_LENGTH, description="Browser clock, ISO 8601."
+        default=None,
+        description="Browser clock, ISO 8601; up to the string limit (512), as in 1.0.35 "
+        "(0.1.3 allowed 64).",
     )
     path: str | None = Field(default=None, description="Page path (the query string is dropped).")
     feedback: dict[str, Any] | None = Field(
@@ -186,7 +186,9 @@ class BeaconEventItem(BaseModel):
             )
         return value
 
-    @field_validator("surface", "element_id", "interaction", "resource_type", "resource_id", "path")
+    @field_validator(
+        "surface", "element_id", "interaction", "resource_type", "resource_id", "path", "client_ts"
+    )
     @classmethod
     def _bounded(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:

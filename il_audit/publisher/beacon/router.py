@@ -1,4 +1,4 @@
-"""The FastAPI router: ``POST /api/audit/beacon`` and ``GET /api/audit/audit_beacon.js``.
+"""The FastAPI router: ``POST /api/audit/beacon`` and the scripts (``GET /api/audit/*.js``).
 
 Needs the ``[beacon]`` extra (FastAPI). A request goes through these steps and
 stops at the first refusal. The cheap ones come first, so that what a client
@@ -34,7 +34,7 @@ never the input.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 try:
@@ -79,7 +79,7 @@ from il_audit.publisher.beacon._page import (
 )
 from il_audit.publisher.beacon._parsing import parse_batch
 from il_audit.publisher.beacon._ratelimit import SlidingWindowLimiter
-from il_audit.publisher.beacon._script import SCRIPT_MEDIA_TYPE, beacon_script
+from il_audit.publisher.beacon._script import SCRIPT_MEDIA_TYPE, SCRIPT_PATHS, beacon_script
 from il_audit.publisher.beacon._settings import BeaconSettings, get_beacon_settings
 from il_audit.publisher.beacon.errors import BeaconConfigError, Refusal
 from il_audit.publisher.beacon.handlers import (
@@ -93,7 +93,7 @@ from il_audit.schemas import taxonomy
 logger = logging.getLogger(__name__)
 
 BEACON_PATH: Final = "/api/audit/beacon"
-SCRIPT_PATH: Final = "/api/audit/audit_beacon.js"
+SCRIPT_PATH: Final = SCRIPT_PATHS["audit_beacon.js"]
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 
 ScheduledHook = Callable[[AuditContext, list[dict[str, Any]]], Any]
@@ -120,7 +120,7 @@ def create_beacon_router(
     serve_script: bool = True,
     settings: BeaconSettings | None = None,
 ) -> APIRouter:
-    """A router serving the beacon endpoint (and the script); mount it with ``include_router``.
+    """A router serving the beacon endpoint (and the scripts); mount it with ``include_router``.
 
     Refuses to build without ``require_auth`` unless ``allow_anonymous=True``
     (anyone may post; every batch is keyed by its client address) or
@@ -192,28 +192,32 @@ def create_beacon_router(
     )
 
     if serve_script:
-        max_age = limits.script_max_age_seconds
-
-        async def audit_beacon_js(request: Request) -> Response:
-            """The browser script, cacheable and revalidated by ETag."""
-            script = beacon_script()
-            cache = {
-                "ETag": script.etag,
-                "Cache-Control": f"public, max-age={max_age}",
-                "X-Content-Type-Options": "nosniff",
-            }
-            if script.matches(request.headers.get("if-none-match")):
-                return Response(status_code=304, headers=cache)
-            return Response(script.body, media_type=SCRIPT_MEDIA_TYPE, headers=cache)
-
-        router.add_api_route(
-            SCRIPT_PATH,
-            audit_beacon_js,
-            methods=["GET"],
-            response_class=Response,
-            summary="The il-audit browser beacon script",
-        )
+        for name, path in SCRIPT_PATHS.items():
+            router.add_api_route(
+                path,
+                _script_endpoint(name, limits.script_max_age_seconds),
+                methods=["GET"],
+                response_class=Response,
+                summary=f"The il-audit browser script {name}",
+            )
     return router
+
+
+def _script_endpoint(name: str, max_age: int) -> Callable[[Request], Awaitable[Response]]:
+    """The GET handler of one packaged script: cacheable and revalidated by ETag."""
+
+    async def script_endpoint(request: Request) -> Response:
+        script = beacon_script(name)
+        cache = {
+            "ETag": script.etag,
+            "Cache-Control": f"public, max-age={max_age}",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if script.matches(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers=cache)
+        return Response(script.body, media_type=SCRIPT_MEDIA_TYPE, headers=cache)
+
+    return script_endpoint
 
 
 class _BeaconEndpoint:

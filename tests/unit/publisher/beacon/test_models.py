@@ -77,10 +77,15 @@ def test_nan_in_a_json_body_is_refused() -> None:
         BeaconRequest.model_validate_json(b'{"events":[{"metadata":{"a":NaN}}]}')
 
 
-def test_client_ts_is_limited_to_64_characters() -> None:
-    """client_ts keeps the seed's 0.1 limit of 64 characters."""
-    with pytest.raises(ValidationError):
-        BeaconEventItem(client_ts="t" * 65)
+def test_client_ts_takes_512_characters_as_in_1_0_35() -> None:
+    """client_ts accepts 512 characters (1.0.35's string limit; 0.1.3 had 64)."""
+    assert BeaconEventItem(client_ts="t" * 512).client_ts == "t" * 512
+
+
+def test_a_longer_client_ts_refuses_its_batch() -> None:
+    """513 characters fail the item, and with it the whole batch (the seed's 422 rule)."""
+    with pytest.raises(ValidationError, match="at most 512 characters"):
+        BeaconRequest.model_validate({"events": [{}, {"client_ts": "t" * 513}]})
 
 
 @pytest.mark.parametrize("field", ["duration_ms", "result_count"])

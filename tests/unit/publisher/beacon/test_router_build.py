@@ -36,6 +36,8 @@ def test_allow_anonymous_builds_without_hook() -> None:
     assert {route.path for route in router.routes} == {  # type: ignore[attr-defined]
         "/api/audit/beacon",
         "/api/audit/audit_beacon.js",
+        "/api/audit/visit_session.js",
+        "/api/audit/login_audit.js",
     }
 
 

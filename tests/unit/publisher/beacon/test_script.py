@@ -1,16 +1,42 @@
-"""The router serves the browser script with validators, and the script keeps the seed's API."""
+"""The router serves the browser scripts with validators, and the script keeps the seed's API."""
 
 from __future__ import annotations
 
 from importlib import resources
 
+import pytest
+
 from tests.support.beacon import beacon_client
 
 SCRIPT = "/api/audit/audit_beacon.js"
+SCRIPTS = ("audit_beacon.js", "visit_session.js", "login_audit.js")
 
 
-def _script_text() -> str:
-    return resources.files("il_audit").joinpath("static", "audit_beacon.js").read_text("utf-8")
+def _script_text(name: str = "audit_beacon.js") -> str:
+    return resources.files("il_audit").joinpath("static", name).read_text("utf-8")
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_each_packaged_script_is_served_alike(name: str) -> None:
+    """audit_beacon.js, visit_session.js and login_audit.js: the file, as JavaScript, cached."""
+    client = beacon_client()
+    response = client.get(f"/api/audit/{name}")
+    assert response.status_code == 200
+    assert response.text == _script_text(name)
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["cache-control"] == "public, max-age=3600"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    revalidated = client.get(
+        f"/api/audit/{name}", headers={"If-None-Match": response.headers["etag"]}
+    )
+    assert revalidated.status_code == 304
+
+
+def test_scripts_have_their_own_etags() -> None:
+    """Each script's ETag is its own digest, so one cached script never stands for another."""
+    client = beacon_client()
+    etags = {client.get(f"/api/audit/{name}").headers["etag"] for name in SCRIPTS}
+    assert len(etags) == len(SCRIPTS)
 
 
 def test_script_is_served_with_cache_headers() -> None:
@@ -39,8 +65,17 @@ def test_stale_etag_gets_the_script() -> None:
 
 
 def test_script_serving_can_be_turned_off() -> None:
-    """serve_script=False leaves the path unrouted."""
-    assert beacon_client(serve_script=False).get(SCRIPT).status_code == 404
+    """serve_script=False leaves every script path unrouted."""
+    client = beacon_client(serve_script=False)
+    for name in SCRIPTS:
+        assert client.get(f"/api/audit/{name}").status_code == 404
+
+
+def test_only_the_packaged_scripts_are_served() -> None:
+    """Another name under /api/audit/ (another static file, a traversal) is not routed."""
+    client = beacon_client()
+    for path in ("/api/audit/other.js", "/api/audit/..%2F__init__.py", "/api/audit/static.js"):
+        assert client.get(path).status_code == 404
 
 
 def test_script_keeps_the_seed_globals_and_defaults() -> None:
