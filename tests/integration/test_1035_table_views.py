@@ -13,7 +13,6 @@ additions; values are computed here from what the app passed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,15 +23,11 @@ from il_audit.schemas import taxonomy as T
 from il_audit.schemas.descriptions import described_columns
 from il_audit.schemas.envelope import Envelope
 from il_audit.sql import LEGACY_VIEW_NAMES
-from tests.support.bigquery_standin import BigQueryStandIn
+from tests.support.engine_fixtures import workload_engines
 from tests.support.scenario import Step, Workload, api_usage, event, play, resource_usage
 from tests.support.warehouses import (
-    BigQueryEngine,
-    DuckDBEngine,
     Engine,
     by,
-    load_bigquery,
-    load_duckdb,
 )
 
 CTX = AuditContext(
@@ -87,27 +82,7 @@ def workload() -> Workload:
     return play(steps())
 
 
-@pytest.fixture(scope="module")
-def duckdb_engine(workload: Workload, tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
-    """The events in an embedded file, through the embedded mode's pipeline and sink."""
-    return DuckDBEngine(load_duckdb(tmp_path_factory.mktemp("t1035") / "w.duckdb", workload))
-
-
-@pytest.fixture(scope="module")
-def bigquery_engine(standin: BigQueryStandIn, workload: Workload) -> Iterator[BigQueryEngine]:
-    """The events in a stand-in dataset, through the function's pipeline (Storage Write)."""
-    dataset = load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
-    try:
-        yield BigQueryEngine(dataset)
-    finally:
-        dataset.close()
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """Each engine in turn."""
-    found: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return found
+duckdb_engine, bigquery_engine, engine = workload_engines("t1035")
 
 
 def columns(name: str) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,17 +20,13 @@ import pytest
 from il_audit import chat_turn_usage, emit_chat_feedback, emit_chat_turn
 from il_audit.publisher import AuditContext, AuditPublisher, set_publisher
 from il_audit.publisher.testing import capture_events, reset
-from tests.support.bigquery_standin import BigQueryStandIn
 from tests.support.duck import read
+from tests.support.engine_fixtures import workload_engines
 from tests.support.factories import make_settings
 from tests.support.scenario import Workload
 from tests.support.warehouses import (
-    BigQueryEngine,
-    DuckDBEngine,
     Engine,
     by,
-    load_bigquery,
-    load_duckdb,
 )
 
 CTX = AuditContext(app="chat", actor_uid="u-1", environment="dev-local")
@@ -76,27 +71,7 @@ def workload() -> Workload:
     )
 
 
-@pytest.fixture(scope="module")
-def duckdb_engine(workload: Workload, tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
-    """The feedback in an embedded file, through the embedded mode's pipeline and sink."""
-    return DuckDBEngine(load_duckdb(tmp_path_factory.mktemp("feedback") / "f.duckdb", workload))
-
-
-@pytest.fixture(scope="module")
-def bigquery_engine(standin: BigQueryStandIn, workload: Workload) -> Iterator[BigQueryEngine]:
-    """The feedback in a stand-in dataset, through the function's pipeline."""
-    dataset = load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
-    try:
-        yield BigQueryEngine(dataset)
-    finally:
-        dataset.close()
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """Each engine in turn."""
-    found: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return found
+duckdb_engine, bigquery_engine, engine = workload_engines("feedback")
 
 
 def test_chat_feedback_scores_has_a_row_per_verdict(engine: Engine, workload: Workload) -> None:

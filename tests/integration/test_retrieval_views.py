@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,13 @@ from il_audit.publisher import AuditContext, AuditPublisher, set_publisher
 from il_audit.publisher.testing import capture_events, reset
 from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope
-from tests.support.bigquery_standin import BigQueryStandIn
 from tests.support.duck import read
+from tests.support.engine_fixtures import workload_engines
 from tests.support.factories import make_settings
 from tests.support.scenario import Workload
 from tests.support.warehouses import (
-    BigQueryEngine,
-    DuckDBEngine,
     Engine,
     by,
-    load_bigquery,
-    load_duckdb,
 )
 
 CTX = AuditContext(
@@ -114,27 +109,7 @@ def workload() -> Workload:
     )
 
 
-@pytest.fixture(scope="module")
-def duckdb_engine(workload: Workload, tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
-    """The turn in an embedded file, through the embedded mode's pipeline and sink."""
-    return DuckDBEngine(load_duckdb(tmp_path_factory.mktemp("retrieval") / "r.duckdb", workload))
-
-
-@pytest.fixture(scope="module")
-def bigquery_engine(standin: BigQueryStandIn, workload: Workload) -> Iterator[BigQueryEngine]:
-    """The turn in a stand-in dataset, through the function's pipeline (Storage Write API)."""
-    dataset = load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
-    try:
-        yield BigQueryEngine(dataset)
-    finally:
-        dataset.close()
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """Each engine in turn."""
-    found: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return found
+duckdb_engine, bigquery_engine, engine = workload_engines("retrieval")
 
 
 def shared(event: Envelope, search_pass: int) -> dict[str, Any]:

@@ -12,7 +12,6 @@ row per visit, start and end combined; chat_sessions gets the conversation.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,15 +21,11 @@ from il_audit.publisher import AuditContext
 from il_audit.publisher.testing import capture_events, reset
 from il_audit.schemas import taxonomy as T
 from tests.support.beacon import beacon_client, item
-from tests.support.bigquery_standin import BigQueryStandIn
+from tests.support.engine_fixtures import workload_engines
 from tests.support.scenario import Workload
 from tests.support.warehouses import (
-    BigQueryEngine,
-    DuckDBEngine,
     Engine,
     by,
-    load_bigquery,
-    load_duckdb,
 )
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -86,27 +81,7 @@ def workload() -> Workload:
     )
 
 
-@pytest.fixture(scope="module")
-def duckdb_engine(workload: Workload, tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
-    """The events in an embedded file, through the embedded mode's pipeline and sink."""
-    return DuckDBEngine(load_duckdb(tmp_path_factory.mktemp("visits") / "v.duckdb", workload))
-
-
-@pytest.fixture(scope="module")
-def bigquery_engine(standin: BigQueryStandIn, workload: Workload) -> Iterator[BigQueryEngine]:
-    """The events in a stand-in dataset, through the function's pipeline (Storage Write API)."""
-    dataset = load_bigquery(standin.url, standin.project, workload, standin.grpc_address)
-    try:
-        yield BigQueryEngine(dataset)
-    finally:
-        dataset.close()
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """Each engine in turn."""
-    found: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return found
+duckdb_engine, bigquery_engine, engine = workload_engines("visits")
 
 
 def _at(workload: Workload, event_type: str, key: str, value: str) -> datetime:
