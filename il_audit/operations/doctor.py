@@ -43,6 +43,10 @@ _PERMISSION_VERDICTS: Final[dict[bool | None, Verdict]] = {
     False: "problem",
     None: "unknown",
 }
+NO_CREDENTIALS = (
+    "publishing would NOT work: no Google credentials: run `gcloud auth application-default "
+    'login`, or use the dev stack (`il-audit dev up`, then `eval "$(il-audit dev env)"`)'
+)
 
 
 @dataclass(frozen=True)
@@ -227,18 +231,14 @@ def _diagnose_pubsub(
             diagnosis.add("project", "none", f"set {PROJECT_VARIABLES_HINT}; {lookup.problem}")
     topic_path = f"projects/{project or '?'}/topics/{settings.topic}"
     diagnosis.add("topic", topic_path, settings.origin("topic"))
-    if emulator:
-        diagnosis.add("credentials", "none needed", f"PUBSUB_EMULATOR_HOST={emulator}")
-    else:
-        if lookup is None:
-            lookup = ProjectResolver(google_auth_project, timeout=timeout).resolve()
-        diagnosis.add(
-            "credentials", lookup.credentials or "none found", lookup.problem or lookup.origin
-        )
+    credentials = _diagnose_credentials(env, emulator, lookup, diagnosis, timeout)
     if not project:
         diagnosis.conclude(
             "problem", "publishing would NOT work: no project; events wait in memory (or the spool)"
         )
+        return
+    if credentials is not None:
+        diagnosis.conclude(*credentials)
         return
     allowed, why = check_publish_permission(topic_path, timeout, emulator)
     diagnosis.add(
@@ -253,6 +253,31 @@ def _diagnose_pubsub(
         diagnosis.conclude("problem", f"publishing to {topic_path} would NOT work: {why}")
     else:
         diagnosis.conclude("unknown", f"publishing to {topic_path} could not be checked: {why}")
+
+
+def _diagnose_credentials(
+    env: Mapping[str, str],
+    emulator: str,
+    lookup: ProjectLookup | None,
+    diagnosis: Diagnosis,
+    timeout: float,
+) -> tuple[Verdict, str] | None:
+    """Add the credentials finding; the conclusion when they stop the check, else None."""
+    if emulator:
+        diagnosis.add("credentials", "none needed", f"PUBSUB_EMULATOR_HOST={emulator}")
+        return None
+    if lookup is None:
+        lookup = ProjectResolver(google_auth_project, timeout=timeout).resolve()
+    verdict: Verdict = "ok" if lookup.credentials else "unknown" if lookup.timed_out else "problem"
+    why = lookup.problem or lookup.origin
+    diagnosis.add("credentials", lookup.credentials or "none found", why, verdict)
+    if verdict == "unknown":
+        metadata = env.get("GCE_METADATA_HOST", "").strip() or "metadata.google.internal"
+        return verdict, (
+            f"the credentials could not be checked: {why} (it asks the metadata server at "
+            f"{metadata} last): raise --timeout, or set GOOGLE_APPLICATION_CREDENTIALS"
+        )
+    return (verdict, NO_CREDENTIALS) if verdict == "problem" else None
 
 
 def check_publish_permission(
@@ -271,8 +296,8 @@ def check_publish_permission(
         if emulator
         else "check the network, or raise --timeout"
     )
-    client = pubsub_v1.PublisherClient()
     try:
+        client = pubsub_v1.PublisherClient()
         response = client.test_iam_permissions(
             request={"resource": topic_path, "permissions": [PUBLISH_PERMISSION]},
             timeout=timeout,

@@ -98,6 +98,26 @@ def test_a_dead_emulator_is_unknown_within_the_deadline_and_named() -> None:
     assert host in finding(data, "permission")["why"]
 
 
+def test_no_credentials_is_a_problem_with_the_fix_not_a_traceback(tmp_path: Path) -> None:
+    """A project but no credentials (empty HOME and gcloud config, the metadata server on a
+    dead port): a problem (exit 1) whose line names `gcloud auth application-default login`."""
+    dead = f"127.0.0.1:{free_port()}"
+    result = doctor(
+        "--timeout",
+        "20",
+        GOOGLE_CLOUD_PROJECT="my-prod",
+        CLOUDSDK_CONFIG=str(tmp_path / "gcloud"),
+        GCE_METADATA_HOST=dead,
+        GCE_METADATA_IP=dead,
+    )
+
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("PROBLEM: publishing would NOT work: no Google credentials")
+    assert "gcloud auth application-default login" in last
+
+
 def test_the_spool_a_dead_process_left_is_reported(tmp_path: Path) -> None:
     """Bytes, segments, the orphaned directory and the oldest event still waiting (the first
     one was confirmed, so the second)."""
