@@ -156,6 +156,23 @@ def test_the_spool_a_dead_process_left_is_reported(tmp_path: Path) -> None:
     assert "oldest waiting event 2026-01-02T10:00:00+00:00" in table.output
 
 
+def test_a_full_spool_is_a_problem(tmp_path: Path) -> None:
+    """A spool holding more than IL_AUDIT_SPOOL_MAX_BYTES drops new messages: a problem."""
+    root = tmp_path / "spool"
+    spool = Spool(root, 64 * 1024 * 1024)
+    assert spool.append(b"x" * (1024 * 1024 + 1), {"il_audit_count": "1"}) is not None
+    spool.sync()
+    spool.close()
+
+    result = doctor(
+        IL_AUDIT_TRANSPORT="off", IL_AUDIT_SPOOL_DIR=str(root), IL_AUDIT_SPOOL_MAX_BYTES="1048576"
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "PROBLEM: spool" in result.output
+    assert "IL_AUDIT_SPOOL_MAX_BYTES" in result.output.strip().splitlines()[-1]
+
+
 def test_help_documents_the_verdicts_and_exit_codes() -> None:
     """--help names the three verdicts with their exit codes, the formats and the JSON keys."""
     text = " ".join(CliRunner().invoke(cli, ["doctor", "--help"]).output.split())
