@@ -19,7 +19,7 @@ from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
 from il_audit.cli.doctor import doctor
-from il_audit.cli.errors import BadSettingsError
+from il_audit.cli.errors import EXIT_CODES, BadSettingsError, expected_failure
 from il_audit.cli.function import function
 from il_audit.cli.infra import infra
 from il_audit.cli.migrate import migrate
@@ -33,13 +33,30 @@ from il_audit.errors import SettingsError
 
 
 class _Cli(click.Group):
-    """The command group; a bad setting is reported in one line, not a traceback."""
+    """The command group and the one top-level handler: an expected failure (a bad setting,
+    no credentials, a service that does not answer) is one line naming the fix, not a
+    traceback; the trace follows only with ``-v``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
             raise BadSettingsError(str(exc)) from exc
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            failure = expected_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+
+def _document_exit_codes(command: click.Command) -> None:
+    """Every command's --help ends with the exit codes (unless it documents its own)."""
+    if command.epilog is None:
+        command.epilog = EXIT_CODES
+    for child in getattr(command, "commands", {}).values():
+        _document_exit_codes(child)
 
 
 @click.group(
@@ -84,6 +101,7 @@ cli.add_command(rates)
 cli.add_command(report)
 cli.add_command(schema)
 cli.add_command(subscriber)
+_document_exit_codes(cli)
 
 
 def main() -> None:

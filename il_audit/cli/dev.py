@@ -92,7 +92,11 @@ def up(
 ) -> None:
     """Start the stack on 127.0.0.1 and provision topics and subscriptions."""
     from il_audit.devtools import dev_stack
-    from il_audit.devtools.errors import DevStackError, EmulatorNotFoundError
+    from il_audit.devtools.errors import (
+        DevStackError,
+        EmulatorNotFoundError,
+        StandInNotFoundError,
+    )
 
     try:
         state = dev_stack.up(
@@ -105,7 +109,7 @@ def up(
             bigquery=bigquery,
             bigquery_port=bigquery_port,
         )
-    except (DevStackError, EmulatorNotFoundError) as exc:
+    except (DevStackError, EmulatorNotFoundError, StandInNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     for component in state.components:
         click.echo(

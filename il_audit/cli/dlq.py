@@ -126,12 +126,16 @@ def _source(
     subscription: str | None, lease_seconds: int, pull_timeout: float
 ) -> closing[PubSubSource]:
     """The dead-letter subscription, closed when the ``with`` block ends."""
+    from il_audit.cli.errors import needs_project
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.dlq import PubSubSource
 
+    settings = get_audit_settings(strict=True)
+    if not settings.project and "/" not in (subscription or ""):
+        raise needs_project("dlq")
     return closing(
         PubSubSource.from_settings(
-            get_audit_settings(strict=True),
+            settings,
             subscription,
             lease_seconds=lease_seconds,
             pull_timeout=pull_timeout,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,63 @@ class JobFailedError(click.ClickException, AuditError):
     """The work failed (a service refused or did not answer): exit code 1, one line."""
 
     exit_code = 1
+
+
+EXIT_CODES = "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration."
+NO_CREDENTIALS = (
+    "no Google credentials: run `gcloud auth application-default login`, or use the dev stack "
+    '(`il-audit dev up`, then `eval "$(il-audit dev env)"`)'
+)
+
+
+def needs_project(what: str) -> click.UsageError:
+    """ "Needs a project" is configuration: exit code 2 in every command."""
+    return click.UsageError(
+        f"{what} needs a project: set GOOGLE_CLOUD_PROJECT or IL_BQ_LOGS_PROJECT"
+    )
+
+
+def pubsub_address() -> str:
+    """Where the Google client sends Pub/Sub calls: the emulator, or the service."""
+    return os.environ.get("PUBSUB_EMULATOR_HOST", "").strip() or "pubsub.googleapis.com"
+
+
+def expected_failure(exc: Exception) -> click.ClickException | None:
+    """The one line (and exit code) for a failure the operator can fix, None for a bug.
+
+    The top-level handler of ``il-audit`` calls this for whatever a command raised;
+    the trace goes to stderr only with ``-v``.
+    """
+    from google.api_core import exceptions as core_exceptions
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if isinstance(exc, DefaultCredentialsError):
+        failure: click.ClickException = BadSettingsError(NO_CREDENTIALS)
+    elif isinstance(
+        exc, (core_exceptions.ServiceUnavailable, core_exceptions.DeadlineExceeded,
+              core_exceptions.RetryError, TimeoutError)
+    ):  # fmt: skip
+        failure = JobFailedError(_unreachable(exc))
+    elif isinstance(exc, core_exceptions.GoogleAPICallError):
+        failure = JobFailedError(f"Google Cloud answered {exc.code}: {exc.message}")
+    elif isinstance(exc, AuditError):
+        failure = JobFailedError(str(exc))
+    else:
+        return None
+    _trace()
+    return failure
+
+
+def _unreachable(exc: Exception) -> str:
+    address = pubsub_address()
+    if "PUBSUB_EMULATOR_HOST" in os.environ:
+        fix = (
+            f"the emulator at PUBSUB_EMULATOR_HOST={address} does not answer: is `il-audit dev up` "
+            'running? After a new `dev up`, run `eval "$(il-audit dev env)"` again'
+        )
+    else:
+        fix = f"Pub/Sub at {address} did not answer in time: check the network, or retry"
+    return f"{fix} ({type(exc).__name__})"
 
 
 def _verbose() -> bool:
@@ -51,10 +109,7 @@ def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
         ) from exc
     except DefaultCredentialsError as exc:
         _trace()
-        raise BadSettingsError(
-            "no Google credentials: run `gcloud auth application-default login`, or use the "
-            'dev stack (`il-audit dev up --bigquery`, then `eval "$(il-audit dev env)"`)'
-        ) from exc
+        raise BadSettingsError(NO_CREDENTIALS.replace("dev up", "dev up --bigquery")) from exc
     except core_exceptions.Forbidden as exc:
         _trace()
         raise JobFailedError(

@@ -83,10 +83,13 @@ def apply_command(
       il-audit infra apply --dry-run
       il-audit infra apply --push-endpoint https://REGION-PROJECT.cloudfunctions.net/il-audit
     """
+    from il_audit.cli.errors import needs_project
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.infra import SubscriptionPolicy, apply
 
     settings = get_audit_settings(strict=True)
+    if not settings.project:
+        raise needs_project("infra apply")
     policy = SubscriptionPolicy.from_settings(
         settings,
         max_delivery_attempts=max_delivery_attempts,

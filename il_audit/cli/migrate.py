@@ -69,7 +69,7 @@ def _options(release: str) -> Callable[[F], F]:
 def _run(era: str, *, dataset: str | None, fmt: str, timeout: float, **options: Any) -> None:
     """Run the migration from ``era``; print progress and a summary (table) or one JSON
     document; exit 1 when it is refused or leaves something to fix."""
-    from il_audit.cli.errors import bigquery_errors
+    from il_audit.cli.errors import bigquery_errors, needs_project
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.migrate import migrate_dataset
 
@@ -77,9 +77,7 @@ def _run(era: str, *, dataset: str | None, fmt: str, timeout: float, **options: 
     if dataset:
         settings = settings.model_copy(update={"dataset": dataset})
     if not settings.project:
-        raise click.UsageError(
-            "migrate needs a project: set GOOGLE_CLOUD_PROJECT or IL_BQ_LOGS_PROJECT"
-        )
+        raise needs_project("migrate")
     table = fmt == "table"
     if table:
         click.echo(

@@ -9,6 +9,7 @@ import click
 
 from il_audit.cli._options import from_settings, shown_default
 from il_audit.cli._output import render
+from il_audit.cli.errors import needs_project
 
 TARGETS = ("auto", "embedded", "bigquery")
 
@@ -43,7 +44,7 @@ def _sink(target: str, database: Path) -> Any:
     from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 
     if not settings.project and not settings.bq_api_endpoint:
-        raise click.ClickException("BigQuery needs a project: set GOOGLE_CLOUD_PROJECT")
+        raise needs_project("BigQuery")
     return BigQuerySink.from_settings(settings)
 
 

@@ -94,7 +94,7 @@ def pull(
       il-audit subscriber pull --subscription il-audit-events-pull --workers 2 --health-port 0
     """
     from il_audit.config.settings import get_audit_settings
-    from il_audit.subscriber_fn.errors import SubscriberError
+    from il_audit.subscriber_fn.errors import PullConfigError, SubscriberError
     from il_audit.subscriber_fn.pull_runner import run_worker, run_workers
     from il_audit.subscriber_fn.pull_worker import PullSettings, subscription_path
 
@@ -124,6 +124,8 @@ def pull(
             code = run_worker(
                 settings, pull_settings, health_host=health_host, health_port=port, echo=echo
             )
+    except PullConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     except SubscriberError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)

@@ -2,7 +2,7 @@
 
 bqemulator lives in its own virtualenv (its pins clash with the project's): the python named
 by ``IL_AUDIT_BQEMULATOR_PYTHON``, else ``.venv-bqemulator/`` in the current directory or in
-the checkout this package runs from (``make setup`` creates it, with ``bqemulator==1.4.0``,
+the checkout this package runs from (``make setup-test`` creates it, with ``bqemulator==1.4.0``,
 ``numpy`` and DuckDB 1.x). :func:`start` runs ``bqemulator_launcher.py`` with that python on
 a free (or given) 127.0.0.1 port (REST) and another free one (gRPC: the Storage Write API),
 in its own process group, and waits until it answers HTTP;
@@ -28,7 +28,7 @@ CHECKOUT_ROOT: Final = Path(__file__).resolve().parents[2]
 LAUNCHER: Final = Path(__file__).with_name("bqemulator_launcher.py")
 DEFAULT_PROJECT: Final = "il-audit-test"
 INSTALL_HINT: Final = (
-    "the BigQuery stand-in (bqemulator) is not installed: run `make setup`, which creates "
+    "the BigQuery stand-in (bqemulator) is not installed: run `make setup-test`, which creates "
     f"{VENV_NAME}/ with bqemulator==1.4.0 and numpy, or point {PYTHON_VARIABLE} at "
     "a python that has them"
 )
@@ -43,7 +43,10 @@ def find_python() -> Path:
         path = Path(override).expanduser()
         if path.is_file() and os.access(path, os.X_OK):
             return path
-        raise StandInNotFoundError(f"{PYTHON_VARIABLE}={override} is not an executable file")
+        raise StandInNotFoundError(
+            f"{PYTHON_VARIABLE}={override} is not an executable file: unset it to use "
+            f"{VENV_NAME}/ (`make setup-test` creates it)"
+        )
     for root in (Path.cwd(), CHECKOUT_ROOT):
         path = root / VENV_NAME / "bin" / "python"
         if path.is_file():

@@ -1,7 +1,7 @@
 """Run bqemulator's REST server as the local BigQuery stand-in: 127.0.0.1, in memory,
 without ``INSTALL spatial``.
 
-This script runs under the python of ``.venv-bqemulator/`` (``make setup`` creates it), never
+This script runs under the python of ``.venv-bqemulator/`` (``make setup-test`` creates it), never
 the project's, and imports nothing from il_audit: bqemulator 1.4.0 pins ``sqlglot<30.12`` and
 ``grpcio-tools<1.81``, which clash with the project's dependencies.
 ``il_audit/devtools/bigquery_standin.py`` starts and stops it (tests, ``il-audit dev up

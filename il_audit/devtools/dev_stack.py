@@ -21,6 +21,7 @@ from typing import Any, Final
 from il_audit.devtools import pubsub_emulator
 from il_audit.devtools.errors import DevStackError
 from il_audit.devtools.local_stack import PubSubLayout, provision_pubsub, start_function
+from il_audit.devtools.ports import busy
 
 DEFAULT_PROJECT: Final = "il-audit-local"
 STATE_FILE: Final = "state.json"
@@ -118,6 +119,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _check_before_start(**ports: int | None) -> None:
+    """Refuse ports something already listens on, before anything starts."""
+    taken = [f"--{name}-port {port}" for name, port in ports.items() if port and busy(port)]
+    if taken:
+        raise DevStackError(
+            f"port already in use: {', '.join(taken)}: choose another, or leave the option "
+            "unset for a free one (an old stack? `il-audit dev down`)"
+        )
+
+
 def up(
     directory: Path,
     *,
@@ -135,6 +146,11 @@ def up(
         raise DevStackError(
             f"a local stack from {directory} is already running; `il-audit dev down` first"
         )
+    _check_before_start(pubsub=pubsub_port, function=function_port, bigquery=bigquery_port)
+    if bigquery:
+        from il_audit.devtools import bigquery_standin
+
+        bigquery_standin.find_python()  # no stand-in: say so before starting anything
     directory.mkdir(parents=True, exist_ok=True)
     state = DevState(project=project)
     try:

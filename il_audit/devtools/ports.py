@@ -16,6 +16,16 @@ def free_port() -> int:
         return port
 
 
+def busy(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:``port`` (so a server cannot bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
 def answers(url: str, timeout: float = 1.0) -> bool:
     """Whether something answers HTTP at ``url`` (any status counts)."""
     try:

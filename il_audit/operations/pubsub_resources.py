@@ -14,6 +14,7 @@ from typing import Any
 from google.api_core import exceptions as core_exceptions
 
 from il_audit.config.settings import AuditSettings, bundled_defaults
+from il_audit.operations.deadline import WithDeadline
 from il_audit.operations.plan import Change
 from il_audit.schemas.wire import PubSubLayout
 
@@ -68,8 +69,8 @@ class PubSubProvisioner:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         self.project = project
-        self.publisher = publisher or pubsub_v1.PublisherClient()
-        self.subscriber = subscriber or pubsub_v1.SubscriberClient()
+        self.publisher = publisher or WithDeadline(pubsub_v1.PublisherClient())
+        self.subscriber = subscriber or WithDeadline(pubsub_v1.SubscriberClient())
 
     def topic(self, topic_id: str, apply: bool) -> Change:
         """Ensure a topic exists."""

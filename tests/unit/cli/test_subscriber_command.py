@@ -42,9 +42,9 @@ def test_every_option_the_readme_names_exists_with_its_default() -> None:
 
 
 def test_a_short_subscription_without_a_project_is_refused() -> None:
-    """No project anywhere: exit 1 with the fix, before anything starts."""
+    """No project anywhere: configuration, exit 2 with the fix, before anything starts."""
     result = CliRunner().invoke(cli, ["subscriber", "pull", "--subscription", "sub"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "needs a project" in result.output
 
 
