@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -152,6 +154,11 @@ def _failures() -> Iterator[None]:
         yield
     except DlqError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _progress_stream(fmt: str) -> TextIO | None:
+    """Progress goes to stderr when stdout carries JSON."""
+    return sys.stderr if fmt == "json" else None
 
 
 @click.group()
@@ -311,6 +318,7 @@ def replay(
 )
 @click.option("--yes", is_flag=True, help="Really acknowledge (delete) the selected messages.")
 @click.option("--dry-run", is_flag=True, help="Show what would be purged (inspect).")
+@format_option("IL_AUDIT_DLQ_FORMAT")
 def purge(
     subscription: str | None,
     lease_seconds: int,
@@ -320,10 +328,13 @@ def purge(
     archive: Path | None,
     yes: bool,
     dry_run: bool,
+    fmt: str,
 ) -> None:
     """Archive selected dead letters to a JSONL file, then acknowledge them.
 
     The archive is written and flushed to disk before anything is acknowledged.
+    ``--format json`` prints ``pulled``, ``purged``, ``skipped`` and ``archive`` (with
+    ``--dry-run``, what ``inspect`` prints).
     """
     from il_audit.operations.dlq import purge as run_purge
 
@@ -337,14 +348,18 @@ def purge(
             pull_timeout=pull_timeout,
             selector=selector,
             limit=limit,
-            fmt="table",
+            fmt=fmt,
         )
         return
     archive = archive or Path(f"dlq-archive-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
     with (
         _failures(),
         _source(subscription, lease_seconds, pull_timeout) as source,
-        click.progressbar(length=limit or 0, label="purging", show_pos=True) as bar,
+        click.progressbar(
+            length=limit or 0, label="purging", show_pos=True, file=_progress_stream(fmt)
+        ) as bar,
     ):
         report = run_purge(source, archive, selector=selector, limit=limit, progress=bar.update)
-    click.echo(report.summary())
+    click.echo(
+        json.dumps(dataclasses.asdict(report), indent=2) if fmt == "json" else report.summary()
+    )

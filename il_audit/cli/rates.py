@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from il_audit.cli._options import from_settings, shown_default
+from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import render
 from il_audit.cli.errors import needs_project
 
@@ -63,8 +64,13 @@ def rates() -> None:
 @rates.command()
 @TARGET_OPTION
 @DATABASE_OPTION
-def show(target: str, database: Path) -> None:
-    """Print the catalog the subscriber prices with now: source, version and every rate."""
+@format_option("IL_AUDIT_RATES_FORMAT")
+def show(target: str, database: Path, fmt: str) -> None:
+    """Print the catalog the subscriber prices with now: source, version and every rate.
+
+    ``--format json`` prints one object: ``source``, ``version`` and ``rates`` (a list of
+    objects with the table's columns as keys).
+    """
     from il_audit.config.settings import CostRatesSource, get_audit_settings
     from il_audit.subscriber_fn.catalogs import TableCatalogProvider
     from il_audit.subscriber_fn.pricing import seed_catalog
@@ -75,7 +81,6 @@ def show(target: str, database: Path) -> None:
     else:
         sink = _sink(target, database)
         catalog = TableCatalogProvider(sink.read_cost_rates, ttl_seconds=0).current()
-    click.echo(f"source: {catalog.source}   version: {catalog.version}   rates: {len(catalog)}")
     columns = ["service", "model_id", "tier", "effective_from", "input_per_1m", "output_per_1m",
                "unit_price", "unit", "rate_version", "cached_input_per_1m",
                "cache_write_per_1m"]  # fmt: skip
@@ -85,6 +90,12 @@ def show(target: str, database: Path) -> None:
          r.cached_input_price_per_1m_tokens, r.cache_write_price_per_1m_tokens)
         for r in catalog.rates
     ]  # fmt: skip
+    if fmt == "json":
+        rates_json = json.loads(render(columns, rows, "json"))
+        document = {"source": catalog.source, "version": catalog.version, "rates": rates_json}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"source: {catalog.source}   version: {catalog.version}   rates: {len(catalog)}")
     click.echo(render(columns, rows, "table"))
 
 

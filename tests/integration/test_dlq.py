@@ -181,9 +181,14 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
     refused = stack.cli("dlq", "purge", "--filter", "app=chat")
     assert refused.returncode == 2
     archive = tmp_path / "archive.jsonl"
-    result = stack.cli("dlq", "purge", "--filter", "app=chat", "--archive", str(archive), "--yes")
+    result = stack.cli(
+        "dlq", "purge", "--filter", "app=chat", "--archive", str(archive), "--yes",
+        "--format", "json",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "purged 1" in result.stdout
+    summary = json.loads(result.stdout)  # the progress bar goes to stderr
+    assert list(summary) == ["pulled", "purged", "skipped", "archive"]
+    assert (summary["purged"], summary["archive"]) == (1, str(archive))
     [record] = list(read_archive(archive))
     assert record["attributes"]["app"] == "chat"
     assert json.loads(record["data"])["event_type"] == "billing.invoice.sent"
