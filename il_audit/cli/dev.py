@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from il_audit.cli._options import from_settings, shown_default
+from il_audit.cli._options import format_option, from_settings, shown_default
+from il_audit.cli._output import render
 from il_audit.devtools.ports import answers
 
 STATE_DIR_OPTION = click.option(
@@ -135,21 +137,32 @@ def env(state_dir: Path) -> None:
 
 @dev.command()
 @STATE_DIR_OPTION
-def status(state_dir: Path) -> None:
-    """Show each component and whether it answers; exit 1 if any is down."""
+@format_option("IL_AUDIT_DEV_FORMAT")
+def status(state_dir: Path, fmt: str) -> None:
+    """Show each component and whether it answers; exit 1 if any is down.
+
+    ``--format json``: ``healthy`` and ``components`` (``name``, ``pid``, ``url`` and
+    ``state``: ``up``, ``not_answering`` or ``down``); no stack is ``healthy: false``.
+    """
     from il_audit.devtools import dev_stack
 
     state = dev_stack.DevState.load(state_dir)
-    if state is None:
+    if state is None and fmt == "table":
         click.echo(f"no local stack recorded in {state_dir}")
         raise SystemExit(1)
-    healthy = True
-    for component in state.components:
+    rows = []
+    for component in state.components if state else []:
         running = dev_stack.is_running(component)
         answering = running and answers(component.url, timeout=2)
-        healthy &= answering
-        state_text = "up" if answering else ("running, not answering" if running else "down")
-        click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {state_text}")
+        condition = "up" if answering else ("not_answering" if running else "down")
+        rows.append((component.name, component.pid, component.url, condition))
+        label = condition.replace("not_answering", "running, not answering")
+        if fmt == "table":
+            click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {label}")
+    healthy = bool(rows) and all(row[3] == "up" for row in rows)
+    if fmt == "json":
+        components = json.loads(render(["name", "pid", "url", "state"], rows, "json"))
+        click.echo(json.dumps({"healthy": healthy, "components": components}, indent=2))
     if not healthy:
         raise SystemExit(1)
 

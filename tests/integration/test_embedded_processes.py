@@ -114,8 +114,11 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         sql = "SELECT count(*) FROM events WHERE app='devapp'"
         wait_until(lambda: duck.count(database, sql) >= 50, 60, "the app's 50 rows")
         assert duck.count(database, sql) == 50
-        status = run_cli("dev", "status", env=env)
+        status = run_cli("dev", "status", "--format", "json", env=env)
         assert status.returncode == 0, status.stdout
+        report = json.loads(status.stdout)
+        assert report["healthy"] is True
+        assert [(c["pid"], c["state"]) for c in report["components"]] == [(p, "up") for p in pids]
     finally:
         down = run_cli("dev", "down", env=env)
     assert down.returncode == 0, down.stderr

@@ -27,3 +27,10 @@ def test_rates_show_json_is_one_object_with_the_table_s_columns(
     )
     assert list(document["rates"][0]) == table[1].split()
     assert document["rates"][0]["service"] == table[3].split()[0]
+
+
+def test_dev_status_json_without_a_stack_is_not_healthy(tmp_path: Path) -> None:
+    args = ["dev", "status", "--state-dir", str(tmp_path / "none"), "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {"healthy": False, "components": []}
