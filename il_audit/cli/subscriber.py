@@ -103,6 +103,7 @@ def pull(
     port = None if no_health else health_port
     try:
         path = subscription_path(subscription, settings.project)
+        _check_subscription(path)
         if workers > 1:
             child_args = [
                 "--subscription", path,
@@ -129,6 +130,26 @@ def pull(
     except SubscriberError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)
+
+
+def _check_subscription(path: str) -> None:
+    """Before starting: the subscription answers within a deadline (the streaming pull
+    itself retries an unreachable address forever, silently)."""
+    from google.api_core import exceptions as core_exceptions
+
+    from il_audit.subscriber_fn.pull_client import subscriber_client
+
+    client = subscriber_client()
+    try:
+        client.get_subscription(subscription=path, timeout=10, retry=None)
+    except core_exceptions.PermissionDenied:
+        pass  # roles/pubsub.subscriber may consume but not get: the pull itself will tell
+    except core_exceptions.NotFound as exc:
+        raise click.ClickException(
+            f"no subscription {path}: create it with `il-audit infra apply`"
+        ) from exc
+    finally:
+        client.close()
 
 
 def _echo(text: str) -> None:

@@ -78,6 +78,7 @@ def test_no_credentials_in_infra_apply_and_the_trace_only_with_verbose() -> None
         ("infra", "apply", "--no-bigquery", "--dry-run"),
         ("dlq", "inspect"),
         ("dlq", "replay", "--dry-run"),
+        ("subscriber", "pull", "--subscription", "events-pull", "--health-port", "0"),
     ],
 )
 def test_a_dead_emulator_fails_fast_naming_the_address_and_the_fix(
