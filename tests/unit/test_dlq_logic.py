@@ -234,6 +234,7 @@ def cli_source(monkeypatch: pytest.MonkeyPatch) -> list[MemorySource]:
 
     monkeypatch.setattr(PubSubSource, "from_settings", source)
     monkeypatch.setattr(Republisher, "from_settings", lambda *args: Published())
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")  # the CLI checks for one first
     return opened
 
 
@@ -286,6 +287,7 @@ def test_cli_hands_the_lease_and_the_pull_timeout_to_the_subscription(
         return MemorySource([])
 
     monkeypatch.setattr(PubSubSource, "from_settings", source)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
     runner = CliRunner()
     assert runner.invoke(cli, ["dlq", "inspect"]).exit_code == 0
     given = ["dlq", "inspect", "--lease-seconds", "30", "--pull-timeout", "0.5"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
 
+from il_audit.operations.deadline import CALL_DEADLINE_SECONDS
 from il_audit.operations.dlq._messages import DeadLetter
 from il_audit.operations.errors import DlqError
 from il_audit.schemas.wire import INSPECT_SUFFIX
@@ -124,7 +125,10 @@ class PubSubSource:
     def ack(self, ack_ids: Sequence[str]) -> None:
         """Acknowledge in chunks (the API takes at most a few thousand ids per call)."""
         for chunk in _chunks(ack_ids, 1000):
-            self.client.acknowledge(request={"subscription": self.subscription, "ack_ids": chunk})
+            self.client.acknowledge(
+                request={"subscription": self.subscription, "ack_ids": chunk},
+                timeout=CALL_DEADLINE_SECONDS,
+            )
 
     def release(self, ack_ids: Sequence[str]) -> None:
         """Deadline 0: back to the subscription at once."""
@@ -138,7 +142,8 @@ class PubSubSource:
                     "subscription": self.subscription,
                     "ack_ids": chunk,
                     "ack_deadline_seconds": seconds,
-                }
+                },
+                timeout=CALL_DEADLINE_SECONDS,
             )
 
     def close(self) -> None:
