@@ -75,3 +75,50 @@ def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
 def _trace() -> None:
     if _verbose():
         click.echo(traceback.format_exc().rstrip(), err=True)
+
+
+@contextmanager
+def pubsub_errors(where: str, timeout: float) -> Iterator[None]:
+    """Pub/Sub's failures as one line naming the fix (the trace too with ``-v``).
+
+    No credentials is configuration (exit 2); a missing resource, a refusal, an error
+    answer or no answer within ``timeout`` seconds is a failed job (exit 1). ``where``
+    names the endpoint.
+    """
+    from google.api_core import exceptions as core_exceptions
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except DefaultCredentialsError as exc:
+        _trace()
+        raise BadSettingsError(
+            "no Google credentials: run `gcloud auth application-default login`, or use the "
+            'dev stack (`il-audit dev up`, then `eval "$(il-audit dev env)"`)'
+        ) from exc
+    except core_exceptions.NotFound as exc:
+        _trace()
+        raise JobFailedError(f"Pub/Sub at {where}: {exc.message}") from exc
+    except core_exceptions.PermissionDenied as exc:
+        _trace()
+        raise JobFailedError(
+            f"Pub/Sub at {where} refused: {exc.message}: the account needs "
+            "roles/pubsub.subscriber and roles/pubsub.viewer"
+        ) from exc
+    except (
+        core_exceptions.DeadlineExceeded,
+        core_exceptions.ServiceUnavailable,
+        core_exceptions.RetryError,
+        TimeoutError,
+        OSError,
+    ) as exc:
+        _trace()
+        raise JobFailedError(
+            f"Pub/Sub at {where} did not answer within {timeout:g} s: check that it is "
+            "reachable (PUBSUB_EMULATOR_HOST, a stale `il-audit dev env`?), or raise --timeout"
+        ) from exc
+    except core_exceptions.GoogleAPICallError as exc:
+        _trace()
+        raise JobFailedError(f"Pub/Sub at {where} answered {exc.code}: {exc.message}") from exc

@@ -206,6 +206,13 @@ def test_subscription_defaults_are_those_of_infra_apply(module: Module) -> None:
     assert module.variables["function_timeout_seconds"]["default"] == policy.ack_deadline_seconds
 
 
+def test_the_events_topic_keeps_a_week_for_a_seek(module: Module) -> None:
+    """`il-audit subscriber seek` reaches back as far as the topic's retention: 7 days."""
+    topic = module.resource("google_pubsub_topic.events")
+    assert "var.topic_message_retention_seconds" in topic["message_retention_duration"]
+    assert module.variables["topic_message_retention_seconds"]["default"] == 7 * 86_400
+
+
 def test_the_inspect_subscription_pulls_the_dead_letter_topic(module: Module) -> None:
     """DLQ_TOPIC-inspect, pull (no push_config), 10 s ack deadline as infra apply and dev up."""
     inspect = module.resource(INSPECT)
