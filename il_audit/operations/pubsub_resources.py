@@ -18,6 +18,9 @@ from il_audit.operations.plan import Change
 from il_audit.schemas.wire import PubSubLayout
 
 INSPECT_ACK_DEADLINE_SECONDS = 10
+TOPIC_MESSAGE_RETENTION_SECONDS = 7 * 86_400
+"""How long the events topic keeps messages, acknowledged or not (Terraform's
+``topic_message_retention_seconds``): what ``il-audit subscriber seek`` can redeliver."""
 """Short: the dlq tools extend their leases right after pulling, and anything a crashed
 run had pulled should come back quickly."""
 
@@ -71,16 +74,33 @@ class PubSubProvisioner:
         self.publisher = publisher or pubsub_v1.PublisherClient()
         self.subscriber = subscriber or pubsub_v1.SubscriberClient()
 
-    def topic(self, topic_id: str, apply: bool) -> Change:
-        """Ensure a topic exists."""
+    def topic(self, topic_id: str, apply: bool, *, retention_seconds: int = 0) -> Change:
+        """Ensure a topic exists, keeping messages at least ``retention_seconds`` (0: any).
+
+        A longer retention an operator set is left alone.
+        """
+        from google.protobuf import duration_pb2, field_mask_pb2
+
         path = self.publisher.topic_path(self.project, topic_id)
+        desired: dict[str, Any] = {"name": path}
+        if retention_seconds:
+            desired["message_retention_duration"] = duration_pb2.Duration(seconds=retention_seconds)
         try:
-            self.publisher.get_topic(topic=path)
-            return Change("topic", path, "unchanged")
+            current = self.publisher.get_topic(topic=path)
         except core_exceptions.NotFound:
             if apply:
-                self.publisher.create_topic(name=path)
+                self.publisher.create_topic(request=desired)
             return Change("topic", path, "create")
+        if _seconds(current.message_retention_duration) >= retention_seconds:
+            return Change("topic", path, "unchanged")
+        if apply:
+            self.publisher.update_topic(
+                request={
+                    "topic": desired,
+                    "update_mask": field_mask_pb2.FieldMask(paths=["message_retention_duration"]),
+                }
+            )
+        return Change("topic", path, "update", f"message retention {retention_seconds}s")
 
     def subscription(
         self,
@@ -192,7 +212,9 @@ def provision_layout(
     provisioner = provisioner or PubSubProvisioner(layout.project)
     try:
         return [
-            provisioner.topic(layout.topic, apply),
+            provisioner.topic(
+                layout.topic, apply, retention_seconds=TOPIC_MESSAGE_RETENTION_SECONDS
+            ),
             provisioner.topic(layout.dlq_topic, apply),
             provisioner.subscription(
                 layout.subscription,

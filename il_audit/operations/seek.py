@@ -46,8 +46,9 @@ class SeekPlan:
         if kept_since is None:
             return [
                 f"topic {self.topic} keeps no acknowledged messages (no message retention): "
-                "the seek redelivers only what is not acknowledged yet; set the topic's "
-                "retention (Terraform: topic_message_retention_seconds) before the next incident"
+                "the seek redelivers only what is not acknowledged yet; give the topic a "
+                "retention (`il-audit infra apply`, or Terraform's "
+                "topic_message_retention_seconds) before the next incident"
             ]
         if self.to < kept_since:
             return [

@@ -95,3 +95,34 @@ def test_seek_redelivers_what_was_acknowledged(
     assert code == 1
     assert output.startswith(f"Error: Pub/Sub at {pubsub_emulator_host}: ")
     assert len(output.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_infra_apply_gives_the_events_topic_a_week_of_retention() -> None:
+    """What a seek reaches back to: `infra apply` creates the events topic with Terraform's
+    7 days, raises a shorter one once, then reports it unchanged; the dead-letter topic
+    keeps its own (none)."""
+    from il_audit.operations.pubsub_resources import (
+        TOPIC_MESSAGE_RETENTION_SECONDS,
+        SubscriptionPolicy,
+        provision_layout,
+    )
+    from il_audit.schemas.wire import PubSubLayout
+
+    publisher = pubsub_v1.PublisherClient()
+    fresh = PubSubLayout.for_topic(PROJECT, f"seek-infra-{os.getpid()}")
+    existing = PubSubLayout.for_topic(PROJECT, f"seek-old-{os.getpid()}")
+    publisher.create_topic(name=publisher.topic_path(PROJECT, existing.topic))  # as before
+
+    def retention(topic_id: str) -> int:
+        topic = publisher.get_topic(topic=publisher.topic_path(PROJECT, topic_id))
+        return int(topic.message_retention_duration.total_seconds())
+
+    actions = []
+    for layout in (fresh, existing, existing):
+        changes = provision_layout(layout, SubscriptionPolicy())
+        actions.append((changes[0].action, changes[1].action))
+    assert actions == [("create", "create"), ("update", "create"), ("unchanged", "unchanged")]
+    assert retention(fresh.topic) == retention(existing.topic) == 7 * 86_400
+    assert TOPIC_MESSAGE_RETENTION_SECONDS == 7 * 86_400
+    assert retention(fresh.dlq_topic) == 0
