@@ -108,8 +108,8 @@ def apply_command(
     (`push_endpoint: http://127.0.0.1:8080/ → none (pull)`). A plan that changes
     delivery (a push endpoint removed, added or moved: events would stop reaching
     the function or the pull workers) is refused unless --allow-delivery-change;
-    the dry run warns about it. Apply with --push-endpoint to keep a push
-    subscription pushing.
+    the dry run warns about it. Pass --push-endpoint to keep a push subscription
+    pushing; against a `dev up` stack (which provisioned Pub/Sub) use --no-pubsub.
 
     Project, topics and dataset come from the usual settings (GOOGLE_CLOUD_PROJECT,
     IL_AUDIT_TOPIC, IL_AUDIT_DLQ_TOPIC, IL_BQ_AUDIT_DATASET...). Against the

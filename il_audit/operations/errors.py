@@ -20,5 +20,6 @@ class DeliveryChangeRefusedError(AuditError, RuntimeError):
         self.changes = changes
         super().__init__(
             "; ".join(changes) + ": refused, events would stop reaching their consumer; "
-            "re-run with --allow-delivery-change if that is intended"
+            "keep the delivery with --push-endpoint (or --no-pubsub), or re-run with "
+            "--allow-delivery-change if that is intended"
         )
