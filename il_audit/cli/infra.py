@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from il_audit.cli._options import format_option
-from il_audit.operations.pubsub_resources import DEFAULT_TIMEOUT
+from il_audit.operations.pubsub_resources import DEFAULT_TIMEOUT, pubsub_address
 
 _APPLY_EPILOG = (
     "Exit codes: 0 applied (or nothing to do), 1 refused (a delivery change without "
@@ -146,7 +145,7 @@ def apply_command(
             "infra apply needs a project: set GOOGLE_CLOUD_PROJECT or IL_BQ_LOGS_PROJECT"
         )
     table = fmt == "table"
-    pubsub_at = os.environ.get("PUBSUB_EMULATOR_HOST") or "pubsub.googleapis.com"
+    pubsub_at = pubsub_address()
     bigquery_at = settings.bq_api_endpoint or "bigquery.googleapis.com"
     plan = Plan()
 

@@ -8,6 +8,7 @@ with dead-letter and retry policies (push to an endpoint, or pull), and
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,12 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds each Pub/Sub request may take, its retries included."""
 
 PULL = "none (pull)"
+
+
+def pubsub_address() -> str:
+    """Where the Pub/Sub client goes: the emulator the standard switch names, or Google's."""
+    return os.environ.get("PUBSUB_EMULATOR_HOST") or "pubsub.googleapis.com"
+
 
 INSPECT_ACK_DEADLINE_SECONDS = 10
 """Short: the dlq tools extend their leases right after pulling, and anything a crashed
