@@ -1,11 +1,15 @@
-"""The GCP bill per million audit events: il-audit's two paths against the naive one.
+"""The GCP bill per million audit events: il-audit's paths, the naive one and a zero-code peer.
 
     python benchmarks/cost.py --measure   # measure bytes and CPU here, write cost_measured.json
-    python benchmarks/cost.py --write     # bill from the two JSON files into both READMEs
-    python benchmarks/cost.py --check     # exit 1 if a README's table is not the bill (a test)
+    python benchmarks/cost.py --write     # bill into docs/costs.md and the README's line
+    python benchmarks/cost.py --check     # exit 1 if docs/costs.md or the README is not the bill
 
-The bill multiplies **measured quantities** (``cost_measured.json``) by **list
-prices** (``gcp_prices.json``, each with its source and the date it was read):
+The bill (``cost_model.py``) multiplies **measured quantities**
+(``cost_measured.json``) by **list prices** (``gcp_prices.json``, each with its
+source and the date it was read), for the function's **deployment shape** as
+Terraform deploys it (the defaults of ``infra/terraform/variables.tf``), and
+bills the function as Cloud Run does: allocated vCPU and memory for each push's
+wall time, rounded up to 100 ms. The measured quantities:
 
 - *bytes*: the demo workload's audit events (logins, an ingest job, chat turns
   with priced usage, UI beacons) packed by the real publisher, as NDJSON and as
@@ -14,17 +18,23 @@ prices** (``gcp_prices.json``, each with its source and the date it was read):
   data-size rules (STRING 2 + UTF-8 bytes, INT64/FLOAT64/TIMESTAMP/DATE 8,
   NUMERIC 16, BOOL 1, JSON its text, NULL 0);
 - *CPU-seconds*: the production function (functions-framework's app serving
-  ``handle_pubsub`` in this process, DuckDB sink) handling pushes of 500 events
-  (ours) and of one event (the naive path), measured with ``process_time``; and
-  the pull worker's CPU per 1,000 events from ``pull_bench.py`` (end to end
-  against the emulator), copied into the file with its date;
-- *invocations*: one per message.
+  ``handle_pubsub`` in this process) handling pushes of 500 events (ours,
+  Storage Write API) and of one event (the naive path, insertAll) against the
+  BigQuery stand-in, measured with ``process_time``; and the pull worker's CPU
+  per 1,000 events from ``pull_bench.py`` (end to end against the emulator),
+  copied into the file with its date.
+
+Assumed, and named in ``gcp_prices.json``'s ``assumptions``: the time a push
+waits on BigQuery (a wall-time cost the function is billed for).
 
 The paths:
 
 - **naive**: one event per message (the usual ``publish(json.dumps(event))``),
   a push to a function per message, one legacy streaming insert per row (billed
   at 1 KB at least);
+- **zero-code peer**: a Pub/Sub BigQuery subscription: no code, one JSON event
+  per message (it cannot inflate gzip or split NDJSON), and no validation,
+  pricing or dead-lettering; billed at its own per-TiB delivery price;
 - **ours, function**: 500 events per gzip message, one function invocation per
   message, the Storage Write API;
 - **ours, pull worker**: the same messages pulled by ``il-audit subscriber
@@ -32,11 +42,11 @@ The paths:
   kept at most 70 % busy, at least one instance), at a sustained 1k, 10k and
   100k events/s.
 
+BigQuery active storage is a separate line: the same rows on every path.
 What the bill leaves out, on purpose: free tiers (they only lower the small
-bills), BigQuery storage and queries (the same rows whatever the path), and
-time a function instance waits on BigQuery without using CPU. The last one
-favours the naive path, which waits once per event where ours waits once per
-500, so the ratios are, if anything, conservative.
+bills), queries (the same whatever the path), and instance start-up (billed
+while an instance starts; at a steady rate instances stay warm, and the
+naive path, with a push per event, would start more of them).
 """
 
 from __future__ import annotations
@@ -45,175 +55,46 @@ import argparse
 import base64
 import json
 import logging
-import math
 import os
 import re
 import statistics
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from cost_model import (
+    NAIVE,
+    PACKED,
+    bill,
+    function_shape,
+    render,
+    summary,
+    terraform_defaults,
+)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PRICES = HERE / "gcp_prices.json"
 MEASURED = HERE / "cost_measured.json"
-README_BENCH = HERE / "README.md"
+COSTS_DOC = ROOT / "docs/costs.md"
 README_MAIN = ROOT / "README.md"
-EVENTS = 1_000_000
-RATES = (1_000, 10_000, 100_000)
-TIB, GIB = 2**40, 2**30
-PACKED, NAIVE = 500, 1
-
-
-# --- the bill -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Line:
-    """One path's bill per million events, by item (USD)."""
-
-    path: str
-    pubsub: float
-    compute: float
-    bigquery: float
-
-    @property
-    def total(self) -> float:
-        return self.pubsub + self.compute + self.bigquery
-
-
-def _price(prices: Mapping[str, Any], name: str) -> float:
-    return float(prices["prices"][name]["usd"])
-
-
-def pubsub_cost(prices: Mapping[str, Any], bytes_per_message: float, per_message: int) -> float:
-    """Publish plus delivery of a million events, each request billed at its 1,000-byte floor.
-
-    Publish requests carry many messages for the naive path too (the official
-    client batches 100 per request), so only delivery pays the floor there.
-    """
-    floor = prices["prices"]["pubsub_throughput_per_tib"]["minimum_bytes_per_request"]
-    messages = EVENTS / per_message
-    publish = messages * bytes_per_message
-    delivery = messages * max(floor, bytes_per_message)
-    return (publish + delivery) / TIB * _price(prices, "pubsub_throughput_per_tib")
-
-
-def function_cost(prices: Mapping[str, Any], cpu_per_invocation: float, per_message: int) -> float:
-    """Invocations plus the vCPU- and GiB-seconds they keep an instance busy."""
-    shape = prices["deployment"]
-    invocations = EVENTS / per_message
-    busy = invocations * cpu_per_invocation / shape["function_vcpu"]
-    return (
-        invocations / 1e6 * _price(prices, "functions_invocations_per_million")
-        + busy * shape["function_vcpu"] * _price(prices, "functions_vcpu_second")
-        + busy * shape["function_gib"] * _price(prices, "functions_gib_second")
-    )
-
-
-def worker_cost(prices: Mapping[str, Any], cpu_per_event: float, rate: float) -> float:
-    """Always-on instances sized for ``rate`` events/s, per million events."""
-    shape = prices["deployment"]
-    vcpus_busy = rate * cpu_per_event
-    instances = max(
-        shape["worker_min_instances"],
-        math.ceil(vcpus_busy / (shape["worker_vcpu"] * shape["worker_target_utilisation"])),
-    )
-    per_second = instances * (
-        shape["worker_vcpu"] * _price(prices, "run_instance_vcpu_second")
-        + shape["worker_gib"] * _price(prices, "run_instance_gib_second")
-    )
-    return per_second * EVENTS / rate
-
-
-def streaming_insert_cost(prices: Mapping[str, Any], row_bytes: float) -> float:
-    """Legacy streaming inserts: every row billed at 1 KB at least."""
-    floor = prices["prices"]["bigquery_streaming_insert_per_gib"]["minimum_bytes_per_row"]
-    return (
-        EVENTS * max(floor, row_bytes) / GIB * _price(prices, "bigquery_streaming_insert_per_gib")
-    )
-
-
-def storage_write_cost(prices: Mapping[str, Any], row_bytes: float) -> float:
-    """The Storage Write API: the rows' bytes, no per-row floor."""
-    return EVENTS * row_bytes / GIB * _price(prices, "bigquery_storage_write_per_gib")
-
-
-def bill(prices: Mapping[str, Any], measured: Mapping[str, Any]) -> list[Line]:
-    """The naive path first, then ours: the function path and the pull worker at each rate."""
-    size, cpu = measured["bytes"], measured["cpu_seconds"]
-    packed_pubsub = pubsub_cost(prices, size["gzip_per_message"], PACKED)
-    write_api = storage_write_cost(prices, size["bigquery_row"])
-    lines = [
-        Line(
-            "naive: 1 event per message, function, insertAll",
-            pubsub_cost(prices, size["naive_per_message"], NAIVE),
-            function_cost(prices, cpu["function_per_invocation_one_event"], NAIVE),
-            streaming_insert_cost(prices, size["bigquery_row"]),
-        ),
-        Line(
-            "il-audit: function path (500 per gzip message, Storage Write API)",
-            packed_pubsub,
-            function_cost(prices, cpu["function_per_invocation_500_events"], PACKED),
-            write_api,
-        ),
-    ]
-    for rate in RATES:
-        lines.append(
-            Line(
-                f"il-audit: pull worker on Cloud Run at {rate:,} events/s",
-                packed_pubsub,
-                worker_cost(prices, cpu["pull_worker_per_1000_events"] / 1000, rate),
-                write_api,
-            )
-        )
-    return lines
-
-
-def render(lines: Sequence[Line], prices: Mapping[str, Any], measured: Mapping[str, Any]) -> str:
-    """The Markdown table with the facts it rests on."""
-    naive = lines[0].total
-    size, cpu = measured["bytes"], measured["cpu_seconds"]
-    rows = [
-        "| path | Pub/Sub | compute | BigQuery ingestion | total per 1M events | ÷ naive |",
-        "|---|---|---|---|---|---|",
-    ]
-    for line in lines:
-        rows.append(
-            f"| {line.path} | ${line.pubsub:.4f} | ${line.compute:.4f} | "
-            f"${line.bigquery:.4f} | **${line.total:.4f}** | {line.total / naive:.3f} |"
-        )
-    worst = max(line.total for line in lines[1:]) / naive
-    verdict = "met" if worst <= 0.1 else "**not met**"
-    return (
-        "\n".join(rows)
-        + "\n\n"
-        + f"List prices of {prices['checked']} (`benchmarks/gcp_prices.json`, sources there; "
-        "no free tier applied); quantities measured "
-        f"{measured['measured']} (`benchmarks/cost_measured.json`): "
-        f"{size['plain_per_event']:.0f} B of NDJSON per event, "
-        f"{size['gzip_per_message'] / PACKED:.0f} B gzip in messages of {PACKED} "
-        f"({size['plain_per_event'] * PACKED / size['gzip_per_message']:.1f}x), "
-        f"{size['bigquery_row']:.0f} B per BigQuery row; function CPU "
-        f"{cpu['function_per_invocation_one_event'] * 1000:.2f} ms per one-event push and "
-        f"{cpu['function_per_invocation_500_events'] * 1000:.1f} ms per 500-event push "
-        "(in-process, against the BigQuery stand-in); "
-        f"pull worker {cpu['pull_worker_per_1000_events']:.3f} CPU-s per 1,000 events "
-        "(`pull_bench.py`: through the emulator into DuckDB). "
-        f"Target (issue 15): every il-audit path ≤ 1/10 of the naive path: {verdict} "
-        f"(highest ratio {worst:.3f}).\n"
-    )
 
 
 def table() -> str:
     prices = json.loads(PRICES.read_text())
     measured = json.loads(MEASURED.read_text())
-    return render(bill(prices, measured), prices, measured)
+    shape = function_shape(terraform_defaults(), prices)
+    return render(bill(prices, measured, shape), prices, measured, shape)
+
+
+def readme_summary() -> str:
+    prices = json.loads(PRICES.read_text())
+    measured = json.loads(MEASURED.read_text())
+    return summary(bill(prices, measured, function_shape(terraform_defaults(), prices)))
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -399,39 +280,45 @@ def measure(events: int, reps: int, naive_pushes: int) -> dict[str, Any]:
     }
 
 
-# --- the READMEs ---------------------------------------------------------------------------
+# --- the documents -------------------------------------------------------------------------
 
 
-def _section(path: Path) -> str | None:
-    match = re.search(r"<!-- cost:begin -->\n(.*?)<!-- cost:end -->", path.read_text(), re.S)
+def _section(path: Path, name: str) -> str | None:
+    match = re.search(rf"<!-- {name}:begin -->\n(.*?)<!-- {name}:end -->", path.read_text(), re.S)
     return match.group(1) if match else None
 
 
-def write(text: str) -> None:
-    for path in (README_BENCH, README_MAIN):
-        content = path.read_text()
-        if _section(path) is None:
-            raise SystemExit(f"{path.name} has no cost markers")
+def _targets() -> list[tuple[Path, str, str]]:
+    """(file, marker name, text it must hold): the table in docs/costs.md, one line in README."""
+    return [(COSTS_DOC, "cost", table()), (README_MAIN, "cost-summary", readme_summary())]
+
+
+def write() -> None:
+    for path, name, text in _targets():
+        if _section(path, name) is None:
+            raise SystemExit(f"{path.name} has no {name} markers")
         path.write_text(
             re.sub(
-                r"<!-- cost:begin -->\n.*?<!-- cost:end -->",
-                lambda _: f"<!-- cost:begin -->\n{text}<!-- cost:end -->",
-                content,
+                rf"<!-- {name}:begin -->\n.*?<!-- {name}:end -->",
+                lambda _, name=name, text=text: f"<!-- {name}:begin -->\n{text}<!-- {name}:end -->",
+                path.read_text(),
                 flags=re.S,
             )
         )
 
 
-def stale(text: str) -> Iterable[str]:
-    """The READMEs whose cost table is not ``text``."""
-    return [path.name for path in (README_BENCH, README_MAIN) if _section(path) != text]
+def stale() -> Iterable[str]:
+    """The documents whose cost text is not the bill of the committed files."""
+    return [path.name for path, name, text in _targets() if _section(path, name) != text]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--measure", action="store_true", help="measure, write the JSON")
-    parser.add_argument("--write", action="store_true", help="write the tables into the READMEs")
-    parser.add_argument("--check", action="store_true", help="fail if a README is out of date")
+    parser.add_argument(
+        "--write", action="store_true", help="write docs/costs.md and the README line"
+    )
+    parser.add_argument("--check", action="store_true", help="fail if either is out of date")
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--naive-pushes", type=int, default=1_000)
@@ -439,13 +326,12 @@ def main() -> None:
     if args.measure:
         measured = measure(args.events, args.reps, args.naive_pushes)
         MEASURED.write_text(json.dumps(measured, indent=2, default=_number) + "\n")
-    text = table()
-    if args.check and (out_of_date := stale(text)):
+    if args.check and (out_of_date := stale()):
         print(f"out of date: {', '.join(out_of_date)}; run benchmarks/cost.py --write")
         sys.exit(1)
     if args.write:
-        write(text)
-    print(text)
+        write()
+    print(table())
 
 
 def _number(value: Any) -> Any:

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         out_of_scope_queries_schema,
     )
     from il_audit.errors import AuditError
+    from il_audit.operations.doctor import doctor
     from il_audit.publisher import (
         AuditContext,
         audit_context,
@@ -114,6 +115,7 @@ _LAZY: dict[str, str] = {
     "content_reports_schema": "il_audit.config.stores.audit_schema_store",
     "notification_sends_schema": "il_audit.config.stores.audit_schema_store",
     "default_pricing_tier_for": "il_audit.subscriber_fn.usage_routes",
+    "doctor": "il_audit.operations.doctor",
     "emit_out_of_scope_query": "il_audit.chat",
     "out_of_scope_queries_schema": "il_audit.config.stores.audit_schema_store",
     "record_chat_query_turn": "il_audit.chat",
@@ -190,6 +192,7 @@ __all__ = [
     "clear_job_audit_context",
     "content_reports_schema",
     "default_pricing_tier_for",
+    "doctor",
     "dumps_audit_json",
     "emit",
     "emit_api_usage",

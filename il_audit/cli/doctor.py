@@ -7,33 +7,53 @@ import sys
 
 import click
 
+from il_audit.cli._options import format_option
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
+_MARKS = {"ok": "", "problem": "PROBLEM", "unknown": "UNKNOWN"}
+
+_EXIT_CODES = (
+    "Verdicts and exit codes: 0 ok (events would be delivered, or auditing is off on purpose); "
+    "1 problem (they would not be: no project, a missing topic, a denied permission, an "
+    "unwritable file, a full spool, or an invalid setting, which an app replaces with its "
+    "default); 3 unknown (a check could not be made: Pub/Sub, the emulator or the metadata "
+    "server did not answer within --timeout; the address is named); 2 bad usage of doctor "
+    "itself (an unknown option). Doctor never says ok when a check failed or could not run."
+)
+
+
+@click.command(epilog=_EXIT_CODES)
+@format_option("IL_AUDIT_DOCTOR_FORMAT", what="Output format of the diagnosis")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=10.0,
     envvar="IL_AUDIT_DOCTOR_TIMEOUT",
-    help="Seconds to wait for the metadata server and Pub/Sub (env IL_AUDIT_DOCTOR_TIMEOUT).",
+    help="Seconds each check may wait for the metadata server and Pub/Sub "
+    "(env IL_AUDIT_DOCTOR_TIMEOUT).",
 )
-def doctor(as_json: bool, timeout: float) -> None:
+def doctor(fmt: str, as_json: bool, timeout: float) -> None:
     """Explain where events would go from here: transport, project and where it came from,
-    topic, credentials, spool, and whether publishing would be allowed.
+    topic, credentials, permission, and the spool (bytes, orphaned directories, oldest
+    waiting event); then one verdict: ok, problem or unknown.
 
-    Exit code 0 when events would be delivered (or auditing is off on purpose), 1 when not.
+    The JSON keys (snake_case, stable): verdict, exit_code, ok, reason, summary, findings
+    (name, value, why, verdict), spool (dir, bytes, max_bytes, segments, directories,
+    orphaned_directories, oldest_record_at) and last_publish_error (always null here: an
+    app asks its own process with il_audit.doctor()).
     """
     from il_audit.operations.doctor import diagnose
 
     diagnosis = diagnose(lookup_timeout=timeout)
-    if as_json:
-        click.echo(json.dumps(diagnosis.as_dict(), indent=2))
+    if as_json or fmt == "json":
+        click.echo(json.dumps(diagnosis.as_dict(), indent=2, ensure_ascii=False))
     else:
         width = max(len(item.name) for item in diagnosis.findings)
         for item in diagnosis.findings:
-            click.echo(f"{item.name:<{width}}  {item.value}")
+            mark = _MARKS[item.verdict]
+            click.echo(f"{item.name:<{width}}  {item.value}{f'  [{mark}]' if mark else ''}")
             if item.why:
                 click.echo(f"{'':<{width}}    {item.why}")
         click.echo("")
-        click.echo(("ok: " if diagnosis.ok else "PROBLEM: ") + diagnosis.verdict)
-    sys.exit(0 if diagnosis.ok else 1)
+        click.echo(f"{_MARKS[diagnosis.verdict] or 'ok'}: {diagnosis.reason}")
+    sys.exit(diagnosis.exit_code)

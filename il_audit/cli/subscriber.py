@@ -201,6 +201,7 @@ def seek(to: datetime, subscription: str | None, dry_run: bool, timeout: float, 
     """
     from il_audit.cli.errors import pubsub_errors
     from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.pubsub_resources import pubsub_address
     from il_audit.operations.seek import plan_seek
     from il_audit.operations.seek import seek as run_seek
     from il_audit.schemas.wire import SUBSCRIPTION_SUFFIX
@@ -214,8 +215,7 @@ def seek(to: datetime, subscription: str | None, dry_run: bool, timeout: float, 
         )
     except PullConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    where = os.environ.get("PUBSUB_EMULATOR_HOST") or "pubsub.googleapis.com"
-    with pubsub_errors(where, timeout):
+    with pubsub_errors(pubsub_address(), timeout):
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         from il_audit.subscriber_fn.pull_client import subscriber_client

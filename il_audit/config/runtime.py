@@ -46,6 +46,8 @@ class ProjectLookup:
     """What kind of credentials the lookup found, for humans."""
     problem: str | None = None
     """Why no project was found."""
+    timed_out: bool = False
+    """The lookup did not finish in time: nothing is known (it may still succeed)."""
 
 
 Lookup = Callable[[], ProjectLookup]
@@ -90,6 +92,7 @@ class ProjectResolver:
             None,
             "google.auth.default()",
             problem=f"google.auth.default() did not answer within {waited:.1f}s",
+            timed_out=True,
         )
 
     def _finished(self) -> ProjectLookup | None:

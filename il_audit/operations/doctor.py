@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
 
 from il_audit.config.runtime import (
     PROJECT_VARIABLES_HINT,
@@ -31,36 +32,136 @@ MISSING_TOPIC = (
 )
 
 
+Verdict = Literal["ok", "problem", "unknown"]
+"""ok: events would be delivered (or auditing is off on purpose); problem: they would not,
+or a setting is invalid; unknown: a check could not be made (no answer in time, refused)."""
+
+EXIT_CODES: Final[dict[str, int]] = {"ok": 0, "problem": 1, "unknown": 3}
+_RANK: Final[dict[str, int]] = {"ok": 0, "unknown": 1, "problem": 2}
+_PERMISSION_VERDICTS: Final[dict[bool | None, Verdict]] = {
+    True: "ok",
+    False: "problem",
+    None: "unknown",
+}
+NO_CREDENTIALS = (
+    "publishing would NOT work: no Google credentials: run `gcloud auth application-default "
+    'login`, or use the dev stack (`il-audit dev up`, then `eval "$(il-audit dev env)"`)'
+)
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One line of the diagnosis: a name, what was resolved, and why."""
+    """One line of the diagnosis: a name, what was resolved, why, and its verdict."""
 
     name: str
     value: str
     why: str = ""
+    verdict: Verdict = "ok"
+
+
+@dataclass(frozen=True)
+class SpoolState:
+    """The disk spool: where, how full, how old its oldest waiting event is."""
+
+    dir: str
+    bytes: int
+    max_bytes: int
+    segments: int
+    directories: int
+    orphaned_directories: int
+    """Directories whose process has gone: the next publisher with this spool adopts them."""
+    oldest_record_at: datetime | None
 
 
 @dataclass
 class Diagnosis:
-    """Everything doctor found, and its verdict."""
+    """Everything doctor found; the verdict is the worst of its findings'."""
 
     findings: list[Finding] = field(default_factory=list)
-    ok: bool = True
-    verdict: str = ""
+    summary: str = ""
+    spool: SpoolState | None = None
+    last_publish_error: tuple[float, str] | None = None
 
-    def add(self, name: str, value: str, why: str = "") -> None:
+    def add(self, name: str, value: str, why: str = "", verdict: Verdict = "ok") -> None:
         """Record a finding."""
-        self.findings.append(Finding(name, value, why))
+        self.findings.append(Finding(name, value, why, verdict))
+
+    def conclude(self, verdict: Verdict, summary: str) -> None:
+        """Where events go (or why they would not), as the ``delivery`` finding."""
+        self.add("delivery", verdict, summary, verdict)
+        self.summary = summary
+
+    @property
+    def verdict(self) -> Verdict:
+        """``ok``, ``problem`` or ``unknown``: the worst finding's."""
+        worst: Verdict = "ok"
+        for item in self.findings:
+            if _RANK[item.verdict] > _RANK[worst]:
+                worst = item.verdict
+        return worst
+
+    @property
+    def ok(self) -> bool:
+        """Whether the verdict is ``ok``."""
+        return self.verdict == "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 problem, 3 unknown."""
+        return EXIT_CODES[self.verdict]
+
+    @property
+    def reason(self) -> str:
+        """One line: the conclusion, unless another finding decided the verdict."""
+        verdict = self.verdict
+        if verdict == "ok" or any(
+            item.name == "delivery" and item.verdict == verdict for item in self.findings
+        ):
+            return self.summary
+        item = next(item for item in self.findings if item.verdict == verdict)
+        return f"{item.name} {item.value}: {item.why}" if item.why else item.value
 
     def as_dict(self) -> dict[str, Any]:
-        """The diagnosis as JSON-friendly data."""
+        """The diagnosis as JSON-friendly data with stable snake_case keys."""
+        spool = None
+        if self.spool is not None:
+            spool = asdict(self.spool)
+            oldest = self.spool.oldest_record_at
+            spool["oldest_record_at"] = oldest.isoformat() if oldest else None
+        error = None
+        if self.last_publish_error is not None:
+            at, message = self.last_publish_error
+            error = {"at": datetime.fromtimestamp(at, UTC).isoformat(), "message": message}
         return {
-            "ok": self.ok,
             "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "ok": self.ok,
+            "reason": self.reason,
+            "summary": self.summary,
             "findings": [
-                {"name": item.name, "value": item.value, "why": item.why} for item in self.findings
+                {"name": i.name, "value": i.value, "why": i.why, "verdict": i.verdict}
+                for i in self.findings
             ],
+            "spool": spool,
+            "last_publish_error": error,
         }
+
+
+def doctor(*, timeout: float = 10.0) -> Diagnosis:
+    """Diagnose this process's environment, with the last publish error this process saw.
+
+    ``il-audit doctor`` in-process: ``diagnosis.verdict`` is ``ok``, ``problem`` or
+    ``unknown``; ``diagnosis.as_dict()`` is what ``--format json`` prints.
+    """
+    from il_audit.publisher import last_publish_error
+
+    diagnosis = diagnose(lookup_timeout=timeout)
+    diagnosis.last_publish_error = last_publish_error()
+    if diagnosis.last_publish_error is not None:
+        at, message = diagnosis.last_publish_error
+        when = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+        diagnosis.add("last_publish_error", when, message)
+    return diagnosis
 
 
 def diagnose(
@@ -72,7 +173,9 @@ def diagnose(
     try:
         settings = AuditSettings.from_env(env)
     except SettingsError as exc:
-        diagnosis.add("settings", "invalid", f"{exc}; an app logs this and uses the defaults")
+        diagnosis.add(
+            "settings", "invalid", f"{exc}; an app logs this and uses the defaults", "problem"
+        )
         logging.getLogger("il_audit.config.settings").disabled = True  # said once, above
         try:
             settings = AuditSettings.from_env(env, lenient=True)
@@ -81,13 +184,13 @@ def diagnose(
     transport = settings.resolved_transport
     diagnosis.add("transport", transport.value, _transport_reason(settings))
     if transport is Transport.OFF:
-        diagnosis.verdict = "auditing is off: nothing is published"
+        diagnosis.conclude("ok", "auditing is off: nothing is published")
     elif transport is Transport.PUBSUB:
         _diagnose_pubsub(settings, env, diagnosis, lookup_timeout)
     elif transport is Transport.LOCAL:
         _diagnose_local(settings, diagnosis)
     else:
-        diagnosis.verdict = f"events stay in this process ({transport.value} transport)"
+        diagnosis.conclude("ok", f"events stay in this process ({transport.value} transport)")
     _diagnose_spool(settings, diagnosis)
     return diagnosis
 
@@ -128,61 +231,105 @@ def _diagnose_pubsub(
             diagnosis.add("project", "none", f"set {PROJECT_VARIABLES_HINT}; {lookup.problem}")
     topic_path = f"projects/{project or '?'}/topics/{settings.topic}"
     diagnosis.add("topic", topic_path, settings.origin("topic"))
-    if emulator:
-        diagnosis.add("credentials", "none needed", f"PUBSUB_EMULATOR_HOST={emulator}")
-    else:
-        if lookup is None:
-            lookup = ProjectResolver(google_auth_project, timeout=timeout).resolve()
-        diagnosis.add(
-            "credentials", lookup.credentials or "none found", lookup.problem or lookup.origin
-        )
+    credentials = _diagnose_credentials(env, emulator, lookup, diagnosis, timeout)
     if not project:
-        diagnosis.ok = False
-        diagnosis.verdict = (
-            "publishing would NOT work: no project; events wait in memory (or the spool)"
+        diagnosis.conclude(
+            "problem", "publishing would NOT work: no project; events wait in memory (or the spool)"
         )
         return
-    allowed, why = check_publish_permission(topic_path, timeout)
-    diagnosis.add("permission", {True: "granted", False: "denied", None: "unknown"}[allowed], why)
-    diagnosis.ok = allowed is not False
-    diagnosis.verdict = (
-        f"publishing to {topic_path} would work"
-        if allowed
-        else f"publishing to {topic_path} would NOT work: {why}"
-        if allowed is False
-        else f"publishing to {topic_path} could not be checked: {why}"
+    if credentials is not None:
+        diagnosis.conclude(*credentials)
+        return
+    allowed, why = check_publish_permission(topic_path, timeout, emulator)
+    diagnosis.add(
+        "permission",
+        {True: "granted", False: "denied", None: "unknown"}[allowed],
+        why,
+        _PERMISSION_VERDICTS[allowed],
     )
+    if allowed:
+        diagnosis.conclude("ok", f"publishing to {topic_path} would work")
+    elif allowed is False:
+        diagnosis.conclude("problem", f"publishing to {topic_path} would NOT work: {why}")
+    else:
+        diagnosis.conclude("unknown", f"publishing to {topic_path} could not be checked: {why}")
 
 
-def check_publish_permission(topic_path: str, timeout: float) -> tuple[bool | None, str]:
-    """Whether the caller may publish to ``topic_path`` (None: could not tell), and why."""
+def _diagnose_credentials(
+    env: Mapping[str, str],
+    emulator: str,
+    lookup: ProjectLookup | None,
+    diagnosis: Diagnosis,
+    timeout: float,
+) -> tuple[Verdict, str] | None:
+    """Add the credentials finding; the conclusion when they stop the check, else None."""
+    if emulator:
+        diagnosis.add("credentials", "none needed", f"PUBSUB_EMULATOR_HOST={emulator}")
+        return None
+    if lookup is None:
+        lookup = ProjectResolver(google_auth_project, timeout=timeout).resolve()
+    verdict: Verdict = "ok" if lookup.credentials else "unknown" if lookup.timed_out else "problem"
+    why = lookup.problem or lookup.origin
+    diagnosis.add("credentials", lookup.credentials or "none found", why, verdict)
+    if verdict == "unknown":
+        metadata = env.get("GCE_METADATA_HOST", "").strip() or "metadata.google.internal"
+        return verdict, (
+            f"the credentials could not be checked: {why} (it asks the metadata server at "
+            f"{metadata} last): raise --timeout, or set GOOGLE_APPLICATION_CREDENTIALS"
+        )
+    return (verdict, NO_CREDENTIALS) if verdict == "problem" else None
+
+
+def check_publish_permission(
+    topic_path: str, timeout: float, emulator: str = ""
+) -> tuple[bool | None, str]:
+    """Whether the caller may publish to ``topic_path`` (None: could not tell), and why.
+
+    Each call waits at most ``timeout`` seconds; a failure names the address asked.
+    """
     from google.api_core import exceptions as core_exceptions
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    client = pubsub_v1.PublisherClient()
+    where = f"the emulator at {emulator}" if emulator else "Pub/Sub (pubsub.googleapis.com:443)"
+    fix = (
+        "is it running? (a stale `il-audit dev env` after a new `dev up`?)"
+        if emulator
+        else "check the network, or raise --timeout"
+    )
     try:
+        client = pubsub_v1.PublisherClient()
         response = client.test_iam_permissions(
             request={"resource": topic_path, "permissions": [PUBLISH_PERMISSION]},
             timeout=timeout,
+            retry=None,
         )
     except core_exceptions.MethodNotImplemented:
         # The emulator has no IAM: everything is allowed if the topic exists.
         try:
-            client.get_topic(topic=topic_path, timeout=timeout)
+            client.get_topic(topic=topic_path, timeout=timeout, retry=None)
         except core_exceptions.NotFound:
             return False, MISSING_TOPIC
         except core_exceptions.GoogleAPICallError as exc:
-            return None, f"the emulator answered {exc}"
+            return None, f"{where} answered {exc}"
         return True, "the emulator has no IAM, and the topic exists"
     except core_exceptions.NotFound:
         return False, MISSING_TOPIC
+    except core_exceptions.DeadlineExceeded as exc:
+        return None, f"{where} did not answer within {timeout:g} s ({_first_line(exc)}): {fix}"
+    except core_exceptions.ServiceUnavailable as exc:
+        return None, f"{where} could not be reached ({_first_line(exc)}): {fix}"
     except core_exceptions.GoogleAPICallError as exc:
-        return None, f"testIamPermissions failed: {exc}"
+        return None, f"testIamPermissions at {where} failed: {_first_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - credentials, network: say what happened, never crash doctor
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, f"asking {where}: {type(exc).__name__}: {_first_line(exc)}"
     if PUBLISH_PERMISSION in response.permissions:
         return True, f"testIamPermissions grants {PUBLISH_PERMISSION}"
     return False, f"the credentials lack {PUBLISH_PERMISSION} (grant roles/pubsub.publisher)"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
 
 
 def _diagnose_local(settings: AuditSettings, diagnosis: Diagnosis) -> None:
@@ -191,27 +338,43 @@ def _diagnose_local(settings: AuditSettings, diagnosis: Diagnosis) -> None:
     try:
         import duckdb  # noqa: F401
     except ImportError:
-        diagnosis.ok = False
-        diagnosis.verdict = "the embedded mode needs DuckDB: pip install 'il-audit[embedded]'"
+        diagnosis.conclude(
+            "problem", "the embedded mode needs DuckDB: pip install 'il-audit[embedded]'"
+        )
         return
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if not os.access(folder, os.W_OK):
-        diagnosis.ok = False
-        diagnosis.verdict = f"cannot write {folder}"
+        diagnosis.conclude("problem", f"cannot write {folder}")
         return
-    diagnosis.verdict = f"events go to the embedded file {path}"
+    diagnosis.conclude("ok", f"events go to the embedded file {path}")
 
 
 def _diagnose_spool(settings: AuditSettings, diagnosis: Diagnosis) -> None:
     if not settings.spool_dir:
         diagnosis.add("spool", "off", "IL_AUDIT_SPOOL_DIR is unset")
         return
-    from il_audit.publisher.spool_reader import summarize
+    from il_audit.publisher.spool_reader import oldest_waiting, summarize
 
     summary = summarize(settings.spool_dir)
+    state = SpoolState(
+        dir=settings.spool_dir,
+        bytes=summary.bytes,
+        max_bytes=settings.spool_max_bytes,
+        segments=summary.segments,
+        directories=summary.directories,
+        orphaned_directories=summary.adoptable,
+        oldest_record_at=oldest_waiting(settings.spool_dir) if summary.segments else None,
+    )
+    diagnosis.spool = state
+    oldest = state.oldest_record_at
+    full = state.bytes >= state.max_bytes
     diagnosis.add(
         "spool",
         settings.spool_dir,
-        f"{summary.directories} process dir(s), {summary.adoptable} waiting to be adopted, "
-        f"{summary.segments} segment(s), {summary.bytes} of {settings.spool_max_bytes} bytes",
+        f"{state.bytes} of {state.max_bytes} bytes in {state.segments} segment(s); "
+        f"{state.directories} process dir(s), {state.orphaned_directories} orphaned (their "
+        "process has gone: the next publisher with this spool drains them); oldest waiting "
+        f"event {oldest.isoformat(timespec='seconds') if oldest else 'none'}"
+        + ("; FULL: new messages are dropped (raise IL_AUDIT_SPOOL_MAX_BYTES)" if full else ""),
+        "problem" if full else "ok",
     )

@@ -17,7 +17,12 @@ from il_audit.publisher._default import (
 )
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher._transports.memory import MemoryTransport, PublishedMessage
-from il_audit.publisher.client import AuditPublisher, FlushResult, PublisherStats
+from il_audit.publisher.client import (
+    AuditPublisher,
+    FlushResult,
+    PublisherStats,
+    last_publish_error,
+)
 from il_audit.publisher.context import (
     AuditContext,
     audit_context,
@@ -58,6 +63,7 @@ __all__ = [
     "flush",
     "flush_audit_writer",
     "get_publisher",
+    "last_publish_error",
     "new_event_id",
     "set_publisher",
     "shutdown",

@@ -46,6 +46,17 @@ _SPILL_RESERVE_SECONDS = 1.0
 _ABANDON_JOIN_SECONDS = 0.5
 _NO_DROPS: Mapping[str, int] = MappingProxyType({})
 
+_last_error: tuple[float, str] | None = None
+
+
+def last_publish_error() -> tuple[float, str] | None:
+    """The last publish error any publisher in this process met: (epoch seconds, message).
+
+    A refused message or a transport that could not be created; invalid events are not
+    publish errors. None when there was none. ``il_audit.doctor()`` reports it.
+    """
+    return _last_error
+
 
 class PublisherStats(NamedTuple):
     """Counters since the publisher started (per process: a forked child starts at zero)."""
@@ -267,6 +278,9 @@ class AuditPublisher:
         return self._transport_factory()
 
     def _report(self, error: PublisherError) -> None:
+        global _last_error
+        if not isinstance(error, InvalidEventError):
+            _last_error = (time.time(), str(error))
         if self.on_error is None:
             return
         try:

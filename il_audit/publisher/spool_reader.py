@@ -10,24 +10,28 @@ directories whose lock is free.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from il_audit.publisher._spool_records import (
+    _CURSOR_NAME,
     HEADER,
     MAGIC,
     RecordKey,
     SpoolRecord,
     decode_payload,
+    read_record_at,
     segment_name,
     segment_numbers,
     try_lock,
 )
-from il_audit.schemas.wire import envelope_count
+from il_audit.schemas.wire import envelope_count, message_body, split_lines
 
-__all__ = ["SpoolSummary", "scan", "summarize"]
+__all__ = ["SpoolSummary", "oldest_waiting", "scan", "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,56 @@ def summarize(root: str | os.PathLike[str]) -> SpoolSummary:
             adoptable += 1
             os.close(fd)  # closing releases the lock at once
     return SpoolSummary(directories, adoptable, segments, total)
+
+
+def oldest_waiting(root: str | os.PathLike[str]) -> datetime | None:
+    """When the oldest event still waiting in the spool happened (its ``occurred_at``).
+
+    Each process directory's first unconfirmed record (after its cursor) is read; None
+    when nothing waits or no record could be read.
+    """
+    oldest: datetime | None = None
+    try:
+        entries = [entry for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return None
+    for entry in entries:
+        found = _first_waiting(Path(entry.path))
+        if found is not None and (oldest is None or found < oldest):
+            oldest = found
+    return oldest
+
+
+def _first_waiting(directory: Path) -> datetime | None:
+    numbers = segment_numbers(directory)
+    segment, offset = (numbers[0], 0) if numbers else (0, 0)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        cursor = json.loads((directory / _CURSOR_NAME).read_text("utf-8"))
+        if numbers and int(cursor["segment"]) >= numbers[0]:
+            segment, offset = int(cursor["segment"]), int(cursor["offset"])
+    for number in (n for n in numbers if n >= segment):
+        try:
+            fd = os.open(directory / segment_name(number), os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            start, limit = (offset if number == segment else 0), os.fstat(fd).st_size
+            while start < limit:
+                record, start, _ = read_record_at(fd, start, limit)
+                if record is not None:
+                    return _occurred_at(record[1])
+        finally:
+            os.close(fd)
+    return None
+
+
+def _occurred_at(data: bytes) -> datetime | None:
+    try:
+        for _, line in split_lines(message_body(data)):
+            return datetime.fromisoformat(json.loads(line)["occurred_at"])
+    except (ValueError, KeyError, TypeError):  # MalformedBodyError is a ValueError
+        return None
+    return None
 
 
 def scan(root: str | os.PathLike[str]) -> list[SpoolRecord]:

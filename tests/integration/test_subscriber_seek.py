@@ -93,7 +93,7 @@ def test_seek_redelivers_what_was_acknowledged(
 
     code, output = _seek("--to", before, "--subscription", f"{subscription}-missing")
     assert code == 1
-    assert output.startswith(f"Error: Pub/Sub at {pubsub_emulator_host}: ")
+    assert output.startswith(f"Error: Pub/Sub at {pubsub_emulator_host} answered 404")
     assert len(output.strip().splitlines()) == 1
 
 

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+import il_audit
 from il_audit.operations.doctor import diagnose
 from il_audit.publisher import AuditContext, AuditPublisher
 from il_audit.schemas import taxonomy as T
@@ -22,11 +23,12 @@ CTX = AuditContext(app="upgraded-host", actor_uid="u-1")
 
 
 def test_a_missing_topic_logs_one_error_and_doctor_reports_a_problem(
-    pubsub_emulator_host: str, caplog: pytest.LogCaptureFixture
+    pubsub_emulator_host: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three messages to an absent topic: emit() returns at once, the events fail, and one
     error names the topic and `il-audit infra apply`; doctor's verdict is a problem naming
-    both (exit code 1)."""
+    both (exit code 1), and asked in-process (`il_audit.doctor()`) it shows the last publish
+    error this process met."""
     topic = f"absent-{uuid.uuid4().hex[:8]}"
     topic_path = f"projects/{PROJECT}/topics/{topic}"
     publisher = AuditPublisher(
@@ -56,6 +58,21 @@ def test_a_missing_topic_logs_one_error_and_doctor_reports_a_problem(
         },
         lookup_timeout=5,
     )
-    assert diagnosis.ok is False  # the CLI prints "PROBLEM: ..." and exits 1
-    assert topic_path in diagnosis.verdict
-    assert "`il-audit infra apply`" in diagnosis.verdict
+    assert diagnosis.verdict == "problem"
+    assert diagnosis.exit_code == 1  # the CLI prints "PROBLEM: ..." and exits 1
+    assert topic_path in diagnosis.reason
+    assert "`il-audit infra apply`" in diagnosis.reason
+    assert diagnosis.as_dict()["last_publish_error"] is None  # diagnose() looks at no process
+
+    for key, value in {
+        "IL_AUDIT_TRANSPORT": "pubsub",
+        "IL_BQ_LOGS_PROJECT": PROJECT,
+        "IL_AUDIT_TOPIC": topic,
+    }.items():
+        monkeypatch.setenv(key, value)
+    in_process = il_audit.doctor(timeout=5).as_dict()
+    assert in_process["verdict"] == "problem"
+    error = in_process["last_publish_error"]
+    assert error is not None
+    assert "could not be published" in error["message"]
+    assert "Topic not found" in error["message"]
