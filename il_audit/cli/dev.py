@@ -139,11 +139,14 @@ def env(state_dir: Path) -> None:
 @STATE_DIR_OPTION
 @format_option("IL_AUDIT_DEV_FORMAT")
 def status(state_dir: Path, fmt: str) -> None:
-    """Show each component and whether it answers; exit 1 if any is down.
+    """Show each component and whether it answers, and whether the events subscription still
+    pushes to the function; exit 1 if any is down or it does not.
 
-    ``--format json``: ``healthy`` and ``components`` (``name``, ``pid``, ``url`` and
-    ``state``: ``up``, ``not_answering`` or ``down``); no stack is ``healthy: false``.
+    ``--format json``: ``healthy``, ``components`` (``name``, ``pid``, ``url`` and ``state``:
+    ``up``, ``not_answering`` or ``down``) and ``delivery`` (``subscription``, ``ok``,
+    ``expected``, ``actual``; null without a function); no stack is ``healthy: false``.
     """
+    from il_audit.cli.errors import pubsub_errors
     from il_audit.devtools import dev_stack
 
     state = dev_stack.DevState.load(state_dir)
@@ -160,9 +163,24 @@ def status(state_dir: Path, fmt: str) -> None:
         if fmt == "table":
             click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {label}")
     healthy = bool(rows) and all(row[3] == "up" for row in rows)
+    delivery = None
+    if healthy and state is not None:
+        with pubsub_errors(state.env.get("PUBSUB_EMULATOR_HOST", "the emulator"), 5.0):
+            delivery = dev_stack.delivery(state)
+        if delivery is not None:
+            healthy &= delivery.ok
+            if fmt == "table":
+                click.echo(f"{'subscription':<18} {delivery.subscription:<37} {delivery.text()}")
     if fmt == "json":
         components = json.loads(render(["name", "pid", "url", "state"], rows, "json"))
-        click.echo(json.dumps({"healthy": healthy, "components": components}, indent=2))
+        pushes = delivery and {
+            "subscription": delivery.subscription,
+            "ok": delivery.ok,
+            "expected": delivery.expected,
+            "actual": delivery.actual,
+        }
+        document = {"healthy": healthy, "components": components, "delivery": pushes}
+        click.echo(json.dumps(document, indent=2))
     if not healthy:
         raise SystemExit(1)
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
 
-from il_audit.operations.deadline import CALL_DEADLINE_SECONDS
 from il_audit.operations.dlq._messages import DeadLetter
 from il_audit.operations.errors import DlqError
+from il_audit.operations.pubsub_resources import DEFAULT_TIMEOUT
 from il_audit.schemas.wire import INSPECT_SUFFIX
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class PubSubSource:
         for chunk in _chunks(ack_ids, 1000):
             self.client.acknowledge(
                 request={"subscription": self.subscription, "ack_ids": chunk},
-                timeout=CALL_DEADLINE_SECONDS,
+                timeout=DEFAULT_TIMEOUT,
             )
 
     def release(self, ack_ids: Sequence[str]) -> None:
@@ -143,7 +143,7 @@ class PubSubSource:
                     "ack_ids": chunk,
                     "ack_deadline_seconds": seconds,
                 },
-                timeout=CALL_DEADLINE_SECONDS,
+                timeout=DEFAULT_TIMEOUT,
             )
 
     def close(self) -> None:

@@ -75,7 +75,7 @@ def test_no_credentials_in_infra_apply_and_the_trace_only_with_verbose() -> None
 @pytest.mark.parametrize(
     "args",
     [
-        ("infra", "apply", "--no-bigquery", "--dry-run"),
+        ("infra", "apply", "--no-bigquery", "--dry-run", "--timeout", "2"),
         ("dlq", "inspect"),
         ("dlq", "replay", "--dry-run"),
         ("subscriber", "pull", "--subscription", "events-pull", "--health-port", "0"),
@@ -89,8 +89,7 @@ def test_a_dead_emulator_fails_fast_naming_the_address_and_the_fix(
     address = f"127.0.0.1:{free_port()}"
     started = time.monotonic()
     result = run(*args, PUBSUB_EMULATOR_HOST=address, GOOGLE_CLOUD_PROJECT="x")
-    line = one_line(result, 1, f"PUBSUB_EMULATOR_HOST={address} does not answer")
-    assert 'eval "$(il-audit dev env)"' in line
+    one_line(result, 1, address, "PUBSUB_EMULATOR_HOST", "il-audit dev env")
     assert time.monotonic() - started < 15
 
 
@@ -147,4 +146,4 @@ def test_help_documents_the_exit_codes(args: tuple[str, ...]) -> None:
     result = run(*args, "--help")
     assert result.exit_code == 0
     assert "Exit codes: 0 " in result.output
-    assert "2 bad usage or configuration." in " ".join(result.output.split())
+    assert "2 bad usage or configuration" in " ".join(result.output.split())

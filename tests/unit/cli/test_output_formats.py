@@ -33,4 +33,4 @@ def test_dev_status_json_without_a_stack_is_not_healthy(tmp_path: Path) -> None:
     args = ["dev", "status", "--state-dir", str(tmp_path / "none"), "--format", "json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
-    assert json.loads(result.output) == {"healthy": False, "components": []}
+    assert json.loads(result.output) == {"healthy": False, "components": [], "delivery": None}
