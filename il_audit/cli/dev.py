@@ -9,12 +9,25 @@ import click
 from il_audit.cli._options import from_settings, shown_default
 from il_audit.devtools.ports import answers
 
+
+def _state_dir(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
+    """The given directory, else the nearest ``.il-audit-dev/`` here or above, else ``./``'s."""
+    if value is not None:
+        return value
+    from il_audit.devtools.dev_stack import STATE_DIR, find_state_dir
+
+    return find_state_dir(Path.cwd()) or Path(STATE_DIR)
+
+
 STATE_DIR_OPTION = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=".il-audit-dev",
+    default=None,
+    callback=_state_dir,
     envvar="IL_AUDIT_DEV_DIR",
-    help="Where the stack's state, logs and DuckDB file live (env IL_AUDIT_DEV_DIR).",
+    help="Where the stack's state, logs and DuckDB file live; default: the nearest "
+    ".il-audit-dev/ in this directory or a parent, as git finds .git, else ./.il-audit-dev "
+    "(env IL_AUDIT_DEV_DIR).",
 )
 
 

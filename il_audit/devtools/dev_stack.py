@@ -24,6 +24,16 @@ from il_audit.devtools.local_stack import PubSubLayout, provision_pubsub, start_
 
 DEFAULT_PROJECT: Final = "il-audit-local"
 STATE_FILE: Final = "state.json"
+STATE_DIR: Final = ".il-audit-dev"
+
+
+def find_state_dir(start: Path) -> Path | None:
+    """The nearest ``.il-audit-dev/`` in ``start`` or a parent of it, the way git finds ``.git``."""
+    for directory in (start, *start.parents):
+        candidate = directory / STATE_DIR
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 @dataclass

@@ -86,16 +86,22 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
 def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
     tmp_path: Path,
 ) -> None:
-    """dev up -> an app process emits -> rows arrive -> dev down leaves no process behind."""
-    state_dir = tmp_path / "dev"
-    env = {"IL_AUDIT_DEV_DIR": str(state_dir), "PUBSUB_EMULATOR_HOST": ""}
-    up = run_cli("dev", "up", env=env)
+    """dev up -> an app process emits -> rows arrive -> dev down leaves no process behind.
+
+    ``up`` runs at the project's root; ``env``, ``status`` and ``down`` run from a
+    subdirectory and find the stack's ``.il-audit-dev/`` above it, as git finds ``.git``.
+    """
+    state_dir = tmp_path / ".il-audit-dev"
+    subdirectory = tmp_path / "examples"
+    subdirectory.mkdir()
+    env = {"IL_AUDIT_DEV_DIR": "", "PUBSUB_EMULATOR_HOST": ""}
+    up = run_cli("dev", "up", env=env, cwd=tmp_path)
     assert up.returncode == 0, up.stderr
     try:
         state = json.loads((state_dir / "state.json").read_text())
         pids = [component["pid"] for component in state["components"]]
         assert all(alive(pid) for pid in pids)
-        exports = run_cli("dev", "env", env=env).stdout.splitlines()
+        exports = run_cli("dev", "env", env=env, cwd=subdirectory).stdout.splitlines()
         app_env = dict(line.removeprefix("export ").split("=", 1) for line in exports)
         app = run(
             [
@@ -114,11 +120,11 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         sql = "SELECT count(*) FROM events WHERE app='devapp'"
         wait_until(lambda: duck.count(database, sql) >= 50, 60, "the app's 50 rows")
         assert duck.count(database, sql) == 50
-        status = run_cli("dev", "status", env=env)
+        status = run_cli("dev", "status", env=env, cwd=subdirectory)
         assert status.returncode == 0, status.stdout
     finally:
-        down = run_cli("dev", "down", env=env)
+        down = run_cli("dev", "down", env=env, cwd=subdirectory)
     assert down.returncode == 0, down.stderr
     assert "stopped" in down.stdout
     wait_until(lambda: not any(alive(pid) for pid in pids), 10, "dev down's processes to exit")
-    assert run_cli("dev", "status", env=env).returncode == 1
+    assert run_cli("dev", "status", env=env, cwd=subdirectory).returncode == 1
