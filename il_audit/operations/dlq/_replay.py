@@ -175,8 +175,11 @@ class ReplayReport:
             "dry_run": self.dry_run,
             "pulled": self.pulled,
             "selected": self.selected,
-            "replayed": self.replayed,
-            "replayed_events": self.replayed_events,
+            # A dry run publishes nothing: what it would replay has its own keys.
+            "replayed": 0 if self.dry_run else self.replayed,
+            "replayed_events": 0 if self.dry_run else self.replayed_events,
+            "would_replay": self.replayed if self.dry_run else 0,
+            "would_replay_events": self.replayed_events if self.dry_run else 0,
             "busy_seconds": round(self.busy_seconds, 3),
             "skipped": self.skipped,
             "skipped_filter": self.skipped_filter,
