@@ -40,6 +40,7 @@ def dev() -> None:
       il-audit dev up                 # emulator + function writing .il-audit-dev/local.duckdb
       eval "$(il-audit dev env)"      # point this shell's apps at it
       il-audit dev status
+      IL_AUDIT_EXTRA_EVENT_TYPES='billing.*' il-audit dev restart-function
       il-audit dev down
     """
 
@@ -161,6 +162,36 @@ def status(state_dir: Path) -> None:
         click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {state_text}")
     if not healthy:
         raise SystemExit(1)
+
+
+@dev.command("restart-function")
+@STATE_DIR_OPTION
+def restart_function(state_dir: Path) -> None:
+    """Restart the local function with this shell's environment; the emulator stays.
+
+    For a changed setting such as IL_AUDIT_EXTRA_EVENT_TYPES: the dead letters
+    waiting in the emulator stay, ready for `il-audit dlq replay`.
+
+    \b
+    Example:
+      IL_AUDIT_EXTRA_EVENT_TYPES='billing.*' il-audit dev restart-function
+    """
+    from il_audit.cli.errors import BadSettingsError, JobFailedError
+    from il_audit.devtools import dev_stack
+    from il_audit.devtools.errors import DevStackError, FunctionStartError
+
+    try:
+        component = dev_stack.restart_function(state_dir)
+    except FunctionStartError as exc:
+        raise JobFailedError(
+            str(exc).splitlines()[0] + f" (log: {state_dir}/function.log)"
+        ) from exc
+    except DevStackError as exc:
+        raise BadSettingsError(str(exc)) from exc
+    click.echo(
+        f"{component.name:<18} pid {component.pid:<8} {component.url}  restarted with this "
+        f"shell's environment  log: {component.log}"
+    )
 
 
 @dev.command()

@@ -57,6 +57,8 @@ class DevState:
     components: list[Component] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    function_env: dict[str, str] = field(default_factory=dict)
+    """The variables ``up`` set for the function on top of the shell's (the stack's wiring)."""
 
     def save(self, directory: Path) -> Path:
         """Write ``state.json`` in ``directory``."""
@@ -146,6 +148,7 @@ def up(
             f"a local stack from {directory} is already running; `il-audit dev down` first"
         )
     directory.mkdir(parents=True, exist_ok=True)
+    directory = directory.resolve()  # state.json's paths hold from any subdirectory
     state = DevState(project=project)
     try:
         emulator = pubsub_emulator.start(pubsub_port, log_path=directory / "pubsub-emulator.log")
@@ -187,6 +190,7 @@ def up(
                     "IL_AUDIT_BQ_WRITE_METHOD": "insert_all",
                 }
             )
+        state.function_env = function_env
         server = start_function(function_env, port=function_port,
                                 log_path=directory / "function.log")  # fmt: skip
         state.components.append(
@@ -223,6 +227,33 @@ def down(directory: Path) -> list[tuple[str, bool]]:
     results = [(c.name, stop_component(c)) for c in reversed(state.components)]
     (directory / STATE_FILE).unlink(missing_ok=True)
     return results
+
+
+def restart_function(directory: Path) -> Component:
+    """Stop the stack's function and start it again on its port, with this process's
+    environment under the stack's wiring (a new ``IL_AUDIT_EXTRA_EVENT_TYPES``, say).
+
+    The emulator, its subscriptions and the dead letters waiting there stay as they are.
+    """
+    state = DevState.load(directory)
+    if state is None:
+        raise DevStackError(f"no local stack recorded in {directory}; run `il-audit dev up`")
+    found = [c for c in state.components if c.name == "function"]
+    if not found or not state.function_env:
+        raise DevStackError(
+            f"the stack in {directory} was started by an older il-audit: "
+            "`il-audit dev down`, then `il-audit dev up`"
+        )
+    old = found[0]
+    stop_component(old)
+    log_path = directory / "function.log"
+    server = start_function(state.function_env, port=old.port, log_path=log_path)
+    new = Component(
+        "function", server.process.pid, server.port, server.url, old.marker, str(server.log_path)
+    )
+    state.components[state.components.index(old)] = new
+    state.save(directory)
+    return new
 
 
 def env_lines(state: DevState) -> list[str]:

@@ -82,6 +82,14 @@ def test_query_works_while_another_process_is_emitting(tmp_path: Path) -> None:
     assert json.loads(final.stdout) == [{"n": 6000}]
 
 
+EMIT_BILLING = (
+    "import il_audit\n"
+    "il_audit.emit('billing.invoice.sent', context=il_audit.AuditContext(app='devapp'))\n"
+    "assert il_audit.flush_audit_writer(30).complete\n"
+)
+"""An app emitting an event type the function knows only with IL_AUDIT_EXTRA_EVENT_TYPES."""
+
+
 @pytest.mark.usefixtures("pubsub_emulator_host")
 def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
     tmp_path: Path,
@@ -122,6 +130,27 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         assert duck.count(database, sql) == 50
         status = run_cli("dev", "status", env=env, cwd=subdirectory)
         assert status.returncode == 0, status.stdout
+        # A billing.* event is dead-lettered; restart-function with the type known (this
+        # shell's environment) keeps the emulator and that dead letter; the next one lands.
+        emit_billing = [sys.executable, "-c", EMIT_BILLING]
+        assert run(emit_billing, app_env).returncode == 0
+        letters = "SELECT count(*) FROM dead_letters"
+        wait_until(lambda: duck.count(database, letters) == 1, 60, "the dead letter")
+        billing = {**env, "IL_AUDIT_EXTRA_EVENT_TYPES": "billing.*"}
+        restarted = run_cli("dev", "restart-function", env=billing, cwd=subdirectory)
+        assert restarted.returncode == 0, restarted.stderr
+        assert "restarted" in restarted.stdout
+        after = json.loads((state_dir / "state.json").read_text())["components"]
+        assert [c["pid"] for c in after if c["name"] == "pubsub-emulator"] == pids[:1]
+        [function_pid] = [c["pid"] for c in after if c["name"] == "function"]
+        assert function_pid not in pids
+        pids.append(function_pid)
+        assert run(emit_billing, app_env).returncode == 0
+        sql_billing = "SELECT count(*) FROM events WHERE event_type='billing.invoice.sent'"
+        wait_until(lambda: duck.count(database, sql_billing) == 1, 60, "the billing row")
+        waiting = run_cli("dlq", "inspect", "--format", "json", env=app_env)
+        assert waiting.returncode == 0, waiting.stderr
+        assert [group["messages"] for group in json.loads(waiting.stdout)] == [1]
     finally:
         down = run_cli("dev", "down", env=env, cwd=subdirectory)
     assert down.returncode == 0, down.stderr
