@@ -190,6 +190,7 @@ def up(
                     "IL_AUDIT_BQ_WRITE_METHOD": "insert_all",
                 }
             )
+            _create_bigquery_resources(function_env)
         state.function_env = function_env
         server = start_function(function_env, port=function_port,
                                 log_path=directory / "function.log")  # fmt: skip
@@ -217,6 +218,22 @@ def up(
         raise
     state.save(directory)
     return state
+
+
+def _create_bigquery_resources(function_env: dict[str, str]) -> None:
+    """The dataset, tables and views in the stand-in, as ``infra apply`` creates them, so
+    that ``il-audit report --bigquery`` and queries of the views work on the dev stack."""
+    from il_audit.config.settings import AuditSettings
+    from il_audit.operations.infra import apply
+
+    settings = AuditSettings.from_env({**os.environ, **function_env})
+    try:
+        apply(settings, pubsub=False)
+    except Exception as exc:
+        raise DevStackError(
+            f"could not create the tables and views in the BigQuery stand-in at "
+            f"{function_env['IL_BQ_API_ENDPOINT']}: {exc}"
+        ) from exc
 
 
 def down(directory: Path) -> list[tuple[str, bool]]:

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.cli import run_cli
 
 CLEAN_ENV = {name: value for name, value in os.environ.items() if not name.startswith("IL_")}
@@ -33,3 +35,22 @@ def test_after_demo_query_and_report_name_the_demo_database(tmp_path: Path) -> N
     assert not (tmp_path / "il_audit.duckdb").exists()
     followed = cli("query", "SELECT 1", "--database", "il_audit_demo.duckdb", cwd=tmp_path)
     assert followed.returncode == 0, followed.stderr
+
+
+@pytest.mark.usefixtures("pubsub_emulator_host")
+def test_dev_up_bigquery_creates_the_views_that_report_reads(tmp_path: Path) -> None:
+    """`dev up --bigquery`, then `report --bigquery` in the stack's environment: every section
+    reads its view in the stand-in (none "could not be read"), and `dev down` stops it all."""
+    up = cli("dev", "up", "--bigquery", cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    try:
+        exports = cli("dev", "env", cwd=tmp_path).stdout.splitlines()
+        app_env = dict(line.removeprefix("export ").split("=", 1) for line in exports)
+        out = tmp_path / "report.html"
+        report = cli("report", "--bigquery", "--out", str(out), cwd=tmp_path, **app_env)
+        assert report.returncode == 0, report.stdout + report.stderr
+        assert "could not be read" not in report.stdout + report.stderr
+        assert out.exists()
+    finally:
+        down = cli("dev", "down", cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
