@@ -291,6 +291,12 @@ def replay(
     for failing in report.failing[:20]:
         problems = "; ".join(failing["problems"][:3])
         click.echo(f"still failing: message id {failing['message_id']}: {problems}")
+    if report.back_again:
+        click.echo(
+            f"dead-lettered again during this run: {len(report.back_again)} replayed "
+            f"message(s) (first: message id {report.back_again[0]}): the subscriber still "
+            "rejects them; see `il-audit dlq inspect`"
+        )
     if report.capped:
         click.echo(
             f"{len(report.capped)} message(s) reached the replay cap ({max_replays}); "
