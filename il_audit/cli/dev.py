@@ -146,7 +146,9 @@ def env(state_dir: Path) -> None:
 @dev.command()
 @STATE_DIR_OPTION
 def status(state_dir: Path) -> None:
-    """Show each component and whether it answers; exit 1 if any is down."""
+    """Show each component and whether it answers, and whether the events subscription still
+    pushes to the function; exit 1 if any is down or it does not."""
+    from il_audit.cli.errors import pubsub_errors
     from il_audit.devtools import dev_stack
 
     state = dev_stack.DevState.load(state_dir)
@@ -160,6 +162,12 @@ def status(state_dir: Path) -> None:
         healthy &= answering
         state_text = "up" if answering else ("running, not answering" if running else "down")
         click.echo(f"{component.name:<18} pid {component.pid:<8} {component.url:<28} {state_text}")
+    if healthy:
+        with pubsub_errors(state.env.get("PUBSUB_EMULATOR_HOST", "the emulator"), 5.0):
+            delivery = dev_stack.delivery(state)
+        if delivery is not None:
+            healthy &= delivery.ok
+            click.echo(f"{'subscription':<18} {delivery.subscription:<37} {delivery.text()}")
     if not healthy:
         raise SystemExit(1)
 

@@ -36,6 +36,35 @@ def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
     error answer or no answer within ``timeout`` seconds is a failed job (exit 1).
     ``where`` names the endpoint.
     """
+    with _google_errors(
+        "BigQuery",
+        where,
+        timeout,
+        endpoint_setting="IL_BQ_API_ENDPOINT",
+        roles="BigQuery Data Editor and Job User",
+        package="google-cloud-bigquery",
+    ):
+        yield
+
+
+@contextmanager
+def pubsub_errors(where: str, timeout: float) -> Iterator[None]:
+    """Pub/Sub's failures as one line naming the fix, as :func:`bigquery_errors`."""
+    with _google_errors(
+        "Pub/Sub",
+        where,
+        timeout,
+        endpoint_setting="PUBSUB_EMULATOR_HOST",
+        roles="Pub/Sub Editor",
+        package="google-cloud-pubsub",
+    ):
+        yield
+
+
+@contextmanager
+def _google_errors(
+    service: str, where: str, timeout: float, *, endpoint_setting: str, roles: str, package: str
+) -> Iterator[None]:
     from google.api_core import exceptions as core_exceptions
     from google.auth.exceptions import DefaultCredentialsError
     from requests import RequestException
@@ -47,7 +76,7 @@ def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
     except ImportError as exc:
         _trace()
         raise BadSettingsError(
-            f"{exc}: this command needs google-cloud-bigquery: pip install 'il-audit[subscriber]'"
+            f"{exc}: this command needs {package}: pip install 'il-audit[subscriber]'"
         ) from exc
     except DefaultCredentialsError as exc:
         _trace()
@@ -58,18 +87,24 @@ def bigquery_errors(where: str, timeout: float) -> Iterator[None]:
     except core_exceptions.Forbidden as exc:
         _trace()
         raise JobFailedError(
-            f"BigQuery at {where} refused: {exc.message}: the account needs BigQuery Data "
-            "Editor and Job User on the project"
+            f"{service} at {where} refused: {exc.message}: the account needs {roles} on the project"
         ) from exc
-    except (core_exceptions.RetryError, TimeoutError, OSError, RequestException) as exc:
+    except (
+        core_exceptions.RetryError,
+        core_exceptions.DeadlineExceeded,
+        core_exceptions.ServiceUnavailable,
+        TimeoutError,
+        OSError,
+        RequestException,
+    ) as exc:
         _trace()
         raise JobFailedError(
-            f"BigQuery at {where} did not answer within {timeout:g} s: check that it is "
-            "reachable (IL_BQ_API_ENDPOINT, a stale `il-audit dev env`?), or raise --timeout"
+            f"{service} at {where} did not answer within {timeout:g} s: check that it is "
+            f"reachable ({endpoint_setting}, a stale `il-audit dev env`?), or raise --timeout"
         ) from exc
     except core_exceptions.GoogleAPICallError as exc:
         _trace()
-        raise JobFailedError(f"BigQuery at {where} answered {exc.code}: {exc.message}") from exc
+        raise JobFailedError(f"{service} at {where} answered {exc.code}: {exc.message}") from exc
 
 
 def _trace() -> None:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+
+from il_audit.cli._options import format_option
+from il_audit.operations.pubsub_resources import DEFAULT_TIMEOUT, pubsub_address
+
+_APPLY_EPILOG = (
+    "Exit codes: 0 applied (or nothing to do), 1 refused (a delivery change without "
+    "--allow-delivery-change) or failed (a service refused or did not answer), 2 bad usage "
+    "or configuration (no project, a bad setting)."
+)
 
 
 @click.group()
@@ -12,8 +22,15 @@ def infra() -> None:
     """Provision the pipeline's Pub/Sub and BigQuery resources (idempotent)."""
 
 
-@infra.command("apply")
+@infra.command("apply", epilog=_APPLY_EPILOG)
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--allow-delivery-change",
+    is_flag=True,
+    help="Apply a change of delivery too: a push endpoint removed (push becomes pull), "
+    "added or moved. Without it apply refuses such a plan and changes nothing. Never read "
+    "from the environment.",
+)
 @click.option(
     "--pubsub/--no-pubsub",
     default=True,
@@ -62,8 +79,18 @@ def infra() -> None:
     help="Retry backoff ceiling, seconds; default from the settings, 600 "
     "(env IL_AUDIT_MAX_BACKOFF_SECONDS).",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=DEFAULT_TIMEOUT,
+    envvar="IL_AUDIT_INFRA_TIMEOUT",
+    help="Seconds each Pub/Sub or BigQuery request may take, its retries included "
+    "(env IL_AUDIT_INFRA_TIMEOUT).",
+)
+@format_option("IL_AUDIT_INFRA_FORMAT")
 def apply_command(
     dry_run: bool,
+    allow_delivery_change: bool,
     pubsub: bool,
     bigquery: bool,
     subscription: str | None,
@@ -71,8 +98,17 @@ def apply_command(
     max_delivery_attempts: int | None,
     min_backoff: int | None,
     max_backoff: int | None,
+    timeout: float,
+    fmt: str,
 ) -> None:
     """Create what is missing and update what differs; a second run changes nothing.
+
+    An update shows each changed field, before and after
+    (`push_endpoint: http://127.0.0.1:8080/ → none (pull)`). A plan that changes
+    delivery (a push endpoint removed, added or moved: events would stop reaching
+    the function or the pull workers) is refused unless --allow-delivery-change;
+    the dry run warns about it. Pass --push-endpoint to keep a push subscription
+    pushing; against a `dev up` stack (which provisioned Pub/Sub) use --no-pubsub.
 
     Project, topics and dataset come from the usual settings (GOOGLE_CLOUD_PROJECT,
     IL_AUDIT_TOPIC, IL_AUDIT_DLQ_TOPIC, IL_BQ_AUDIT_DATASET...). Against the
@@ -82,9 +118,17 @@ def apply_command(
     Examples:
       il-audit infra apply --dry-run
       il-audit infra apply --push-endpoint https://REGION-PROJECT.cloudfunctions.net/il-audit
+      il-audit infra apply --no-bigquery --format json
     """
+    from il_audit.cli.errors import BadSettingsError, JobFailedError, bigquery_errors, pubsub_errors
     from il_audit.config.settings import get_audit_settings
-    from il_audit.operations.infra import SubscriptionPolicy, apply
+    from il_audit.operations.infra import (
+        Change,
+        DeliveryChangeRefusedError,
+        Plan,
+        SubscriptionPolicy,
+        apply,
+    )
 
     settings = get_audit_settings(strict=True)
     policy = SubscriptionPolicy.from_settings(
@@ -96,18 +140,52 @@ def apply_command(
     )
     if policy.min_backoff_seconds > policy.max_backoff_seconds:
         raise click.BadParameter("--min-backoff must not exceed --max-backoff")
-    try:
-        plan = apply(
-            settings,
-            dry_run=dry_run,
-            pubsub=pubsub,
-            bigquery=bigquery,
-            subscription=subscription,
-            policy=policy,
-            progress=lambda change: click.echo(change.line()),
+    if not settings.project:
+        raise BadSettingsError(
+            "infra apply needs a project: set GOOGLE_CLOUD_PROJECT or IL_BQ_LOGS_PROJECT"
         )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    table = fmt == "table"
+    pubsub_at = pubsub_address()
+    bigquery_at = settings.bq_api_endpoint or "bigquery.googleapis.com"
+    plan = Plan()
+
+    def record(change: Change) -> None:
+        plan.changes.append(change)
+        if table:
+            click.echo(change.line())
+
+    # One service at a time, so that a failure names the one that failed.
+    steps = [(True, False, pubsub_errors(pubsub_at, timeout))] if pubsub else []
+    if bigquery:
+        steps.append((False, True, bigquery_errors(bigquery_at, timeout)))
+    try:
+        for with_pubsub, with_bigquery, errors in steps:
+            with errors:
+                apply(
+                    settings,
+                    dry_run=dry_run,
+                    pubsub=with_pubsub,
+                    bigquery=with_bigquery,
+                    subscription=subscription,
+                    policy=policy,
+                    progress=record,
+                    allow_delivery_change=allow_delivery_change,
+                    timeout=timeout,
+                )
+    except DeliveryChangeRefusedError as exc:
+        raise JobFailedError(str(exc)) from exc
+    warnings = [
+        f"{change.delivery_change}: "
+        + ("allowed by --allow-delivery-change" if allow_delivery_change else
+           "apply refuses this without --allow-delivery-change")
+        for change in plan.delivery_changes
+    ]  # fmt: skip
+    if not table:
+        document = {"dry_run": dry_run, **plan.as_json(), "warnings": warnings}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     prefix = "dry run: would apply " if dry_run and plan.changed else ""
     click.echo(f"\n{prefix}{plan.summary()}")
 

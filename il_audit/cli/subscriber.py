@@ -1,11 +1,17 @@
-"""``il-audit subscriber pull``: the subscriber as a batched streaming-pull worker."""
+"""``il-audit subscriber pull``: the subscriber as a batched streaming-pull worker;
+``subscriber seek``: redeliver what a bad subscriber deploy acknowledged."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from datetime import UTC, datetime
+from typing import Any
 
 import click
+
+from il_audit.cli._options import format_option
 
 
 def _default_health_host() -> str:
@@ -16,7 +22,7 @@ def _default_health_host() -> str:
 
 @click.group()
 def subscriber() -> None:
-    """The subscriber outside Cloud Functions: a streaming-pull worker."""
+    """The subscriber outside Cloud Functions (a streaming-pull worker), and redelivery."""
 
 
 @subscriber.command("pull")
@@ -133,3 +139,115 @@ def _echo(text: str) -> None:
     # stdout may be a pipe (a platform's log collector): say it now, not at exit.
     click.echo(text)
     sys.stdout.flush()
+
+
+def _time(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime:
+    """ISO 8601 (``2026-12-06T14:30:00Z``, ``2026-12-06 14:30``, a date); UTC unless it says."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a time: give ISO 8601, e.g. 2026-12-06T14:30:00Z"
+        ) from exc
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed > datetime.now(UTC):
+        raise click.BadParameter(
+            f"{value} is in the future: a seek there would acknowledge every message before it"
+        )
+    return parsed
+
+
+@subscriber.command("seek", epilog="Exit codes: 0 done (or dry run), 1 Pub/Sub refused, failed "
+                    "or did not answer, 2 bad usage or configuration.")  # fmt: skip
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    callback=_time,
+    metavar="TIME",
+    help="Redeliver what was published at or after this time (ISO 8601; UTC unless it says).",
+)
+@click.option(
+    "--subscription",
+    default=None,
+    envvar="IL_AUDIT_SUBSCRIPTION",
+    help="The subscription to seek (id or projects/P/subscriptions/S); default TOPIC-sub, the "
+    "one feeding the function (env IL_AUDIT_SUBSCRIPTION).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the subscription, time and retention; seek not."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 600),
+    default=30.0,
+    show_default=True,
+    envvar="IL_AUDIT_SEEK_TIMEOUT",
+    help="Seconds each Pub/Sub request may take (env IL_AUDIT_SEEK_TIMEOUT).",
+)
+@format_option("IL_AUDIT_SEEK_FORMAT")
+def seek(to: datetime, subscription: str | None, dry_run: bool, timeout: float, fmt: str) -> None:
+    """Seek the subscription back to TIME: Pub/Sub redelivers every message published since.
+
+    Use it after a bad subscriber deploy acknowledged events it did not store. It
+    reaches back as far as the topic's message retention (Terraform sets 7 days:
+    topic_message_retention_seconds). Pub/Sub cannot count what a seek redelivers;
+    events already stored come again and are deduplicated by event_id.
+
+    \b
+    Examples:
+      il-audit subscriber seek --to 2026-12-06T14:30:00Z --dry-run
+      il-audit subscriber seek --to 2026-12-06T14:30:00Z --subscription il-audit-events-pull
+    """
+    from il_audit.cli.errors import pubsub_errors
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.pubsub_resources import pubsub_address
+    from il_audit.operations.seek import plan_seek
+    from il_audit.operations.seek import seek as run_seek
+    from il_audit.schemas.wire import SUBSCRIPTION_SUFFIX
+    from il_audit.subscriber_fn.errors import PullConfigError
+    from il_audit.subscriber_fn.pull_worker import subscription_path
+
+    settings = get_audit_settings(strict=True)
+    try:
+        path = subscription_path(
+            subscription or f"{settings.topic}{SUBSCRIPTION_SUFFIX}", settings.project
+        )
+    except PullConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    with pubsub_errors(pubsub_address(), timeout):
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        from il_audit.subscriber_fn.pull_client import subscriber_client
+
+        client = subscriber_client()
+        try:
+            plan = plan_seek(client, pubsub_v1.PublisherClient(), path, to, timeout)
+            if not dry_run:
+                run_seek(client, plan, timeout)
+        finally:
+            client.close()
+    report: dict[str, Any] = {"dry_run": dry_run, "sought": not dry_run, **plan.as_json()}
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    retention = report["topic_message_retention_seconds"]
+    click.echo(f"subscription     {plan.subscription}")
+    click.echo(f"topic            {plan.topic}")
+    click.echo(f"to               {report['to']}")
+    click.echo(f"topic retention  {_span(retention) if retention else 'none'}")
+    if plan.retains_acked:
+        kept = _span(report["subscription_message_retention_seconds"])
+        click.echo(f"subscription     keeps acknowledged messages for {kept}")
+    for warning in plan.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"{'dry run: would redeliver' if dry_run else 'sought: Pub/Sub redelivers'} every "
+        f"kept message published at or after {report['redelivered_after']} (it cannot count "
+        "them); events already stored are deduplicated by event_id"
+    )
+
+
+def _span(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    return f"{days} day(s)" if days and not rest else f"{seconds} s"

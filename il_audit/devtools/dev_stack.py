@@ -5,6 +5,8 @@ subscriber and, on request, the BigQuery stand-in; provisions the topics and
 subscriptions; and writes ``state.json`` in the state directory (pids, ports,
 the environment an app needs). ``down`` stops only the processes recorded
 there, after checking that each pid still runs what we started.
+``delivery`` checks that the events subscription still pushes to the function
+``up`` started (an ``infra apply`` can turn it into a pull subscription).
 """
 
 from __future__ import annotations
@@ -276,3 +278,69 @@ def restart_function(directory: Path) -> Component:
 def env_lines(state: DevState) -> list[str]:
     """``export NAME=value`` lines for ``eval "$(il-audit dev env)"``."""
     return [f"export {name}={value}" for name, value in state.env.items()]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the stack's events subscription delivers, against where ``up`` pointed it."""
+
+    subscription: str
+    expected: str
+    actual: str | None
+    """The push endpoint now; None for a pull subscription (or one that is gone)."""
+    missing: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether it still pushes to the function."""
+        return not self.missing and self.actual == self.expected
+
+    def text(self) -> str:
+        """One line for ``dev status``."""
+        if self.ok:
+            return f"pushes to {self.expected}"
+        if self.missing:
+            what = "is gone"
+        elif self.actual is None:
+            what = "is a pull subscription now"
+        else:
+            what = f"pushes to {self.actual}"
+        return (
+            f"problem: {what}, not a push to the function at {self.expected}: events no longer "
+            "arrive; restart the stack (`il-audit dev down`, then `il-audit dev up`)"
+        )
+
+
+def delivery(state: DevState, timeout: float = 5.0) -> Delivery | None:
+    """Check where the events subscription pushes; None when the state has no function.
+
+    Raises google.api_core's errors when the emulator does not answer within ``timeout``.
+    """
+    from google.api_core import exceptions as core_exceptions
+
+    from il_audit.operations.pubsub_resources import PubSubProvisioner
+
+    function = next((c for c in state.components if c.name == "function"), None)
+    host = state.env.get("PUBSUB_EMULATOR_HOST")
+    topic = state.env.get("IL_AUDIT_TOPIC")
+    if function is None or not host or not topic:
+        return None
+    layout = PubSubLayout.for_topic(state.project, topic, state.env.get("IL_AUDIT_DLQ_TOPIC"))
+    # The client finds the emulator through the environment when it is made: this stack's,
+    # whatever a (possibly stale) shell says.
+    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    try:
+        provisioner = PubSubProvisioner(state.project, timeout=timeout)
+    finally:
+        if previous is None:
+            del os.environ["PUBSUB_EMULATOR_HOST"]
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = previous
+    try:
+        actual = provisioner.push_endpoint(layout.subscription)
+    except core_exceptions.NotFound:
+        return Delivery(layout.subscription, function.url, None, missing=True)
+    finally:
+        provisioner.close()
+    return Delivery(layout.subscription, function.url, actual)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from google.api_core import exceptions as core_exceptions
 
 from il_audit.config.settings import AuditSettings
-from il_audit.operations.plan import Change
+from il_audit.operations.plan import Change, FieldChange
 
 if TYPE_CHECKING:
     from il_audit.sql import View
@@ -177,28 +177,36 @@ class BigQueryProvisioner:
             drift.append(f"partitioning is not DAY({spec.partition_field})")
         if spec.clustering and list(table.clustering_fields or []) != list(spec.clustering):
             drift.append(f"clustering is not {', '.join(spec.clustering)}")
-        updates: list[str] = []
+        updates: list[FieldChange] = []
         fields: list[str] = []
         if missing:
+            updates.append(
+                FieldChange(
+                    "columns",
+                    f"{len(table.schema)}",
+                    f"{len(schema)} (adds {', '.join(missing)})",
+                )
+            )
             table.schema = schema
             fields.append("schema")
-            updates.append("add " + ", ".join(missing))
         if spec.partition_field and partitioned:
             current = table.time_partitioning.expiration_ms
             if (int(current) if current is not None else None) != expiration_ms:
+                updates.append(
+                    FieldChange(
+                        "partition_expiration",
+                        _expiration_text(current),
+                        _expiration_text(expiration_ms),
+                    )
+                )
                 partitioning = table.time_partitioning
                 partitioning.expiration_ms = expiration_ms
                 table.time_partitioning = partitioning
                 fields.append("time_partitioning")
-                updates.append(
-                    f"partitions expire after {retention_days} days"
-                    if retention_days is not None
-                    else "partitions no longer expire"
-                )
         if updates:
             if apply:
                 self.client.update_table(table, fields, **self.deadline)
-            return Change("table", table_id, "update", "; ".join(updates))
+            return Change("table", table_id, "update", fields=tuple(updates))
         if drift:
             return Change("table", table_id, "drift", "; ".join(drift) + " (recreate to change)")
         return Change("table", table_id, "unchanged")
@@ -251,7 +259,14 @@ class BigQueryProvisioner:
             self.client.update_table(view, ["view_query", "description", "labels"], **self.deadline)
             if columns:
                 self.describe_columns(view_id, columns)
-        return Change("view", view_id, "update", "query or descriptions changed")
+        before = (view.labels or {}).get(SQL_LABEL) or "unlabelled"
+        return Change(
+            "view",
+            view_id,
+            "update",
+            "query or descriptions changed",
+            fields=(FieldChange("definition_digest", before, digest),),
+        )
 
     def describe_columns(self, view_id: str, columns: Mapping[str, str]) -> None:
         """Write the view's schema back with ``columns``' descriptions on its columns."""
@@ -283,6 +298,13 @@ def view_digest(query: str, description: str, columns: Mapping[str, str]) -> str
     if columns:
         text += "\0" + description + "\0" + json.dumps(dict(columns), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _expiration_text(milliseconds: Any) -> str:
+    if milliseconds is None:
+        return "none (kept forever)"
+    days = int(milliseconds) / 86_400_000
+    return f"{days:g} days"
 
 
 def _described(columns: Mapping[str, str] | None) -> str:

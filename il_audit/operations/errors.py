@@ -1,4 +1,4 @@
-"""Errors of the operator jobs: the function bundle and the dead-letter tools."""
+"""Errors of the operator jobs: the function bundle, the dead-letter tools, `infra apply`."""
 
 from __future__ import annotations
 
@@ -11,3 +11,15 @@ class BundleError(AuditError, RuntimeError):
 
 class DlqError(AuditError, RuntimeError):
     """A dead-letter operation could not proceed."""
+
+
+class DeliveryChangeRefusedError(AuditError, RuntimeError):
+    """``infra apply`` would change where messages are delivered and was not allowed to."""
+
+    def __init__(self, changes: list[str]) -> None:
+        self.changes = changes
+        super().__init__(
+            "; ".join(changes) + ": refused, events would stop reaching their consumer; "
+            "keep the delivery with --push-endpoint (or --no-pubsub), or re-run with "
+            "--allow-delivery-change if that is intended"
+        )

@@ -119,7 +119,7 @@ class MigrationReport:
                     "kind": change.kind,
                     "name": change.name,
                     "action": change.action,
-                    "detail": change.detail,
+                    "detail": change.describe(),
                 }
                 for change in self.changes
             ],

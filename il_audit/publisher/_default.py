@@ -266,7 +266,9 @@ def flush_audit_writer(
     Returns an ``int`` as 0.1.3 did: the events settled (published, or given
     up on and counted) during this call; 0 with an empty queue is success. A
     timeout returns what settled before it. Whether *everything* is out is
-    ``.complete`` on the result (or ``stats().pending == 0``).
+    ``.complete`` on the result (or ``stats().pending == 0``): False after a
+    timeout, a failure or any drop since the previous flush (``.dropped``
+    counts them), and then the result's truth value is False too.
     ``timeout_seconds`` is the seed library's spelling of ``timeout``.
     Serverless callers (Cloud Run jobs, Cloud Functions) should call this
     before returning, since the instance may be frozen right after.

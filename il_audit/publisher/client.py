@@ -19,13 +19,14 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from il_audit._ratelimit import RateLimitedLog
 from il_audit.config.settings import AuditSettings, Transport, get_audit_settings
 from il_audit.publisher import _lifecycle
 from il_audit.publisher._capture import capture, queue_form, queued_form
+from il_audit.publisher._drops import DropTally
 from il_audit.publisher._encode import ContextDefaults, encode
 from il_audit.publisher._outbox import Outbox
 from il_audit.publisher._transports.base import Transport as TransportProtocol
@@ -43,6 +44,7 @@ DropCallback = Callable[[str, str], None]
 _LOG_INTERVAL_SECONDS = 10.0
 _SPILL_RESERVE_SECONDS = 1.0
 _ABANDON_JOIN_SECONDS = 0.5
+_NO_DROPS: Mapping[str, int] = MappingProxyType({})
 
 _last_error: tuple[float, str] | None = None
 
@@ -80,6 +82,9 @@ class PublisherStats(NamedTuple):
     """Events published from the disk spool (this process's and adopted ones)."""
     spool_corrupt: int = 0
     """Spool records skipped because they were torn or corrupt (counted, never fatal)."""
+    dropped_by_reason: Mapping[str, int] = _NO_DROPS
+    """``dropped`` per reason: ``queue_full``, ``queue_bytes_full``, ``shut_down`` or
+    ``spool_full``."""
 
 
 class FlushResult(int):
@@ -88,20 +93,27 @@ class FlushResult(int):
     The number counts events published (or given up on and counted as failed
     or dropped) during the call, whoever emitted them; 0 with nothing pending
     is success. ``complete`` says whether everything accepted before the call
-    is published and nothing failed since the previous flush: check it, or
-    ``stats().pending == 0``, rather than the number's truth value.
+    is published and nothing failed or was dropped since the previous flush;
+    ``dropped`` is how many were dropped since then. The number's value is
+    0.1.3's; its truth value is False when the flush is not complete, so a
+    flush after drops never reads as success (0 is False, as 0.1.3's was).
     """
 
     complete: bool
+    dropped: int
 
-    def __new__(cls, settled: int, *, complete: bool) -> FlushResult:
-        """A result of ``settled`` events; ``complete`` as described above."""
+    def __new__(cls, settled: int, *, complete: bool, dropped: int = 0) -> FlushResult:
+        """A result of ``settled`` events; ``complete`` and ``dropped`` as described above."""
         result = super().__new__(cls, max(0, settled))
         result.complete = complete
+        result.dropped = dropped
         return result
 
+    def __bool__(self) -> bool:
+        return self.complete and int(self) != 0
+
     def __repr__(self) -> str:
-        return f"FlushResult({int(self)}, complete={self.complete})"
+        return f"FlushResult({int(self)}, complete={self.complete}, dropped={self.dropped})"
 
 
 class AuditPublisher:
@@ -146,15 +158,14 @@ class AuditPublisher:
 
     def _reset_state(self) -> None:
         """Fresh flags, counters and outbox: at construction and in a forked child."""
-        self._lock = threading.Lock()  # the drop counter's
+        self._lock = threading.Lock()  # the failure counter flush has seen
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._running = False
         self._plain = False  # True: submit() may take its hot path (see _start)
         self._closed = False
-        self._dropped = 0
+        self._drops = DropTally(logger, _LOG_INTERVAL_SECONDS)
         self._failed_seen_by_flush = 0
-        self._drop_log = RateLimitedLog(logger, _LOG_INTERVAL_SECONDS)
         self._outbox = Outbox(
             self.settings,
             make_transport=self._make_transport,
@@ -225,19 +236,13 @@ class AuditPublisher:
         return captured[0]
 
     def _drop(self, reason: str, event_type: str, count: int = 1) -> None:
-        with self._lock:
-            self._dropped += count
-            total = self._dropped
         bytes_bound = reason == "queue_bytes_full"
-        self._drop_log.warning(
-            "il-audit dropped %d event(s) (%s; %d pending, limit %d %s); %d dropped in total",
-            count,
-            reason,
-            self._outbox.pending(),
-            self.settings.write_queue_max_bytes if bytes_bound else self._max_pending,
-            "encoded bytes (IL_AUDIT_WRITE_QUEUE_MAX_BYTES)" if bytes_bound else "events",
-            total,
+        limit = (
+            f"{self.settings.write_queue_max_bytes} encoded bytes (IL_AUDIT_WRITE_QUEUE_MAX_BYTES)"
+            if bytes_bound
+            else f"{self._max_pending} events"
         )
+        self._drops.add(reason, count, f"{reason}; {self._outbox.pending()} pending, limit {limit}")
         if self.on_drop is not None:
             try:
                 for _ in range(count):  # once per event, whatever dropped it
@@ -310,12 +315,14 @@ class AuditPublisher:
         finally:
             outbox.end_flush()
         settled = counts.settled - ticket.settled_before
+        drops_total, dropped = self._drops.since_flush()
         if not reached:
-            return FlushResult(settled, complete=False)
+            return FlushResult(settled, complete=False, dropped=dropped)
         with self._lock:
-            ok = counts.lost == self._failed_seen_by_flush
+            ok = counts.lost == self._failed_seen_by_flush and dropped == 0
             self._failed_seen_by_flush = counts.lost
-        return FlushResult(settled, complete=ok)
+        self._drops.mark_flushed(drops_total)
+        return FlushResult(settled, complete=ok, dropped=dropped)
 
     def _nobody_left(self) -> bool:
         """Shut down, and the thread that would publish the rest has ended."""
@@ -328,8 +335,9 @@ class AuditPublisher:
         written to the spool before the thread stops, and the next process on
         the same spool directory publishes it; while the outbox is already
         degraded the flush is not waited for. Events emitted afterwards are
-        dropped (and counted). Returns the flush's ``complete``: True when
-        everything was published. Safe to call more than once.
+        dropped (and counted). When events were dropped, one warning line names
+        them by reason and the fixes. Returns the flush's ``complete``: True when
+        everything was published and nothing dropped. Safe to call more than once.
         """
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
@@ -361,15 +369,19 @@ class AuditPublisher:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         outbox.close(remaining if finished else 0.0, release_spool=finished)
         _lifecycle.untrack(self)
+        summary = self._drops.summary(self._max_pending)  # the exit hook's path too
+        if summary is not None:
+            logger.warning("%s", summary)
         return ok
 
     def stats(self) -> PublisherStats:
         """A consistent snapshot of the counters."""
         counts = self._outbox.snapshot()
+        by_reason = self._drops.by_reason()
         return PublisherStats(
             accepted=counts.accepted,
             published=counts.published,
-            dropped=self._dropped,
+            dropped=sum(by_reason.values()),
             failed=counts.failed,
             invalid=counts.invalid,
             pending=counts.pending,
@@ -377,6 +389,7 @@ class AuditPublisher:
             spooled=counts.spooled,
             drained=counts.drained,
             spool_corrupt=counts.spool_corrupt,
+            dropped_by_reason=by_reason,
         )
 
     @property

@@ -3,6 +3,10 @@ resource "google_pubsub_topic" "events" {
   name    = var.topic
   labels  = local.labels
 
+  # Kept after acknowledgement too, so that `il-audit subscriber seek --to TIME` can
+  # redeliver what a bad subscriber deploy acknowledged (docs/operations.md).
+  message_retention_duration = var.topic_message_retention_seconds > 0 ? "${var.topic_message_retention_seconds}s" : null
+
   depends_on = [google_project_service.apis]
 }
 

@@ -41,6 +41,17 @@ variable "subscription_name" {
   default     = null
 }
 
+variable "topic_message_retention_seconds" {
+  description = "How long the events topic keeps messages, acknowledged or not, for `il-audit subscriber seek` after a bad subscriber deploy (600 to 2678400, i.e. 10 minutes to 31 days; 0 keeps none). Pub/Sub bills the storage."
+  type        = number
+  default     = 604800
+
+  validation {
+    condition     = var.topic_message_retention_seconds == 0 || (var.topic_message_retention_seconds >= 600 && var.topic_message_retention_seconds <= 2678400)
+    error_message = "topic_message_retention_seconds must be 0 or between 600 and 2678400 (a Pub/Sub limit)."
+  }
+}
+
 variable "max_delivery_attempts" {
   description = "Deliveries of a message before Pub/Sub moves it to the dead-letter topic (5 to 100)."
   type        = number

@@ -21,6 +21,7 @@ from il_audit.config.settings import ENABLE_VARIABLES, ENV_BINDINGS, bundled_def
 from il_audit.operations import terraform as generated
 from il_audit.operations.function_bundle import ENTRY_POINT
 from il_audit.operations.infra import SubscriptionPolicy
+from il_audit.operations.pubsub_resources import TOPIC_MESSAGE_RETENTION_SECONDS
 from il_audit.schemas.tables import TABLES
 from il_audit.sql import LEGACY_VIEW_NAMES, VIEW_NAMES, for_bigquery, views
 from tests.support.terraform import MODULE, Module, block, load, parse, ref, strings
@@ -204,6 +205,17 @@ def test_subscription_defaults_are_those_of_infra_apply(module: Module) -> None:
         "max_backoff_seconds": policy.max_backoff_seconds,
     }
     assert module.variables["function_timeout_seconds"]["default"] == policy.ack_deadline_seconds
+
+
+def test_the_events_topic_keeps_a_week_for_a_seek(module: Module) -> None:
+    """`il-audit subscriber seek` reaches back as far as the topic's retention: 7 days."""
+    topic = module.resource("google_pubsub_topic.events")
+    assert "var.topic_message_retention_seconds" in topic["message_retention_duration"]
+    assert (
+        module.variables["topic_message_retention_seconds"]["default"]
+        == TOPIC_MESSAGE_RETENTION_SECONDS  # what `infra apply` sets
+        == 7 * 86_400
+    )
 
 
 def test_the_inspect_subscription_pulls_the_dead_letter_topic(module: Module) -> None:

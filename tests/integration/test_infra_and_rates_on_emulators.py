@@ -88,13 +88,15 @@ def test_apply_twice_changes_nothing_the_second_time(environment: dict[str, str]
         assert rows[0]["n"] == 0, name
 
 
-@pytest.mark.usefixtures("environment")
-def test_changed_policy_is_an_update() -> None:
-    """Changing the delivery policy updates the subscription in place."""
+def test_changed_policy_is_an_update(environment: dict[str, str]) -> None:
+    """Changing the delivery policy updates the subscription in place; the plan shows the
+    field before and after."""
     apply("--no-bigquery")
     out = apply("--no-bigquery", "--max-delivery-attempts", "9")
+    project, dlq_topic = environment["GOOGLE_CLOUD_PROJECT"], environment["IL_AUDIT_DLQ_TOPIC"]
+    dlq = f"projects/{project}/topics/{dlq_topic}"
     assert "~ subscription" in out
-    assert "dead_letter_policy" in out
+    assert f"dead_letter: {dlq} after 5 attempts → {dlq} after 9 attempts" in out
 
 
 @pytest.mark.usefixtures("environment")

@@ -103,7 +103,7 @@ def test_changed_retention_updates_the_expiration_in_place(
     removed = apply()
     again = apply()
 
-    assert changed.count("partitions expire after 90 days") == 2
+    assert changed.count("partition_expiration: 30 days → 90 days") == 2
     assert target.client.get_table(target.ref("events")).time_partitioning.expiration_ms is None
-    assert removed.count("partitions no longer expire") == 2
+    assert removed.count("partition_expiration: 90 days → none (kept forever)") == 2
     assert "no changes" in again
