@@ -11,12 +11,25 @@ from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import render
 from il_audit.devtools.ports import answers
 
+
+def _state_dir(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
+    """The given directory, else the nearest ``.il-audit-dev/`` here or above, else ``./``'s."""
+    if value is not None:
+        return value
+    from il_audit.devtools.dev_stack import STATE_DIR, find_state_dir
+
+    return find_state_dir(Path.cwd()) or Path(STATE_DIR)
+
+
 STATE_DIR_OPTION = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=".il-audit-dev",
+    default=None,
+    callback=_state_dir,
     envvar="IL_AUDIT_DEV_DIR",
-    help="Where the stack's state, logs and DuckDB file live (env IL_AUDIT_DEV_DIR).",
+    help="Where the stack's state, logs and DuckDB file live; default: the nearest "
+    ".il-audit-dev/ in this directory or a parent, as git finds .git, else ./.il-audit-dev "
+    "(env IL_AUDIT_DEV_DIR).",
 )
 
 
@@ -29,6 +42,7 @@ def dev() -> None:
       il-audit dev up                 # emulator + function writing .il-audit-dev/local.duckdb
       eval "$(il-audit dev env)"      # point this shell's apps at it
       il-audit dev status
+      IL_AUDIT_EXTRA_EVENT_TYPES='billing.*' il-audit dev restart-function
       il-audit dev down
     """
 
@@ -183,6 +197,36 @@ def status(state_dir: Path, fmt: str) -> None:
         click.echo(json.dumps(document, indent=2))
     if not healthy:
         raise SystemExit(1)
+
+
+@dev.command("restart-function")
+@STATE_DIR_OPTION
+def restart_function(state_dir: Path) -> None:
+    """Restart the local function with this shell's environment; the emulator stays.
+
+    For a changed setting such as IL_AUDIT_EXTRA_EVENT_TYPES: the dead letters
+    waiting in the emulator stay, ready for `il-audit dlq replay`.
+
+    \b
+    Example:
+      IL_AUDIT_EXTRA_EVENT_TYPES='billing.*' il-audit dev restart-function
+    """
+    from il_audit.cli.errors import BadSettingsError, JobFailedError
+    from il_audit.devtools import dev_stack
+    from il_audit.devtools.errors import DevStackError, FunctionStartError
+
+    try:
+        component = dev_stack.restart_function(state_dir)
+    except FunctionStartError as exc:
+        raise JobFailedError(
+            str(exc).splitlines()[0] + f" (log: {state_dir}/function.log)"
+        ) from exc
+    except DevStackError as exc:
+        raise BadSettingsError(str(exc)) from exc
+    click.echo(
+        f"{component.name:<18} pid {component.pid:<8} {component.url}  restarted with this "
+        f"shell's environment  log: {component.log}"
+    )
 
 
 @dev.command()

@@ -208,6 +208,13 @@ def inspect(
         click.echo("the dead-letter subscription is empty")
 
 
+REVALIDATED_LOCALLY = (
+    "revalidated against this shell's configuration (its IL_AUDIT_EXTRA_EVENT_TYPES, schema "
+    "and cost catalog), not the deployed subscriber's: a message that passes here may be "
+    "dead-lettered again"
+)
+
+
 @dlq.command()
 @_subscription_option
 @_selector_options
@@ -222,8 +229,8 @@ def inspect(
 @click.option(
     "--revalidate",
     is_flag=True,
-    help="Check against the current schema, taxonomy and catalog first; messages "
-    "that would fail again are reported and left in place.",
+    help="Check against this shell's schema, taxonomy and catalog first (not the deployed "
+    "subscriber's); messages that would fail again are reported and left in place.",
 )
 @click.option(
     "--max-replays",
@@ -290,8 +297,17 @@ def replay(
             batch=batch_size,
             progress=bar.update,
         )
+    if revalidate:
+        click.echo(REVALIDATED_LOCALLY)
     for failing in report.failing[:20]:
-        click.echo(f"still failing {failing['message_id']}: {'; '.join(failing['problems'][:3])}")
+        problems = "; ".join(failing["problems"][:3])
+        click.echo(f"still failing: message id {failing['message_id']}: {problems}")
+    if report.back_again:
+        click.echo(
+            f"dead-lettered again during this run: {len(report.back_again)} replayed "
+            f"message(s) (first: message id {report.back_again[0]}): the subscriber still "
+            "rejects them; see `il-audit dlq inspect`"
+        )
     if report.capped:
         click.echo(
             f"{len(report.capped)} message(s) reached the replay cap ({max_replays}); "
@@ -314,7 +330,9 @@ def replay(
     "--archive",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="JSONL file to append the purged messages to; default dlq-archive-YYYYmmddTHHMMSSZ.jsonl.",
+    help="JSONL file to append the purged messages to; default "
+    "dlq-archive-YYYYmmddTHHMMSSZ.jsonl in the nearest .il-audit-dev/ (this directory or a "
+    "parent; git-ignored: dead letters may hold personal data).",
 )
 @click.option("--yes", is_flag=True, help="Really acknowledge (delete) the selected messages.")
 @click.option("--dry-run", is_flag=True, help="Show what would be purged (inspect).")
@@ -351,7 +369,11 @@ def purge(
             fmt=fmt,
         )
         return
-    archive = archive or Path(f"dlq-archive-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl")
+    if archive is None:
+        from il_audit.devtools.dev_stack import STATE_DIR, find_state_dir
+
+        state_dir = find_state_dir(Path.cwd()) or Path(STATE_DIR)
+        archive = state_dir / f"dlq-archive-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl"
     with (
         _failures(),
         _source(subscription, lease_seconds, pull_timeout) as source,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from il_audit.cli._database import require_database
 from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import FORMATS, render
 
@@ -67,11 +68,11 @@ def query(sql: str, database: Path, fmt: str, timeout: float) -> None:
 
     from il_audit.subscriber_fn.errors import SinkUnavailableError
 
-    if not database.exists():
-        raise click.ClickException(
-            f"no embedded database at {database}: run `il-audit demo`, or emit with "
-            "IL_AUDIT_TRANSPORT=local (see --database / IL_AUDIT_DUCKDB_PATH)"
-        )
+    require_database(
+        database,
+        "run `il-audit demo`, or emit with IL_AUDIT_TRANSPORT=local "
+        "(see --database / IL_AUDIT_DUCKDB_PATH)",
+    )
     try:
         columns, rows = run_query(sql, database, timeout=timeout)
     except sqlglot.errors.ParseError as exc:

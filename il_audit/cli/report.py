@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from il_audit.cli._database import require_database
 from il_audit.cli._options import from_settings, shown_default
 
 if TYPE_CHECKING:
@@ -117,11 +118,9 @@ def report(
             raise click.UsageError("--database and --bigquery exclude each other: pick one")
         warehouse = _bigquery_warehouse(timeout)
     else:
-        if not database.exists():
-            raise click.ClickException(
-                f"no embedded database at {database}: run `il-audit demo`, emit with "
-                "IL_AUDIT_TRANSPORT=local, or pass --bigquery"
-            )
+        require_database(
+            database, "run `il-audit demo`, emit with IL_AUDIT_TRANSPORT=local, or pass --bigquery"
+        )
         warehouse = DuckDBWarehouse(database, timeout=timeout)
     try:
         page = build_report(warehouse, period)

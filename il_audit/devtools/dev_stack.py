@@ -27,6 +27,16 @@ from il_audit.devtools.ports import busy
 
 DEFAULT_PROJECT: Final = "il-audit-local"
 STATE_FILE: Final = "state.json"
+STATE_DIR: Final = ".il-audit-dev"
+
+
+def find_state_dir(start: Path) -> Path | None:
+    """The nearest ``.il-audit-dev/`` in ``start`` or a parent of it, the way git finds ``.git``."""
+    for directory in (start, *start.parents):
+        candidate = directory / STATE_DIR
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 @dataclass
@@ -50,6 +60,8 @@ class DevState:
     components: list[Component] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    function_env: dict[str, str] = field(default_factory=dict)
+    """The variables ``up`` set for the function on top of the shell's (the stack's wiring)."""
 
     def save(self, directory: Path) -> Path:
         """Write ``state.json`` in ``directory``."""
@@ -154,6 +166,7 @@ def up(
 
         bigquery_standin.find_python()  # no stand-in: say so before starting anything
     directory.mkdir(parents=True, exist_ok=True)
+    directory = directory.resolve()  # state.json's paths hold from any subdirectory
     state = DevState(project=project)
     try:
         emulator = pubsub_emulator.start(pubsub_port, log_path=directory / "pubsub-emulator.log")
@@ -195,6 +208,8 @@ def up(
                     "IL_AUDIT_BQ_WRITE_METHOD": "insert_all",
                 }
             )
+            _create_bigquery_resources(function_env)
+        state.function_env = function_env
         server = start_function(function_env, port=function_port,
                                 log_path=directory / "function.log")  # fmt: skip
         state.components.append(
@@ -223,6 +238,22 @@ def up(
     return state
 
 
+def _create_bigquery_resources(function_env: dict[str, str]) -> None:
+    """The dataset, tables and views in the stand-in, as ``infra apply`` creates them, so
+    that ``il-audit report --bigquery`` and queries of the views work on the dev stack."""
+    from il_audit.config.settings import AuditSettings
+    from il_audit.operations.infra import apply
+
+    settings = AuditSettings.from_env({**os.environ, **function_env})
+    try:
+        apply(settings, pubsub=False)
+    except Exception as exc:
+        raise DevStackError(
+            f"could not create the tables and views in the BigQuery stand-in at "
+            f"{function_env['IL_BQ_API_ENDPOINT']}: {exc}"
+        ) from exc
+
+
 def down(directory: Path) -> list[tuple[str, bool]]:
     """Stop what ``up`` recorded; returns (name, was running) per component."""
     state = DevState.load(directory)
@@ -231,6 +262,33 @@ def down(directory: Path) -> list[tuple[str, bool]]:
     results = [(c.name, stop_component(c)) for c in reversed(state.components)]
     (directory / STATE_FILE).unlink(missing_ok=True)
     return results
+
+
+def restart_function(directory: Path) -> Component:
+    """Stop the stack's function and start it again on its port, with this process's
+    environment under the stack's wiring (a new ``IL_AUDIT_EXTRA_EVENT_TYPES``, say).
+
+    The emulator, its subscriptions and the dead letters waiting there stay as they are.
+    """
+    state = DevState.load(directory)
+    if state is None:
+        raise DevStackError(f"no local stack recorded in {directory}; run `il-audit dev up`")
+    found = [c for c in state.components if c.name == "function"]
+    if not found or not state.function_env:
+        raise DevStackError(
+            f"the stack in {directory} was started by an older il-audit: "
+            "`il-audit dev down`, then `il-audit dev up`"
+        )
+    old = found[0]
+    stop_component(old)
+    log_path = directory / "function.log"
+    server = start_function(state.function_env, port=old.port, log_path=log_path)
+    new = Component(
+        "function", server.process.pid, server.port, server.url, old.marker, str(server.log_path)
+    )
+    state.components[state.components.index(old)] = new
+    state.save(directory)
+    return new
 
 
 def env_lines(state: DevState) -> list[str]:

@@ -124,8 +124,21 @@ def test_revalidate_leaves_poison_and_replays_once_fixed(
     report = json.loads((tmp_path / "r1.json").read_text())
     assert (report["still_failing"], report["replayed"]) == (3, 0)
     assert "unknown_event_type" in report["still_failing_messages"][0]["problems"][0]
+    assert "against this shell's configuration" in result.stdout
+    assert "not the deployed subscriber's" in result.stdout
+    first = report["still_failing_messages"][0]["message_id"]
+    assert f"still failing: message id {first}: " in result.stdout
     assert stack.dlq_messages() == 3
     stack.start_function(**BILLING)  # the fix is deployed
+    dry = stack.cli(
+        "dlq", "replay", "--dry-run", "--revalidate", "--report", str(tmp_path / "r0.json"),
+        env=BILLING,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    dry_report = json.loads((tmp_path / "r0.json").read_text())
+    assert (dry_report["would_replay"], dry_report["replayed"]) == (3, 0)
+    assert (dry_report["would_replay_events"], dry_report["replayed_events"]) == (3, 0)
+    assert stack.dlq_messages() == 3
     result = stack.cli(
         "dlq", "replay", "--revalidate", "--report", str(tmp_path / "r2.json"), env=BILLING
     )
@@ -193,6 +206,24 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
     assert record["attributes"]["app"] == "chat"
     assert json.loads(record["data"])["event_type"] == "billing.invoice.sent"
     assert [group["app"] for group in stack.dlq_groups()] == ["ingest"]
+    # Without --archive, from a subdirectory: under the project's .il-audit-dev/, not here.
+    (tmp_path / ".il-audit-dev").mkdir()
+    subdirectory = tmp_path / "examples"
+    subdirectory.mkdir()
+    result = stack.cli("dlq", "purge", "--yes", cwd=subdirectory, env={"IL_AUDIT_DEV_DIR": ""})
+    assert result.returncode == 0, result.stderr
+    assert "purged 1" in result.stdout
+    [default_archive] = (tmp_path / ".il-audit-dev").glob("dlq-archive-*.jsonl")
+    assert str(default_archive) in result.stdout
+    assert list(subdirectory.iterdir()) == []
+    assert [json.loads(r["data"])["event_type"] for r in read_archive(default_archive)] == [
+        "billing.invoice.sent"
+    ]
+    for path in ("x/.il-audit-dev/dlq-archive-1.jsonl", "dlq-archive-1.jsonl"):
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT, check=False
+        )
+        assert ignored.returncode == 0, f".gitignore does not cover {path}"
 
 
 def test_outage_then_replay_lands_every_event_once(

@@ -84,10 +84,16 @@ class Stack:
         return duck.count(self.database, sql)
 
     def cli(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 180,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``il-audit ARGS`` in a fresh process against this stack."""
-        return run_cli(*args, env={**self.env, **DLQ_PULL_TIMEOUT, **(env or {})}, timeout=timeout)
+        """Run ``il-audit ARGS`` in a fresh process against this stack (from ``cwd``)."""
+        return run_cli(
+            *args, env={**self.env, **DLQ_PULL_TIMEOUT, **(env or {})}, timeout=timeout, cwd=cwd
+        )
 
     def dlq_groups(self, **env: str) -> list[dict[str, Any]]:
         """``il-audit dlq inspect --format json`` of this stack's dead-letter subscription."""

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from google.cloud import pubsub_v1
+from google.protobuf import timestamp_pb2
 
 from tests.support.pubsub import ReceivedMessage, pull_messages
 
@@ -39,6 +40,11 @@ class Tap:
                 topic=pubsub_v1.PublisherClient.topic_path(project, topic_id),
                 ack_deadline_seconds=60,
             )
+            # The events topic keeps 7 days of messages (infra apply, for subscriber seek),
+            # and the emulator hands a new subscription that backlog: seek past it.
+            now = timestamp_pb2.Timestamp()
+            now.GetCurrentTime()
+            subscriber.seek(request={"subscription": path, "time": now})
         finally:
             subscriber.close()
         return cls(path)

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -301,3 +302,18 @@ def test_cli_hands_the_lease_and_the_pull_timeout_to_the_subscription(
     ]
     refused = runner.invoke(cli, ["dlq", "inspect", "--pull-timeout", "0"])
     assert refused.exit_code == 2
+
+
+def test_a_replayed_message_dead_lettered_again_during_the_run_is_reported() -> None:
+    """Newer than the run and carrying il_audit_replayed_from: counted as back again, left."""
+    later = datetime.now(UTC) + timedelta(hours=1)
+    back = replace(
+        own_reject("7", il_audit_replayed_from="1", il_audit_replay_count="1"), publish_time=later
+    )
+    other = replace(own_reject("8"), publish_time=later)
+    source = MemorySource([back, other])
+    report = replay(source, lambda _data, _attrs: done_future())
+    assert (report.replayed, report.skipped_new, report.back_again) == (0, 2, ["7"])
+    assert report.to_json()["dead_lettered_again"] == 1
+    assert report.to_json()["dead_lettered_again_message_ids"] == ["7"]
+    assert len(source.available) == 2

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from il_audit.operations.dlq._messages import DeadLetter, Selector
 from il_audit.operations.dlq._source import Leases, Source, drain
+from il_audit.schemas.wire import ATTR_REPLAYED_FROM
 
 DEFAULT_REPLAY_CAP: Final = 3
 
@@ -127,6 +128,8 @@ class ReplayReport:
     still_failing: int = 0
     failed: int = 0
     capped: list[str] = field(default_factory=list)
+    back_again: list[str] = field(default_factory=list)
+    """Replayed messages dead-lettered again while this run went on (left for the next)."""
     cut: list[str] = field(default_factory=list)
     failing: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -143,6 +146,8 @@ class ReplayReport:
         match decision.action:
             case ReplayAction.SKIP_NEWER_THAN_RUN:
                 self.skipped_new += 1
+                if ATTR_REPLAYED_FROM in message.attributes:
+                    self.back_again.append(message.message_id)
             case ReplayAction.SKIP_NOT_SELECTED:
                 self.skipped_filter += 1
             case ReplayAction.REFUSE_CUT:
@@ -175,8 +180,11 @@ class ReplayReport:
             "dry_run": self.dry_run,
             "pulled": self.pulled,
             "selected": self.selected,
-            "replayed": self.replayed,
-            "replayed_events": self.replayed_events,
+            # A dry run publishes nothing: what it would replay has its own keys.
+            "replayed": 0 if self.dry_run else self.replayed,
+            "replayed_events": 0 if self.dry_run else self.replayed_events,
+            "would_replay": self.replayed if self.dry_run else 0,
+            "would_replay_events": self.replayed_events if self.dry_run else 0,
             "busy_seconds": round(self.busy_seconds, 3),
             "skipped": self.skipped,
             "skipped_filter": self.skipped_filter,
@@ -185,6 +193,8 @@ class ReplayReport:
             "skipped_cut": self.skipped_cut,
             "still_failing": self.still_failing,
             "publish_errors": self.failed,
+            "dead_lettered_again": len(self.back_again),
+            "dead_lettered_again_message_ids": self.back_again[:1000],
             "capped_message_ids": self.capped[:1000],
             "cut_message_ids": self.cut[:1000],
             "still_failing_messages": self.failing[:1000],

@@ -112,9 +112,9 @@ def test_query_views_exist_in_the_file(database: Path) -> None:
 
 
 def test_query_without_a_database_says_what_to_do(tmp_path: Path) -> None:
-    """A missing file is a clear error with exit code 1."""
+    """A missing file is a clear configuration error (exit code 2)."""
     code, out = invoke("query", "SELECT 1", "--database", str(tmp_path / "none.duckdb"))
-    assert code == 1
+    assert code == 2
     assert "il-audit demo" in out
 
 

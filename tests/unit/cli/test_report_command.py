@@ -67,11 +67,11 @@ def test_the_default_period_is_the_last_thirty_days(database: Path, tmp_path: Pa
     assert f"{today - timedelta(days=29)} to {today}" in output
 
 
-def test_a_missing_database_exits_1_without_a_page(tmp_path: Path) -> None:
-    """No file: exit 1 with a hint, and nothing written (no empty database created)."""
+def test_a_missing_database_exits_2_without_a_page(tmp_path: Path) -> None:
+    """No file: exit 2 (configuration) with a hint, and nothing written (no empty database)."""
     out = tmp_path / "r.html"
     code, output = invoke("--database", str(tmp_path / "none.duckdb"), "--out", str(out))
-    assert code == 1
+    assert code == 2
     assert "no embedded database" in output
     assert not out.exists()
     assert not (tmp_path / "none.duckdb").exists()
