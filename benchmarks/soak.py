@@ -246,10 +246,13 @@ def soak(sink: str, minutes: float, args: argparse.Namespace) -> Run:
         sampler.start()
         emitter.stdout.readline()  # "emitted": the steady part is over
         sampler.stop()
-        stdout, stderr = emitter.communicate(timeout=180)
-        if emitter.returncode != 0:
-            raise RuntimeError(f"the emitter failed:\n{stderr[-3000:]}")
-        emitted = json.loads(stdout.strip().splitlines()[-1])
+        # The result line through readline too: readline's buffer may already hold it
+        # (it can arrive with "emitted"), and communicate() reads the pipe past that buffer.
+        result = emitter.stdout.readline()
+        _, stderr = emitter.communicate(timeout=180)
+        if emitter.returncode != 0 or not result.strip():
+            raise RuntimeError(f"the emitter failed ({emitter.returncode}):\n{stderr[-3000:]}")
+        emitted = json.loads(result)
         deadline = time.monotonic() + DRAIN_SECONDS
         while worker.status()["events_stored"] < emitted["emitted"] - emitted["dropped"]:
             if time.monotonic() > deadline or worker.process.poll() is not None:
