@@ -32,3 +32,8 @@ class FeedbackError(SchemaError, ValueError):
     ``args`` are the message (the rule, never the value) and the reason's short code
     (``turn_id``, ``name``, ``value_type``...), which ``feedback_refusals`` counts by.
     """
+
+
+class UntaggedColumnError(SchemaError, KeyError):
+    """A column nobody classified in the personal-data inventory
+    (``il_audit/schemas/personal_data.py``)."""

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from il_audit.schemas.errors import UntaggedColumnError
+
 
 class Category(StrEnum):
     """What kind of personal data a column can hold."""
@@ -226,10 +228,6 @@ COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {
 
 RELATION_TAGS: Final[Mapping[tuple[str, str], PersonalData]] = {}
 """``(table or view, column)`` -> its tag, where a name means something else there."""
-
-
-class UntaggedColumnError(KeyError):
-    """A column nobody classified: add it to :mod:`il_audit.schemas.personal_data`."""
 
 
 def personal_data(relation: str, column: str) -> PersonalData:
