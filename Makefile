@@ -46,7 +46,7 @@ demo: setup
 # (pyproject.toml: patch = ["subprocess"]), each in its own data file: combined here.
 test: setup-test
 	$(PY) -m coverage erase
-	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage run -m pytest --durations=30
 	$(PY) -m coverage combine --quiet
 	$(PY) -m coverage report
 

@@ -43,7 +43,10 @@ class MetadataServer:
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll: stop() waits for the loop to notice, 0.5 s per server by default.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -74,3 +77,19 @@ class MetadataServer:
         """Stop serving."""
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class NotAMetadataServer(MetadataServer):
+    """An address that answers, but not as Google's metadata server: 404 to everything.
+
+    google-auth's ping then decides "not on GCE" at once. A dead address gets the same
+    verdict after three attempts with backoff (about 3 s), so only the test that stands for
+    the user's path (``test_doctor_command``'s no-credentials test) pays for the dead one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("no-project")
+
+    def answer(self, path: str) -> tuple[str | None, str]:  # noqa: ARG002
+        """Nothing: 404."""
+        return None, "text/plain"

@@ -1,7 +1,8 @@
 """Expected failures as a user meets them, through the real CLI: one line naming what failed
 and the fix, the documented exit code (1 the work failed, 2 usage or configuration), and the
 trace only with ``-v``. No services: no credentials (empty HOME and gcloud config, the
-metadata server on a dead port), a dead emulator port, a busy port, no stand-in."""
+metadata address answering 404: google-auth's off-GCE verdict), a dead emulator port, a
+busy port, no stand-in."""
 
 from __future__ import annotations
 
@@ -18,22 +19,26 @@ from click.testing import CliRunner, Result
 from il_audit.cli import cli
 from il_audit.devtools import bigquery_standin
 from il_audit.devtools.ports import free_port
+from tests.support.metadata_server import NotAMetadataServer
 
 NO_CREDENTIALS = "no Google credentials: run `gcloud auth application-default login`"
 
 
 @pytest.fixture(autouse=True)
-def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No project, emulator or credentials from the machine running the tests."""
+def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No project, emulator or credentials from the machine running the tests; the
+    metadata address answers 404 (off GCE at once: see NotAMetadataServer)."""
     for key in list(os.environ):
         if key.startswith(("IL_", "GOOGLE_", "GCP_", "GCE_", "K_", "CLOUDSDK_", "PUBSUB_")):
             monkeypatch.delenv(key)
-    dead = f"127.0.0.1:{free_port()}"
+    off_gce = NotAMetadataServer()
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    monkeypatch.setenv("GCE_METADATA_HOST", dead)
-    monkeypatch.setenv("GCE_METADATA_IP", dead)
+    monkeypatch.setenv("GCE_METADATA_HOST", off_gce.host)
+    monkeypatch.setenv("GCE_METADATA_IP", off_gce.host)
     monkeypatch.chdir(tmp_path)
+    yield
+    off_gce.stop()
 
 
 def run(*args: str, **env: str) -> Result:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from il_audit.cli import cli
+from tests.support.metadata_server import NotAMetadataServer
 
 TIME = "2026-01-02T03:04:05Z"
 
@@ -81,9 +82,13 @@ def test_no_credentials_is_a_configuration_error(
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
-    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{_dead_port()}")
-    monkeypatch.setenv("GCE_METADATA_IP", f"127.0.0.1:{_dead_port()}")
-    code, output = _seek("--to", TIME, "--dry-run")
+    off_gce = NotAMetadataServer()  # off GCE at once (a dead address costs 3 s of retries)
+    monkeypatch.setenv("GCE_METADATA_HOST", off_gce.host)
+    monkeypatch.setenv("GCE_METADATA_IP", off_gce.host)
+    try:
+        code, output = _seek("--to", TIME, "--dry-run")
+    finally:
+        off_gce.stop()
     assert code == 2, output
     assert "gcloud auth application-default login" in output
     assert "Traceback" not in output
