@@ -342,11 +342,27 @@ def _diagnose_local(settings: AuditSettings, diagnosis: Diagnosis) -> None:
             "problem", "the embedded mode needs DuckDB: pip install 'il-audit[embedded]'"
         )
         return
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.access(folder, os.W_OK):
-        diagnosis.conclude("problem", f"cannot write {folder}")
+    problem = _unwritable(os.path.dirname(os.path.abspath(path)) or ".")
+    if problem:
+        diagnosis.conclude("problem", f"cannot write the embedded file {path}: {problem}")
         return
     diagnosis.conclude("ok", f"events go to the embedded file {path}")
+
+
+def _unwritable(folder: str) -> str | None:
+    """Why a file cannot be created in ``folder`` (None: it can).
+
+    A missing folder is fine when the nearest existing one above it is a writable
+    directory: the sink creates the rest (``mkdir(parents=True)``).
+    """
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK):
+        return f"{existing} is not writable by this user"
+    return None
 
 
 def _diagnose_spool(settings: AuditSettings, diagnosis: Diagnosis) -> None:
