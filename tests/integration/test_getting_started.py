@@ -50,9 +50,7 @@ def in_shell(
         timeout=120,
         check=False,
     )
-    after = dict(
-        entry.split("=", 1) for entry in dump.read_text().split("\0") if "=" in entry
-    )
+    after = dict(entry.split("=", 1) for entry in dump.read_text().split("\0") if "=" in entry)
     return result, after
 
 
