@@ -238,3 +238,17 @@ def test_a_line_the_core_fails_on_is_dead_lettered_as_internal_error_and_acked(
     assert query(tmp_path, "SELECT count(*) FROM events") == [(2,)]
     dead = query(tmp_path, "SELECT dead_letter_id, error_class, error_detail FROM dead_letters")
     assert dead == [("m-4:1", "internal_error", "the subscriber failed: ZeroDivisionError")]
+
+
+def test_an_unexpected_error_outside_the_lines_is_transient_never_acked(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug around the per-line work (here the pipeline's handle itself) answers 500, so
+    Pub/Sub redelivers and finally dead-letters the message: it is never acked unstored."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(pipeline.default_pipeline(), "handle", broken)
+    assert post(client, push(envelope_line(), "m-5")).status_code == 500
+    assert query(tmp_path, "SELECT count(*) FROM dead_letters") == [(0,)]
