@@ -81,8 +81,8 @@ bench: setup-bench
 	$(PY) benchmarks/retrieval_bench.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
-# changing the row models or il_audit/sql, and docs/settings.md with the README's settings
-# tables after changing a setting; a test fails while any of them is out of date.
+# changing the row models or il_audit/sql, and docs/settings.md with the beacon doc's settings
+# table after changing a setting; a test fails while any of them is out of date.
 generate: setup
 	$(VENV)/bin/il-audit infra terraform --module infra/terraform
 	$(VENV)/bin/il-audit schema settings --write

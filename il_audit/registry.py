@@ -2,7 +2,7 @@
 
 0.1.3's table routing (``resolve_table_id``, ``build_row``) is gone: every
 event goes to ``events``, and the 0.1.3 tables are views over it (see the
-README's migration table).
+migration table in docs/migrating.md).
 """
 
 from il_audit.publisher.builders import BuilderFn, get_builder, register_builder

@@ -64,7 +64,11 @@ def _document_exit_codes(command: click.Command) -> None:
 )
 @click.version_option(__version__, prog_name="il-audit")
 @click.option(
-    "-v", "--verbose", count=True, envvar="IL_AUDIT_VERBOSE", help="More log output (-vv: debug)."
+    "-v",
+    "--verbose",
+    count=True,
+    envvar="IL_AUDIT_VERBOSE",
+    help="More log output (-vv: debug; env IL_AUDIT_VERBOSE).",
 )
 def cli(verbose: int) -> None:
     """il-audit: audit and analytics events from Python services through Pub/Sub.

@@ -46,13 +46,14 @@ def export(out: Path) -> None:
 
 @schema.command("settings")
 @format_option("IL_AUDIT_SCHEMA_FORMAT", what="Output format of the listing")
-@click.option("--write", is_flag=True, help="Write DOCS and the README's settings tables.")
-@click.option("--check", is_flag=True, help="Exit 1 when DOCS or the README's tables are stale.")
+@click.option("--write", is_flag=True, help="Write DOCS and the TABLES page's settings table.")
+@click.option("--check", is_flag=True, help="Exit 1 when DOCS or the TABLES page are stale.")
 @click.option(
-    "--readme",
+    "--tables",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("README.md"),
-    help="README holding the settings markers (with --write or --check).",
+    default=Path("docs/ui-beacon-convention.md"),
+    show_default=True,
+    help="Page holding the settings-beacon markers (with --write or --check).",
 )
 @click.option(
     "--docs",
@@ -60,7 +61,7 @@ def export(out: Path) -> None:
     default=Path("docs/settings.md"),
     help="The generated reference (with --write or --check).",
 )
-def settings_reference(fmt: str, write: bool, check: bool, readme: Path, docs: Path) -> None:
+def settings_reference(fmt: str, write: bool, check: bool, tables: Path, docs: Path) -> None:
     """Every setting: its variables, default, accepted values and the component reading it,
     generated from the settings' sections (never written by hand).
 
@@ -68,7 +69,7 @@ def settings_reference(fmt: str, write: bool, check: bool, readme: Path, docs: P
     Exit code 0, 1 when --check finds a stale file, 2 on bad usage.
     Examples:
       il-audit schema settings --format json
-      il-audit schema settings --write      # docs/settings.md and the README's tables
+      il-audit schema settings --write      # docs/settings.md and the beacon's table
       il-audit schema settings --check      # in CI: fails when either drifted
     """
     import json
@@ -102,11 +103,11 @@ def settings_reference(fmt: str, write: bool, check: bool, readme: Path, docs: P
         return
     try:
         wanted = {
-            readme: reference.updated_readme(readme.read_text("utf-8")),
+            tables: reference.updated_tables(tables.read_text("utf-8")),
             docs: reference.markdown_reference(FIXED_LIMITS),
         }
     except (OSError, ValueError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--readme") from exc
+        raise click.BadParameter(str(exc), param_hint="--tables") from exc
     stale = [path for path, text in wanted.items() if _read(path) != text]
     if check:
         if stale:

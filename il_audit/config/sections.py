@@ -5,7 +5,7 @@ Each section holds what one component reads (``settings.publisher``,
 ``prefix`` plus its field (``spool`` + ``dir`` is ``spool_dir``). That name is
 its key in ``ENV_BINDINGS`` and ``defaults.json``, in ``origins``, and its flat
 attribute on ``AuditSettings`` where one is declared. Descriptions here are the
-text of ``docs/settings.md`` and the README's settings tables, which are
+text of ``docs/settings.md`` and the beacon doc's settings table, which are
 generated from these classes (``il-audit schema settings --write``);
 ``read_by`` says which component reads a setting when not the whole section's.
 """

@@ -28,7 +28,7 @@ from il_audit.errors import SettingsError
 PUBLISH_PERMISSION = "pubsub.topics.publish"
 MISSING_TOPIC = (
     "the topic does not exist: provision it with `il-audit infra apply` and deploy the "
-    "subscriber before hosts publish (README: Upgrading to 2.0)"
+    "subscriber before hosts publish (docs/migrating.md: Upgrading to 2.0)"
 )
 
 

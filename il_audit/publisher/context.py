@@ -28,7 +28,7 @@ class AuditContext:
     actor_uid: str | None = None
     """Stable user id from the host app's auth layer."""
     actor_email: str | None = None
-    """Actor email when available (PII: see the README's privacy notes)."""
+    """Actor email when available (PII: never logged; see docs/publisher.md)."""
     trace_id: str | None = None
     """Distributed trace id (Cloud Trace, OpenTelemetry, Logfire)."""
     request_id: str | None = None

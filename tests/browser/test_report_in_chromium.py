@@ -4,7 +4,7 @@ The page is the report of ``tests/support/report_workload.py`` written by
 `il-audit report` from an embedded file, opened from a ``file://`` URL. A
 full-page screenshot is kept under the test's tmp directory (its path is
 printed); with ``IL_AUDIT_UPDATE_SCREENSHOT=1`` it also replaces
-``docs/report-screenshot.png``, the README's picture.
+``docs/report-screenshot.png``, the picture in docs/analytics.md.
 """
 
 from __future__ import annotations

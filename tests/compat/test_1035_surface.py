@@ -1,6 +1,6 @@
 """il-audit 1.0.35's surface outside the chat family, from the facts sheet (§5.1, §5.4, §5.5,
 §5.7, §5.12, Appendix A): module paths, signatures, settings, the environment label, root
-names, and what the README's migration table says about them."""
+names, and what docs/migrating.md's migration table says about them."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from il_audit.publisher import AuditContext
 from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy as T
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+MIGRATING = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
 
 # §5.1: 1.0.35's root names, less those other parts of issue 23 add (the visit handlers, and
 # TABLE_CHAT_FEEDBACK / TABLE_CONTENT_REPORTS / TABLE_NOTIFICATION_SENDS with their schemas).
@@ -87,9 +87,9 @@ def params(function: Any) -> list[tuple[str, str, Any]]:
 
 
 def migration_table() -> str:
-    text = README.read_text("utf-8")
-    start = text.index("## Coming from il-audit 0.1.3")
-    return text[start : text.index("### The 0.1.3 tables, as views")]
+    text = MIGRATING.read_text("utf-8")
+    start = text.index("# Coming from il-audit 0.1.3")
+    return text[start : text.index("## The 0.1.3 tables, as views")]
 
 
 # ---------------------------------------------------------------- module paths
@@ -335,7 +335,7 @@ def test_1035_variables_set_the_one_setting_they_name(
 
 def test_1035_settings_that_do_not_apply_here() -> None:
     """bq_streaming_insert_max_rows sized the host's BigQuery inserts, which hosts no longer
-    make; store_model_call_text exists with a different default (README says why)."""
+    make; store_model_call_text exists with a different default (docs/migrating.md says why)."""
     settings = AuditSettings.from_env({})
     assert not hasattr(settings, "bq_streaming_insert_max_rows")
     assert "bq_streaming_insert_max_rows" in migration_table()
@@ -412,7 +412,7 @@ def test_a_malformed_environment_map_names_its_variable() -> None:
     assert lenient.environment_map == {}
 
 
-# ------------------------------------------------------------- root and README
+# ------------------------------------------------------- root and the migration page
 
 
 def test_1035_root_names_are_exported() -> None:
@@ -427,8 +427,8 @@ def test_1035_root_names_are_exported() -> None:
 
 
 def test_the_migration_table_has_a_1035_column_and_the_upgrade_checklist() -> None:
-    """Each row says what differs from 0.1.3 and from 1.0.35; the README has the upgrade
-    checklist in its order: provision, deploy the subscriber, then upgrade hosts."""
+    """Each row says what differs from 0.1.3 and from 1.0.35; docs/migrating.md has the
+    upgrade checklist in its order: provision, deploy the subscriber, then upgrade hosts."""
     table = migration_table()
     header = next(line for line in table.splitlines() if line.startswith("| name"))
     assert [cell.strip() for cell in header.strip("|").split("|")] == [
@@ -436,8 +436,8 @@ def test_the_migration_table_has_a_1035_column_and_the_upgrade_checklist() -> No
     ]  # fmt: skip
     rows = [line for line in table.splitlines() if line.startswith("| ") and line != header]
     assert all(line.count(" | ") >= 3 for line in rows[1:]), "a row lacks a column"
-    text = README.read_text("utf-8")
-    checklist = text[text.index("### Upgrading to 2.0") :].lower()
+    text = MIGRATING.read_text("utf-8")
+    checklist = text[text.index("## Upgrading to 2.0") :].lower()
     steps = [
         checklist.index("il-audit infra apply"),
         checklist.index("deploy the subscriber"),

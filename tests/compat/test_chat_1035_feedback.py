@@ -3,7 +3,7 @@
 Written from `reference-api-facts.md` §5.3 (``ui.chat.feedback.submitted``, a beacon
 type routed to ``ui_interaction_events``) and §5.6 (``chat_feedback`` is a survey table
 the library never writes). Our verdicts are ``chat.feedback`` / ``ui.chat.feedback``
-and the ``chat_feedback_scores`` view; the README's migration table says so.
+and the ``chat_feedback_scores`` view; docs/migrating.md's migration table says so.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import il_audit
 from il_audit.schemas import taxonomy as T
 from il_audit.sql import LEGACY_VIEW_NAMES, VIEW_NAMES, view
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+MIGRATING = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
 
 
 def test_the_1_0_35_feedback_beacon_type_is_unchanged() -> None:
@@ -48,7 +48,7 @@ def test_emit_chat_feedback_is_keyword_only_at_the_root() -> None:
     assert "emit_chat_feedback" in il_audit.__all__
 
 
-def test_the_readme_migration_table_names_the_differences() -> None:
-    text = README.read_text("utf-8")
+def test_the_migration_table_names_the_differences() -> None:
+    text = MIGRATING.read_text("utf-8")
     assert "| 1.0.35: the `chat_feedback` table (a conversation survey) |" in text
     assert "| 1.0.35: `BEACON_EVENT_TYPES` (28) | extended |" in text

@@ -3,7 +3,7 @@
 Written from `reference-api-facts.md` §5.1 (``audit_json_default``,
 ``dumps_audit_json``, ``emit_model_call_text``), §5.16 (``chat_question_fields``),
 §5.17 (the model-call text rules) and Appendix A (``il_audit.builders.chat_builder``).
-Deliberate differences are in the README's migration table, which this file checks.
+Deliberate differences are in docs/migrating.md's migration table, which this file checks.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from il_audit.publisher.testing import capture_events, reset
 from il_audit.schemas import taxonomy as T
 from il_audit.schemas.envelope import Envelope
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+MIGRATING = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
 CTX = il_audit.AuditContext(app="chat", actor_uid="u-1")
 
 # §5.1: emit_model_call_text's keywords in 1.0.35, and the defaults it gives.
@@ -50,9 +50,9 @@ class Colour(enum.Enum):
 
 
 def migration_table() -> str:
-    text = README.read_text("utf-8")
-    start = text.index("## Coming from il-audit 0.1.3")
-    return text[start : text.index("### The 0.1.3 tables, as views")]
+    text = MIGRATING.read_text("utf-8")
+    start = text.index("# Coming from il-audit 0.1.3")
+    return text[start : text.index("## The 0.1.3 tables, as views")]
 
 
 def one_call(**overrides: Any) -> Envelope:

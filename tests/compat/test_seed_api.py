@@ -21,7 +21,7 @@ import il_audit
 from il_audit.publisher.testing import CapturedEvents, capture_events
 from il_audit.schemas.envelope import Envelope
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+MIGRATING = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
 ROOT_ALL_0_1_3 = [
     "AuditContext",
     "AuditSettings",
@@ -68,9 +68,9 @@ def only(events: CapturedEvents) -> Envelope:
 
 
 def migration_table() -> str:
-    text = README.read_text("utf-8")
-    start = text.index("## Coming from il-audit 0.1.3")
-    return text[start : text.index("### The 0.1.3 tables, as views")]
+    text = MIGRATING.read_text("utf-8")
+    start = text.index("# Coming from il-audit 0.1.3")
+    return text[start : text.index("## The 0.1.3 tables, as views")]
 
 
 def test_every_0_1_3_root_name_is_importable() -> None:
@@ -88,7 +88,7 @@ def test_taxonomy_is_one_module_under_both_paths() -> None:
     import il_audit.taxonomy as seed
 
     assert seed is ours
-    # 1.0.35's 28 and ours, ui.chat.feedback (issue 22; README migration table)
+    # 1.0.35's 28 and ours, ui.chat.feedback (issue 22; docs/migrating.md)
     assert len(seed.BEACON_EVENT_TYPES) == 29
     assert seed.BEACON_EVENT_TYPES - {seed.UI_CHAT_FEEDBACK} >= {seed.UI_CHAT_FEEDBACK_SUBMITTED}
     assert seed.UI_CHAT_NEW_CHAT == "ui.chat.new_chat.clicked"
@@ -399,7 +399,7 @@ def test_every_dropped_name_is_in_the_migration_table(module: str, name: str) ->
     table = migration_table()
     mention = re.compile(rf"`(?:[\w.]+\.)?{re.escape(name)}`")
     rows = [line for line in table.splitlines() if line.startswith("|") and mention.search(line)]
-    assert rows, f"{module}.{name} is not in README's migration table"
+    assert rows, f"{module}.{name} is not in docs/migrating.md's migration table"
     assert any("dropped" in row for row in rows)
     try:
         imported = importlib.import_module(module)

@@ -63,7 +63,7 @@ _GET_TOPIC_METHOD: Final = "/google.pubsub.v1.Publisher/GetTopic"
 MISSING_TOPIC_MESSAGE: Final = (
     "il-audit: the Pub/Sub topic %s does not exist, so every event this app publishes fails. "
     "Provision it with `il-audit infra apply` and deploy the subscriber before upgrading "
-    "hosts (README: Upgrading to 2.0)"
+    "hosts (docs/migrating.md: Upgrading to 2.0)"
 )
 PUBSUB_HOST: Final = "pubsub.googleapis.com"
 AUTH_SCOPES: Final = (

@@ -144,6 +144,7 @@ def warn_if_clients_share_a_key(hops: int, environ: Mapping[str, str] | None = N
             "il-audit: the beacon router of Cloud Run service %r trusts no proxy "
             "(IL_BEACON_TRUSTED_PROXY_HOPS=0): every request's peer is Google's front end, so "
             "all anonymous clients share one rate-limit key and one refusal budget. Set it to 1 "
-            "(2 behind an external Application Load Balancer); see the README's deployments table",
+            "(2 behind an external Application Load Balancer); see docs/ui-beacon-convention.md, "
+            "Behind a proxy",
             service,
         )

@@ -1,4 +1,4 @@
-"""``il-audit subscriber pull``: what the README and docs/pull-worker.md say about it holds."""
+"""``il-audit subscriber pull``: what docs/operations.md and docs/pull-worker.md say holds."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from il_audit.cli.subscriber import pull
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _readme_section() -> str:
-    text = (ROOT / "README.md").read_text("utf-8")
+def _operations_section() -> str:
+    text = (ROOT / "docs/operations.md").read_text("utf-8")
     return text.split("## The streaming-pull worker", 1)[1].split("\n## ", 1)[0]
 
 
@@ -24,9 +24,10 @@ def _help() -> str:
     return result.output
 
 
-def test_every_option_the_readme_names_exists_with_its_default() -> None:
-    """The README section's options are the command's, with the defaults it states."""
-    section, help_text = _readme_section(), _help()
+def test_every_option_the_docs_name_exists_with_its_default() -> None:
+    """The options the pull-worker section of docs/operations.md names are the command's, with
+    the defaults it states."""
+    section, help_text = _operations_section(), _help()
     options = set(re.findall(r"`(--[a-z-]+)", section))
     assert options >= {"--max-batch-rows", "--max-batch-seconds", "--workers", "--health-port"}
     for option in options:

@@ -1,9 +1,10 @@
-"""The settings reference is generated: docs/settings.md and the README's tables never drift."""
+"""The settings reference is generated: docs/settings.md and the beacon doc's table never drift."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -13,7 +14,7 @@ from il_audit.config import reference
 from il_audit.publisher.fixed_limits import FIXED_LIMITS
 
 ROOT = Path(__file__).resolve().parents[3]
-README = ROOT / "README.md"
+TABLES = ROOT / "docs" / "ui-beacon-convention.md"
 DOCS = ROOT / "docs" / "settings.md"
 ONCE_MISSING = (
     "IL_AUDIT_MAX_DELIVERY_ATTEMPTS",
@@ -30,32 +31,32 @@ def _settings_command(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_the_docs_and_the_readme_are_up_to_date() -> None:
+def test_the_docs_and_the_beacon_table_are_up_to_date() -> None:
     """`il-audit schema settings --check` passes on the repository's files."""
-    code, out = _settings_command("--check", "--readme", str(README), "--docs", str(DOCS))
+    code, out = _settings_command("--check", "--tables", str(TABLES), "--docs", str(DOCS))
     assert (code, out) == (0, "the settings reference is up to date\n")
 
 
 def test_check_fails_on_a_stale_file_and_write_mends_it(tmp_path: Path) -> None:
     """A hand-edited table makes --check exit 1; --write regenerates it."""
-    readme, docs = tmp_path / "README.md", tmp_path / "settings.md"
-    readme.write_text(README.read_text("utf-8").replace("`il-audit-events`", "`edited`", 1))
-    paths = ("--readme", str(readme), "--docs", str(docs))
+    tables, docs = tmp_path / "ui-beacon-convention.md", tmp_path / "settings.md"
+    tables.write_text(TABLES.read_text("utf-8").replace("| `10` |", "| `11` |", 1))
+    paths = ("--tables", str(tables), "--docs", str(docs))
     code, out = _settings_command("--check", *paths)
     assert code == 1
-    assert f"out of date: {readme}, {docs}" in out
-    assert _settings_command("--write", *paths) == (0, f"wrote {readme}\nwrote {docs}\n")
-    assert readme.read_text("utf-8") == README.read_text("utf-8")
+    assert f"out of date: {tables}, {docs}" in out
+    assert _settings_command("--write", *paths) == (0, f"wrote {tables}\nwrote {docs}\n")
+    assert tables.read_text("utf-8") == TABLES.read_text("utf-8")
     assert docs.read_text("utf-8") == DOCS.read_text("utf-8")
 
 
-def test_a_readme_without_markers_is_bad_usage(tmp_path: Path) -> None:
-    """Pointing --readme at a file without the settings markers exits 2, as bad usage."""
-    readme = tmp_path / "README.md"
-    readme.write_text("# nothing here\n")
-    code, out = _settings_command("--check", "--readme", str(readme), "--docs", str(DOCS))
+def test_a_page_without_markers_is_bad_usage(tmp_path: Path) -> None:
+    """Pointing --tables at a file without the settings markers exits 2, as bad usage."""
+    page = tmp_path / "README.md"
+    page.write_text("# nothing here\n")
+    code, out = _settings_command("--check", "--tables", str(page), "--docs", str(DOCS))
     assert code == 2
-    assert "<!-- settings:begin -->" in out
+    assert "<!-- settings-beacon:begin -->" in out
     assert _settings_command("--write", "--check")[0] == 2
 
 
@@ -81,12 +82,20 @@ def test_every_setting_says_what_it_is_and_who_reads_it() -> None:
         assert all((row.description, row.accepts, row.read_by, row.variables)), row.name
 
 
-def test_the_readme_names_the_variables_it_used_to_miss() -> None:
-    """The six variables the hand-written table missed are in the generated one."""
-    text = README.read_text("utf-8")
-    block = text[text.index("<!-- settings:begin -->") : text.index("<!-- settings:end -->")]
+def test_the_reference_names_the_variables_the_readme_once_missed() -> None:
+    """The six variables the README's hand-written table missed are in the generated
+    reference, and the beacon's table holds exactly the beacon's variables and the hash key."""
+    text = DOCS.read_text("utf-8")
     for variable in ONCE_MISSING:
-        assert f"`{variable}`" in block, variable
+        assert f"`{variable}`" in text, variable
+    page = TABLES.read_text("utf-8")
+    block = page[
+        page.index("<!-- settings-beacon:begin -->") : page.index("<!-- settings-beacon:end -->")
+    ]
+    listed = set(re.findall(r"^\| `([A-Z_]+)`", block, re.M))
+    assert listed == {
+        row.variables[0] for row in reference.settings() if row.path.startswith("beacon.")
+    } | {"IL_AUDIT_HASH_KEY"}
 
 
 def test_fixed_limits_are_the_values_their_modules_hold() -> None:

@@ -214,3 +214,41 @@ def test_trailing_bytes_after_gzip_are_dead_lettered_whole(client: Any, tmp_path
     assert dead == [
         ("m-3:m", "malformed_data", "7 bytes after gzip member 1 are not another member")
     ]
+
+
+def test_a_line_the_core_fails_on_is_dead_lettered_as_internal_error_and_acked(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while processing one line (a bug) is not transient: the line is
+    dead-lettered as internal_error, its neighbours stored, and the push answered 200, so
+    one bad line never makes its message loop (docs/operations.md says so)."""
+    from il_audit.subscriber_fn import core
+
+    real = core.price_usage
+
+    def failing(usage, occurred_at, catalog):  # type: ignore[no-untyped-def]
+        if usage:
+            raise ZeroDivisionError("bug")
+        return real(usage, occurred_at, catalog)
+
+    monkeypatch.setattr(core, "price_usage", failing)
+    usage = [{"service": "cloud_run", "model_id": "cpu_second", "quantity": 1}]
+    lines = [envelope_line(), envelope_line(usage=usage), envelope_line()]
+    assert post(client, push(b"\n".join(lines), "m-4")).status_code == 200
+    assert query(tmp_path, "SELECT count(*) FROM events") == [(2,)]
+    dead = query(tmp_path, "SELECT dead_letter_id, error_class, error_detail FROM dead_letters")
+    assert dead == [("m-4:1", "internal_error", "the subscriber failed: ZeroDivisionError")]
+
+
+def test_an_unexpected_error_outside_the_lines_is_transient_never_acked(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug around the per-line work (here the pipeline's handle itself) answers 500, so
+    Pub/Sub redelivers and finally dead-letters the message: it is never acked unstored."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(pipeline.default_pipeline(), "handle", broken)
+    assert post(client, push(envelope_line(), "m-5")).status_code == 500
+    assert query(tmp_path, "SELECT count(*) FROM dead_letters") == [(0,)]

@@ -1,4 +1,4 @@
-"""examples/beacon_app answers only to its own host names (the README's DNS-rebinding advice)."""
+"""examples/beacon_app answers only to its own host names (the DNS-rebinding advice)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_a_rebound_host_name_is_refused(example: ModuleType) -> None:
 
 
 def test_its_own_host_is_served(example: ModuleType) -> None:
-    """The page is served to 127.0.0.1, the host the README and the browser tests use."""
+    """The page is served to 127.0.0.1, the host the beacon doc and the browser tests use."""
     client = TestClient(example.create_app(), base_url="http://127.0.0.1:8000")
     assert client.get("/").status_code == 200
 

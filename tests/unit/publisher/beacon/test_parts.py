@@ -150,7 +150,8 @@ def test_addresses_are_normalised(value: str, expected: str | None) -> None:
 def test_documented_deployments_find_the_client(
     deployment: str, peer: str, forwarded: list[str], hops: int
 ) -> None:
-    """The README's hops per deployment pick the client out of what each front end sends."""
+    """The hops per deployment (docs/ui-beacon-convention.md) pick the client out of what each
+    front end sends."""
     client = client_address(peer=peer, forwarded_for=forwarded, trusted_hops=hops)
     assert client.address == "203.0.113.9", deployment
 

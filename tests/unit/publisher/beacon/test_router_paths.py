@@ -17,7 +17,7 @@ RESET = re.compile(r"^/reset-password/[^/]+")
 
 
 def redact_reset_token(path: str) -> str:
-    """The README's example hook: the reset token in the path is replaced."""
+    """The beacon doc's example hook: the reset token in the path is replaced."""
     return RESET.sub("/reset-password/:token", path)
 
 
