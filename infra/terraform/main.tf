@@ -31,6 +31,8 @@ locals {
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    # Data Catalog: the personal-data taxonomy and policy tags (privacy.tf).
+    "datacatalog.googleapis.com",
     "iam.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
