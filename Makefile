@@ -82,10 +82,12 @@ bench: setup-bench
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
 # changing the row models or il_audit/sql, and docs/settings.md with the README's settings
-# tables after changing a setting; a test fails while any of them is out of date.
+# tables after changing a setting, and docs/privacy.md's inventory after changing a view or
+# a personal-data tag; a test fails while any of them is out of date.
 generate: setup
 	$(VENV)/bin/il-audit infra terraform --module infra/terraform
 	$(VENV)/bin/il-audit schema settings --write
+	$(VENV)/bin/il-audit schema privacy --write
 
 # The subscriber function's deployable source, which infra/terraform zips and uploads.
 bundle: setup

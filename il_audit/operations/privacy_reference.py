@@ -98,7 +98,8 @@ def inventory_table(rows: tuple[InventoryRow, ...] | None = None) -> str:
     categories = sorted({row.tag.category for row in rows}, key=order.index)
     lines += [
         "",
-        f"{len(ordered)} personal column names in {len(categories)} categories; "
+        f"{len({row.column for row in rows})} personal column names and payload keys in "
+        f"{len(categories)} categories; "
         "BigQuery policy tags: "
         + ", ".join(f"`{policy_tag_id(category)}`" for category in categories)
         + ".",
@@ -108,12 +109,15 @@ def inventory_table(rows: tuple[InventoryRow, ...] | None = None) -> str:
 
 
 def copies_block() -> str:
-    """The generated sentence of "Where copies remain" (the time-travel default)."""
-    days = DEFAULT_MAX_TIME_TRAVEL_HOURS // 24
+    """The BigQuery item of "Where copies remain": time travel as Terraform sets it."""
+    hours = DEFAULT_MAX_TIME_TRAVEL_HOURS
     return (
-        f"The Terraform module sets the dataset's `max_time_travel_hours` to "
-        f"**{DEFAULT_MAX_TIME_TRAVEL_HOURS}** ({days} days, BigQuery's minimum; variable "
-        "`max_time_travel_hours`, 48 to 168 in steps of 24).\n"
+        "- **BigQuery time travel and fail-safe.** Changed and deleted rows stay readable with\n"
+        "  `FOR SYSTEM_TIME AS OF` for the dataset's time-travel window, then 7 more days in\n"
+        "  fail-safe (recoverable only by Google support). The Terraform module sets the\n"
+        f"  window (`max_time_travel_hours`) to **{hours} hours** ({hours // 24} days), "
+        "BigQuery's\n"
+        "  minimum (48 to 168, in steps of 24); a dataset created without it keeps 7 days.\n"
     )
 
 
