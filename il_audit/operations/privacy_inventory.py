@@ -10,6 +10,7 @@ Terraform module (:mod:`il_audit.operations.terraform_privacy`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,35 @@ from il_audit.schemas.tables import TABLES
 
 PHYSICAL_TABLES = tuple(spec.name for spec in TABLES)
 """The tables il-audit writes (``events``, ``dead_letters``, ``cost_rates``)."""
+_PAYLOAD_READ = re.compile(
+    r"JSON_(?:VALUE|QUERY)\(\s*\w+\.payload\s*,\s*'\$\.(\w+)'\s*\)(?:\s+AS\s+(\w+))?"
+)
+"""``JSON_VALUE(e.payload, '$.key')``, and the column it is read into when ``AS`` follows."""
+
+
+@dataclass(frozen=True)
+class PayloadRead:
+    """A payload key a view reads, and the column it reads it into (None: in an expression)."""
+
+    view: str
+    key: str
+    column: str | None
+
+
+@cache
+def payload_reads() -> tuple[PayloadRead, ...]:
+    """Every payload key every view reads with ``JSON_VALUE``/``JSON_QUERY``, in view order.
+
+    These are the keys the library's own events carry (the views are written for them), so
+    erasure's :func:`~il_audit.schemas.personal_data.scrub_json` must know each of them.
+    """
+    from il_audit.sql import views
+
+    return tuple(
+        PayloadRead(view.name, match.group(1), match.group(2))
+        for view in views()
+        for match in _PAYLOAD_READ.finditer(view.sql)
+    )
 
 
 @cache
