@@ -180,19 +180,18 @@ def privacy_reference(fmt: str, write: bool, check: bool, docs: Path) -> None:
             click.echo(json.dumps({"personal_columns": listing}, indent=2))
         else:
             columns = ["column", "category", "stored", "setting", "on_erase", "tables"]
-            click.echo(
-                render(
-                    columns,
-                    [
-                        [
-                            item[name] if name != "tables" else " ".join(item[name])
-                            for name in columns
-                        ]
-                        for item in listing
-                    ],
-                    "table",
+            table = [
+                (
+                    row.column,
+                    row.tag.category.value,
+                    row.tag.stored.value,
+                    row.tag.setting,
+                    row.tag.on_erase.value,
+                    " ".join(row.tables),
                 )
-            )
+                for row in rows
+            ]
+            click.echo(render(columns, table, "table"))
         return
     try:
         wanted = reference.updated_doc(docs.read_text("utf-8"))
