@@ -43,7 +43,8 @@ EXPECTED_GRANTS = {
     ("google_pubsub_topic_iam_member", "google_pubsub_topic.events.name", PUBLISHER,
      "${each.value}"),
     # the function: dataEditor on the dataset, jobUser on the project, publisher on the DLQ
-    ("google_bigquery_dataset_iam_member", "google_bigquery_dataset.audit.dataset_id",
+    # (an access entry, not a dataset IAM member, which would drop the authorised dataset)
+    ("google_bigquery_dataset_access", "google_bigquery_dataset.audit.dataset_id",
      "roles/bigquery.dataEditor", FUNCTION_SA),
     ("google_project_iam_member", "var.project_id", "roles/bigquery.jobUser", FUNCTION_SA),
     ("google_pubsub_topic_iam_member", "google_pubsub_topic.dead_letter.name", PUBLISHER,
@@ -75,6 +76,7 @@ SCOPE_ATTRIBUTE = {
     "google_service_account_iam_member": "service_account_id",
     "google_project_iam_member": "project",
     "google_data_catalog_policy_tag_iam_member": "policy_tag",
+    "google_bigquery_dataset_access": "dataset_id",
 }
 
 
@@ -90,6 +92,12 @@ def grants(module: Module) -> set[tuple[str, str, str, str]]:
         if "_iam_" in resource_type:
             scope = ref(body[SCOPE_ATTRIBUTE[resource_type]])
             found.add((resource_type, scope, body["role"], body["member"]))
+        elif resource_type == "google_bigquery_dataset_access" and "role" in body:
+            # A role for an account; the other kind authorises a dataset (privacy.tf).
+            scope = ref(body[SCOPE_ATTRIBUTE[resource_type]])
+            found.add(
+                (resource_type, scope, body["role"], "serviceAccount:" + body["user_by_email"])
+            )
     return found
 
 

@@ -195,3 +195,17 @@ def test_the_dataset_keeps_the_documented_time_travel(module: Module) -> None:
 def test_the_data_catalog_api_is_enabled(module: Module) -> None:
     """The taxonomy needs datacatalog.googleapis.com among the enabled APIs."""
     assert "datacatalog.googleapis.com" in module.locals["apis"]
+
+
+def test_no_dataset_iam_resource_fights_the_authorisation(module: Module) -> None:
+    """The provider's dataset IAM resources rewrite the access list and drop authorised
+    datasets: on the audit dataset, every grant is a google_bigquery_dataset_access entry."""
+    on_audit = [
+        address
+        for address, body in module.resources.items()
+        if address.startswith("google_bigquery_dataset_iam_")
+        and body["dataset_id"] == "${google_bigquery_dataset.audit.dataset_id}"
+    ]
+    assert on_audit == []
+    entries = module.of_type("google_bigquery_dataset_access")
+    assert {"analyst_views", "function_edits_dataset"} <= set(entries)
