@@ -81,11 +81,13 @@ bench: setup-bench
 	$(PY) benchmarks/retrieval_bench.py --write
 
 # Regenerate infra/terraform's derived files (schemas, tables.tf, views/, views.tf) after
-# changing the row models or il_audit/sql, and docs/settings.md with the beacon doc's settings
-# table after changing a setting; a test fails while any of them is out of date.
+# changing the row models or il_audit/sql, docs/settings.md with the beacon doc's settings
+# table after changing a setting, and docs/privacy.md's inventory after changing a view or
+# a personal-data tag; a test fails while any of them is out of date.
 generate: setup
 	$(VENV)/bin/il-audit infra terraform --module infra/terraform
 	$(VENV)/bin/il-audit schema settings --write
+	$(VENV)/bin/il-audit schema privacy --write
 
 # The subscriber function's deployable source, which infra/terraform zips and uploads.
 bundle: setup

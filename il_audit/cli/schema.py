@@ -1,4 +1,5 @@
-"""``il-audit schema``: the BigQuery JSON schemas of every table, and the settings reference."""
+"""``il-audit schema``: the BigQuery JSON schemas of every table, the settings reference and
+the personal-data inventory."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from il_audit.cli._options import format_option
 
 @click.group()
 def schema() -> None:
-    """Table schemas and the settings reference, derived from the code (never written by hand)."""
+    """Table schemas, the settings reference and the personal-data inventory, derived from the
+    code (never written by hand)."""
 
 
 @schema.command("export")
@@ -129,3 +131,78 @@ def _read(path: Path) -> str | None:
         return path.read_text("utf-8")
     except FileNotFoundError:
         return None
+
+
+@schema.command("privacy")
+@format_option("IL_AUDIT_SCHEMA_FORMAT", what="Output format of the listing")
+@click.option("--write", is_flag=True, help="Regenerate DOCS's generated blocks.")
+@click.option("--check", is_flag=True, help="Exit 1 when DOCS's generated blocks are stale.")
+@click.option(
+    "--docs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/privacy.md"),
+    help="The privacy document holding the privacy-inventory markers.",
+)
+def privacy_reference(fmt: str, write: bool, check: bool, docs: Path) -> None:
+    """Every column that can hold personal data: its category, how it is stored, under
+    which setting, what erasure does, and its tables and views (from the inventory in
+    il_audit/schemas/personal_data.py).
+
+    \b
+    Exit code 0, 1 when --check finds DOCS stale, 2 on bad usage.
+    Examples:
+      il-audit schema privacy --format json
+      il-audit schema privacy --write      # the generated tables of docs/privacy.md
+      il-audit schema privacy --check      # in CI: fails when they drifted
+    """
+    import json
+
+    from il_audit.cli._output import render
+    from il_audit.operations import privacy_reference as reference
+    from il_audit.operations.privacy_inventory import inventory
+
+    if write and check:
+        raise click.UsageError("pass --write or --check, not both")
+    if not (write or check):
+        rows = inventory()
+        listing = [
+            {
+                "column": row.column,
+                "category": row.tag.category.value,
+                "stored": row.tag.stored.value,
+                "setting": row.tag.setting,
+                "on_erase": row.tag.on_erase.value,
+                "tables": list(row.tables),
+                "views": list(row.views),
+            }
+            for row in rows
+        ]
+        if fmt == "json":
+            click.echo(json.dumps({"personal_columns": listing}, indent=2))
+        else:
+            columns = ["column", "category", "stored", "setting", "on_erase", "tables"]
+            table = [
+                (
+                    row.column,
+                    row.tag.category.value,
+                    row.tag.stored.value,
+                    row.tag.setting,
+                    row.tag.on_erase.value,
+                    " ".join(row.tables),
+                )
+                for row in rows
+            ]
+            click.echo(render(columns, table, "table"))
+        return
+    try:
+        wanted = reference.updated_doc(docs.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--docs") from exc
+    if _read(docs) == wanted:
+        click.echo("the privacy inventory is up to date")
+        return
+    if check:
+        click.echo(f"out of date: {docs}; run il-audit schema privacy --write", err=True)
+        raise SystemExit(1)
+    docs.write_text(wanted, "utf-8")
+    click.echo(f"wrote {docs}")

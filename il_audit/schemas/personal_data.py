@@ -144,7 +144,8 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
         PersonalData(
             Category.FREE_TEXT, Stored.TEXT_IF_ENABLED, _STORE_MODEL_CALL_TEXT, OnErase.NULL
         ),
-        "prompt completion",
+        # text: a chat.model_call.text.part event's slice of a prompt or completion.
+        "prompt completion text",
     ),
     **_tags(
         PersonalData(Category.FREE_TEXT, on_erase=OnErase.NULL),
@@ -153,7 +154,9 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
         "reason comparison_focus raw_line",
     ),
     **_tags(
-        PersonalData(Category.DERIVED_HASH, Stored.HASHED, on_erase=OnErase.NULL),
+        # Plain SHA-256, written only while IL_AUDIT_HASH_KEY is unset (with a key, the
+        # *_hmac column instead): the setting decides whether it is there.
+        PersonalData(Category.DERIVED_HASH, Stored.HASHED, _HASH_KEY, OnErase.NULL),
         "question_sha256 comment_sha256 feedback_comment_sha256",
     ),
     **_tags(
@@ -166,8 +169,8 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
     ),
 }
 
-# Every other column name of every table and view, classified one by one: a name missing
-# from both lists fails tests/unit/schemas/test_personal_data.py.
+# Every other column name of every table and view (and payload key a view reads), classified
+# one by one: a name missing from both lists fails tests/unit/schemas/test_personal_data.py.
 _NOT_PERSONAL_NAMES: Final = """
 accepted_events acknowledged_at action active_users actors api_cost_usd app app_version
 application assistant_message_count attached_source_count attempt attributes batch_id
@@ -218,6 +221,7 @@ usage usage_api_cost_usd usage_id usage_items usage_resource_cost_usd usage_toke
 used_attached_only user_message_count value_bool value_label value_number value_type
 visible_slide_index visit_session_id workflow
 prompt_parts completion_parts part_index sources
+negative feedback_comment_length text_id text_field part_count
 """
 
 COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {
@@ -226,7 +230,16 @@ COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {
 }
 """Column (or payload key) name -> its tag, wherever the name appears."""
 
-RELATION_TAGS: Final[Mapping[tuple[str, str], PersonalData]] = {}
+_PLAIN_FREE_TEXT: Final = PersonalData(Category.FREE_TEXT, on_erase=OnErase.NULL)
+RELATION_TAGS: Final[Mapping[tuple[str, str], PersonalData]] = {
+    # 1.0.35's content_reports rows were written by the host app itself (the library had
+    # no builder for them), so no il-audit setting ever governed these texts: plain.
+    ("content_reports", "comment"): _PLAIN_FREE_TEXT,
+    ("content_reports", "answer_excerpt"): _PLAIN_FREE_TEXT,
+    ("content_reports", "question_sha256"): PersonalData(
+        Category.DERIVED_HASH, Stored.HASHED, on_erase=OnErase.NULL
+    ),
+}
 """``(table or view, column)`` -> its tag, where a name means something else there."""
 
 

@@ -82,7 +82,7 @@ resource "google_cloudfunctions2_function" "subscriber" {
 
   depends_on = [
     google_project_service.apis,
-    google_bigquery_dataset_iam_member.function_edits_dataset,
+    google_bigquery_dataset_access.function_edits_dataset,
     google_project_iam_member.function_runs_query_jobs,
     google_pubsub_topic_iam_member.function_publishes_dead_letters,
   ]

@@ -41,11 +41,15 @@ resource "google_pubsub_topic_iam_member" "extra_apps_publish_events" {
 }
 
 # The function: data editor on the dataset (rows, and tables created on first use) ...
-resource "google_bigquery_dataset_iam_member" "function_edits_dataset" {
-  project    = var.project_id
-  dataset_id = google_bigquery_dataset.audit.dataset_id
-  role       = "roles/bigquery.dataEditor"
-  member     = "serviceAccount:${google_service_account.function.email}"
+# A dataset access entry, not google_bigquery_dataset_iam_member: the provider's dataset IAM
+# resources rewrite the dataset's access list, fight with google_bigquery_dataset_access and
+# drop authorised views and datasets (its docs say so), and privacy.tf authorises the
+# analyst dataset on this one.
+resource "google_bigquery_dataset_access" "function_edits_dataset" {
+  project       = var.project_id
+  dataset_id    = google_bigquery_dataset.audit.dataset_id
+  role          = "roles/bigquery.dataEditor"
+  user_by_email = google_service_account.function.email
 }
 
 # ... query jobs in the project (reading cost_rates; BigQuery has no narrower scope) ...

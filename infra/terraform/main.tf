@@ -31,6 +31,10 @@ locals {
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    # Data Catalog: the personal-data taxonomy and policy tags (privacy.tf); BigQuery's
+    # column-level access guide enables the Data Policy API with it.
+    "bigquerydatapolicy.googleapis.com",
+    "datacatalog.googleapis.com",
     "iam.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",

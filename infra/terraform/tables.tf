@@ -6,7 +6,7 @@ resource "google_bigquery_table" "events" {
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "events"
   description         = "One row per accepted audit event (insertId = event_id)."
-  schema              = file("${path.module}/schemas/events.json")
+  schema              = templatefile("${path.module}/policy_tags/events.json.tftpl", local.policy_tag_ids)
   clustering          = ["app", "event_type"]
   deletion_protection = var.deletion_protection
   labels              = local.labels
@@ -23,7 +23,7 @@ resource "google_bigquery_table" "dead_letters" {
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "dead_letters"
   description         = "Lines the subscriber rejected, with the reason; the topic copy is replayable."
-  schema              = file("${path.module}/schemas/dead_letters.json")
+  schema              = templatefile("${path.module}/policy_tags/dead_letters.json.tftpl", local.policy_tag_ids)
   clustering          = ["error_class", "app"]
   deletion_protection = var.deletion_protection
   labels              = local.labels

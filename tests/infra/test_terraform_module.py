@@ -22,6 +22,7 @@ from il_audit.operations import terraform as generated
 from il_audit.operations.function_bundle import ENTRY_POINT
 from il_audit.operations.infra import SubscriptionPolicy
 from il_audit.operations.pubsub_resources import TOPIC_MESSAGE_RETENTION_SECONDS
+from il_audit.operations.terraform_privacy import POLICY_TAGGED_TABLES
 from il_audit.schemas.tables import TABLES
 from il_audit.sql import LEGACY_VIEW_NAMES, VIEW_NAMES, for_bigquery, views
 from tests.support.terraform import MODULE, Module, block, load, parse, ref, strings
@@ -42,7 +43,8 @@ EXPECTED_GRANTS = {
     ("google_pubsub_topic_iam_member", "google_pubsub_topic.events.name", PUBLISHER,
      "${each.value}"),
     # the function: dataEditor on the dataset, jobUser on the project, publisher on the DLQ
-    ("google_bigquery_dataset_iam_member", "google_bigquery_dataset.audit.dataset_id",
+    # (an access entry, not a dataset IAM member, which would drop the authorised dataset)
+    ("google_bigquery_dataset_access", "google_bigquery_dataset.audit.dataset_id",
      "roles/bigquery.dataEditor", FUNCTION_SA),
     ("google_project_iam_member", "var.project_id", "roles/bigquery.jobUser", FUNCTION_SA),
     ("google_pubsub_topic_iam_member", "google_pubsub_topic.dead_letter.name", PUBLISHER,
@@ -58,6 +60,12 @@ EXPECTED_GRANTS = {
     # opt-in, old projects only: token creator on the push identity itself
     ("google_service_account_iam_member", "google_service_account.push.name",
      "roles/iam.serviceAccountTokenCreator", AGENT),
+    # column-level access (privacy.tf): none by default; each named member, Fine-Grained
+    # Reader on each personal-data policy tag and dataViewer on the analyst dataset
+    ("google_data_catalog_policy_tag_iam_member", "each.value.tag",
+     "roles/datacatalog.categoryFineGrainedReader", "${each.value.member}"),
+    ("google_bigquery_dataset_iam_member", "google_bigquery_dataset.analyst.dataset_id",
+     "roles/bigquery.dataViewer", "${each.key}"),
 }  # fmt: skip
 # The attribute through which each IAM member resource names what it grants on.
 SCOPE_ATTRIBUTE = {
@@ -67,6 +75,8 @@ SCOPE_ATTRIBUTE = {
     "google_cloud_run_service_iam_member": "service",
     "google_service_account_iam_member": "service_account_id",
     "google_project_iam_member": "project",
+    "google_data_catalog_policy_tag_iam_member": "policy_tag",
+    "google_bigquery_dataset_access": "dataset_id",
 }
 
 
@@ -82,6 +92,12 @@ def grants(module: Module) -> set[tuple[str, str, str, str]]:
         if "_iam_" in resource_type:
             scope = ref(body[SCOPE_ATTRIBUTE[resource_type]])
             found.add((resource_type, scope, body["role"], body["member"]))
+        elif resource_type == "google_bigquery_dataset_access" and "role" in body:
+            # A role for an account; the other kind authorises a dataset (privacy.tf).
+            scope = ref(body[SCOPE_ATTRIBUTE[resource_type]])
+            found.add(
+                (resource_type, scope, body["role"], "serviceAccount:" + body["user_by_email"])
+            )
     return found
 
 
@@ -274,7 +290,13 @@ def test_each_table_has_its_schema_partitioning_clustering_and_retention(
     """Schema from schemas/TABLE.json; DAY partitioning on the spec's column with the
     retention variable; the spec's clustering."""
     table = module.resource(f"google_bigquery_table.{spec.name}")
-    assert table["schema"] == '${file("${path.module}/schemas/' + spec.name + '.json")}'
+    if spec.name in POLICY_TAGGED_TABLES:  # the same schema with policy tags (privacy.tf)
+        assert table["schema"] == (
+            '${templatefile("${path.module}/policy_tags/' + spec.name + '.json.tftpl", '
+            "local.policy_tag_ids)}"
+        )
+    else:
+        assert table["schema"] == '${file("${path.module}/schemas/' + spec.name + '.json")}'
     assert table.get("clustering", []) == list(spec.clustering)
     assert table["deletion_protection"] == "${var.deletion_protection}"
     if spec.partition_field:

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
+from il_audit.operations.privacy_inventory import payload_reads, relation_columns
 from il_audit.schemas.personal_data import (
     COLUMN_TAGS,
     Category,
     OnErase,
+    Stored,
     UntaggedColumnError,
     personal_data,
     scrub_json,
 )
 from il_audit.schemas.seed_tables import LATER_TABLES, SEED_TABLES
-from il_audit.schemas.tables import TABLES
-from il_audit.subscriber_fn.sinks.duckdb import create_table_sql, view_statements
 
 
 def _warehouse_columns() -> set[tuple[str, str]]:
     """(relation, column) of every table and view, as DuckDB reports them once created."""
-    with duckdb.connect() as connection:
-        for spec in TABLES:
-            connection.execute(create_table_sql(spec))
-        for name, sql in view_statements():
-            connection.execute(f"CREATE VIEW {name} AS {sql}")
-        rows = connection.execute(
-            "SELECT table_name, column_name FROM information_schema.columns"
-        ).fetchall()
-    return {(table, column) for table, column in rows}
+    return {
+        (relation, column) for relation, columns in relation_columns().items() for column in columns
+    }
 
 
 def test_every_table_and_view_column_is_tagged() -> None:
@@ -73,3 +66,29 @@ def test_scrub_keeps_only_keys_tagged_not_personal() -> None:
     assert scrub_json(payload) == {"turn_index": 3, "input_tokens": 120}
     assert scrub_json(["a list"]) is None
     assert scrub_json(None) is None
+
+
+def test_every_payload_key_a_view_reads_is_tagged_like_its_column() -> None:
+    """Erasure scrubs payloads by key name, so each key a view reads is classified, and a key
+    read straight into a personal column is personal too (``feedback_comment`` -> comment)."""
+    reads = [(read.view, read.key, read.column) for read in payload_reads()]
+    assert len(reads) > 100
+    assert sorted({key for _, key, _ in reads if key not in COLUMN_TAGS}) == []
+    into_personal = [
+        (view, key, column)
+        for view, key, column in reads
+        if column in COLUMN_TAGS
+        and personal_data(view, column).personal
+        and not COLUMN_TAGS[key].personal
+    ]
+    assert into_personal == []
+    assert ("chat_feedback_scores", "feedback_comment", "comment") in reads
+
+
+def test_a_relation_tag_overrides_the_name_s_tag() -> None:
+    """1.0.35's content_reports texts were written by the host app: plain, not by a setting
+    (and their legacy table reads the same)."""
+    assert personal_data("chat_feedback_scores", "comment").stored is Stored.TEXT_IF_ENABLED
+    for relation in ("content_reports", "legacy_content_reports"):
+        tag = personal_data(relation, "comment")
+        assert (tag.category, tag.stored, tag.setting) == (Category.FREE_TEXT, Stored.PLAIN, None)
