@@ -19,14 +19,15 @@ def test_rates_show_json_is_one_object_with_the_table_s_columns(
     result = CliRunner().invoke(cli, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert list(document) == ["source", "version", "rates"]
-    assert document["source"] == "seed_catalog"
+    assert list(document) == ["source", "version", "cost_rates_source", "rates"]
+    assert (document["source"], document["cost_rates_source"]) == ("seed_catalog", "seed")
     table = CliRunner().invoke(cli, args).output.splitlines()
     assert table[0] == (
         f"source: seed_catalog   version: {document['version']}   rates: {len(document['rates'])}"
     )
-    assert list(document["rates"][0]) == table[1].split()
-    assert document["rates"][0]["service"] == table[3].split()[0]
+    assert table[1].startswith("IL_COST_RATES_SOURCE=seed: ")
+    assert list(document["rates"][0]) == table[2].split()
+    assert document["rates"][0]["service"] == table[4].split()[0]
 
 
 def test_dev_status_json_without_a_stack_is_not_healthy(tmp_path: Path) -> None:
