@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -22,9 +23,11 @@ def schema() -> None:
     envvar="IL_AUDIT_SCHEMA_OUT",
     help="Directory to write into (env IL_AUDIT_SCHEMA_OUT).",
 )
-def export(out: Path) -> None:
+@format_option("IL_AUDIT_SCHEMA_FORMAT", what="Output format of the listing")
+def export(out: Path, fmt: str) -> None:
     """Write TABLE.json (the `bq mk --schema` / Terraform `schema` form) and TABLE.table.json
     (schema plus partitioning and clustering) for events, dead_letters and cost_rates.
+    `--format json`: out and written (the files).
 
     \b
     Example:
@@ -38,10 +41,15 @@ def export(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     files = schema_files()
+    written = []
     for spec in TABLES:
         for name in (f"{spec.name}.json", f"{spec.name}.table.json"):
             (out / name).write_text(files[name], "utf-8")
-        click.echo(f"wrote {out / spec.name}.json, {spec.name}.table.json")
+            written.append(str(out / name))
+        if fmt == "table":
+            click.echo(f"wrote {out / spec.name}.json, {spec.name}.table.json")
+    if fmt == "json":
+        click.echo(json.dumps({"out": str(out), "written": written}, indent=2))
 
 
 @schema.command("settings")
@@ -52,13 +60,16 @@ def export(out: Path) -> None:
     "--readme",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("README.md"),
-    help="README holding the settings markers (with --write or --check).",
+    envvar="IL_AUDIT_SCHEMA_README",
+    help="README holding the settings markers (with --write or --check; "
+    "env IL_AUDIT_SCHEMA_README).",
 )
 @click.option(
     "--docs",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("docs/settings.md"),
-    help="The generated reference (with --write or --check).",
+    envvar="IL_AUDIT_SCHEMA_DOCS",
+    help="The generated reference (with --write or --check; env IL_AUDIT_SCHEMA_DOCS).",
 )
 def settings_reference(fmt: str, write: bool, check: bool, readme: Path, docs: Path) -> None:
     """Every setting: its variables, default, accepted values and the component reading it,
