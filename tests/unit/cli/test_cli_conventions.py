@@ -5,6 +5,7 @@ variable that sets it, and a confirmation never comes from the environment."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -189,6 +190,17 @@ def test_json_is_an_alias_of_format_json(monkeypatch: pytest.MonkeyPatch) -> Non
     assert documents[0]["verdict"] == documents[1]["verdict"]
 
 
+@pytest.fixture
+def il_audit_log_level() -> Iterator[None]:
+    """demo quietens the il_audit logger for its deliberate rejects (a command owns its
+    process); in this process the level goes back for the tests that read the log."""
+    logger = logging.getLogger("il_audit")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("il_audit_log_level")
 def test_demo_json_uses_stable_snake_case_keys(tmp_path: Path) -> None:
     """`demo --json`: snake_case keys at every level of the report (no display titles), the
     same sections as the table output, and counts that add up."""
