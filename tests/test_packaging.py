@@ -198,7 +198,7 @@ def test_demo_from_the_wheel_reports_what_independent_queries_find(
     assert {
         row["error_class"]: row["dead_letters"] for row in sections["dead_letters_by_reason"]
     } == reasons
-    assert {row["app"]: row["events"] for row in sections["Active users by app"]} == users
+    assert {row["app"]: row["events"] for row in sections["active_users_by_app"]} == users
     html_report = Path(report["html_report"])
     assert html_report == database.with_suffix(".html").resolve()
     page = html_report.read_text("utf-8")
