@@ -400,6 +400,8 @@ def purge(
     if dry_run or not yes:
         if not dry_run:
             raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
+        if yes:  # a dry run wins over --yes; say so, as IL_AUDIT_DRY_RUN may have set it
+            click.echo("dry run (--dry-run or IL_AUDIT_DRY_RUN): nothing is purged", err=True)
         click.get_current_context().invoke(
             inspect,
             subscription=subscription,

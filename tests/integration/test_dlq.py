@@ -209,6 +209,13 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
     wait_until(lambda: stack.dlq_messages() == 2, 30, "two dead letters")
     refused = stack.cli("dlq", "purge", "--filter", "app=chat")
     assert refused.returncode == 2
+    # IL_AUDIT_DRY_RUN wins over --yes, and says so: a preview, nothing acknowledged.
+    previewed = stack.cli(
+        "dlq", "purge", "--yes", "--format", "json", env={"IL_AUDIT_DRY_RUN": "1"}
+    )
+    assert previewed.returncode == 0, previewed.stderr
+    assert "dry run (--dry-run or IL_AUDIT_DRY_RUN): nothing is purged" in previewed.stderr
+    assert sum(group["messages"] for group in json.loads(previewed.stdout)) == 2
     archive = tmp_path / "archive.jsonl"
     result = stack.cli(
         "dlq", "purge", "--filter", "app=chat", "--archive", str(archive), "--yes",
