@@ -184,21 +184,21 @@ def test_demo_from_the_wheel_reports_what_independent_queries_find(
             "SELECT app, COUNT(*) FROM events GROUP BY 1").fetchall())  # fmt: skip
     assert by_type == dict(expected_types)
     sections = report["report"]
-    top_types = {row["event_type"]: row["events"] for row in sections["Events by type (top 12)"]}
+    top_types = {row["event_type"]: row["events"] for row in sections["events_by_type"]}
     assert all(by_type[name] == count for name, count in top_types.items())
     assert len(top_types) == 12
     report_cost = sum(
-        Decimal(row["cost_usd"]) for row in sections["Cost by app and pricing source (USD)"]
+        Decimal(row["cost_usd"]) for row in sections["cost_by_app_and_pricing_source"]
     )
     assert report_cost == total_cost[0] == item_cost[0]
     model_cost = sum(
-        Decimal(row["cost_usd"]) for row in sections["Cost by model (USD)"] if row["cost_usd"]
+        Decimal(row["cost_usd"]) for row in sections["cost_by_model"] if row["cost_usd"]
     )
     assert model_cost == report_cost
     assert {
-        row["error_class"]: row["dead_letters"] for row in sections["Dead letters by reason"]
+        row["error_class"]: row["dead_letters"] for row in sections["dead_letters_by_reason"]
     } == reasons
-    assert {row["app"]: row["events"] for row in sections["Active users by app"]} == users
+    assert {row["app"]: row["events"] for row in sections["active_users_by_app"]} == users
     html_report = Path(report["html_report"])
     assert html_report == database.with_suffix(".html").resolve()
     page = html_report.read_text("utf-8")

@@ -1,9 +1,10 @@
 """The operator CLI, ``il-audit``: one entry point, a subcommand per job.
 
-Every option can also be set through the environment variable named in its
-help, exit codes are 0 on success, 1 when the job failed, 2 on bad usage or
-a bad setting: commands read the settings with ``get_audit_settings(strict=True)``,
-so a value an app would log and replace is refused here.
+Every command that prints takes ``--format json|table``; an option can also be set through
+the environment variable named in its help, except a confirmation (``--yes``, ``--force``,
+``--allow-delivery-change``: docs/cli.md); exit codes are 0 on success, 1 when the job
+failed, 2 on bad usage or a bad setting: commands read the settings with
+``get_audit_settings(strict=True)``, so a value an app would log and replace is refused here.
 """
 
 from __future__ import annotations

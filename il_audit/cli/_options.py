@@ -1,8 +1,15 @@
 """Options shared by commands: defaults read from the settings (so no default is copied out
-of ``defaults.json``), and the ``--format`` choice of listings."""
+of ``defaults.json``), the ``--format`` choice of every printing command (with its ``--json``
+alias where one existed) and ``--dry-run``.
+
+The environment rule (docs/cli.md): an option is bound to the environment variable its help
+names, except a confirmation (``--yes``, ``--force``, ``--allow-delivery-change``): a stale
+shell must never say yes to something destructive on the operator's behalf.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -11,17 +18,48 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+DRY_RUN_ENV = "IL_AUDIT_DRY_RUN"
+
+
 def format_option(
-    envvar: str, choices: Sequence[str] = ("table", "json"), *, what: str = "Output format"
+    envvar: str,
+    choices: Sequence[str] = ("table", "json"),
+    *,
+    what: str = "Output format",
+    json_alias: bool = False,
 ) -> Callable[[F], F]:
-    """``--format`` (passed as ``fmt``), one of ``choices`` (the first is the default)."""
-    return click.option(
+    """``--format`` (passed as ``fmt``), one of ``choices`` (the first is the default).
+
+    ``json_alias``: also ``--json``, the spelling the command had before ``--format``; the
+    command still receives only ``fmt`` (``"json"`` when ``--json`` is given).
+    """
+    option = click.option(
         "--format",
         "fmt",
         type=click.Choice(list(choices)),
         default=choices[0],
         envvar=envvar,
         help=f"{what} (env {envvar}).",
+    )
+    if not json_alias:
+        return option
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def command(*args: Any, as_json: bool, fmt: str, **kwargs: Any) -> Any:
+            return function(*args, fmt="json" if as_json else fmt, **kwargs)
+
+        alias = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+        return option(alias(command))  # type: ignore[return-value]
+
+    return decorate
+
+
+def dry_run_option(help_text: str) -> Callable[[F], F]:
+    """``--dry-run``, also set by ``IL_AUDIT_DRY_RUN`` (one variable for every command: a shell
+    or CI job that sets it changes nothing, whichever command it runs)."""
+    return click.option(
+        "--dry-run", is_flag=True, envvar=DRY_RUN_ENV, help=f"{help_text} (env {DRY_RUN_ENV})."
     )
 
 

@@ -14,36 +14,61 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
+from il_audit.cli._options import format_option
 from il_audit.cli._output import plain, render
 from il_audit.config.settings import Transport, get_audit_settings
 from il_audit.devtools.demo_workload import generate
 from il_audit.publisher.client import AuditPublisher
 
-REPORT_QUERIES: dict[str, str] = {
-    "Events by type (top 12)": """
+
+class Section(NamedTuple):
+    """One part of the demo's report: its title (table output) and its query."""
+
+    title: str
+    sql: str
+
+
+# Keyed by the stable snake_case name the JSON output uses; the title is for people.
+REPORT_QUERIES: dict[str, Section] = {
+    "events_by_type": Section(
+        "Events by type (top 12)",
+        """
         SELECT event_type, SUM(events) AS events, SUM(actors) AS actor_days
         FROM events_by_type_daily GROUP BY event_type ORDER BY events DESC, event_type LIMIT 12""",
-    "Active users by app": """
+    ),
+    "active_users_by_app": Section(
+        "Active users by app",
+        """
         SELECT app, MAX(active_users) AS peak_daily_users, SUM(events) AS events
         FROM active_users_daily GROUP BY app ORDER BY app""",
-    "Cost by app and pricing source (USD)": """
+    ),
+    "cost_by_app_and_pricing_source": Section(
+        "Cost by app and pricing source (USD)",
+        """
         SELECT app, pricing_source, SUM(priced_events) AS events, SUM(cost_usd) AS cost_usd,
                SUM(partially_priced_events) AS partially_priced, SUM(unpriced_events) AS unpriced
         FROM cost_by_app_daily GROUP BY app, pricing_source ORDER BY app, pricing_source""",
-    "Cost by model (USD)": """
+    ),
+    "cost_by_model": Section(
+        "Cost by model (USD)",
+        """
         SELECT service, model_id, pricing_source, SUM(items) AS items,
                SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
                SUM(quantity) AS quantity, SUM(cost_usd) AS cost_usd,
                SUM(unpriced_items) AS unpriced_items
         FROM cost_by_model_daily GROUP BY service, model_id, pricing_source
         ORDER BY cost_usd DESC NULLS LAST, service, model_id""",
-    "Dead letters by reason": """
+    ),
+    "dead_letters_by_reason": Section(
+        "Dead letters by reason",
+        """
         SELECT error_class, SUM(dead_letters) AS dead_letters, ANY_VALUE(sample_detail) AS sample
         FROM dead_letters_by_reason GROUP BY error_class ORDER BY dead_letters DESC""",
+    ),
 }
 
 
@@ -74,8 +99,10 @@ def _spread(index: int, events: int, now: datetime, days: int = 3) -> datetime:
     envvar="IL_AUDIT_DEMO_DATABASE",
     help="Demo warehouse file, recreated on every run (env IL_AUDIT_DEMO_DATABASE).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for scripts).")
-def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
+@format_option(
+    "IL_AUDIT_DEMO_FORMAT", what="Output format of the report (json: for scripts)", json_alias=True
+)
+def demo(events: int, seed: int, database: Path, fmt: str) -> None:
     """Run a realistic synthetic workload through the embedded pipeline and report on it.
 
     Several apps and users: logins and failed logins, ingest jobs with Gemini
@@ -85,6 +112,11 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
     path of the HTML report (`il-audit report`) written beside the database.
     Events are spread over the last three days, so the report's pipeline
     delay shows that backdating, not the pipeline.
+
+    `--format json` prints one object: events, accepted, dead_lettered, dropped, seconds,
+    database, html_report and report, whose keys are events_by_type, active_users_by_app,
+    cost_by_app_and_pricing_source, cost_by_model and dead_letters_by_reason (each a list
+    of rows).
 
     \b
     Example:
@@ -114,6 +146,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
             event.context,
             {**event.fields, "occurred_at": _spread(index, events, now)},
         )
+    as_json = fmt == "json"
     _wait_with_progress(publisher, events, quiet=as_json)
     publisher.shutdown(timeout=60)
     elapsed = time.perf_counter() - started
@@ -125,7 +158,7 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
         )
     from il_audit.cli.query import run_query
 
-    sections = {title: run_query(sql, database) for title, sql in REPORT_QUERIES.items()}
+    sections = {key: run_query(section.sql, database) for key, section in REPORT_QUERIES.items()}
     accepted = run_query("SELECT COUNT(*) FROM events", database)[1][0][0]
     dead = run_query("SELECT COUNT(*) FROM dead_letters", database)[1][0][0]
     html_report = _write_html_report(database, now)
@@ -134,12 +167,13 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
             "events": events,
             "accepted": accepted,
             "dead_lettered": dead,
+            "dropped": stats.dropped,
             "seconds": round(elapsed, 3),
             "database": str(database),
             "html_report": str(html_report),
             "report": {
-                title: [dict(zip(columns, map(plain, row), strict=True)) for row in rows]
-                for title, (columns, rows) in sections.items()
+                key: [dict(zip(columns, map(plain, row), strict=True)) for row in rows]
+                for key, (columns, rows) in sections.items()
             },
         }
         click.echo(json.dumps(payload, indent=2))
@@ -148,8 +182,8 @@ def demo(events: int, seed: int, database: Path, as_json: bool) -> None:
         f"\n{events:,} events in {elapsed:.1f} s ({events / elapsed:,.0f} events/s) -> {database}"
     )
     click.echo(f"accepted {accepted:,}, dead-lettered {dead:,}, dropped {stats.dropped:,}\n")
-    for title, (columns, rows) in sections.items():
-        click.secho(title, bold=True)
+    for key, (columns, rows) in sections.items():
+        click.secho(REPORT_QUERIES[key].title, bold=True)
         click.echo(render(columns, rows, "table"))
         click.echo()
     hint = "SELECT * FROM cost_by_model_daily"

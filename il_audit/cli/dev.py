@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import render
 from il_audit.devtools.ports import answers
+
+if TYPE_CHECKING:
+    from il_audit.devtools.dev_stack import Component
 
 
 def _state_dir(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
@@ -96,6 +100,7 @@ def dev() -> None:
     envvar="IL_AUDIT_DEV_BIGQUERY_PORT",
     help="Stand-in port; free port if unset (env IL_AUDIT_DEV_BIGQUERY_PORT).",
 )
+@format_option("IL_AUDIT_DEV_FORMAT")
 def up(
     state_dir: Path,
     project: str,
@@ -105,8 +110,12 @@ def up(
     function_port: int | None,
     bigquery: bool,
     bigquery_port: int | None,
+    fmt: str,
 ) -> None:
-    """Start the stack on 127.0.0.1 and provision topics and subscriptions."""
+    """Start the stack on 127.0.0.1 and provision topics and subscriptions.
+
+    `--format json`: components (name, pid, url, log) and env (what `dev env` exports).
+    """
     from il_audit.devtools import dev_stack
     from il_audit.devtools.errors import (
         DevStackError,
@@ -127,6 +136,10 @@ def up(
         )
     except (DevStackError, EmulatorNotFoundError, StandInNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if fmt == "json":
+        document = {"components": _components(state.components), "env": dict(state.env)}
+        click.echo(json.dumps(document, indent=2))
+        return
     for component in state.components:
         click.echo(
             f"{component.name:<18} pid {component.pid:<8} {component.url}  log: {component.log}"
@@ -141,11 +154,13 @@ def up(
 @STATE_DIR_OPTION
 def env(state_dir: Path) -> None:
     """Print `export` lines for the running stack."""
+    from il_audit.cli.errors import BadSettingsError
     from il_audit.devtools import dev_stack
 
     state = dev_stack.DevState.load(state_dir)
     if state is None:
-        raise click.ClickException(f"no local stack recorded in {state_dir}; run `il-audit dev up`")
+        # Exit 2 (configuration): `eval "$(il-audit dev env)"` in a script stops on it.
+        raise BadSettingsError(f"no local stack recorded in {state_dir}; run `il-audit dev up`")
     click.echo("\n".join(dev_stack.env_lines(state)))
 
 
@@ -201,11 +216,14 @@ def status(state_dir: Path, fmt: str) -> None:
 
 @dev.command("restart-function")
 @STATE_DIR_OPTION
-def restart_function(state_dir: Path) -> None:
+@format_option("IL_AUDIT_DEV_FORMAT")
+def restart_function(state_dir: Path, fmt: str) -> None:
     """Restart the local function with this shell's environment; the emulator stays.
 
     For a changed setting such as IL_AUDIT_EXTRA_EVENT_TYPES: the dead letters
-    waiting in the emulator stay, ready for `il-audit dlq replay`.
+    waiting in the emulator stay, ready for `il-audit dlq replay`. The previous
+    function.log is kept as function.log.1. `--format json`: name, pid, url, log,
+    previous_log.
 
     \b
     Example:
@@ -223,21 +241,38 @@ def restart_function(state_dir: Path) -> None:
         ) from exc
     except DevStackError as exc:
         raise BadSettingsError(str(exc)) from exc
+    previous = dev_stack.previous_log(Path(component.log))
+    if fmt == "json":
+        document = {**_components([component])[0], "previous_log": str(previous)}
+        click.echo(json.dumps(document, indent=2))
+        return
     click.echo(
         f"{component.name:<18} pid {component.pid:<8} {component.url}  restarted with this "
-        f"shell's environment  log: {component.log}"
+        f"shell's environment  log: {component.log} (before the restart: {previous})"
     )
 
 
 @dev.command()
 @STATE_DIR_OPTION
-def down(state_dir: Path) -> None:
-    """Stop what `dev up` started (only those processes, by pid)."""
+@format_option("IL_AUDIT_DEV_FORMAT")
+def down(state_dir: Path, fmt: str) -> None:
+    """Stop what `dev up` started (only those processes, by pid).
+
+    `--format json`: a list of name and was_running (empty without a stack).
+    """
     from il_audit.devtools import dev_stack
 
     results = dev_stack.down(state_dir)
+    if fmt == "json":
+        click.echo(render(["name", "was_running"], results, "json"))
+        return
     if not results:
         click.echo(f"nothing to stop: no local stack recorded in {state_dir}")
         return
     for name, was_running in results:
         click.echo(f"{name:<18} {'stopped' if was_running else 'was not running'}")
+
+
+def _components(components: list[Component]) -> list[dict[str, Any]]:
+    """The stack's processes as JSON objects: name, pid, url, log."""
+    return [{"name": c.name, "pid": c.pid, "url": c.url, "log": c.log} for c in components]

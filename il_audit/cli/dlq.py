@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from il_audit.cli._options import format_option, from_settings, shown_default
+from il_audit.cli._options import dry_run_option, format_option, from_settings, shown_default
 from il_audit.cli._output import render
 
 if TYPE_CHECKING:
-    from il_audit.operations.dlq import PubSubSource, Selector
+    from il_audit.operations.dlq import PubSubSource, ReplayReport, Selector
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,7 +78,9 @@ def _selector_options(function: F) -> F:
             metavar="NAME=GLOB",
             expose_value=False,
             callback=_select,
-            help="Attribute filter, e.g. app=ingest, event_type=ui.* (repeatable).",
+            envvar="IL_AUDIT_DLQ_FILTER",
+            help="Attribute filter, e.g. app=ingest, event_type=ui.* (repeatable; env "
+            "IL_AUDIT_DLQ_FILTER, space-separated).",
         ),
         click.option(
             "--error-class",
@@ -86,8 +88,9 @@ def _selector_options(function: F) -> F:
             multiple=True,
             expose_value=False,
             callback=_select,
+            envvar="IL_AUDIT_DLQ_ERROR_CLASS",
             help="Only this error class, e.g. unknown_event_type or "
-            "delivery_exhausted (repeatable).",
+            "delivery_exhausted (repeatable; env IL_AUDIT_DLQ_ERROR_CLASS, space-separated).",
         ),
         click.option(
             "--since",
@@ -95,7 +98,8 @@ def _selector_options(function: F) -> F:
             default=None,
             expose_value=False,
             callback=_select,
-            help="Only messages dead-lettered at or after (UTC).",
+            envvar="IL_AUDIT_DLQ_SINCE",
+            help="Only messages dead-lettered at or after (UTC; env IL_AUDIT_DLQ_SINCE).",
         ),
         click.option(
             "--until",
@@ -103,7 +107,8 @@ def _selector_options(function: F) -> F:
             default=None,
             expose_value=False,
             callback=_select,
-            help="Only messages dead-lettered at or before (UTC).",
+            envvar="IL_AUDIT_DLQ_UNTIL",
+            help="Only messages dead-lettered at or before (UTC; env IL_AUDIT_DLQ_UNTIL).",
         ),
     ]
     for option in reversed(options):
@@ -116,7 +121,8 @@ def _limit_option(function: F) -> F:
         "--limit",
         type=click.IntRange(1),
         default=None,
-        help="Look at no more than this many messages.",
+        envvar="IL_AUDIT_DLQ_LIMIT",
+        help="Look at no more than this many messages (env IL_AUDIT_DLQ_LIMIT).",
     )(function)
 
 
@@ -225,12 +231,14 @@ REVALIDATED_LOCALLY = (
     envvar="IL_AUDIT_REPLAY_TOPIC",
     help="Republish here; default the events topic (env IL_AUDIT_REPLAY_TOPIC).",
 )
-@click.option("--dry-run", is_flag=True, help="Select and check, publish and acknowledge nothing.")
+@dry_run_option("Select and check, publish and acknowledge nothing")
 @click.option(
     "--revalidate",
     is_flag=True,
+    envvar="IL_AUDIT_DLQ_REVALIDATE",
     help="Check against this shell's schema, taxonomy and catalog first (not the deployed "
-    "subscriber's); messages that would fail again are reported and left in place.",
+    "subscriber's); messages that would fail again are reported and left in place "
+    "(env IL_AUDIT_DLQ_REVALIDATE).",
 )
 @click.option(
     "--max-replays",
@@ -240,7 +248,9 @@ REVALIDATED_LOCALLY = (
     envvar="IL_AUDIT_MAX_REPLAYS",
     help="Refuse messages replayed this many times already (env IL_AUDIT_MAX_REPLAYS).",
 )
-@click.option("--force", is_flag=True, help="Replay past --max-replays.")
+@click.option(
+    "--force", is_flag=True, help="Replay past --max-replays (never from the environment)."
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 1000),
@@ -253,8 +263,10 @@ REVALIDATED_LOCALLY = (
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also write the summary as JSON to this file.",
+    envvar="IL_AUDIT_DLQ_REPORT",
+    help="Also write the JSON document of --format json to this file (env IL_AUDIT_DLQ_REPORT).",
 )
+@format_option("IL_AUDIT_DLQ_FORMAT")
 def replay(
     subscription: str | None,
     lease_seconds: int,
@@ -268,12 +280,19 @@ def replay(
     force: bool,
     batch_size: int,
     report_path: Path | None,
+    fmt: str,
 ) -> None:
     """Republish selected dead letters to the events topic, keeping every event_id.
 
     Adds il_audit_replayed_from and an incremented il_audit_replay_count, and
     acknowledges a message only after its republish is confirmed. Exit code 1
     when any publish failed (those messages stay in the subscription).
+
+    `--format json` prints one object (what --report FILE writes): dry_run, pulled,
+    selected, replayed and replayed_events (0 in a dry run), would_replay and
+    would_replay_events (0 unless a dry run), skipped_* counts, still_failing,
+    publish_errors, dead_lettered_again (replayed messages the subscriber rejected again
+    during the run) with their message ids, revalidated and revalidation_note.
     """
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.dlq import Republisher
@@ -283,7 +302,9 @@ def replay(
         _failures(),
         _source(subscription, lease_seconds, pull_timeout) as source,
         closing(Republisher.from_settings(get_audit_settings(strict=True), to_topic)) as publish,
-        click.progressbar(length=limit or 0, label="replaying", show_pos=True) as bar,
+        click.progressbar(
+            length=limit or 0, label="replaying", show_pos=True, file=_progress_stream(fmt)
+        ) as bar,
     ):
         report = run_replay(
             source,
@@ -297,6 +318,27 @@ def replay(
             batch=batch_size,
             progress=bar.update,
         )
+    document = {
+        **report.to_json(),
+        "revalidated": revalidate,
+        "revalidation_note": REVALIDATED_LOCALLY if revalidate else None,
+    }
+    if report_path is not None:
+        report_path.write_text(json.dumps(document, indent=2) + "\n")
+    for error in report.errors[:20]:
+        click.echo(f"publish failed: {error}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(document, indent=2))
+    else:
+        _print_replay(report, dry_run=dry_run, revalidate=revalidate, max_replays=max_replays)
+    if report.failed:
+        raise SystemExit(1)
+
+
+def _print_replay(
+    report: ReplayReport, *, dry_run: bool, revalidate: bool, max_replays: int
+) -> None:
+    """The replay's outcome for people: message ids labelled as such, never bare numbers."""
     if revalidate:
         click.echo(REVALIDATED_LOCALLY)
     for failing in report.failing[:20]:
@@ -313,13 +355,7 @@ def replay(
             f"{len(report.capped)} message(s) reached the replay cap ({max_replays}); "
             "--force replays them anyway"
         )
-    for error in report.errors[:20]:
-        click.echo(f"publish failed: {error}", err=True)
     click.echo(("dry run: " if dry_run else "") + report.summary())
-    if report_path is not None:
-        report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    if report.failed:
-        raise SystemExit(1)
 
 
 @dlq.command()
@@ -330,12 +366,17 @@ def replay(
     "--archive",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    envvar="IL_AUDIT_DLQ_ARCHIVE",
     help="JSONL file to append the purged messages to; default "
     "dlq-archive-YYYYmmddTHHMMSSZ.jsonl in the nearest .il-audit-dev/ (this directory or a "
-    "parent; git-ignored: dead letters may hold personal data).",
+    "parent; git-ignored: dead letters may hold personal data) (env IL_AUDIT_DLQ_ARCHIVE).",
 )
-@click.option("--yes", is_flag=True, help="Really acknowledge (delete) the selected messages.")
-@click.option("--dry-run", is_flag=True, help="Show what would be purged (inspect).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Really acknowledge (delete) the selected messages (never from the environment).",
+)
+@dry_run_option("Show what would be purged (inspect)")
 @format_option("IL_AUDIT_DLQ_FORMAT")
 def purge(
     subscription: str | None,
@@ -359,6 +400,8 @@ def purge(
     if dry_run or not yes:
         if not dry_run:
             raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
+        if yes:  # a dry run wins over --yes; say so, as IL_AUDIT_DRY_RUN may have set it
+            click.echo("dry run (--dry-run or IL_AUDIT_DRY_RUN): nothing is purged", err=True)
         click.get_current_context().invoke(
             inspect,
             subscription=subscription,

@@ -22,8 +22,7 @@ _EXIT_CODES = (
 
 
 @click.command(epilog=_EXIT_CODES)
-@format_option("IL_AUDIT_DOCTOR_FORMAT", what="Output format of the diagnosis")
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@format_option("IL_AUDIT_DOCTOR_FORMAT", what="Output format of the diagnosis", json_alias=True)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
@@ -32,7 +31,7 @@ _EXIT_CODES = (
     help="Seconds each check may wait for the metadata server and Pub/Sub "
     "(env IL_AUDIT_DOCTOR_TIMEOUT).",
 )
-def doctor(fmt: str, as_json: bool, timeout: float) -> None:
+def doctor(fmt: str, timeout: float) -> None:
     """Explain where events would go from here: transport, project and where it came from,
     topic, credentials, permission, and the spool (bytes, orphaned directories, oldest
     waiting event); then one verdict: ok, problem or unknown.
@@ -45,7 +44,7 @@ def doctor(fmt: str, as_json: bool, timeout: float) -> None:
     from il_audit.operations.doctor import diagnose
 
     diagnosis = diagnose(lookup_timeout=timeout)
-    if as_json or fmt == "json":
+    if fmt == "json":
         click.echo(json.dumps(diagnosis.as_dict(), indent=2, ensure_ascii=False))
     else:
         width = max(len(item.name) for item in diagnosis.findings)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+
+from il_audit.cli._options import format_option
 
 
 @click.group()
@@ -35,12 +38,14 @@ def function() -> None:
     help="Build the wheel from this checkout; default the one il-audit runs from "
     "(env IL_AUDIT_SOURCE_DIR).",
 )
-def bundle(out: Path, wheel: Path | None, source: Path | None) -> None:
+@format_option("IL_AUDIT_BUNDLE_FORMAT")
+def bundle(out: Path, wheel: Path | None, source: Path | None, fmt: str) -> None:
     """Write main.py (entry point handle_pubsub), requirements.txt and il-audit's own wheel.
 
     Cloud Functions installs requirements.txt inside the directory: the vendored
     wheel with the subscriber extra, whose dependencies come from the package
     index, so no private index is needed. infra/terraform zips and uploads it.
+    `--format json`: directory, files, version and size_bytes (progress on stderr).
 
     \b
     Examples:
@@ -53,10 +58,23 @@ def bundle(out: Path, wheel: Path | None, source: Path | None) -> None:
 
     if wheel is not None and source is not None:
         raise click.UsageError("--wheel and --source exclude each other")
+
+    def progress(line: str) -> None:
+        click.echo(line, err=fmt == "json")  # stdout carries only the JSON
+
     try:
-        built = build_bundle(out, wheel=wheel, source=source, progress=click.echo)
+        built = build_bundle(out, wheel=wheel, source=source, progress=progress)
     except BundleError as exc:
         raise click.ClickException(str(exc)) from exc
+    if fmt == "json":
+        document = {
+            "directory": str(built.directory),
+            "files": [path.name for path in built.files],
+            "version": built.version,
+            "size_bytes": built.size_bytes,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
     names = ", ".join(path.name for path in built.files)
     click.echo(
         f"bundle {built.directory}: {names} (il-audit {built.version}, "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from il_audit.cli._options import format_option
+from il_audit.cli._options import dry_run_option, format_option
 from il_audit.operations.pubsub_resources import DEFAULT_TIMEOUT, pubsub_address
 
 _APPLY_EPILOG = (
@@ -23,7 +23,7 @@ def infra() -> None:
 
 
 @infra.command("apply", epilog=_APPLY_EPILOG)
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@dry_run_option("Print the plan; change nothing")
 @click.option(
     "--allow-delivery-change",
     is_flag=True,
@@ -204,11 +204,13 @@ def apply_command(
     is_flag=True,
     help="Change nothing; exit 1 if a generated file is missing, differs or is stale.",
 )
-def terraform_command(module: Path, check: bool) -> None:
+@format_option("IL_AUDIT_INFRA_FORMAT")
+def terraform_command(module: Path, check: bool, fmt: str) -> None:
     """Write the module's generated files: table schemas, tables.tf, views' SQL, views.tf.
 
     They are derived from the row models (il_audit.schemas) and the views
-    (il_audit/sql), and committed; run this after changing either.
+    (il_audit/sql), and committed; run this after changing either. `--format json`:
+    module, check, and drifted (with --check) or written: paths relative to the module.
 
     \b
     Examples:
@@ -219,6 +221,12 @@ def terraform_command(module: Path, check: bool) -> None:
 
     if check:
         drifted = terraform.drift(module)
+        if fmt == "json":
+            document = {"module": str(module), "check": True, "drifted": list(map(str, drifted))}
+            click.echo(json.dumps(document, indent=2))
+            if drifted:
+                raise SystemExit(1)
+            return
         for relative in drifted:
             click.echo(f"! {module / relative}")
         if drifted:
@@ -229,6 +237,10 @@ def terraform_command(module: Path, check: bool) -> None:
         click.echo(f"{module}: generated files up to date")
         return
     changed = terraform.write(module)
+    if fmt == "json":
+        document = {"module": str(module), "check": False, "written": list(map(str, changed))}
+        click.echo(json.dumps(document, indent=2))
+        return
     for relative in changed:
         click.echo(f"~ {module / relative}")
     click.echo(

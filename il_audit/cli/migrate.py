@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from il_audit.cli._options import format_option
+from il_audit.cli._options import dry_run_option, format_option
 from il_audit.operations.bigquery_resources import DEFAULT_TIMEOUT
 from il_audit.operations.migrate import DEFAULT_ACTIVE_MINUTES, ERAS
 
@@ -24,13 +24,12 @@ def migrate() -> None:
 def _options(release: str) -> Callable[[F], F]:
     """The options both migrations take, worded for ``release``."""
     options = [
-        click.option("--dry-run", is_flag=True, help="Print what would happen; change nothing."),
+        dry_run_option("Print what would happen; change nothing"),
         click.option(
             "--force",
             is_flag=True,
-            envvar="IL_AUDIT_MIGRATE_FORCE",
-            help=f"Go on although an il-audit {release} writer looks active "
-            "(env IL_AUDIT_MIGRATE_FORCE).",
+            help=f"Go on although an il-audit {release} writer looks active (a confirmation: "
+            "never read from the environment).",
         ),
         click.option(
             "--active-minutes",

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from il_audit.cli._options import format_option, from_settings, shown_default
+from il_audit.cli._options import dry_run_option, format_option, from_settings, shown_default
 from il_audit.cli._output import render
 from il_audit.cli.errors import needs_project
 
@@ -61,19 +61,33 @@ def rates() -> None:
     """
 
 
+def _source_note(source: str) -> str:
+    """Which catalog ``rates show`` (and the subscriber) use, and the setting that decides."""
+    if source == "seed":
+        return (
+            "IL_COST_RATES_SOURCE=seed: the bundled seed catalog is shown and priced with; "
+            "the cost_rates table is used only with IL_COST_RATES_SOURCE=bigquery"
+        )
+    return "IL_COST_RATES_SOURCE=bigquery: the cost_rates table is shown and priced with"
+
+
 @rates.command()
 @TARGET_OPTION
 @DATABASE_OPTION
-@format_option("IL_AUDIT_RATES_FORMAT")
+@format_option("IL_AUDIT_RATES_FORMAT", ("table", "json", "csv"))
 def show(target: str, database: Path, fmt: str) -> None:
     """Print the catalog the subscriber prices with now: source, version and every rate.
 
-    ``--format json`` prints one object: ``source``, ``version`` and ``rates`` (a list of
-    objects with the table's columns as keys).
+    IL_COST_RATES_SOURCE decides which: the bundled seed catalog (seed, the default) or
+    the cost_rates table (bigquery). The columns are the ones `rates load` accepts, so
+    `--format csv` (rates only) and `--format json` (one object: source, version,
+    cost_rates_source and rates) can be loaded back. The table and csv formats say which
+    catalog is shown (csv on stderr).
     """
     from il_audit.config.settings import CostRatesSource, get_audit_settings
     from il_audit.subscriber_fn.catalogs import TableCatalogProvider
     from il_audit.subscriber_fn.pricing import seed_catalog
+    from il_audit.subscriber_fn.rate_files import FIELDS
 
     settings = get_audit_settings(strict=True)
     if settings.cost_rates_source is CostRatesSource.SEED:
@@ -81,37 +95,47 @@ def show(target: str, database: Path, fmt: str) -> None:
     else:
         sink = _sink(target, database)
         catalog = TableCatalogProvider(sink.read_cost_rates, ttl_seconds=0).current()
-    columns = ["service", "model_id", "tier", "effective_from", "input_per_1m", "output_per_1m",
-               "unit_price", "unit", "rate_version", "cached_input_per_1m",
-               "cache_write_per_1m"]  # fmt: skip
-    rows = [
-        (r.service, r.model_id, r.pricing_tier, r.effective_from, r.input_price_per_1m_tokens,
-         r.output_price_per_1m_tokens, r.unit_price, r.unit, r.rate_version,
-         r.cached_input_price_per_1m_tokens, r.cache_write_price_per_1m_tokens)
-        for r in catalog.rates
-    ]  # fmt: skip
+    rows = [tuple(getattr(rate, name) for name in FIELDS) for rate in catalog.rates]
+    source = settings.cost_rates_source.value
     if fmt == "json":
-        rates_json = json.loads(render(columns, rows, "json"))
-        document = {"source": catalog.source, "version": catalog.version, "rates": rates_json}
+        rates_json = json.loads(render(FIELDS, rows, "json"))
+        document = {
+            "source": catalog.source,
+            "version": catalog.version,
+            "cost_rates_source": source,
+            "rates": rates_json,
+        }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
+    if fmt == "csv":
+        click.echo(_source_note(source), err=True)
+        click.echo(render(FIELDS, rows, "csv"))
+        return
     click.echo(f"source: {catalog.source}   version: {catalog.version}   rates: {len(catalog)}")
-    click.echo(render(columns, rows, "table"))
+    click.echo(_source_note(source))
+    click.echo(render(FIELDS, rows, "table"))
 
 
 @rates.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @TARGET_OPTION
 @DATABASE_OPTION
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def load(file: Path, target: str, database: Path, dry_run: bool) -> None:
+@dry_run_option("Show what would change; write nothing")
+@format_option("IL_AUDIT_RATES_LOAD_FORMAT")
+def load(file: Path, target: str, database: Path, dry_run: bool, fmt: str) -> None:
     """Validate FILE (JSON or CSV) and upsert its rates into cost_rates.
 
     Malformed entries and two entries for the same (service, model_id,
-    pricing_tier, effective_from) are refused, with their entry numbers, and nothing is
-    written. Existing rows with the same key are replaced. A pricing_tier
-    column or field is optional; blank means standard.
+    pricing_tier, effective_from) are refused, with their entry numbers as in the file,
+    and nothing is written. Existing rows with the same key are replaced. A pricing_tier
+    column or field is optional; blank means standard. The columns are those of
+    `rates show` (docs/operations.md lists them). The subscriber prices with the table
+    only when IL_COST_RATES_SOURCE=bigquery; the output says which catalog is in use.
+
+    `--format json`: dry_run, added, changed, unchanged, written, table,
+    cost_rates_source and note.
     """
+    from il_audit.config.settings import get_audit_settings
     from il_audit.subscriber_fn.errors import CatalogError
     from il_audit.subscriber_fn.pricing import Rate
     from il_audit.subscriber_fn.rate_files import diff_rates, read_rate_file
@@ -123,6 +147,22 @@ def load(file: Path, target: str, database: Path, dry_run: bool) -> None:
     sink = _sink(target, database)
     existing = [Rate.from_mapping(row) for row in sink.read_cost_rates()]
     difference = diff_rates(existing, incoming)
+    if not dry_run and difference.to_write:
+        sink.upsert_cost_rates([rate.to_row() for rate in difference.to_write])
+    source = get_audit_settings(strict=True).cost_rates_source.value
+    if fmt == "json":
+        document = {
+            "dry_run": dry_run,
+            "added": len(difference.added),
+            "changed": len(difference.changed),
+            "unchanged": len(difference.unchanged),
+            "written": 0 if dry_run else len(difference.to_write),
+            "table": f"{sink.name} cost_rates",
+            "cost_rates_source": source,
+            "note": _source_note(source),
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
     for line in difference.lines():
         click.echo(line)
     summary = (
@@ -132,6 +172,5 @@ def load(file: Path, target: str, database: Path, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"dry run: {summary}; nothing written")
         return
-    if difference.to_write:
-        sink.upsert_cost_rates([rate.to_row() for rate in difference.to_write])
     click.echo(f"{summary} -> {sink.name} cost_rates")
+    click.echo(f"{_source_note(source)} (`il-audit rates show` shows the same catalog)")

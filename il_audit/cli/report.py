@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from il_audit.cli._database import require_database
-from il_audit.cli._options import from_settings, shown_default
+from il_audit.cli._options import format_option, from_settings, shown_default
 
 if TYPE_CHECKING:
     from il_audit.report import BigQueryWarehouse
@@ -70,6 +71,7 @@ def _day(value: datetime | None) -> date | None:
     help="Seconds to wait while an app is writing the embedded file, or to retry while "
     "BigQuery does not answer (env IL_AUDIT_QUERY_TIMEOUT).",
 )
+@format_option("IL_AUDIT_REPORT_FORMAT", what="Output format of the summary")
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -79,6 +81,7 @@ def report(
     database: Path,
     bigquery: bool,
     timeout: float,
+    fmt: str,
 ) -> None:
     """Write one self-contained HTML page of charts from the analytics views.
 
@@ -89,7 +92,8 @@ def report(
     Every chart's numbers are in a table beside it.
 
     Exit codes: 0 written; 1 not written, or written with a section that
-    could not be read (it says why); 2 bad usage.
+    could not be read (it says why); 2 bad usage. `--format json` prints one object: out,
+    since, until, source, sections, empty and failed (title and error of each).
 
     \b
     Examples:
@@ -134,12 +138,24 @@ def report(
     path = write_report(page, out).resolve()
     for section in page.failed:
         click.echo(f"error: {section.title}: {section.error}", err=True)
-    without = f", {len(page.empty)} without data" if page.empty else ""
-    failed = f", {len(page.failed)} could not be read" if page.failed else ""
-    click.echo(
-        f"report: {len(page.sections)} sections{without}{failed}, {period}, "
-        f"from {warehouse.description} -> {path}"
-    )
+    if fmt == "json":
+        document = {
+            "out": str(path),
+            "since": period.since.isoformat(),
+            "until": period.until.isoformat(),
+            "source": warehouse.description,
+            "sections": len(page.sections),
+            "empty": len(page.empty),
+            "failed": [{"title": s.title, "error": s.error} for s in page.failed],
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        without = f", {len(page.empty)} without data" if page.empty else ""
+        failed = f", {len(page.failed)} could not be read" if page.failed else ""
+        click.echo(
+            f"report: {len(page.sections)} sections{without}{failed}, {period}, "
+            f"from {warehouse.description} -> {path}"
+        )
     if page.failed:
         raise SystemExit(1)
 

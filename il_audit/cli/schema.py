@@ -3,6 +3,7 @@ the personal-data inventory."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -24,9 +25,11 @@ def schema() -> None:
     envvar="IL_AUDIT_SCHEMA_OUT",
     help="Directory to write into (env IL_AUDIT_SCHEMA_OUT).",
 )
-def export(out: Path) -> None:
+@format_option("IL_AUDIT_SCHEMA_FORMAT", what="Output format of the listing")
+def export(out: Path, fmt: str) -> None:
     """Write TABLE.json (the `bq mk --schema` / Terraform `schema` form) and TABLE.table.json
     (schema plus partitioning and clustering) for events, dead_letters and cost_rates.
+    `--format json`: out and written (the files).
 
     \b
     Example:
@@ -40,10 +43,15 @@ def export(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     files = schema_files()
+    written = []
     for spec in TABLES:
         for name in (f"{spec.name}.json", f"{spec.name}.table.json"):
             (out / name).write_text(files[name], "utf-8")
-        click.echo(f"wrote {out / spec.name}.json, {spec.name}.table.json")
+            written.append(str(out / name))
+        if fmt == "table":
+            click.echo(f"wrote {out / spec.name}.json, {spec.name}.table.json")
+    if fmt == "json":
+        click.echo(json.dumps({"out": str(out), "written": written}, indent=2))
 
 
 @schema.command("settings")
@@ -55,13 +63,16 @@ def export(out: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("docs/ui-beacon-convention.md"),
     show_default=True,
-    help="Page holding the settings-beacon markers (with --write or --check).",
+    envvar="IL_AUDIT_SCHEMA_TABLES",
+    help="Page holding the settings-beacon markers (with --write or --check; "
+    "env IL_AUDIT_SCHEMA_TABLES).",
 )
 @click.option(
     "--docs",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("docs/settings.md"),
-    help="The generated reference (with --write or --check).",
+    envvar="IL_AUDIT_SCHEMA_DOCS",
+    help="The generated reference (with --write or --check; env IL_AUDIT_SCHEMA_DOCS).",
 )
 def settings_reference(fmt: str, write: bool, check: bool, tables: Path, docs: Path) -> None:
     """Every setting: its variables, default, accepted values and the component reading it,
@@ -141,7 +152,9 @@ def _read(path: Path) -> str | None:
     "--docs",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("docs/privacy.md"),
-    help="The privacy document holding the privacy-inventory markers.",
+    envvar="IL_AUDIT_SCHEMA_PRIVACY_DOCS",
+    help="The privacy document holding the privacy-inventory markers "
+    "(env IL_AUDIT_SCHEMA_PRIVACY_DOCS).",
 )
 def privacy_reference(fmt: str, write: bool, check: bool, docs: Path) -> None:
     """Every column that can hold personal data: its category, how it is stored, under

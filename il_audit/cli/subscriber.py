@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from il_audit.cli._options import format_option
+from il_audit.cli._options import dry_run_option, format_option
 
 
 def _default_health_host() -> str:
@@ -197,9 +197,7 @@ def _time(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime:
     help="The subscription to seek (id or projects/P/subscriptions/S); default TOPIC-sub, the "
     "one feeding the function (env IL_AUDIT_SUBSCRIPTION).",
 )
-@click.option(
-    "--dry-run", is_flag=True, help="Print the subscription, time and retention; seek not."
-)
+@dry_run_option("Print the subscription, time and retention; seek not")
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 600),

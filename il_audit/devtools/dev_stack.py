@@ -282,6 +282,10 @@ def restart_function(directory: Path) -> Component:
     old = found[0]
     stop_component(old)
     log_path = directory / "function.log"
+    # Keep the stopped function's log (what it said about the dead letters being fixed):
+    # the new process opens function.log for writing, which would empty it.
+    if log_path.exists():
+        log_path.replace(previous_log(log_path))
     server = start_function(state.function_env, port=old.port, log_path=log_path)
     new = Component(
         "function", server.process.pid, server.port, server.url, old.marker, str(server.log_path)
@@ -289,6 +293,11 @@ def restart_function(directory: Path) -> Component:
     state.components[state.components.index(old)] = new
     state.save(directory)
     return new
+
+
+def previous_log(log_path: Path) -> Path:
+    """Where :func:`restart_function` keeps the log of the function it stopped: ``<log>.1``."""
+    return log_path.with_name(log_path.name + ".1")
 
 
 def env_lines(state: DevState) -> list[str]:

@@ -78,6 +78,9 @@ def read_rate_file(path: Path) -> list[Rate]:
     """Every rate in ``path``; raises :class:`CatalogError` listing all the problems."""
     entries, version = _entries(path)
     rates: list[Rate] = []
+    # The entry number (as in the file) of each rate: an overlap after an invalid entry
+    # names the entries the operator sees, not positions among the valid ones.
+    numbers: list[int] = []
     problems: list[str] = []
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
@@ -101,8 +104,9 @@ def read_rate_file(path: Path) -> list[Rate]:
             )
             continue
         rates.append(rate)
+        numbers.append(number)
     seen: dict[RateKey, int] = {}
-    for number, rate in enumerate(rates, start=1):
+    for number, rate in zip(numbers, rates, strict=True):
         key = rate_key(rate)
         if key in seen:
             problems.append(

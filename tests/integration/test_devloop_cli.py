@@ -56,10 +56,13 @@ def test_dev_up_bigquery_creates_the_views_that_report_reads(tmp_path: Path) -> 
     assert down.returncode == 0, down.stderr
 
 
-def test_restart_function_without_a_stack_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """No .il-audit-dev/ here or above: a line naming `il-audit dev up`, not a traceback."""
-    result = cli("dev", "restart-function", cwd=tmp_path)
+@pytest.mark.parametrize("command", ["restart-function", "env"])
+def test_without_a_stack_it_is_one_line_and_exit_2(tmp_path: Path, command: str) -> None:
+    """No .il-audit-dev/ here or above: `dev restart-function` and `dev env` print one line
+    naming `il-audit dev up` and exit 2 (configuration), not a traceback."""
+    result = cli("dev", command, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "no local stack recorded" in result.stderr
     assert "il-audit dev up" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stdout == ""  # nothing for `eval` to run

@@ -132,10 +132,13 @@ def test_revalidate_leaves_poison_and_replays_once_fixed(
     stack.start_function(**BILLING)  # the fix is deployed
     dry = stack.cli(
         "dlq", "replay", "--dry-run", "--revalidate", "--report", str(tmp_path / "r0.json"),
-        env=BILLING,
+        "--format", "json", env=BILLING,
     )  # fmt: skip
     assert dry.returncode == 0, dry.stderr
     dry_report = json.loads((tmp_path / "r0.json").read_text())
+    assert json.loads(dry.stdout) == dry_report  # --format json prints what --report writes
+    assert dry_report["revalidated"] is True
+    assert "not the deployed subscriber's" in dry_report["revalidation_note"]
     assert (dry_report["would_replay"], dry_report["replayed"]) == (3, 0)
     assert (dry_report["would_replay_events"], dry_report["replayed_events"]) == (3, 0)
     assert stack.dlq_messages() == 3
@@ -152,16 +155,29 @@ def test_revalidate_leaves_poison_and_replays_once_fixed(
 
 
 def test_still_poison_returns_with_its_reason_until_the_replay_cap(
-    stack: Stack, tap: Callable[..., Tap]
+    stack: Stack, tap: Callable[..., Tap], tmp_path: Path
 ) -> None:
-    """Replayed poison comes back with an incremented count; at the cap replay refuses it."""
+    """Replayed poison comes back with an incremented count; at the cap replay refuses it.
+    The first run pulls long enough to see it come back: reported as dead-lettered again, by
+    message id, and left for the next run."""
     [event_id] = emit_billing(stack, 1)
     wait_until(lambda: stack.dlq_messages() == 1, 30, "the dead letter")
     published = tap()
+    # The pullers stop after two empty pulls; longer pulls keep the first run going while the
+    # function rejects the replayed message and dead-letters it again.
+    first_run = ("--pull-timeout", "3", "--report", str(tmp_path / "again.json"))
     for round_number in (1, 2, 3):
-        result = stack.cli("dlq", "replay")
+        result = stack.cli("dlq", "replay", *(first_run if round_number == 1 else ()))
         assert result.returncode == 0, result.stderr
         assert "replayed 1 " in result.stdout
+        if round_number == 1:
+            report = json.loads((tmp_path / "again.json").read_text())
+            assert (report["replayed"], report["dead_lettered_again"]) == (1, 1), report
+            [again] = report["dead_lettered_again_message_ids"]
+            assert (
+                "dead-lettered again during this run: 1 replayed message(s) "
+                f"(first: message id {again})" in result.stdout
+            )
         wait_until(
             lambda n=round_number: stack.count("SELECT count(*) FROM dead_letters") == n + 1,
             30,
@@ -193,6 +209,13 @@ def test_purge_archives_then_acknowledges_only_what_was_selected(
     wait_until(lambda: stack.dlq_messages() == 2, 30, "two dead letters")
     refused = stack.cli("dlq", "purge", "--filter", "app=chat")
     assert refused.returncode == 2
+    # IL_AUDIT_DRY_RUN wins over --yes, and says so: a preview, nothing acknowledged.
+    previewed = stack.cli(
+        "dlq", "purge", "--yes", "--format", "json", env={"IL_AUDIT_DRY_RUN": "1"}
+    )
+    assert previewed.returncode == 0, previewed.stderr
+    assert "dry run (--dry-run or IL_AUDIT_DRY_RUN): nothing is purged" in previewed.stderr
+    assert sum(group["messages"] for group in json.loads(previewed.stdout)) == 2
     archive = tmp_path / "archive.jsonl"
     result = stack.cli(
         "dlq", "purge", "--filter", "app=chat", "--archive", str(archive), "--yes",

@@ -141,9 +141,17 @@ def test_dev_up_receives_events_from_another_process_and_down_stops_everything(
         letters = "SELECT count(*) FROM dead_letters"
         wait_until(lambda: duck.count(database, letters) == 1, 60, "the dead letter")
         billing = {**env, "IL_AUDIT_EXTRA_EVENT_TYPES": "billing.*"}
-        restarted = run_cli("dev", "restart-function", env=billing, cwd=subdirectory)
+        log = state_dir / "function.log"
+        before = log.read_bytes()
+        assert b"1 dead-lettered" in before  # what the first function said is kept
+        restarted = run_cli(
+            "dev", "restart-function", "--format", "json", env=billing, cwd=subdirectory
+        )
         assert restarted.returncode == 0, restarted.stderr
-        assert "restarted" in restarted.stdout
+        document = json.loads(restarted.stdout)
+        assert (document["log"], document["previous_log"]) == (str(log), f"{log}.1")
+        assert Path(f"{log}.1").read_bytes().startswith(before)
+        assert b"1 dead-lettered" not in log.read_bytes()
         after = json.loads((state_dir / "state.json").read_text())["components"]
         assert [c["pid"] for c in after if c["name"] == "pubsub-emulator"] == pids[:1]
         [function_pid] = [c["pid"] for c in after if c["name"] == "function"]

@@ -345,6 +345,15 @@ def test_dry_run_changes_nothing_and_shows_the_plan(fresh: Any) -> None:
     assert "would copy 2 rows to legacy_auth_events" in result.output
     assert "UNION ALL of legacy_auth_events and the new rows" in result.output
     assert "would merge 5 0.1.3 rate(s)" in result.output
+    # The same plan as one JSON document; the dry run set by IL_AUDIT_DRY_RUN (docs/cli.md).
+    as_json = CliRunner().invoke(
+        cli, ["migrate", "from-0.1", "--format", "json"], env={"IL_AUDIT_DRY_RUN": "1"}
+    )
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert (document["release"], document["dry_run"], document["ok"]) == ("0.1.3", True, True)
+    assert document["rates"]["merged"] == 5
+    assert document["summary"] in result.output
     assert dataset.kind("auth_events") == "TABLE"
     with pytest.raises(Exception, match="Not found"):
         dataset.client.get_table(dataset.ref("legacy_auth_events"))

@@ -31,15 +31,16 @@ def test_active_minutes_must_be_a_non_negative_number() -> None:
 
 
 def test_options_are_bound_to_environment_variables() -> None:
-    """--help names the variable of each option, as every il-audit command does."""
+    """--help names the variable of each option; --force, a confirmation, has none."""
     result = CliRunner().invoke(cli, ["migrate", "from-0.1", "--help"])
 
     for variable in (
-        "IL_AUDIT_MIGRATE_FORCE",
+        "IL_AUDIT_DRY_RUN",
         "IL_AUDIT_MIGRATE_ACTIVE_MINUTES",
         "IL_BQ_AUDIT_DATASET",
     ):
         assert variable in result.output
+    assert "IL_AUDIT_MIGRATE_FORCE" not in result.output
 
 
 @pytest.mark.parametrize("command", ["from-0.1", "from-1.0"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,23 @@ def test_report_writes_the_page_and_prints_its_path(database: Path, tmp_path: Pa
         f"report: 8 sections, 5 without data, 2026-11-27 to 2026-11-27, "
         f"from DuckDB file {database} -> {out.resolve()}"
     )
+
+
+def test_report_json_is_the_summary_as_one_object(database: Path, tmp_path: Path) -> None:
+    """`--format json` carries the summary line's facts under snake_case keys."""
+    out = tmp_path / "report.html"
+    code, output = invoke("--database", str(database), "--out", str(out), "--format", "json",
+                          "--since", "2026-11-27", "--until", "2026-11-27")  # fmt: skip
+    assert code == 0, output
+    assert json.loads(output) == {
+        "out": str(out.resolve()),
+        "since": "2026-11-27",
+        "until": "2026-11-27",
+        "source": f"DuckDB file {database}",
+        "sections": 8,
+        "empty": 5,
+        "failed": [],
+    }
 
 
 def test_options_can_come_from_the_environment(database: Path, tmp_path: Path) -> None:
