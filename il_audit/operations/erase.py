@@ -300,7 +300,7 @@ def erase(
     for relation in relations:
         if relation.kind == "view":
             column = f"{ACTOR}{subject.suffix}"
-            if column in relation.columns:
+            if dry_run and column in relation.columns:
                 report.views[relation.name] = store.count(
                     relation, Where((_term(subject, column),))
                 )
@@ -328,7 +328,8 @@ def erase(
     for relation, assignments, where in keyless:
         outcome = report.tables[relation.name]
         try:
-            outcome.changed = store.update_where(relation, assignments, where)
+            changed = store.update_where(relation, assignments, where)
+            outcome.changed = outcome.rows if changed is None else changed
         except PendingRowsError as exc:
             outcome.pending, outcome.pending_reason = outcome.rows, str(exc)
     assert erasure_id is not None

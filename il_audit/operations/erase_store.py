@@ -103,8 +103,9 @@ class ErasureStore(Protocol):
 
     def update_where(
         self, relation: Relation, assignments: Sequence[Assignment], where: Where
-    ) -> int:
-        """One ``UPDATE ... SET (CASE ...) WHERE`` for a table without a key; rows changed."""
+    ) -> int | None:
+        """One ``UPDATE ... SET (CASE ...) WHERE`` for a table without a key; the rows changed
+        (None when the engine does not say)."""
         ...
 
     def write_event(self, line: bytes) -> None:
