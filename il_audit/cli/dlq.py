@@ -336,6 +336,10 @@ def replay(
 )
 @click.option("--yes", is_flag=True, help="Really acknowledge (delete) the selected messages.")
 @click.option("--dry-run", is_flag=True, help="Show what would be purged (inspect).")
+@click.option(
+    "--actor-uid", help="Purge one person's letters instead (il-audit erase): no archive."
+)
+@click.option("--actor-email", help="As --actor-uid, by e-mail address.")
 @format_option("IL_AUDIT_DLQ_FORMAT")
 def purge(
     subscription: str | None,
@@ -346,6 +350,8 @@ def purge(
     archive: Path | None,
     yes: bool,
     dry_run: bool,
+    actor_uid: str | None,
+    actor_email: str | None,
     fmt: str,
 ) -> None:
     """Archive selected dead letters to a JSONL file, then acknowledge them.
@@ -353,9 +359,27 @@ def purge(
     The archive is written and flushed to disk before anything is acknowledged.
     ``--format json`` prints ``pulled``, ``purged``, ``skipped`` and ``archive`` (with
     ``--dry-run``, what ``inspect`` prints).
+
+    With --actor-uid (or --actor-email), see docs/erasure.md: that person's letters are
+    acknowledged with no archive; a letter shared with others is first republished to the
+    dead-letter topic without the person's lines. JSON: ``pulled``, ``purged``,
+    ``redacted``, ``lines_removed``, ``skipped``, ``dry_run``.
     """
     from il_audit.operations.dlq import purge as run_purge
 
+    if actor_uid is not None or actor_email is not None:
+        _purge_person(
+            subscription,
+            lease_seconds,
+            pull_timeout,
+            limit,
+            actor_uid,
+            actor_email,
+            yes,
+            dry_run,
+            fmt,
+        )
+        return
     if dry_run or not yes:
         if not dry_run:
             raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
@@ -382,6 +406,45 @@ def purge(
         ) as bar,
     ):
         report = run_purge(source, archive, selector=selector, limit=limit, progress=bar.update)
+    click.echo(
+        json.dumps(dataclasses.asdict(report), indent=2) if fmt == "json" else report.summary()
+    )
+
+
+def _purge_person(
+    subscription: str | None,
+    lease_seconds: int,
+    pull_timeout: float,
+    limit: int | None,
+    actor_uid: str | None,
+    actor_email: str | None,
+    yes: bool,
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.dlq import Republisher, purge_person, resolve_topic
+    from il_audit.operations.erase_subject import Subject
+    from il_audit.operations.errors import ErasureError
+
+    try:
+        subject = Subject.of(uid=actor_uid, email=actor_email)
+    except ErasureError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not dry_run and not yes:
+        raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
+    settings = get_audit_settings(strict=True)
+    with (
+        _failures(),
+        _source(subscription, lease_seconds, pull_timeout) as source,
+        closing(Republisher(resolve_topic(settings, settings.dlq_topic))) as publish,
+        click.progressbar(
+            length=limit or 0, label="purging", show_pos=True, file=_progress_stream(fmt)
+        ) as bar,
+    ):
+        report = purge_person(
+            source, subject, publish, dry_run=dry_run, limit=limit, progress=bar.update
+        )
     click.echo(
         json.dumps(dataclasses.asdict(report), indent=2) if fmt == "json" else report.summary()
     )
