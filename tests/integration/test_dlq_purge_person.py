@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
 from click.testing import CliRunner
 from google.cloud import pubsub_v1
@@ -40,16 +41,22 @@ def test_purge_by_person_acks_theirs_and_republishes_shared_letters_redacted(
         future.result(timeout=10)
     publisher.stop()
 
-    result = CliRunner().invoke(
-        cli,
-        [
-            "dlq", "purge", "--actor-uid", PERSON, "--yes", "--format", "json",
-            "--subscription", dlq.subscription_path, "--pull-timeout", "0.5",
-        ],
-        env={"GOOGLE_CLOUD_PROJECT": PROJECT, "IL_AUDIT_DLQ_TOPIC": dlq.topic_id},
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    def purge(*args: str) -> dict[str, Any]:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "dlq", "purge", "--actor-uid", PERSON, "--format", "json", *args,
+                "--subscription", dlq.subscription_path, "--pull-timeout", "0.5",
+            ],
+            env={"GOOGLE_CLOUD_PROJECT": PROJECT, "IL_AUDIT_DLQ_TOPIC": dlq.topic_id},
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        report: dict[str, Any] = json.loads(result.stdout)
+        return report
+
+    counted = purge("--dry-run")  # acknowledges nothing: the real run finds the same
+    assert (counted["purged"], counted["redacted"], counted["dry_run"]) == (1, 1, True)
+    report = purge("--yes")
     assert (report["purged"], report["redacted"], report["lines_removed"]) == (1, 1, 2)
 
     left = pull_messages(dlq.subscription_path, expect_events=2, timeout=20)

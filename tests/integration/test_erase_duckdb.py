@@ -39,6 +39,7 @@ class Scenario:
     """(event_id, cost_usd) of the person's own events before the erasure."""
     text_event_id: str
     dry_run: dict[str, Any]
+    dry_run_by_email: dict[str, Any]
     real_run: dict[str, Any]
 
 
@@ -108,6 +109,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     bytes_before = database.read_bytes()
     dry = _erase(database, "--actor-uid", uid, "--dry-run")
     assert dry.exit_code == 0, dry.output
+    by_email = _erase(database, "--actor-email", email.upper(), "--dry-run")
+    assert by_email.exit_code == 0, by_email.output
     real = _erase(database, "--actor-uid", uid, "--yes", "--reason", "test request")
     assert real.exit_code == 0, real.output
     return Scenario(
@@ -118,6 +121,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
         person_events,
         text_event_id,
         json.loads(dry.output),
+        json.loads(by_email.output),
         json.loads(real.output),
     )
 
@@ -132,6 +136,29 @@ def test_dry_run_counts_rows_per_table_and_view(scenario: Scenario) -> None:
     assert scenario.dry_run["views"]["events_deduped"] == len(scenario.person_events)
     assert scenario.dry_run["erasure_id"] is None
     assert scenario.email.encode() in scenario.bytes_before  # so the byte scan below can fail
+
+
+def test_the_email_finds_the_same_rows_whatever_its_case(scenario: Scenario) -> None:
+    """--actor-email (upper-cased here) finds the rows the uid finds: the address is
+    compared case-insensitively in events, dead letters and legacy tables."""
+    by_uid, by_email = scenario.dry_run["tables"], scenario.dry_run_by_email["tables"]
+    assert {name: t["rows"] for name, t in by_email.items()} == {
+        name: t["rows"] for name, t in by_uid.items()
+    }
+
+
+def test_a_legacy_row_is_erased_and_its_neighbour_kept(scenario: Scenario) -> None:
+    """legacy_* tables have no key: the person's row gets the pseudonym, NULL e-mail and
+    NULL free-form JSON (no scrub in SQL); the other person's row is untouched."""
+    rows = _query(
+        scenario.database,
+        "SELECT actor_uid, actor_email, user_agent, metadata_json FROM legacy_auth_events "
+        "ORDER BY actor_uid",
+    )
+    assert rows == [
+        (scenario.real_run["pseudonym"], None, None, None),
+        ("user-other", "other@example.com", "Chrome", None),
+    ]
 
 
 def test_no_personal_column_of_any_table_or_view_keeps_a_trace(scenario: Scenario) -> None:
@@ -174,6 +201,10 @@ def test_the_rewritten_file_holds_no_trace_in_its_bytes(scenario: Scenario) -> N
     for trace in (scenario.email, scenario.uid, PROMPT):
         assert trace.encode() not in after, trace
     assert not scenario.database.with_name(scenario.database.name + ".erase-rewrite").exists()
+    assert any("rewritten" in note for note in scenario.real_run["notes"])
+    remain = " ".join(scenario.real_run["copies_remain"])
+    assert "dlq purge --actor-uid" in remain
+    assert "spool" in remain
 
 
 def test_the_erasure_event_is_in_events(scenario: Scenario) -> None:
