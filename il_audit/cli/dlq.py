@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from il_audit.cli._dlq_person import person_to_purge, purge_person_letters
 from il_audit.cli._options import format_option, from_settings, shown_default
 from il_audit.cli._output import render
 
@@ -368,17 +369,12 @@ def purge(
     from il_audit.operations.dlq import purge as run_purge
 
     if actor_uid is not None or actor_email is not None:
-        _purge_person(
-            subscription,
-            lease_seconds,
-            pull_timeout,
-            limit,
-            actor_uid,
-            actor_email,
-            yes,
-            dry_run,
-            fmt,
-        )
+        subject = person_to_purge(actor_uid, actor_email, yes=yes, dry_run=dry_run, archive=archive)
+        with _failures(), _source(subscription, lease_seconds, pull_timeout) as source:
+            purge_person_letters(
+                source, subject, selector, limit, dry_run=dry_run, fmt=fmt,
+                progress_file=_progress_stream(fmt),
+            )  # fmt: skip
         return
     if dry_run or not yes:
         if not dry_run:
@@ -406,45 +402,6 @@ def purge(
         ) as bar,
     ):
         report = run_purge(source, archive, selector=selector, limit=limit, progress=bar.update)
-    click.echo(
-        json.dumps(dataclasses.asdict(report), indent=2) if fmt == "json" else report.summary()
-    )
-
-
-def _purge_person(
-    subscription: str | None,
-    lease_seconds: int,
-    pull_timeout: float,
-    limit: int | None,
-    actor_uid: str | None,
-    actor_email: str | None,
-    yes: bool,
-    dry_run: bool,
-    fmt: str,
-) -> None:
-    from il_audit.config.settings import get_audit_settings
-    from il_audit.operations.dlq import Republisher, purge_person, resolve_topic
-    from il_audit.operations.erase_subject import Subject
-    from il_audit.operations.errors import ErasureError
-
-    try:
-        subject = Subject.of(uid=actor_uid, email=actor_email)
-    except ErasureError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if not dry_run and not yes:
-        raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
-    settings = get_audit_settings(strict=True)
-    with (
-        _failures(),
-        _source(subscription, lease_seconds, pull_timeout) as source,
-        closing(Republisher(resolve_topic(settings, settings.dlq_topic))) as publish,
-        click.progressbar(
-            length=limit or 0, label="purging", show_pos=True, file=_progress_stream(fmt)
-        ) as bar,
-    ):
-        report = purge_person(
-            source, subject, publish, dry_run=dry_run, limit=limit, progress=bar.update
-        )
     click.echo(
         json.dumps(dataclasses.asdict(report), indent=2) if fmt == "json" else report.summary()
     )

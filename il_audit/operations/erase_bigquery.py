@@ -20,7 +20,13 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from il_audit.operations.erase_store import Assignment, Relation, Where, render_where
+from il_audit.operations.erase_store import (
+    Assignment,
+    Relation,
+    Where,
+    not_null_guard,
+    render_where,
+)
 from il_audit.operations.errors import PendingRowsError
 
 if TYPE_CHECKING:
@@ -115,7 +121,7 @@ class BigQueryErasureStore:
             types = {field.name: field.field_type for field in table.schema or ()}
             if table.table_type == "VIEW":
                 found.append(Relation(table.table_id, "view", tuple(types), types))
-            else:
+            elif table.table_type == "TABLE":  # not materialized views, external tables...
                 found.append(Relation(table.table_id, "table", tuple(types), types))
         return sorted(found, key=lambda relation: relation.name)
 
@@ -214,7 +220,7 @@ class BigQueryErasureStore:
             column = _quote(assignment.column)
             kind = relation.types.get(assignment.column, "STRING").upper()
             cases = " ".join(
-                f"WHEN {render_where(case, params, _quote)} THEN "
+                f"WHEN {render_where(case, params, _quote)}{not_null_guard(column, value)} THEN "
                 + (f"CAST({params(value)} AS {kind})" if value is not None else "NULL")
                 for case, value in assignment.cases
             )

@@ -20,7 +20,13 @@ from typing import Any
 
 import duckdb
 
-from il_audit.operations.erase_store import Assignment, Relation, Where, render_where
+from il_audit.operations.erase_store import (
+    Assignment,
+    Relation,
+    Where,
+    not_null_guard,
+    render_where,
+)
 from il_audit.operations.errors import ErasureError
 from il_audit.subscriber_fn.errors import SinkUnavailableError
 from il_audit.subscriber_fn.sinks.duckdb_file import DuckDBFile
@@ -173,7 +179,8 @@ class DuckDBErasureStore:
         for assignment in assignments:
             column = _quote(assignment.column)
             cases = " ".join(
-                f"WHEN {render_where(case, params, _quote)} THEN {params(value)}"
+                f"WHEN {render_where(case, params, _quote)}{not_null_guard(column, value)} "
+                f"THEN {params(value)}"
                 for case, value in assignment.cases
             )
             sets.append(f"{column} = CASE {cases} ELSE {column} END")

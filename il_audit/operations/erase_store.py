@@ -19,6 +19,7 @@ __all__ = [
     "Relation",
     "Term",
     "Where",
+    "not_null_guard",
     "render_where",
 ]
 
@@ -138,3 +139,8 @@ def render_where(where: Where, param: Callable[[Any], str], quote: Callable[[str
     condition = " OR ".join(terms) if terms else "FALSE"
     nulls = "".join(f" AND {quote(column)} IS NULL" for column in where.all_null)
     return f"({condition}){nulls}"
+
+
+def not_null_guard(quoted_column: str, value: str | None) -> str:
+    """`` AND col IS NOT NULL`` when an assignment sets a value (a pseudonym): NULL stays NULL."""
+    return "" if value is None else f" AND {quoted_column} IS NOT NULL"

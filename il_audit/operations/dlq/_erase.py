@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from il_audit.operations.dlq._messages import DeadLetter
+from il_audit.operations.dlq._messages import DeadLetter, Selector
 from il_audit.operations.dlq._source import Leases, Source, drain
 from il_audit.operations.erase_subject import Subject
 from il_audit.schemas.errors import MalformedBodyError
@@ -82,6 +82,7 @@ def purge_person(
     subject: Subject,
     publish: Callable[[bytes, dict[str, str]], Any],
     *,
+    selector: Selector | None = None,
     dry_run: bool = False,
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -89,6 +90,7 @@ def purge_person(
     """Acknowledge the person's dead letters; republish shared ones redacted first.
 
     ``publish(data, attributes)`` publishes to the dead-letter topic and returns a future.
+    Only messages ``selector`` selects are looked at (all without one).
     """
     report = PersonPurgeReport(dry_run=dry_run)
     leases = Leases(source)
@@ -98,7 +100,8 @@ def purge_person(
             done: list[str] = []
             pending: list[tuple[Any, DeadLetter]] = []
             for message in messages:
-                split = _split(message, subject)
+                selected = selector is None or selector.matches(message)
+                split = _split(message, subject) if selected else None
                 if split is None or dry_run:
                     leases.hold(message)
                 if split is None:
