@@ -175,9 +175,13 @@ class BigQueryErasureStore:
         if not rows or not columns:
             return 0
         sets = ", ".join(f"{_quote(c)} = {self._cast(relation, c)}" for c in columns)
+        # MERGE's source is a table or a subquery; fields named one by one (the stand-in
+        # does not expand ``SELECT *`` of an UNNESTed struct).
+        fields = ", ".join(f"row_values.{_quote(c)} AS {_quote(c)}" for c in (key, *columns))
+        # Identifiers come from the table's schema, values travel as parameters.
         sql = (
-            f"MERGE {self._table(relation.name)} AS stored "
-            "USING UNNEST(@rows) AS new_values "
+            f"MERGE {self._table(relation.name)} AS stored "  # noqa: S608
+            f"USING (SELECT {fields} FROM UNNEST(@rows) AS row_values) AS new_values "
             f"ON stored.{_quote(key)} = new_values.{_quote(key)} "
             f"WHEN MATCHED THEN UPDATE SET {sets}"
         )
