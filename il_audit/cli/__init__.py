@@ -20,6 +20,7 @@ from il_audit.cli.demo import demo
 from il_audit.cli.dev import dev
 from il_audit.cli.dlq import dlq
 from il_audit.cli.doctor import doctor
+from il_audit.cli.erase import erase
 from il_audit.cli.errors import EXIT_CODES, BadSettingsError, expected_failure
 from il_audit.cli.function import function
 from il_audit.cli.infra import infra
@@ -98,6 +99,7 @@ cli.add_command(demo)
 cli.add_command(dev)
 cli.add_command(dlq)
 cli.add_command(doctor)
+cli.add_command(erase)
 cli.add_command(function)
 cli.add_command(infra)
 cli.add_command(migrate)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from il_audit.cli._dlq_person import person_to_purge, purge_person_letters
 from il_audit.cli._options import dry_run_option, format_option, from_settings, shown_default
 from il_audit.cli._output import render
 
@@ -377,6 +378,10 @@ def _print_replay(
     help="Really acknowledge (delete) the selected messages (never from the environment).",
 )
 @dry_run_option("Show what would be purged (inspect)")
+@click.option(
+    "--actor-uid", help="Purge one person's letters instead (il-audit erase): no archive."
+)
+@click.option("--actor-email", help="As --actor-uid, by e-mail address.")
 @format_option("IL_AUDIT_DLQ_FORMAT")
 def purge(
     subscription: str | None,
@@ -387,6 +392,8 @@ def purge(
     archive: Path | None,
     yes: bool,
     dry_run: bool,
+    actor_uid: str | None,
+    actor_email: str | None,
     fmt: str,
 ) -> None:
     """Archive selected dead letters to a JSONL file, then acknowledge them.
@@ -394,9 +401,22 @@ def purge(
     The archive is written and flushed to disk before anything is acknowledged.
     ``--format json`` prints ``pulled``, ``purged``, ``skipped`` and ``archive`` (with
     ``--dry-run``, what ``inspect`` prints).
+
+    With --actor-uid (or --actor-email), see docs/erasure.md: that person's letters are
+    acknowledged with no archive; a letter shared with others is first republished to the
+    dead-letter topic without the person's lines. JSON: ``pulled``, ``purged``,
+    ``redacted``, ``lines_removed``, ``skipped``, ``dry_run``.
     """
     from il_audit.operations.dlq import purge as run_purge
 
+    if actor_uid is not None or actor_email is not None:
+        subject = person_to_purge(actor_uid, actor_email, yes=yes, dry_run=dry_run, archive=archive)
+        with _failures(), _source(subscription, lease_seconds, pull_timeout) as source:
+            purge_person_letters(
+                source, subject, selector, limit, dry_run=dry_run, fmt=fmt,
+                progress_file=_progress_stream(fmt),
+            )  # fmt: skip
+        return
     if dry_run or not yes:
         if not dry_run:
             raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")

@@ -23,3 +23,18 @@ class DeliveryChangeRefusedError(AuditError, RuntimeError):
             "keep the delivery with --push-endpoint (or --no-pubsub), or re-run with "
             "--allow-delivery-change if that is intended"
         )
+
+
+class ErasureError(AuditError, RuntimeError):
+    """``il-audit erase`` could not proceed (no hash key, an engine that refused, ...)."""
+
+
+class PendingRowsError(AuditError, RuntimeError):
+    """The engine refused to change some rows for now (BigQuery's streaming buffer).
+
+    ``il-audit erase`` reports them as pending and exits 1; a re-run later changes them.
+    """
+
+    def __init__(self, message: str, rows: int) -> None:
+        super().__init__(message)
+        self.rows = rows

@@ -163,6 +163,10 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
         PersonalData(Category.DERIVED_HASH, Stored.KEYED_HASH, _HASH_KEY, OnErase.NULL),
         "question_hmac comment_hmac feedback_comment_hmac",
     ),
+    # audit.erasure.completed (il-audit erase): who ran it, and whom it erased, by keyed
+    # hash; the record is kept (an erasure must stay provable).
+    "operator": PersonalData(Category.CONTACT, on_erase=OnErase.NULL),
+    "subject_hash": PersonalData(Category.DERIVED_HASH, Stored.KEYED_HASH, _HASH_KEY),
     **_tags(
         PersonalData(Category.FREE_FORM, Stored.MIXED, on_erase=OnErase.SCRUB),
         "payload metadata before after after_json before_json metadata_json settings_json",
@@ -222,6 +226,7 @@ used_attached_only user_message_count value_bool value_label value_number value_
 visible_slide_index visit_session_id workflow
 prompt_parts completion_parts part_index sources
 negative feedback_comment_length text_id text_field part_count
+erasure_id subject_kind pseudonym engine rows_by_table rows_pending
 """
 
 COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {

@@ -119,6 +119,10 @@ CHAT_FEEDBACK = "chat.feedback"
 UI_CHAT_FEEDBACK = "ui.chat.feedback"
 """The same verdict sent by a page through the beacon router (``turn_id``, ``name``, ``value``)."""
 
+# --- il-audit's own operations (written by the operator CLI, never by apps) ---
+AUDIT_ERASURE_COMPLETED = "audit.erasure.completed"
+"""``il-audit erase`` ran: operator, reason, rows per table and the subject's keyed hash."""
+
 BEACON_EVENT_TYPES: frozenset[str] = frozenset(
     {
         UI_TAB_VIEWED,

@@ -29,6 +29,14 @@ What it implements, in memory (one lock, one process):
   ``totalRows`` and ``pageToken`` paging, TIMESTAMP as int64 microseconds when
   ``formatOptions.useInt64Timestamp`` is set.
 
+:class:`StreamingBufferProxy` is the other fake here: it stands in front of a real
+server (the BigQuery stand-in) and refuses mutating DML (``UPDATE``, ``DELETE``,
+``MERGE``) on chosen tables the way BigQuery does while rows are in the streaming
+buffer: the job is created, ends DONE with ``errorResult`` reason ``invalidQuery`` and
+the message "UPDATE or DELETE statement over table ... would affect rows in the streaming
+buffer, which is not supported", and ``getQueryResults`` for it answers 400 with that
+message. Everything else is forwarded unchanged. The stand-in has no streaming buffer.
+
 Tests script failures with :meth:`FakeBigQuery.fail`, :meth:`FakeBigQuery.refuse_rows`,
 :meth:`FakeBigQuery.refuse_requests` and :meth:`FakeBigQuery.on` (any answer),
 and read back every request in :attr:`FakeBigQuery.requests`.
@@ -939,3 +947,128 @@ def _encode_cell(value: Any, schema_field: Mapping[str, Any], timestamps: str) -
 _MICROSECOND: Final = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(
     1970, 1, 1, tzinfo=UTC
 )
+
+
+# ------------------------------------------------------------ the streaming buffer (DML)
+
+_DML: Final = re.compile(r"^\s*(UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+_HOP_HEADERS: Final = {"transfer-encoding", "connection", "content-length", "keep-alive"}
+
+
+class StreamingBufferProxy:
+    """BigQuery's REST API forwarded to ``upstream``, refusing DML on rows "in the streaming
+    buffer" of :attr:`tables` (see the module docstring). Clear :attr:`tables` to let the
+    buffer "flush"; :attr:`refused` counts the statements refused."""
+
+    def __init__(self, upstream: str, *, tables: set[str]) -> None:
+        self.upstream = urlsplit(upstream)
+        self.tables = set(tables)
+        self.refused = 0
+        self._failed: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> StreamingBufferProxy:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(self))
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: the ``api_endpoint`` for the client."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def refusal(self, method: str, path: str, raw: bytes) -> Reply | None:
+        """The answer BigQuery gives for a DML job on a buffered table, or None to forward."""
+        route = path.removeprefix(API_PREFIX).split("?", 1)[0]
+        with self._lock:
+            for job_id, job in self._failed.items():
+                if method == "GET" and route.endswith(f"/jobs/{job_id}"):
+                    return Reply(200, job)
+                if method == "GET" and route.endswith(f"/queries/{job_id}"):
+                    message = job["status"]["errorResult"]["message"]
+                    return Reply.error(400, message, reason="invalidQuery")
+        if method != "POST" or not re.fullmatch(r"/projects/[^/]+/jobs", route):
+            return None
+        body = json.loads(raw or b"{}")
+        sql = body.get("configuration", {}).get("query", {}).get("query", "")
+        table = next((t for t in sorted(self.tables) if f".{t}`" in sql), None)
+        if not _DML.match(sql) or table is None:
+            return None
+        reference = dict(body.get("jobReference") or {})
+        reference.setdefault("jobId", f"job_{len(self._failed)}")
+        message = (
+            f"UPDATE or DELETE statement over table {table} would affect rows in the "
+            "streaming buffer, which is not supported"
+        )
+        error = {"reason": "invalidQuery", "location": "query", "message": message}
+        job = {
+            "kind": "bigquery#job",
+            "id": f"{reference.get('projectId')}:{reference['jobId']}",
+            "jobReference": reference,
+            "configuration": body.get("configuration", {}),
+            "status": {"state": "DONE", "errorResult": error, "errors": [error]},
+            "statistics": {"creationTime": _now_millis(), "endTime": _now_millis()},
+        }
+        with self._lock:
+            self._failed[reference["jobId"]] = job
+            self.refused += 1
+        return Reply(200, job)
+
+    def forward(
+        self, method: str, path: str, raw: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The upstream's answer to the same request."""
+        import http.client
+
+        connection = http.client.HTTPConnection(self.upstream.netloc, timeout=60)
+        try:
+            connection.request(method, path, body=raw or None, headers=dict(headers))
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+
+def _proxy_handler(proxy: StreamingBufferProxy) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            reply = proxy.refusal(self.command, self.path, raw)
+            if reply is not None:
+                payload = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+            status, answer_headers, body = proxy.forward(self.command, self.path, raw, headers)
+            self.send_response(status)
+            for name, value in answer_headers:
+                if name.lower() not in _HOP_HEADERS:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, _format: str, *args: Any) -> None:
+            return
+
+    return _Handler

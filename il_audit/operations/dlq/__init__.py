@@ -27,11 +27,13 @@ The modules, one job each: ``_messages`` (a pulled message, the selector, the
 archive record), ``_source`` (the ``Source`` protocol, the Pub/Sub
 subscription, leases and pull-ahead), ``_inspect``, ``_replay`` (with
 :func:`decide_replay`, the one place that decides what happens to a message),
-``_republish`` (the topic replay publishes to) and ``_purge``.
+``_republish`` (the topic replay publishes to), ``_purge`` and ``_erase`` (one person's
+letters, for ``il-audit erase``: acknowledged, or republished without their lines).
 """
 
 from __future__ import annotations
 
+from il_audit.operations.dlq._erase import PersonPurgeReport, purge_person
 from il_audit.operations.dlq._inspect import Group, inspect
 from il_audit.operations.dlq._messages import (
     PUBSUB_DEAD_LETTERED,
@@ -60,6 +62,7 @@ __all__ = [
     "DeadLetter",
     "DlqError",
     "Group",
+    "PersonPurgeReport",
     "PubSubSource",
     "PurgeReport",
     "ReplayAction",
@@ -73,6 +76,7 @@ __all__ = [
     "decide_replay",
     "inspect",
     "purge",
+    "purge_person",
     "read_archive",
     "replay",
     "resolve_topic",

@@ -38,6 +38,7 @@ CONFIRMATIONS = {
     ("infra apply", "--allow-delivery-change"),
     ("migrate from-0.1", "--force"),
     ("migrate from-1.0", "--force"),
+    ("erase", "--yes"),
 }
 """Options that say yes to something destructive or past a safety check: never from the
 environment, where a stale shell would say yes on the operator's behalf."""
@@ -55,6 +56,17 @@ NO_ENV = {
     ("subscriber seek", "--to"): "the time to rewind to: a stale value would redeliver from a "
     "time nobody chose now",
     **dict.fromkeys(CONFIRMATIONS, "a confirmation"),
+    **dict.fromkeys(
+        [
+            ("erase", "--actor-uid"),
+            ("erase", "--actor-email"),
+            ("dlq purge", "--actor-uid"),
+            ("dlq purge", "--actor-email"),
+        ],
+        "names the person whose data is destroyed: never from a stale shell",
+    ),
+    ("erase", "--reason"): "recorded in that one erasure's event: a stale shell's reason would be "
+    "recorded against another request",
 }
 """Options without an environment variable, each with the reason."""
 
