@@ -73,6 +73,8 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
     # privacy
     "hash_key": ("IL_AUDIT_HASH_KEY",),
+    "pseudonymize_email": ("IL_AUDIT_PSEUDONYMIZE_EMAIL",),
+    "hash_key_id": ("IL_AUDIT_HASH_KEY_ID",),
     # chat
     "store_query_text": ("IL_AUDIT_STORE_QUERY_TEXT",),
     "store_model_call_text": ("IL_AUDIT_STORE_MODEL_CALL_TEXT",),

@@ -17,6 +17,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from il_audit.config._choices import (
+    BigQueryWriteMethod,
+    Compression,
+    CostRatesSource,
+    SinkKind,
+    Transport,
+)
 from il_audit.schemas.wire import MAX_LINES_PER_MESSAGE, PUBSUB_MESSAGE_LIMIT_BYTES
 
 __all__ = [
@@ -35,53 +42,6 @@ __all__ = [
     "Transport",
     "WarehouseSettings",
 ]
-
-
-class Transport(StrEnum):
-    """Where ``emit()`` sends events."""
-
-    AUTO = "auto"
-    """``pubsub`` on a managed Google runtime or with a project variable, otherwise ``local``."""
-    PUBSUB = "pubsub"
-    """Google Cloud Pub/Sub (or the emulator named by ``PUBSUB_EMULATOR_HOST``)."""
-    LOCAL = "local"
-    """The embedded pipeline: in-process validation and pricing into DuckDB."""
-    MEMORY = "memory"
-    """Keep published messages in memory (tests, demos)."""
-    OFF = "off"
-    """Accept nothing; ``emit()`` is a no-op returning ``None``."""
-
-
-class CostRatesSource(StrEnum):
-    """Where the subscriber reads its pricing catalog from."""
-
-    SEED = "seed"
-    BIGQUERY = "bigquery"
-
-
-class SinkKind(StrEnum):
-    """Where the subscriber writes rows."""
-
-    BIGQUERY = "bigquery"
-    DUCKDB = "duckdb"
-
-
-class Compression(StrEnum):
-    """How message bodies travel to Pub/Sub (the local and memory transports never compress)."""
-
-    GZIP = "gzip"
-    """gzip at its fastest level: 10-25 times fewer bytes billed, ~2 µs of CPU per event."""
-    NONE = "none"
-    """Plain NDJSON."""
-
-
-class BigQueryWriteMethod(StrEnum):
-    """How the BigQuery sink writes events and dead letters."""
-
-    STORAGE_WRITE = "storage_write"
-    """The Storage Write API's default stream (``AppendRows``): half the price of insertAll."""
-    INSERT_ALL = "insert_all"
-    """Legacy streaming inserts (``tabledata.insertAll`` with ``insertId``)."""
 
 
 def parse_environment_map(text: str) -> dict[str, str]:
@@ -357,7 +317,9 @@ class SpoolSettings(Section):
     )
 
 
-PRIVACY_READERS = "publisher (chat questions), beacon router (client addresses)"
+PRIVACY_READERS = (
+    "publisher (chat questions, pseudonymised e-mails), beacon router (client addresses)"
+)
 
 
 class PrivacySettings(Section):
@@ -370,6 +332,23 @@ class PrivacySettings(Section):
         description="Key of the HMAC-SHA-256 for chat questions (`question_hmac`) and beacon "
         "client addresses; never logged. Without it no client address is stored.",
         json_schema_extra=reader(PRIVACY_READERS, accepts="text (a secret), or unset"),
+    )
+    pseudonymize_email: bool = Field(
+        description="Store no `actor_email`: the publisher sends `actor_email_hmac` instead, "
+        "`<key id>:<HMAC-SHA-256 of the trimmed, lowercased e-mail>` under "
+        "`IL_AUDIT_HASH_KEY`, which it then requires "
+        "([pseudonymisation](docs/pseudonymisation.md)).",
+        json_schema_extra=reader("publisher"),
+    )
+    hash_key_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="Id of `IL_AUDIT_HASH_KEY`, written before each `actor_email_hmac` so "
+        "that keys can be rotated; unset, `k` and the first 8 hex digits of the key's "
+        "SHA-256.",
+        json_schema_extra=reader(
+            "publisher", accepts="1-32 letters, digits, `_`, `.` or `-`, or unset"
+        ),
     )
 
 

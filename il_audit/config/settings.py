@@ -26,7 +26,7 @@ import functools
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -34,6 +34,7 @@ from il_audit.config._environment import (
     DEFAULT_KEYS,
     ENABLE_VARIABLES,
     ENV_BINDINGS,
+    Problem,
     bundled_defaults,
     env_problems,
     fallback_text,
@@ -158,6 +159,8 @@ class AuditSettings(BaseModel):
     spool_dir: ClassVar[Flat[str | None]] = Flat()
     spool_max_bytes: ClassVar[Flat[int]] = Flat()
     hash_key: ClassVar[Flat[SecretStr | None]] = Flat()
+    pseudonymize_email: ClassVar[Flat[bool]] = Flat()
+    hash_key_id: ClassVar[Flat[str | None]] = Flat()
     store_query_text: ClassVar[Flat[bool]] = Flat()
     store_model_call_text: ClassVar[Flat[bool]] = Flat()
     store_retrieval_candidates: ClassVar[Flat[bool]] = Flat()
@@ -295,11 +298,42 @@ class AuditSettings(BaseModel):
                     values[problem.field] = defaults.get(key)
                     values["origins"][problem.field] = f"defaults.json key {key!r}"
                     del from_env[problem.field]
-        if problems and not lenient:
-            raise settings_error(problems)
+        dependent = _dependent_problems(settings, from_env)
+        if (problems or dependent) and not lenient:
+            raise settings_error(problems + dependent)
         for problem in problems:
             logger.error("il-audit: %s; %s", problem.text, fallback_text(problem, settings))
+        for problem in dependent:
+            logger.error("il-audit: %s; %s", problem.text, _DEPENDENT_FALLBACK[problem.field])
         return settings
+
+
+_DEPENDENT_FALLBACK: Final = {
+    "pseudonymize_email": "events carry no actor e-mail at all until the key is set "
+    "(never one in clear)",
+}
+"""What a lenient reader does with a setting another one leaves unusable."""
+
+
+def _dependent_problems(
+    settings: AuditSettings, from_env: Mapping[str, tuple[str, str]]
+) -> list[Problem]:
+    """Settings valid on their own that another setting makes unusable.
+
+    Pydantic checks each value; these rules read two. They are checked after
+    validation, so a lenient reader (an app) keeps the value and the safe
+    behaviour its rule states (``_DEPENDENT_FALLBACK``), where falling back to
+    the default would store the e-mail in clear, the opposite of what was asked.
+    """
+    found = []
+    privacy = settings.privacy
+    if privacy.pseudonymize_email and privacy.hash_key is None:
+        variable, raw = from_env.get(
+            "pseudonymize_email", (ENV_BINDINGS["pseudonymize_email"][0], "true")
+        )
+        rule = f"it needs a key: set {ENV_BINDINGS['hash_key'][0]}"
+        found.append(Problem("pseudonymize_email", variable, raw, rule))
+    return found
 
 
 @functools.cache

@@ -160,6 +160,10 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
         PersonalData(Category.DERIVED_HASH, Stored.KEYED_HASH, _HASH_KEY, OnErase.NULL),
         "question_hmac comment_hmac feedback_comment_hmac",
     ),
+    # The e-mail's pseudonym: keyed under IL_AUDIT_HASH_KEY, written only with this setting.
+    "actor_email_hmac": PersonalData(
+        Category.DERIVED_HASH, Stored.KEYED_HASH, _PSEUDONYMIZE_EMAIL, OnErase.NULL
+    ),
     **_tags(
         PersonalData(Category.FREE_FORM, Stored.MIXED, on_erase=OnErase.SCRUB),
         "payload metadata before after after_json before_json metadata_json settings_json",
