@@ -68,6 +68,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "duckdb_path": ("IL_AUDIT_DUCKDB_PATH",),
     "duckdb_memory_limit": ("IL_AUDIT_DUCKDB_MEMORY_LIMIT",),
     "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
+    "retention_days_by_family": ("IL_AUDIT_RETENTION_DAYS_BY_FAMILY",),
     # spool
     "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
     "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),

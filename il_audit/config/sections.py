@@ -24,6 +24,7 @@ from il_audit.config._choices import (
     SinkKind,
     Transport,
 )
+from il_audit.schemas.retention import check_family_days, parse_family_days
 from il_audit.schemas.wire import MAX_LINES_PER_MESSAGE, PUBSUB_MESSAGE_LIMIT_BYTES
 
 __all__ = [
@@ -293,10 +294,29 @@ class WarehouseSettings(Section):
     retention_days: int | None = Field(
         default=None,
         ge=1,
-        description="Days events and dead letters are kept (partition expiration); unset "
-        "keeps them forever.",
-        json_schema_extra=reader("subscriber sinks, infra"),
+        description="Days events and dead letters are kept unless their family says "
+        "otherwise; unset keeps them forever ([retention](docs/retention.md)).",
+        json_schema_extra=reader("subscriber sinks, infra, retention, doctor"),
     )
+    retention_days_by_family: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days per event family, over `IL_AUDIT_RETENTION_DAYS`: comma-separated "
+        "`family=days` pairs (a JSON object in defaults.json), a family being an event-type "
+        "prefix on dots (`chat.model_call=30,auth=400`; the most specific wins) or "
+        "`dead_letters`. Applied by scheduled deletes; partition expiry is the longest.",
+        json_schema_extra=reader(
+            "DuckDB sink, retention, infra, doctor, report", accepts="`family=days` pairs"
+        ),
+    )
+
+    @field_validator("retention_days_by_family", mode="before")
+    @classmethod
+    def _split_family_days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_family_days(value)
+        if isinstance(value, dict):
+            return check_family_days(value)
+        return value
 
 
 class SpoolSettings(Section):

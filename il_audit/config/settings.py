@@ -60,6 +60,7 @@ from il_audit.config.sections import (
     WarehouseSettings,
 )
 from il_audit.errors import SettingsError
+from il_audit.schemas.retention import RetentionPolicy
 from il_audit.schemas.wire import PUBSUB_MESSAGE_LIMIT_BYTES
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class AuditSettings(BaseModel):
     duckdb_path: ClassVar[Flat[str]] = Flat()
     duckdb_memory_limit: ClassVar[Flat[str]] = Flat()
     retention_days: ClassVar[Flat[int | None]] = Flat()
+    retention_days_by_family: ClassVar[Flat[dict[str, int]]] = Flat()
     spool_dir: ClassVar[Flat[str | None]] = Flat()
     spool_max_bytes: ClassVar[Flat[int]] = Flat()
     hash_key: ClassVar[Flat[SecretStr | None]] = Flat()
@@ -222,6 +224,14 @@ class AuditSettings(BaseModel):
     def _settings_by_name(cls, data: Any) -> Any:
         """Values given by flat name (``transport="memory"``) go into their section."""
         return nest(cls, data) if isinstance(data, Mapping) else data
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        """``IL_AUDIT_RETENTION_DAYS`` and its per-family overrides, as one policy
+        (``docs/retention.md``): what each family keeps, the deletes, the partition expiry."""
+        return RetentionPolicy(
+            self.warehouse.retention_days, self.warehouse.retention_days_by_family
+        )
 
     @property
     def max_latency_seconds(self) -> float:
