@@ -148,3 +148,24 @@ def test_a_key_id_with_a_colon_is_refused() -> None:
     """The key id is the pseudonym's prefix: ':' (its separator) is not allowed."""
     with pytest.raises(SettingsError, match="IL_AUDIT_HASH_KEY_ID"):
         AuditSettings.from_env({"IL_AUDIT_HASH_KEY_ID": "k:1"})
+
+
+def test_the_beacon_router_s_actor_is_pseudonymised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The beacon router's actor (get_context's e-mail) arrives as its pseudonym only."""
+    from il_audit.publisher.testing import capture_events, reset
+    from tests.support.beacon import LOGIN_HEADER, beacon_client, item, require_test_login
+
+    monkeypatch.setenv("IL_AUDIT_PSEUDONYMIZE_EMAIL", "true")
+    monkeypatch.setenv("IL_AUDIT_HASH_KEY", KEY)
+    reset()
+    client = beacon_client(require_auth=require_test_login)
+    with capture_events() as events:
+        client.post(
+            "/api/audit/beacon",
+            json={"events": [item()]},
+            headers={"X-Test-User": "u-7", LOGIN_HEADER: "ok"},
+        )
+    digest = hmac.new(KEY.encode(), b"u-7@example.com", hashlib.sha256).hexdigest()
+    assert [(e.actor_uid, e.actor_email, e.actor_email_hmac) for e in events] == [
+        ("u-7", None, f"{default_key_id(KEY)}:{digest}")
+    ]
