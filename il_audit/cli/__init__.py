@@ -28,6 +28,7 @@ from il_audit.cli.migrate import migrate
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
 from il_audit.cli.report import report
+from il_audit.cli.retention import retention
 from il_audit.cli.schema import schema
 from il_audit.cli.subscriber import subscriber
 from il_audit.config.settings import reset_audit_settings_cache
@@ -87,6 +88,7 @@ def cli(verbose: int) -> None:
       il-audit migrate from-0.1 --dry-run
       il-audit migrate from-1.0 --dry-run --format json
       il-audit rates load prices.csv --dry-run
+      il-audit retention show                # days kept per event family
       il-audit subscriber pull --subscription il-audit-events-pull
     """
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -106,6 +108,7 @@ cli.add_command(migrate)
 cli.add_command(query)
 cli.add_command(rates)
 cli.add_command(report)
+cli.add_command(retention)
 cli.add_command(schema)
 cli.add_command(subscriber)
 _document_exit_codes(cli)

@@ -38,8 +38,10 @@ def doctor(fmt: str, timeout: float) -> None:
 
     The JSON keys (snake_case, stable): verdict, exit_code, ok, reason, summary, findings
     (name, value, why, verdict), spool (dir, bytes, max_bytes, segments, directories,
-    orphaned_directories, oldest_record_at) and last_publish_error (always null here: an
-    app asks its own process with il_audit.doctor()).
+    orphaned_directories, oldest_record_at), retention (partition_expiration_days, families:
+    days per event family, `*` the events no family names, null kept forever) and
+    last_publish_error (always null here: an app asks its own process with
+    il_audit.doctor()).
     """
     from il_audit.operations.doctor import diagnose
 

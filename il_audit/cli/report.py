@@ -15,6 +15,7 @@ from il_audit.cli._options import format_option, from_settings, shown_default
 
 if TYPE_CHECKING:
     from il_audit.report import BigQueryWarehouse
+    from il_audit.schemas.retention import RetentionPolicy
 
 DEFAULT_OUT = "./il_audit_report.html"
 
@@ -127,7 +128,7 @@ def report(
         )
         warehouse = DuckDBWarehouse(database, timeout=timeout)
     try:
-        page = build_report(warehouse, period)
+        page = build_report(warehouse, period, retention=_retention())
     except WarehouseUnavailableError as exc:
         raise click.ClickException(str(exc)) from exc
     except ImportError as exc:
@@ -158,6 +159,13 @@ def report(
         )
     if page.failed:
         raise SystemExit(1)
+
+
+def _retention() -> RetentionPolicy:
+    """The settings' retention: the page says from which day it is complete."""
+    from il_audit.config.settings import get_audit_settings
+
+    return get_audit_settings(strict=True).retention
 
 
 def _bigquery_warehouse(retry_deadline: float) -> BigQueryWarehouse:

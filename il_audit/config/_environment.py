@@ -68,11 +68,14 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "duckdb_path": ("IL_AUDIT_DUCKDB_PATH",),
     "duckdb_memory_limit": ("IL_AUDIT_DUCKDB_MEMORY_LIMIT",),
     "retention_days": ("IL_AUDIT_RETENTION_DAYS",),
+    "retention_days_by_family": ("IL_AUDIT_RETENTION_DAYS_BY_FAMILY",),
     # spool
     "spool_dir": ("IL_AUDIT_SPOOL_DIR",),
     "spool_max_bytes": ("IL_AUDIT_SPOOL_MAX_BYTES",),
     # privacy
     "hash_key": ("IL_AUDIT_HASH_KEY",),
+    "pseudonymize_email": ("IL_AUDIT_PSEUDONYMIZE_EMAIL",),
+    "hash_key_id": ("IL_AUDIT_HASH_KEY_ID",),
     # chat
     "store_query_text": ("IL_AUDIT_STORE_QUERY_TEXT",),
     "store_model_call_text": ("IL_AUDIT_STORE_MODEL_CALL_TEXT",),

@@ -17,6 +17,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from il_audit.config._choices import (
+    BigQueryWriteMethod,
+    Compression,
+    CostRatesSource,
+    SinkKind,
+    Transport,
+)
+from il_audit.schemas.retention import check_family_days, parse_family_days
 from il_audit.schemas.wire import MAX_LINES_PER_MESSAGE, PUBSUB_MESSAGE_LIMIT_BYTES
 
 __all__ = [
@@ -35,53 +43,6 @@ __all__ = [
     "Transport",
     "WarehouseSettings",
 ]
-
-
-class Transport(StrEnum):
-    """Where ``emit()`` sends events."""
-
-    AUTO = "auto"
-    """``pubsub`` on a managed Google runtime or with a project variable, otherwise ``local``."""
-    PUBSUB = "pubsub"
-    """Google Cloud Pub/Sub (or the emulator named by ``PUBSUB_EMULATOR_HOST``)."""
-    LOCAL = "local"
-    """The embedded pipeline: in-process validation and pricing into DuckDB."""
-    MEMORY = "memory"
-    """Keep published messages in memory (tests, demos)."""
-    OFF = "off"
-    """Accept nothing; ``emit()`` is a no-op returning ``None``."""
-
-
-class CostRatesSource(StrEnum):
-    """Where the subscriber reads its pricing catalog from."""
-
-    SEED = "seed"
-    BIGQUERY = "bigquery"
-
-
-class SinkKind(StrEnum):
-    """Where the subscriber writes rows."""
-
-    BIGQUERY = "bigquery"
-    DUCKDB = "duckdb"
-
-
-class Compression(StrEnum):
-    """How message bodies travel to Pub/Sub (the local and memory transports never compress)."""
-
-    GZIP = "gzip"
-    """gzip at its fastest level: 10-25 times fewer bytes billed, ~2 µs of CPU per event."""
-    NONE = "none"
-    """Plain NDJSON."""
-
-
-class BigQueryWriteMethod(StrEnum):
-    """How the BigQuery sink writes events and dead letters."""
-
-    STORAGE_WRITE = "storage_write"
-    """The Storage Write API's default stream (``AppendRows``): half the price of insertAll."""
-    INSERT_ALL = "insert_all"
-    """Legacy streaming inserts (``tabledata.insertAll`` with ``insertId``)."""
 
 
 def parse_environment_map(text: str) -> dict[str, str]:
@@ -333,10 +294,29 @@ class WarehouseSettings(Section):
     retention_days: int | None = Field(
         default=None,
         ge=1,
-        description="Days events and dead letters are kept (partition expiration); unset "
-        "keeps them forever.",
-        json_schema_extra=reader("subscriber sinks, infra"),
+        description="Days events and dead letters are kept unless their family says "
+        "otherwise; unset keeps them forever ([retention](docs/retention.md)).",
+        json_schema_extra=reader("subscriber sinks, infra, retention, doctor"),
     )
+    retention_days_by_family: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days per event family, over `IL_AUDIT_RETENTION_DAYS`: comma-separated "
+        "`family=days` pairs (a JSON object in defaults.json), a family being an event-type "
+        "prefix on dots (`chat.model_call=30,auth=400`; the most specific wins) or "
+        "`dead_letters`. Applied by scheduled deletes; partition expiry is the longest.",
+        json_schema_extra=reader(
+            "DuckDB sink, retention, infra, doctor, report", accepts="`family=days` pairs"
+        ),
+    )
+
+    @field_validator("retention_days_by_family", mode="before")
+    @classmethod
+    def _split_family_days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_family_days(value)
+        if isinstance(value, dict):
+            return check_family_days(value)
+        return value
 
 
 class SpoolSettings(Section):
@@ -357,7 +337,9 @@ class SpoolSettings(Section):
     )
 
 
-PRIVACY_READERS = "publisher (chat questions), beacon router (client addresses)"
+PRIVACY_READERS = (
+    "publisher (chat questions, pseudonymised e-mails), beacon router (client addresses)"
+)
 
 
 class PrivacySettings(Section):
@@ -370,6 +352,23 @@ class PrivacySettings(Section):
         description="Key of the HMAC-SHA-256 for chat questions (`question_hmac`) and beacon "
         "client addresses; never logged. Without it no client address is stored.",
         json_schema_extra=reader(PRIVACY_READERS, accepts="text (a secret), or unset"),
+    )
+    pseudonymize_email: bool = Field(
+        description="Store no `actor_email`: the publisher sends `actor_email_hmac` instead, "
+        "`<key id>:<HMAC-SHA-256 of the trimmed, lowercased e-mail>` under "
+        "`IL_AUDIT_HASH_KEY`, which it then requires "
+        "([pseudonymisation](docs/pseudonymisation.md)).",
+        json_schema_extra=reader("publisher"),
+    )
+    hash_key_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="Id of `IL_AUDIT_HASH_KEY`, written before each `actor_email_hmac` so "
+        "that keys can be rotated; unset, `k` and the first 8 hex digits of the key's "
+        "SHA-256.",
+        json_schema_extra=reader(
+            "publisher", accepts="1-32 letters, digits, `_`, `.` or `-`, or unset"
+        ),
     )
 
 

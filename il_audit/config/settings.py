@@ -26,7 +26,7 @@ import functools
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -34,6 +34,7 @@ from il_audit.config._environment import (
     DEFAULT_KEYS,
     ENABLE_VARIABLES,
     ENV_BINDINGS,
+    Problem,
     bundled_defaults,
     env_problems,
     fallback_text,
@@ -59,6 +60,7 @@ from il_audit.config.sections import (
     WarehouseSettings,
 )
 from il_audit.errors import SettingsError
+from il_audit.schemas.retention import RetentionPolicy
 from il_audit.schemas.wire import PUBSUB_MESSAGE_LIMIT_BYTES
 
 logger = logging.getLogger(__name__)
@@ -155,9 +157,12 @@ class AuditSettings(BaseModel):
     duckdb_path: ClassVar[Flat[str]] = Flat()
     duckdb_memory_limit: ClassVar[Flat[str]] = Flat()
     retention_days: ClassVar[Flat[int | None]] = Flat()
+    retention_days_by_family: ClassVar[Flat[dict[str, int]]] = Flat()
     spool_dir: ClassVar[Flat[str | None]] = Flat()
     spool_max_bytes: ClassVar[Flat[int]] = Flat()
     hash_key: ClassVar[Flat[SecretStr | None]] = Flat()
+    pseudonymize_email: ClassVar[Flat[bool]] = Flat()
+    hash_key_id: ClassVar[Flat[str | None]] = Flat()
     store_query_text: ClassVar[Flat[bool]] = Flat()
     store_model_call_text: ClassVar[Flat[bool]] = Flat()
     store_retrieval_candidates: ClassVar[Flat[bool]] = Flat()
@@ -219,6 +224,14 @@ class AuditSettings(BaseModel):
     def _settings_by_name(cls, data: Any) -> Any:
         """Values given by flat name (``transport="memory"``) go into their section."""
         return nest(cls, data) if isinstance(data, Mapping) else data
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        """``IL_AUDIT_RETENTION_DAYS`` and its per-family overrides, as one policy
+        (``docs/retention.md``): what each family keeps, the deletes, the partition expiry."""
+        return RetentionPolicy(
+            self.warehouse.retention_days, self.warehouse.retention_days_by_family
+        )
 
     @property
     def max_latency_seconds(self) -> float:
@@ -295,11 +308,42 @@ class AuditSettings(BaseModel):
                     values[problem.field] = defaults.get(key)
                     values["origins"][problem.field] = f"defaults.json key {key!r}"
                     del from_env[problem.field]
-        if problems and not lenient:
-            raise settings_error(problems)
+        dependent = _dependent_problems(settings, from_env)
+        if (problems or dependent) and not lenient:
+            raise settings_error(problems + dependent)
         for problem in problems:
             logger.error("il-audit: %s; %s", problem.text, fallback_text(problem, settings))
+        for problem in dependent:
+            logger.error("il-audit: %s; %s", problem.text, _DEPENDENT_FALLBACK[problem.field])
         return settings
+
+
+_DEPENDENT_FALLBACK: Final = {
+    "pseudonymize_email": "events carry no actor e-mail at all until the key is set "
+    "(never one in clear)",
+}
+"""What a lenient reader does with a setting another one leaves unusable."""
+
+
+def _dependent_problems(
+    settings: AuditSettings, from_env: Mapping[str, tuple[str, str]]
+) -> list[Problem]:
+    """Settings valid on their own that another setting makes unusable.
+
+    Pydantic checks each value; these rules read two. They are checked after
+    validation, so a lenient reader (an app) keeps the value and the safe
+    behaviour its rule states (``_DEPENDENT_FALLBACK``), where falling back to
+    the default would store the e-mail in clear, the opposite of what was asked.
+    """
+    found = []
+    privacy = settings.privacy
+    if privacy.pseudonymize_email and privacy.hash_key is None:
+        variable, raw = from_env.get(
+            "pseudonymize_email", (ENV_BINDINGS["pseudonymize_email"][0], "true")
+        )
+        rule = f"it needs a key: set {ENV_BINDINGS['hash_key'][0]}"
+        found.append(Problem("pseudonymize_email", variable, raw, rule))
+    return found
 
 
 @functools.cache

@@ -341,7 +341,8 @@ def apply_warehouse(
             warehouse.ensure_table(
                 spec,
                 write,
-                retention_days=settings.retention_days,
+                # The outer bound: the longest retention of any family (docs/retention.md).
+                retention_days=settings.retention.partition_days,
                 hint=MIGRATE_HINT if spec.name == COST_RATES.name else "",
             )
         )

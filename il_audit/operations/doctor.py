@@ -81,6 +81,8 @@ class Diagnosis:
     summary: str = ""
     spool: SpoolState | None = None
     last_publish_error: tuple[float, str] | None = None
+    retention: dict[str, Any] | None = None
+    """The effective retention: partition_expiration_days, and the days of each family."""
 
     def add(self, name: str, value: str, why: str = "", verdict: Verdict = "ok") -> None:
         """Record a finding."""
@@ -143,6 +145,7 @@ class Diagnosis:
                 for i in self.findings
             ],
             "spool": spool,
+            "retention": self.retention,
             "last_publish_error": error,
         }
 
@@ -192,7 +195,30 @@ def diagnose(
     else:
         diagnosis.conclude("ok", f"events stay in this process ({transport.value} transport)")
     _diagnose_spool(settings, diagnosis)
+    _diagnose_retention(settings, diagnosis)
     return diagnosis
+
+
+def _days(days: int | None) -> str:
+    return "forever" if days is None else f"{days} d"
+
+
+def _diagnose_retention(settings: AuditSettings, diagnosis: Diagnosis) -> None:
+    """How long each event family is kept (``*``: the events no family names)."""
+    policy = settings.retention
+    diagnosis.retention = {
+        "partition_expiration_days": policy.partition_days,
+        "families": policy.effective(),
+    }
+    shown = ", ".join(f"{family} {_days(days)}" for family, days in policy.effective().items())
+    diagnosis.add(
+        "retention",
+        shown,
+        f"IL_AUDIT_RETENTION_DAYS ({settings.origin('retention_days')}) and "
+        f"IL_AUDIT_RETENTION_DAYS_BY_FAMILY ({settings.origin('retention_days_by_family')}); "
+        f"partitions expire after {_days(policy.partition_days)} (the longest); "
+        "`il-audit retention show`",
+    )
 
 
 def _transport_reason(settings: AuditSettings) -> str:

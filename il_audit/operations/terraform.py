@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from il_audit.operations import terraform_privacy
+from il_audit.operations.terraform_retention import retention_tf
 from il_audit.schemas.tables import TABLES, TableSpec
 
 GENERATED_BY = "il-audit infra terraform"
@@ -255,6 +256,9 @@ def generated_files() -> dict[str, str]:
         }
     )
     files["tables.tf"] = tables_tf()
+    files["retention.tf"] = retention_tf(
+        HEADER.replace("il_audit.schemas and il_audit/sql", "il_audit.schemas.retention")
+    )
     files["views.tf"] = views_tf(sources)
     files.update(terraform_privacy.generated_files())
     files["privacy.tf"] = terraform_privacy.privacy_tf(HEADER)

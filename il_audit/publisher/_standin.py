@@ -23,6 +23,7 @@ from typing import Any, Final
 from il_audit.publisher._fast_encode import timestamp_text
 from il_audit.publisher._ids import new_event_id
 from il_audit.publisher.context import CONTEXT_FIELDS, AuditContext
+from il_audit.publisher.privacy import EmailPseudonyms
 from il_audit.schemas.envelope import MAX_ENVELOPE_BYTES
 from il_audit.schemas.taxonomy import MAX_EVENT_TYPE_LENGTH
 from il_audit.schemas.wire import SCHEMA_VERSION
@@ -62,12 +63,14 @@ def stand_in_line(
     context: object,
     fallbacks: Mapping[str, str | None],
     reason: str,
+    *,
+    emails: EmailPseudonyms | None = None,
 ) -> tuple[bytes, str, str | None, str | None]:
     """The stand-in's NDJSON line, and its event id, app and event type; never raises.
 
-    It keeps the id, type and time, the context's string fields, ``fallbacks``
-    (app, environment, ...) for what the context lacks, and ``reason`` as
-    ``build_error``.
+    It keeps the id, type and time, the context's string fields (its e-mail
+    pseudonymised by ``emails`` when given), ``fallbacks`` (app, environment, ...)
+    for what the context lacks, and ``reason`` as ``build_error``.
     """
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -83,6 +86,8 @@ def stand_in_line(
             value = _text(getattr(context, name, None))
             if value is not None:
                 data[name] = value
+    if emails is not None:
+        emails.apply(data)  # _text kept only UTF-8-encodable text: hashing it cannot raise
     for name, fallback in fallbacks.items():
         if name not in data and fallback:
             data[name] = fallback

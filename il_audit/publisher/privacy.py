@@ -10,13 +10,17 @@ reversed by trying candidates, a keyed one cannot without the key.
 whose payload carries a ``question`` (``emit_chat_turn`` or a plain
 ``emit``), on the publisher's thread and before the event is encoded, so with
 the setting off the text never reaches a message, the spool or a dead letter.
+
+:class:`EmailPseudonyms` applies ``IL_AUDIT_PSEUDONYMIZE_EMAIL`` the same way
+to the actor's e-mail, wherever it came from (``emit()`` keyword, context,
+beacon actor, chat helpers): see ``docs/pseudonymisation.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 QUESTION: Final = "question"
@@ -36,6 +40,54 @@ def question_sha256(text: str) -> str:
 def keyed_hash(text: str, key: str) -> str:
     """The lowercase hex HMAC-SHA-256 of ``text`` (UTF-8) under ``key``."""
     return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+ACTOR_EMAIL: Final = "actor_email"
+ACTOR_EMAIL_HMAC: Final = "actor_email_hmac"
+_PSEUDONYMS_MAX: Final = 1024
+"""E-mails whose pseudonym is remembered (an app sees few actors at a time)."""
+
+
+def default_key_id(key: str) -> str:
+    """The id of ``key`` when ``IL_AUDIT_HASH_KEY_ID`` names none: ``k`` + 8 hex of its SHA-256.
+
+    32 bits of a hash of the key: enough to tell keys apart, nothing to recover a
+    random key from (a guessable key is weak whatever its id says).
+    """
+    return "k" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def email_pseudonym(email: str, key: str, key_id: str) -> str:
+    """``"<key_id>:<64 hex>"``: the HMAC-SHA-256 under ``key`` of the trimmed, lowercased
+    e-mail, so ``" Ann@Example.com"`` and ``"ann@example.com"`` are one person."""
+    return f"{key_id}:{keyed_hash(email.strip().lower(), key)}"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailPseudonyms:
+    """``IL_AUDIT_PSEUDONYMIZE_EMAIL``: an event's ``actor_email`` becomes ``actor_email_hmac``.
+
+    Without a key (a lenient app whose settings logged that error) the e-mail is
+    dropped: never stored in clear once pseudonyms were asked for.
+    """
+
+    key: str | None
+    key_id: str | None = None
+
+    _known: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def apply(self, data: dict[str, Any]) -> None:
+        """Replace ``data``'s ``actor_email`` (an envelope's fields, owned by the caller)."""
+        email = data.pop(ACTOR_EMAIL, None)
+        if not self.key or type(email) is not str or not email.strip():
+            return  # nothing to say about it, or no key to say it with
+        pseudonym = self._known.get(email)
+        if pseudonym is None:
+            pseudonym = email_pseudonym(email, self.key, self.key_id or default_key_id(self.key))
+            if len(self._known) >= _PSEUDONYMS_MAX:
+                self._known.clear()
+            self._known[email] = pseudonym
+        data[ACTOR_EMAIL_HMAC] = pseudonym
 
 
 @dataclass(frozen=True, slots=True)

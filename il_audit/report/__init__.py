@@ -25,6 +25,7 @@ from il_audit.report._model import (
     Figure,
     Period,
     Report,
+    RetentionWindow,
     Section,
     Series,
     Table,
@@ -34,6 +35,7 @@ from il_audit.report._page import render
 from il_audit.report._sections import collect
 from il_audit.report._warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from il_audit.report.errors import QueryFailedError, ReportError, WarehouseUnavailableError
+from il_audit.schemas.retention import RetentionPolicy
 
 __all__ = [
     "BigQueryWarehouse",
@@ -45,6 +47,7 @@ __all__ = [
     "QueryFailedError",
     "Report",
     "ReportError",
+    "RetentionWindow",
     "Section",
     "Series",
     "Table",
@@ -58,17 +61,25 @@ __all__ = [
 
 
 def build_report(
-    warehouse: Warehouse, period: Period, *, generated_at: datetime | None = None
+    warehouse: Warehouse,
+    period: Period,
+    *,
+    generated_at: datetime | None = None,
+    retention: RetentionPolicy | None = None,
 ) -> Report:
     """Read every section for ``period``; a section whose query fails carries its error.
 
-    Raises :class:`WarehouseUnavailableError` when the warehouse cannot be read at all.
+    With ``retention`` (the settings' policy) the page says from which day it is
+    complete: the shortest retention of any family. Raises
+    :class:`WarehouseUnavailableError` when the warehouse cannot be read at all.
     """
+    now = generated_at or datetime.now(UTC)
     return Report(
         period=period,
         source=warehouse.description,
-        generated_at=generated_at or datetime.now(UTC),
+        generated_at=now,
         sections=tuple(collect(warehouse, period)),
+        retention=RetentionWindow.of(retention, now) if retention is not None else None,
     )
 
 

@@ -12,6 +12,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from il_audit.schemas.retention import RetentionPolicy, cutoff
+
 Number = int | float | Decimal
 """A chart or table value: counts are int, money Decimal (exact), times and shares float."""
 
@@ -140,6 +142,36 @@ class Section:
 
 
 @dataclass(frozen=True)
+class RetentionWindow:
+    """Where the shortest retention starts: before ``complete_from`` some rows may be gone."""
+
+    complete_from: date
+    family: str
+    """The family with the shortest retention (``*``: events no family names)."""
+    days: int
+
+    def note(self, period: Period) -> str:
+        """One sentence for the page."""
+        who = "events no family names" if self.family == "*" else self.family
+        text = (
+            f"Complete from {self.complete_from.isoformat()}: the shortest retention is "
+            f"{self.days} days ({who}); older rows of it are deleted"
+        )
+        if period.since < self.complete_from:
+            return text + ", so this period's earlier days may lack them."
+        return text + "."
+
+    @classmethod
+    def of(cls, policy: RetentionPolicy, now: datetime) -> RetentionWindow | None:
+        """The window of ``policy`` at ``now`` (None when every family is kept forever)."""
+        kept = [(days, family) for family, days in policy.effective().items() if days]
+        if not kept:
+            return None
+        days, family = min(kept)
+        return cls(cutoff(days, now).date(), family, days)
+
+
+@dataclass(frozen=True)
 class Report:
     """Every section, for one period, from one warehouse."""
 
@@ -148,6 +180,8 @@ class Report:
     """Where the numbers come from, for people (``DuckDB file x``, ``BigQuery p.d``)."""
     generated_at: datetime
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    retention: RetentionWindow | None = None
+    """The window retention lets the page show in full (None: nothing is ever deleted)."""
 
     @property
     def failed(self) -> tuple[Section, ...]:

@@ -159,6 +159,15 @@ def _section(section: Section, palette: Palette) -> Markup:
     )
 
 
+def _retention(report: Report) -> list[Markup]:
+    """The line saying from which day the page is complete (none when nothing expires)."""
+    window = report.retention
+    if window is None:
+        return []
+    attributes = {"class": "retention", "data-complete-from": window.complete_from.isoformat()}
+    return [element("p", attributes, window.note(report.period))]
+
+
 def render(report: Report) -> str:
     """The whole page, as text (UTF-8 when written)."""
     generated = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -203,6 +212,7 @@ def render(report: Report) -> str:
             f"{report.period} (UTC days, both included) · from {report.source} · "
             f"generated {generated}",
         ),
+        *_retention(report),
         nav,
     )
     footer = element(

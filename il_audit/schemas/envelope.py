@@ -43,6 +43,10 @@ EventId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 ]
 Email = Annotated[str, StringConstraints(max_length=320)]
+EmailPseudonym = Annotated[
+    str, StringConstraints(max_length=97, pattern=r"^[A-Za-z0-9_.-]{1,32}:[0-9a-f]{64}$")
+]
+"""``<key id>:<HMAC-SHA-256 hex>`` of an e-mail (``IL_AUDIT_PSEUDONYMIZE_EMAIL``)."""
 JsonObject = dict[str, Any]
 """A JSON object. Not ``JsonValue``: that validates every nested value through a
 Python callback, which tripled the cost of an envelope; values that are not
@@ -185,6 +189,11 @@ class Envelope(BaseModel):
         "'invalid: ...' when it found the event invalid; on a stand-in for an event it could "
         "not send at all, 'envelope_too_large: ...' or 'unencodable: ...'. The subscriber "
         "dead-letters every such event.",
+    )
+    actor_email_hmac: EmailPseudonym | None = Field(
+        default=None,
+        description="With IL_AUDIT_PSEUDONYMIZE_EMAIL, instead of actor_email: '<key id>:' and "
+        "the HMAC-SHA-256 under IL_AUDIT_HASH_KEY of the trimmed, lowercased e-mail.",
     )
 
     @field_validator("occurred_at")

@@ -167,6 +167,10 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
     # hash; the record is kept (an erasure must stay provable).
     "operator": PersonalData(Category.CONTACT, on_erase=OnErase.NULL),
     "subject_hash": PersonalData(Category.DERIVED_HASH, Stored.KEYED_HASH, _HASH_KEY),
+    # The e-mail's pseudonym: keyed under IL_AUDIT_HASH_KEY, written only with this setting.
+    "actor_email_hmac": PersonalData(
+        Category.DERIVED_HASH, Stored.KEYED_HASH, _PSEUDONYMIZE_EMAIL, OnErase.NULL
+    ),
     **_tags(
         PersonalData(Category.FREE_FORM, Stored.MIXED, on_erase=OnErase.SCRUB),
         "payload metadata before after after_json before_json metadata_json settings_json",

@@ -13,7 +13,10 @@ locals {
   labels                    = merge({ component = "il-audit" }, var.labels)
 
   # null keeps partitions forever (the default); BigQuery counts partition expiration in ms.
-  partition_expiration_ms = var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000
+  # The outer bound of retention: the longest of the default and every family's, so that
+  # partition expiry never removes a row a family keeps longer (docs/retention.md).
+  partition_expiration_days = var.partition_expiration_days == null ? null : max(var.partition_expiration_days, values(var.retention_days_by_family)...)
+  partition_expiration_ms   = local.partition_expiration_days == null ? null : local.partition_expiration_days * 86400000
 
   # The views' SQL (views/*.sql) is qualified with these, as `il-audit infra apply` does.
   view_template_vars = {
@@ -23,10 +26,14 @@ locals {
 
   # Google-managed identity Pub/Sub uses to dead-letter messages and sign push tokens.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # Google-managed identity of the BigQuery Data Transfer Service (scheduled queries).
+  transfer_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
 
   apis = [
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    # Scheduled queries: the retention deletes (retention.tf).
+    "bigquerydatatransfer.googleapis.com",
     # The Storage Write API (AppendRows), how the function writes rows by default.
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",

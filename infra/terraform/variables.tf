@@ -106,13 +106,24 @@ variable "dataset_location" {
 }
 
 variable "partition_expiration_days" {
-  description = "Retention of the events and dead_letters tables: days a daily partition is kept. null (the default) keeps everything; cost_rates is never expired."
+  description = "Default retention of events and dead letters (IL_AUDIT_RETENTION_DAYS): days a row is kept unless retention_days_by_family says otherwise. Partitions expire after the longest of all; shorter ones are daily scheduled deletes (retention.tf). null (the default) keeps everything; cost_rates is never expired."
   type        = number
   default     = null
 
   validation {
     condition     = var.partition_expiration_days == null ? true : var.partition_expiration_days >= 1
     error_message = "partition_expiration_days must be null or at least 1."
+  }
+}
+
+variable "retention_days_by_family" {
+  description = "Days per event family over partition_expiration_days (IL_AUDIT_RETENTION_DAYS_BY_FAMILY): a family is an event-type prefix on dots, the most specific winning, or dead_letters. Applied by daily scheduled queries; e.g. { \"chat.model_call\" = 30, auth = 400, dead_letters = 30 }."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for family, days in var.retention_days_by_family : can(regex("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$", family)) && days >= 1])
+    error_message = "retention_days_by_family: keys are dotted event-type prefixes (lowercase) or dead_letters, values at least 1."
   }
 }
 

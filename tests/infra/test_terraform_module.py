@@ -34,6 +34,7 @@ PUBLISHER_SA = "serviceAccount:${google_service_account.publisher.email}"
 FUNCTION_SA = "serviceAccount:${google_service_account.function.email}"
 PUSH_SA = "serviceAccount:${google_service_account.push.email}"
 AGENT = "${local.pubsub_service_agent}"
+RETENTION_SA = "serviceAccount:${google_service_account.retention[0].email}"
 PUBLISHER = "roles/pubsub.publisher"
 
 # Every grant the module makes: (resource type, the resource it names, role, member).
@@ -66,6 +67,13 @@ EXPECTED_GRANTS = {
      "roles/datacatalog.categoryFineGrainedReader", "${each.value.member}"),
     ("google_bigquery_dataset_iam_member", "google_bigquery_dataset.analyst.dataset_id",
      "roles/bigquery.dataViewer", "${each.key}"),
+    # retention (only with a retention): rows of the dataset, query jobs; the transfer
+    # service agent runs the scheduled deletes as that one account
+    ("google_bigquery_dataset_access", "google_bigquery_dataset.audit.dataset_id",
+     "roles/bigquery.dataEditor", RETENTION_SA),
+    ("google_project_iam_member", "var.project_id", "roles/bigquery.jobUser", RETENTION_SA),
+    ("google_service_account_iam_member", "google_service_account.retention[0].name",
+     "roles/iam.serviceAccountTokenCreator", "${local.transfer_service_agent}"),
 }  # fmt: skip
 # The attribute through which each IAM member resource names what it grants on.
 SCOPE_ATTRIBUTE = {
@@ -130,14 +138,17 @@ def test_iam_grants_are_exactly_the_least_privilege_set(module: Module) -> None:
 
 
 def test_the_only_project_wide_grant_is_job_user_for_the_function(module: Module) -> None:
-    """Project-level IAM is jobUser alone: BigQuery grants query jobs on projects only.
-    Alert policies and enabled APIs are project resources that need no grant."""
+    """Project-level IAM is jobUser alone (the function's, and the retention deletes'):
+    BigQuery grants query jobs on projects only. Alert policies and enabled APIs are
+    project resources that need no grant."""
     project_wide = {
         (role, member)
         for resource_type, _, role, member in grants(module)
         if resource_type == "google_project_iam_member"
     }
-    assert project_wide == {("roles/bigquery.jobUser", FUNCTION_SA)}
+    assert project_wide == {
+        ("roles/bigquery.jobUser", FUNCTION_SA), ("roles/bigquery.jobUser", RETENTION_SA)
+    }  # fmt: skip
     authoritative = [
         address
         for address in module.resources
@@ -323,6 +334,7 @@ def test_service_accounts_are_named_from_the_prefix(module: Module) -> None:
         "publisher": "${var.service_account_prefix}-publisher",
         "function": "${var.service_account_prefix}-subscriber",
         "push": "${var.service_account_prefix}-push",
+        "retention": "${var.service_account_prefix}-retention",
     }
     assert module.variables["service_account_prefix"]["default"] == "il-audit"
 
@@ -338,11 +350,61 @@ def test_the_app_environment_output_names_il_audit_settings(module: Module) -> N
 
 
 def test_retention_defaults_to_keeping_everything(module: Module) -> None:
-    """partition_expiration_days defaults to null, which sets no partition expiration."""
+    """partition_expiration_days defaults to null and no family has a retention: no partition
+    expiration, and (retention.tf) no scheduled delete."""
     assert module.variables["partition_expiration_days"]["default"] is None
+    assert module.variables["retention_days_by_family"]["default"] == {}
     assert module.locals["partition_expiration_ms"] == (
-        "${var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000}"
+        "${local.partition_expiration_days == null ? null : "
+        "local.partition_expiration_days * 86400000}"
     )
+
+
+def test_partition_expiry_is_the_longest_retention_of_all(module: Module) -> None:
+    """The outer bound: the default and every family's days, the longest (null: forever)."""
+    assert module.locals["partition_expiration_days"] == (
+        "${var.partition_expiration_days == null ? null : "
+        "max(var.partition_expiration_days, values(var.retention_days_by_family) ...)}"
+    )
+
+
+def test_retention_deletes_are_daily_scheduled_queries_run_as_their_own_account(
+    module: Module,
+) -> None:
+    """One scheduled query per family, every 24 hours, as the retention account, whose
+    grants exist only when there is something to delete; the transfer API is enabled."""
+    config = module.resource("google_bigquery_data_transfer_config.retention")
+    assert config["for_each"] == "${local.retention_deletes}"
+    assert config["data_source_id"] == "scheduled_query"
+    assert config["schedule"] == "every 24 hours"
+    assert config["location"] == "${var.dataset_location}"
+    assert config["service_account_name"] == "${google_service_account.retention[0].email}"
+    assert config["params"] == {"query": "${each.value}"}
+    assert "bigquerydatatransfer.googleapis.com" in module.locals["apis"]
+    for address in (
+        "google_service_account.retention",
+        "google_bigquery_dataset_access.retention_edits_dataset",
+        "google_project_iam_member.retention_runs_query_jobs",
+        "google_service_account_iam_member.transfer_agent_acts_as_retention",
+    ):
+        assert module.resource(address)["count"] == "${local.retention_enabled ? 1 : 0}"
+
+
+def test_scheduled_deletes_are_the_statements_of_the_retention_module(module: Module) -> None:
+    """retention.tf's templates are il_audit.schemas.retention's statements, with the
+    family and the days as Terraform interpolations."""
+    from il_audit.schemas.retention import Deletion, bigquery_cutoff_scheduled, family_match
+
+    match = module.locals["retention_match"]
+    assert family_match("zz").replace("zz", "${family}") in match
+    deletes = module.locals["retention_deletes"]
+    table = "`${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.dead_letters`"
+    expected = (
+        Deletion("dead_letters", "dead_letters", "received_at", 9, None)
+        .statement(table, bigquery_cutoff_scheduled(9))
+        .replace("INTERVAL 8 DAY", "INTERVAL ${local.retention_dead_letter_days - 1} DAY")
+    )
+    assert expected in deletes
 
 
 def test_committed_schemas_equal_what_schema_export_writes(tmp_path: Path) -> None:

@@ -90,6 +90,21 @@ def test_retention_days_become_partition_expiration(
     assert target.client.get_table(target.ref("cost_rates")).time_partitioning is None
 
 
+def test_partition_expiration_is_the_longest_family_retention(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With per-family retention, partitions expire after the longest of all (the scheduled
+    deletes do the shorter ones: docs/retention.md)."""
+    monkeypatch.setenv("IL_AUDIT_RETENTION_DAYS", "30")
+    monkeypatch.setenv("IL_AUDIT_RETENTION_DAYS_BY_FAMILY", "auth=400,chat.model_call=7")
+
+    out = apply()
+
+    assert "partitions expire after 400 days" in out
+    events = target.client.get_table(target.ref("events")).time_partitioning
+    assert events.expiration_ms == 400 * DAY_MS
+
+
 def test_changed_retention_updates_the_expiration_in_place(
     target: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:

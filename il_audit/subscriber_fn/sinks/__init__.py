@@ -19,6 +19,7 @@ def create_sink(settings: AuditSettings) -> Sink:
             settings.duckdb_path,
             retention_days=settings.retention_days,
             memory_limit=settings.duckdb_memory_limit,
+            retention=settings.retention,
         )
     from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 

@@ -132,7 +132,7 @@ class BigQuerySink:
             make_client(settings),
             settings.dataset,
             location=settings.dataset_location,
-            retention_days=settings.retention_days,
+            retention_days=settings.retention.partition_days,  # the longest family's
             storage_writer=storage_writer,
         )
 

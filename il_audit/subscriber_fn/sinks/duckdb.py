@@ -12,10 +12,11 @@ which is two orders of magnitude faster than ``executemany`` for nested rows.
 Columns added to the row models since a file was created are added to its
 tables when the sink opens it (nullable, so old rows read as NULL).
 
-With ``retention_days`` (``IL_AUDIT_RETENTION_DAYS``) the sink deletes expired
-events and dead letters when it opens the file (its first ``ensure_tables``),
-by the rule of BigQuery's partition expiration: a UTC day's rows go once the
-start of that day is ``retention_days`` old.
+With a retention (``IL_AUDIT_RETENTION_DAYS`` and
+``IL_AUDIT_RETENTION_DAYS_BY_FAMILY``: :mod:`il_audit.schemas.retention`) the sink
+deletes expired events, family by family, and dead letters when it opens the file
+(its first ``ensure_tables``), by the rule of BigQuery's partition expiration: a
+UTC day's rows go once the start of that day is the family's days old.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 
 from il_audit._json import dumps_line
+from il_audit.schemas.retention import DEFAULT_FAMILY, RetentionPolicy, cutoff
 from il_audit.schemas.tables import (
     COST_RATES,
     DEAD_LETTERS,
@@ -98,23 +100,27 @@ def delete_expired(
     D <= (now - retention).date(): here, every row before the start of the next day.
     Returns the rows deleted per table.
     """
-    last_expired = (now.astimezone(UTC) - timedelta(days=retention_days)).date()
-    cutoff = datetime.combine(last_expired + timedelta(days=1), datetime.min.time(), UTC)
+    deleted = apply_retention(connection, RetentionPolicy(retention_days, {}), now)
+    return {EVENTS.name: deleted[DEFAULT_FAMILY], DEAD_LETTERS.name: deleted[DEAD_LETTERS.name]}
+
+
+def apply_retention(
+    connection: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: datetime
+) -> dict[str, int]:
+    """Run the policy's deletes (:meth:`RetentionPolicy.deletions`); rows deleted per family."""
     deleted: dict[str, int] = {}
-    for spec in (EVENTS, DEAD_LETTERS):
-        if spec.partition_field is None:
-            continue
-        row = connection.execute(
-            f"DELETE FROM {spec.name} WHERE {spec.partition_field} < ?", [cutoff]
-        ).fetchone()
-        deleted[spec.name] = int(row[0]) if row else 0
-        if deleted[spec.name]:
+    for deletion in policy.deletions():
+        limit = cutoff(deletion.days, now)
+        row = connection.execute(deletion.statement(deletion.table, "?"), [limit]).fetchone()
+        deleted[deletion.family] = count = int(row[0]) if row else 0
+        if count:
             logger.info(
-                "il-audit: retention of %d days: deleted %d %s rows before %s",
-                retention_days,
-                deleted[spec.name],
-                spec.name,
-                cutoff.date().isoformat(),
+                "il-audit: retention of %d days for %s: deleted %d %s rows before %s",
+                deletion.days,
+                deletion.family,
+                count,
+                deletion.table,
+                limit.date().isoformat(),
             )
     return deleted
 
@@ -198,12 +204,17 @@ class DuckDBSink:
         *,
         retention_days: int | None = None,
         memory_limit: str | None = None,
+        retention: RetentionPolicy | None = None,
         **file_options: float,
     ) -> None:
         """A sink on ``path``; ``file_options`` are :class:`DuckDBFile`'s (lock and hold times);
-        ``memory_limit`` is DuckDB's (default: ``IL_AUDIT_DUCKDB_MEMORY_LIMIT``)."""
+        ``memory_limit`` is DuckDB's (default: ``IL_AUDIT_DUCKDB_MEMORY_LIMIT``).
+        ``retention`` (per family) wins over ``retention_days`` (every row alike)."""
         self.file = DuckDBFile(path, memory_limit=memory_limit, **file_options)
         self.retention_days = retention_days
+        if retention is None and retention_days is not None:
+            retention = RetentionPolicy(retention_days, {})
+        self.retention = retention
         self._ensured = False
 
     @property
@@ -226,8 +237,8 @@ class DuckDBSink:
             rekey_cost_rates(connection)
             for name, sql in view_statements():
                 connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
-            if self.retention_days is not None:
-                delete_expired(connection, self.retention_days, datetime.now(UTC))
+            if self.retention is not None:
+                apply_retention(connection, self.retention, datetime.now(UTC))
         self._ensured = True
 
     def write_events(self, rows: Sequence[Row]) -> dict[int, str]:

@@ -24,6 +24,7 @@ KEYS = [
     "summary",
     "findings",
     "spool",
+    "retention",
     "last_publish_error",
 ]
 
@@ -189,3 +190,23 @@ def test_help_documents_the_verdicts_and_exit_codes() -> None:
         "il_audit.doctor()",
     ):
         assert claim in text, claim
+
+
+def test_doctor_shows_the_effective_retention_of_each_family() -> None:
+    """A `retention` finding and JSON key: days per family (`*` the rest, null forever) and
+    the partition expiry, the longest."""
+    env = {
+        "IL_AUDIT_TRANSPORT": "memory",
+        "IL_AUDIT_RETENTION_DAYS": "400",
+        "IL_AUDIT_RETENTION_DAYS_BY_FAMILY": "chat.model_call=30,dead_letters=30",
+    }
+    data = report(doctor("--json", **env))
+    assert data["retention"] == {
+        "partition_expiration_days": 400,
+        "families": {"*": 400, "chat.model_call": 30, "dead_letters": 30},
+    }
+    assert finding(data, "retention")["value"] == "* 400 d, chat.model_call 30 d, dead_letters 30 d"
+    assert report(doctor("--json", IL_AUDIT_TRANSPORT="memory"))["retention"] == {
+        "partition_expiration_days": None,
+        "families": {"*": None, "dead_letters": None},
+    }

@@ -134,3 +134,21 @@ def test_an_unreachable_bigquery_exits_1_without_a_page(tmp_path: Path) -> None:
     assert code == 1, output
     assert "cannot query BigQuery p-1.intelligence_layer_logs" in output
     assert not out.exists()
+
+
+def test_the_page_says_from_which_day_it_is_complete(database: Path, tmp_path: Path) -> None:
+    """With a retention, the header names the shortest one and the first complete day; the
+    period reaching before it is said to lack rows; without one, no such line."""
+    out = tmp_path / "kept.html"
+    code, output = invoke("--database", str(database), "--out", str(out),
+                          IL_AUDIT_RETENTION_DAYS="400",
+                          IL_AUDIT_RETENTION_DAYS_BY_FAMILY="chat.model_call=7")  # fmt: skip
+    assert code == 0, output
+    page = out.read_text("utf-8")
+    first = (datetime.now(UTC) - timedelta(days=6)).date().isoformat()
+    assert f'data-complete-from="{first}"' in page
+    assert "the shortest retention is 7 days (chat.model_call)" in page
+    assert "may lack them" in page  # the default period is 30 days
+    code, output = invoke("--database", str(database), "--out", str(out))
+    assert code == 0, output
+    assert "data-complete-from" not in out.read_text("utf-8")

@@ -32,3 +32,18 @@ def test_sink_from_settings_carries_the_retention() -> None:
     sink.close()
 
     assert sink.retention_days == 14
+
+
+def test_with_families_the_sink_s_partitions_expire_after_the_longest() -> None:
+    """The outer bound: a family kept longer than the default sets the partition expiry."""
+    settings = make_settings(
+        project="p",
+        bq_api_endpoint="http://127.0.0.1:9",
+        retention_days=30,
+        retention_days_by_family={"auth": 400, "chat.model_call": 7},
+    )
+
+    sink = BigQuerySink.from_settings(settings)
+    sink.close()
+
+    assert sink.retention_days == 400

@@ -8,7 +8,8 @@ from pathlib import Path
 from il_audit.subscriber_fn.core import MessageMeta, dead_letter_row, process_message
 from il_audit.subscriber_fn.pipeline import build_pipeline
 from il_audit.subscriber_fn.pricing import seed_catalog
-from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink, delete_expired
+from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink, apply_retention, delete_expired
+from tests.support import retention_scenario as scenario
 from tests.support.duck import read
 from tests.support.factories import envelope_line, make_settings
 
@@ -94,3 +95,56 @@ def test_retention_setting_reaches_the_embedded_sink(tmp_path: Path) -> None:
     pipeline.sink.close()
 
     assert len(days_left(path)[0]) == 1
+
+
+def filled_family_file(path: Path) -> DuckDBSink:
+    """The family scenario (tests/support/retention_scenario.py) in a DuckDB file."""
+    sink = DuckDBSink(path, hold_seconds=0)
+    assert sink.write_events(scenario.event_rows()) == {}
+    sink.write_dead_letters(scenario.dead_letter_rows())
+    return sink
+
+
+def kept_rows(path: Path) -> tuple[set[tuple[str, int]], list[int]]:
+    events = read(path, "SELECT event_type, occurred_at FROM events")
+    dead = read(path, "SELECT received_at FROM dead_letters")
+    return (
+        {(kind, scenario.age_of(at)) for kind, at in events},
+        sorted(scenario.age_of(row[0]) for row in dead),
+    )
+
+
+def test_each_family_keeps_its_own_days(tmp_path: Path) -> None:
+    """Real deletes by family: each row goes by its most specific family's days (the
+    default for the rest, dead letters by theirs), and nothing else goes."""
+    path = tmp_path / "audit.duckdb"
+    sink = filled_family_file(path)
+
+    with sink.file.writer() as connection:
+        deleted = apply_retention(connection, scenario.POLICY, scenario.NOW)
+    sink.close()
+
+    assert deleted == scenario.DELETED
+    assert kept_rows(path) == (scenario.KEPT, [5])
+
+
+def test_family_settings_reach_the_embedded_sink(tmp_path: Path) -> None:
+    """IL_AUDIT_RETENTION_DAYS_BY_FAMILY becomes the sink's policy, applied when it opens."""
+    path = tmp_path / "audit.duckdb"
+    old = datetime.now(UTC) - timedelta(days=40)
+    sink = DuckDBSink(path, hold_seconds=0)
+    lines = [
+        envelope_line(event_type=kind, occurred_at=old.isoformat().replace("+00:00", "Z"))
+        for kind in ("chat.model_call.text", "chat.turn.succeeded")
+    ]
+    result = process_message(b"\n".join(lines), MessageMeta("m-2"), seed_catalog(), NOW)
+    assert sink.write_events(result.rows) == {}
+    sink.close()
+    settings = make_settings(
+        sink="duckdb", duckdb_path=str(path), retention_days_by_family={"chat.model_call": 30}
+    )
+
+    pipeline = build_pipeline(settings, with_topic=False)
+    pipeline.sink.close()
+
+    assert read(path, "SELECT event_type FROM events") == [("chat.turn.succeeded",)]
