@@ -38,7 +38,12 @@ def person_to_purge(
         )
     if not dry_run and not yes:
         raise click.UsageError("purge deletes messages: add --yes (or preview with --dry-run)")
-    return subject
+    from il_audit.config.settings import get_audit_settings
+    from il_audit.operations.erase_subject import recognising_pseudonym
+
+    settings = get_audit_settings(strict=True)
+    key = settings.hash_key.get_secret_value() if settings.hash_key else None
+    return recognising_pseudonym(subject, key, settings.hash_key_id)
 
 
 def purge_person_letters(

@@ -104,7 +104,7 @@ def erase(
     from il_audit.config.settings import get_audit_settings
     from il_audit.operations.erase import RERUN_AFTER
     from il_audit.operations.erase import erase as run_erase
-    from il_audit.operations.erase_subject import Subject
+    from il_audit.operations.erase_subject import Subject, recognising_pseudonym
     from il_audit.operations.errors import ErasureError
 
     try:
@@ -121,6 +121,7 @@ def erase(
         raise BadSettingsError(
             "set IL_AUDIT_HASH_KEY: the erasure record names its subject only by a keyed hash"
         )
+    subject = recognising_pseudonym(subject, key, settings.hash_key_id)
     if bigquery and ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
         raise click.UsageError("--database and --bigquery exclude each other: pick one")
     store: ErasureStore

@@ -128,7 +128,9 @@ class ErasureReport:
 
 
 def _term(subject: Subject, column: str) -> Term:
-    return Term(column, subject.value, "eq_ci" if subject.kind == "email" else "eq")
+    value = subject.term_value(column)
+    return Term(column, value, "eq_ci" if value is not subject.email_pseudonym and
+                subject.kind == "email" else "eq")  # fmt: skip
 
 
 def _erasable(relation: Relation) -> list[str]:
@@ -187,7 +189,8 @@ def _keyed_plan(
     found: dict[Any, tuple[dict[str, Any], bool]] = {}
     if relation.name == DEAD_LETTERS and "raw_line" in relation.columns:
         how: How = "contains_ci" if subject.kind == "email" else "contains"
-        candidates = store.fetch(relation, Where((Term("raw_line", subject.needle, how),)), wanted)
+        needles = tuple(Term("raw_line", needle, how) for needle in subject.needles)
+        candidates = store.fetch(relation, Where(needles), wanted)
         for row in candidates:
             if subject.matches_raw(row.get("raw_line")):
                 found[row[key]] = (row, True)

@@ -273,3 +273,31 @@ def test_without_a_hash_key_it_refuses(scenario: Scenario) -> None:
     )
     assert result.exit_code == 2
     assert "IL_AUDIT_HASH_KEY" in result.output
+
+
+def test_an_email_stored_only_as_its_pseudonym_is_erased_by_email(tmp_path: Path) -> None:
+    """IL_AUDIT_PSEUDONYMIZE_EMAIL rows carry actor_email_hmac, no address: `erase
+    --actor-email` finds them by the pseudonym the current key gives (and erases the row),
+    and leaves another person's pseudonymised rows alone."""
+    from il_audit.publisher.privacy import default_key_id, email_pseudonym
+
+    database = tmp_path / "pseudo.duckdb"
+    mine = email_pseudonym("Ann@Example.com", KEY, default_key_id(KEY))
+    theirs = email_pseudonym("bob@example.com", KEY, default_key_id(KEY))
+    sink = DuckDBSink(database, hold_seconds=0)
+    try:
+        for pseudonym, uid in ((mine, "u-ann"), (theirs, "u-bob")):
+            line = json.loads(envelope_line(actor_uid=uid, actor_email=None))
+            line["actor_email_hmac"] = pseudonym
+            write_through_pipeline(sink, json.dumps(line).encode())
+    finally:
+        sink.close()
+
+    result = _erase(database, "--actor-email", " ann@example.COM", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tables"]["events"]["rows"] == 1
+    rows = dict(_query(database, "SELECT actor_uid, actor_email_hmac FROM events"))
+    assert rows["u-bob"] == theirs
+    assert "u-ann" not in rows
+    assert mine not in rows.values()
