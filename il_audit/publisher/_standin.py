@@ -60,7 +60,7 @@ def stand_in_line(
     time_ns: int,
     event_type: object,
     context: object,
-    fallbacks: Mapping[str, str | None],
+    fallbacks: Mapping[str, str | int | None],
     reason: str,
 ) -> tuple[bytes, str, str | None, str | None]:
     """The stand-in's NDJSON line, and its event id, app and event type; never raises.

@@ -43,6 +43,10 @@ EventId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 ]
 Email = Annotated[str, StringConstraints(max_length=320)]
+InstanceId = Annotated[
+    str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+]
+"""A publisher instance id: 32 hex digits from the publisher, any such token accepted."""
 JsonObject = dict[str, Any]
 """A JSON object. Not ``JsonValue``: that validates every nested value through a
 Python callback, which tripled the cost of an envelope; values that are not
@@ -185,6 +189,18 @@ class Envelope(BaseModel):
         "'invalid: ...' when it found the event invalid; on a stand-in for an event it could "
         "not send at all, 'envelope_too_large: ...' or 'unencodable: ...'. The subscriber "
         "dead-letters every such event.",
+    )
+    publisher_instance_id: InstanceId | None = Field(
+        default=None,
+        description="Random id of the publisher instance (one per process, new after fork) "
+        "that numbered the event; with publisher_sequence it shows loss before ingestion.",
+    )
+    publisher_sequence: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT64_MAX,
+        description="The event's number within its publisher instance, from 1, given when "
+        "emit() took it (the pipeline_completeness view counts the numbers missing).",
     )
 
     @field_validator("occurred_at")

@@ -218,6 +218,9 @@ usage usage_api_cost_usd usage_id usage_items usage_resource_cost_usd usage_toke
 used_attached_only user_message_count value_bool value_label value_number value_type
 visible_slide_index visit_session_id workflow
 prompt_parts completion_parts part_index sources
+publisher_instance_id publisher_sequence first_sequence last_sequence expected stored missing
+dropped_reported failed_reported gap last_heartbeat_at heartbeat_final accepted published
+invalid failed dropped spooled drained pending final interval_seconds
 """
 
 COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {

@@ -26,7 +26,12 @@ DESIGN_FIELDS = {
 }  # fmt: skip
 
 
-ADDED_UNDER_THE_EVOLUTION_RULE = {"app_version", "build_error"}
+ADDED_UNDER_THE_EVOLUTION_RULE = {
+    "app_version",
+    "build_error",
+    "publisher_instance_id",
+    "publisher_sequence",
+}
 """Optional fields added within schema_version 1 (docs/wire-contract.md)."""
 
 

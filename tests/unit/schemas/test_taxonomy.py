@@ -35,9 +35,10 @@ SEED_1_0_TYPES = {
 OUR_TYPES = {
     "chat.model_call.text", "chat.model_call.text.part", "chat.retrieval.candidate",
     "chat.retrieval.chunk", "chat.retrieval.pass", "chat.feedback", "ui.chat.feedback",
+    "audit.publisher.heartbeat",
 }  # fmt: skip
 """Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one;
-``chat.feedback`` is issue 22's own design)."""
+``chat.feedback`` is issue 22's own design; the heartbeat is issue 26's)."""
 
 
 def test_every_design_type_is_built_in() -> None:
