@@ -308,7 +308,7 @@ def _completeness(workload: Workload, figures: dict[str, Any]) -> None:
     for instance in stored.keys() | dead.keys():
         beat = heartbeats.get(instance, {})
         seen = stored[instance] | dead[instance]
-        expected = max(max(seen), beat.get("last_sequence", 0))
+        expected = max(*seen, beat.get("last_sequence", 0))
         lost = beat.get("dropped", 0) + beat.get("failed", 0)
         totals["expected"] += expected
         totals["stored"] += len(stored[instance])
