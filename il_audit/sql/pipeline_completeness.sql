@@ -33,13 +33,18 @@ WITH stored_numbers AS (
 ),
 dead_json AS (
   -- Only lines that are whole JSON objects are parsed (JSON_VALUE fails on other text in
-  -- DuckDB): the classes given to a decoded line, never to a cut or undecodable one.
+  -- DuckDB): the classes given to a decoded line, never a cut one; `oversize` only for the
+  -- publisher's small stand-in of an event too large to send (a line over the limit is not
+  -- parsed).
   SELECT
     d.app,
     d.received_at,
     CASE
       WHEN NOT d.raw_truncated
-        AND d.error_class IN ('schema_violation', 'unknown_event_type', 'builder_failed')
+        AND (
+          d.error_class IN ('schema_violation', 'unknown_event_type', 'builder_failed')
+          OR (d.error_class = 'oversize' AND LENGTH(d.raw_line) < 65536)
+        )
         THEN d.raw_line
     END AS line
   FROM dead_letters AS d

@@ -93,6 +93,36 @@ def test_drops_at_a_full_queue_are_reported_not_a_gap(tmp_path: Path) -> None:
     ]
 
 
+def test_dead_lettered_events_are_accounted_for_not_a_gap(tmp_path: Path) -> None:
+    """An invalid event, an unknown type and an event too large to send (its stand-in) are
+    dead-lettered, each with its number: dead_lettered 3, gap 0."""
+    target = create_topic_with_subscription("dead")
+    settings = make_settings(
+        transport="pubsub", project=target.project, topic=target.topic_id, heartbeat_seconds=60
+    )
+    publisher = AuditPublisher(settings)
+    publisher.emit(T.INGEST_FILE_INDEXED, context=CTX)
+    publisher.emit(T.INGEST_FILE_INDEXED, context=CTX, usage=[{"service": ""}])
+    publisher.emit("no.such.type", context=CTX)
+    publisher.emit(T.INGEST_FILE_INDEXED, context=CTX, blob="x" * 1_100_000)
+    assert publisher.shutdown(10)
+    received = target.pull(expect_events=5)
+    database = into_duckdb(tmp_path / "w.duckdb", received)
+    classes = duck.read(database, "SELECT error_class FROM dead_letters ORDER BY 1")
+    assert classes == [("oversize",), ("schema_violation",), ("unknown_event_type",)]
+    assert totals(database) == [
+        {
+            "expected": 5,
+            "stored": 2,
+            "dead_lettered": 3,
+            "dropped_reported": 0,
+            "failed_reported": 0,
+            "gap": 0,
+            "heartbeat_final": True,
+        }
+    ]
+
+
 CHILD = """
 import sys
 from il_audit import emit
