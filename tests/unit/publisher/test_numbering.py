@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from il_audit.publisher import AuditContext, AuditPublisher, MemoryTransport
 from il_audit.publisher._capture import capture
 from il_audit.publisher._encode import ContextDefaults, encode
+from il_audit.publisher._ledger import Ledger
 from il_audit.publisher.errors import InvalidEventError
 from il_audit.publisher.testing import capture_events
 from il_audit.schemas import taxonomy as T
@@ -191,3 +193,19 @@ def test_a_forked_child_is_a_new_instance_numbered_from_one() -> None:
     assert [e["publisher_sequence"] for e in child_lines] == [1]
     assert child_lines[0]["publisher_instance_id"] != parent[0]["publisher_instance_id"]
     publisher.shutdown(1)
+
+
+def test_a_flush_waits_for_the_events_a_heartbeat_put_back() -> None:
+    """A heartbeat queued in front after a flush counted the queue moves the flush's events
+    one place back: the flush waits for one event more (white-box, on the ledger)."""
+    ledger = Ledger(make_settings())
+    ledger.offer({"n": 1})
+    ledger.offer({"n": 2})
+    ticket = ledger.begin_flush()
+    ledger.offer_first({"heartbeat": True})
+    ledger._sequenced = 2  # the heartbeat and the first event drained and final
+    now = time.monotonic()
+    assert ledger.wait_finalized(ticket.target, now, lambda: False, ticket.prepended) is False
+    ledger._sequenced = 3  # the second event too
+    assert ledger.wait_finalized(ticket.target, now, lambda: False, ticket.prepended) is True
+    ledger.end_flush()
