@@ -365,7 +365,9 @@ class AuditPublisher:
         written to the spool before the thread stops, and the next process on
         the same spool directory publishes it; while the outbox is already
         degraded the flush is not waited for. Events emitted afterwards are
-        dropped (and counted). When events were dropped, one warning line names
+        dropped (and counted). With heartbeats on, a publisher that emitted
+        anything first queues its final heartbeat (not with ``timeout=0``). When
+        events were dropped, one warning line names
         them by reason and the fixes. Returns the flush's ``complete``: True when
         everything was published and nothing dropped. Safe to call more than once.
         """
@@ -381,7 +383,12 @@ class AuditPublisher:
                 if outbox.degraded
                 else (None if timeout is None else max(0.0, timeout - reserve))
             )
-        if not self._closed and self._running and self.settings.heartbeat_seconds > 0:
+        if (
+            not self._closed
+            and self._running
+            and self.settings.heartbeat_seconds > 0
+            and (timeout is None or timeout > 0)  # shutdown(0) waits for nothing: no last word
+        ):
             self._beat(final=True)  # the instance's last word, ahead of what is still queued
         ok = self.flush(flush_timeout).complete
         self._closed = True

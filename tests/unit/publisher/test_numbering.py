@@ -209,3 +209,14 @@ def test_a_flush_waits_for_the_events_a_heartbeat_put_back() -> None:
     ledger._sequenced = 3  # the second event too
     assert ledger.wait_finalized(ticket.target, now, lambda: False, ticket.prepended) is True
     ledger.end_flush()
+
+
+def test_shutdown_without_a_deadline_to_spare_sends_no_heartbeat() -> None:
+    """shutdown(0) waits for nothing, so it queues no final heartbeat to abandon."""
+    transport = MemoryTransport()
+    publisher = AuditPublisher(make_settings(heartbeat_seconds=3600), transport=transport)
+    publisher.emit(T.AUTH_LOGOUT, context=CTX)
+    assert publisher.flush(5).complete
+    publisher.shutdown(0)
+    assert [e["event_type"] for e in lines(transport)] == [T.AUTH_LOGOUT]
+    assert publisher.stats().pending == 0
