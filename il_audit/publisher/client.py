@@ -367,9 +367,9 @@ class AuditPublisher:
         degraded the flush is not waited for. Events emitted afterwards are
         dropped (and counted). With heartbeats on, a publisher that emitted
         anything first queues its final heartbeat (not with ``timeout=0``). When
-        events were dropped, one warning line names
-        them by reason and the fixes. Returns the flush's ``complete``: True when
-        everything was published and nothing dropped. Safe to call more than once.
+        events were dropped, one warning line names them by reason and the fixes.
+        Returns the flush's ``complete``: True when everything was published and
+        nothing dropped. Safe to call more than once.
         """
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
@@ -383,13 +383,9 @@ class AuditPublisher:
                 if outbox.degraded
                 else (None if timeout is None else max(0.0, timeout - reserve))
             )
-        if (
-            not self._closed
-            and self._running
-            and self.settings.heartbeat_seconds > 0
-            and (timeout is None or timeout > 0)  # shutdown(0) waits for nothing: no last word
-        ):
-            self._beat(final=True)  # the instance's last word, ahead of what is still queued
+        # The instance's last word, ahead of what is still queued (shutdown(0) waits for none).
+        if self._running and not self._closed and self._heartbeat.interval > 0 and timeout != 0:
+            self._beat(final=True)
         ok = self.flush(flush_timeout).complete
         self._closed = True
         self._plain = False
