@@ -91,6 +91,8 @@ class IlAudit(Client):
                 "IL_AUDIT_TOPIC": args.topic,
                 "IL_AUDIT_WRITE_QUEUE_MAX_SIZE": str(args.count + WARM_UP + 1000),
                 "IL_AUDIT_EXTRA_EVENT_TYPES": EVENT_TYPE,
+                # Delivery is counted exactly: no heartbeat events.
+                "IL_AUDIT_HEARTBEAT_SECONDS": "0",
             }
         )
         create_topic(args.topic)

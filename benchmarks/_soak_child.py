@@ -55,6 +55,8 @@ def emitter(args: argparse.Namespace) -> dict[str, Any]:
             "IL_AUDIT_EXTRA_EVENT_TYPES": EVENT_TYPE,
             # 30 s of events may wait for the emulator before emit() drops (and counts).
             "IL_AUDIT_WRITE_QUEUE_MAX_SIZE": str(args.rate * 30),
+            # Every stored event_id must be one it emitted: no heartbeat events.
+            "IL_AUDIT_HEARTBEAT_SECONDS": "0",
         }
     )
     import il_audit

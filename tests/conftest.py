@@ -53,6 +53,9 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for variable in _ISOLATED_VARIABLES | {name for name in os.environ if name.startswith("IL_")}:
         if variable not in _HARNESS_VARIABLES:
             monkeypatch.delenv(variable, raising=False)
+    # Heartbeats off unless a test turns them on: the shutdown heartbeat is one event more
+    # for every test (and every process it starts) that counts events exactly.
+    monkeypatch.setenv("IL_AUDIT_HEARTBEAT_SECONDS", "0")
     reset()
     yield
     reset()

@@ -40,6 +40,7 @@ ENV_BINDINGS: Mapping[str, tuple[str, ...]] = {
     "compression": ("IL_AUDIT_COMPRESSION",),
     "max_latency_ms": ("IL_AUDIT_MAX_LATENCY_MS", "IL_AUDIT_FLUSH_INTERVAL_SECONDS"),
     "shutdown_timeout_seconds": ("IL_AUDIT_SHUTDOWN_TIMEOUT_SECONDS",),
+    "heartbeat_seconds": ("IL_AUDIT_HEARTBEAT_SECONDS",),
     "retry_initial_seconds": ("IL_AUDIT_RETRY_INITIAL_SECONDS",),
     "retry_max_seconds": ("IL_AUDIT_RETRY_MAX_SECONDS",),
     "strict": ("IL_AUDIT_STRICT",),

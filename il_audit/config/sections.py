@@ -147,6 +147,12 @@ class PublisherSettings(Section):
     shutdown_timeout_seconds: float = Field(
         ge=0, description="Deadline of the flush the exit hook runs."
     )
+    heartbeat_seconds: float = Field(
+        ge=0,
+        description="Every so many seconds, when it emitted anything since the last one, and "
+        "at shutdown, each publisher emits an `audit.publisher.heartbeat` event with its "
+        "counters (docs/completeness.md); `0` turns heartbeats off.",
+    )
     retry_initial_seconds: float = Field(gt=0, description="First publish retry delay.")
     retry_max_seconds: float = Field(gt=0, description="Longest publish retry delay.")
     strict: bool = Field(

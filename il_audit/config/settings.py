@@ -132,6 +132,7 @@ class AuditSettings(BaseModel):
     compression: ClassVar[Flat[Compression]] = Flat()
     max_latency_ms: ClassVar[Flat[float]] = Flat()
     shutdown_timeout_seconds: ClassVar[Flat[float]] = Flat()
+    heartbeat_seconds: ClassVar[Flat[float]] = Flat()
     retry_initial_seconds: ClassVar[Flat[float]] = Flat()
     retry_max_seconds: ClassVar[Flat[float]] = Flat()
     strict: ClassVar[Flat[bool]] = Flat()

@@ -28,6 +28,7 @@ _ID: Final = "\x00id"
 _TIME: Final = "\x00ns"
 _TYPE: Final = "\x00type"
 _CONTEXT: Final = "\x00context"
+_SEQUENCE: Final = "\x00seq"
 
 
 def _event_id(fields: dict[str, Any], now: int) -> str:
@@ -48,12 +49,14 @@ def _event_id(fields: dict[str, Any], now: int) -> str:
     return event_id
 
 
-def queue_form(event_type: str, context: AuditContext | None, fields: dict[str, Any]) -> str:
+def queue_form(
+    event_type: str, context: AuditContext | None, fields: dict[str, Any], sequence: int
+) -> str:
     """File the call in ``fields`` (which becomes the queued item); returns the event id.
 
-    What ``emit()`` does on the caller's thread: a time, an id, and the call as
-    given (the bound context when none is passed); everything else happens off
-    the caller's thread.
+    What ``emit()`` does on the caller's thread: a time, an id, the publisher's
+    ``sequence`` number, and the call as given (the bound context when none is
+    passed); everything else happens off the caller's thread.
     """
     now = time_ns()
     # The usual call has no event_id keyword: no function call more for it.
@@ -62,24 +65,23 @@ def queue_form(event_type: str, context: AuditContext | None, fields: dict[str, 
     fields[_TIME] = now
     fields[_TYPE] = event_type
     fields[_CONTEXT] = context if context is not None else _current.get()
+    fields[_SEQUENCE] = sequence
     return event_id
 
 
-def unqueue(queued: Queued) -> Captured:
-    """The capture filed by :func:`queue_form`, taken out of the keywords again."""
-    return (
-        queued.pop(_ID),
-        queued.pop(_TIME),
-        queued.pop(_TYPE),
-        queued.pop(_CONTEXT),
-        queued,
-    )
+def unqueue(queued: Queued) -> tuple[Captured, int]:
+    """The capture filed by :func:`queue_form`, taken out of the keywords again, and its
+    sequence number."""
+    sequence: int = queued.pop(_SEQUENCE)
+    captured = (queued.pop(_ID), queued.pop(_TIME), queued.pop(_TYPE), queued.pop(_CONTEXT), queued)
+    return captured, sequence
 
 
-def queued_form(captured: Captured) -> Queued:
+def queued_form(captured: Captured, sequence: int) -> Queued:
     """A :func:`capture` filed for the queue, as :func:`queue_form` files a call."""
     event_id, now, event_type, context, fields = captured
     fields[_ID], fields[_TIME], fields[_TYPE], fields[_CONTEXT] = event_id, now, event_type, context
+    fields[_SEQUENCE] = sequence
     return fields
 
 

@@ -51,13 +51,20 @@ class ContextDefaults:
     """How a payload's ``question`` is kept (IL_AUDIT_STORE_QUERY_TEXT, IL_AUDIT_HASH_KEY)."""
     emails: EmailPseudonyms | None = None
     """IL_AUDIT_PSEUDONYMIZE_EMAIL: how ``actor_email`` is replaced; None keeps it as given."""
+    instance_id: str | None = None
+    """``publisher_instance_id`` of the events this publisher numbers (None: not numbered)."""
 
     @classmethod
     def from_settings(
-        cls, settings: AuditSettings, *, project: str | None = None
+        cls,
+        settings: AuditSettings,
+        *,
+        project: str | None = None,
+        instance_id: str | None = None,
     ) -> ContextDefaults:
         """The defaults the settings give (IL_AUDIT_APP, the environment label, ...);
-        ``project``: the one events go to, when no project variable names it."""
+        ``project``: the one events go to, when no project variable names it;
+        ``instance_id``: the publisher instance that numbers the events."""
         key = settings.hash_key.get_secret_value() if settings.hash_key else None
         emails = None
         if settings.pseudonymize_email:
@@ -68,6 +75,7 @@ class ContextDefaults:
             settings.app_version,
             QuestionPolicy(store_text=settings.store_query_text, hash_key=key or None),
             emails,
+            instance_id,
         )
 
 
@@ -90,7 +98,9 @@ def occurred_at_from_ns(time_ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=time_ns // 1000)
 
 
-def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, Any]:
+def envelope_fields(
+    captured: Captured, defaults: ContextDefaults, sequence: int | None = None
+) -> dict[str, Any]:
     """The envelope's fields as a dict: context, then the call's keywords, then defaults.
 
     Keywords that are not envelope fields go into ``payload`` (as the seed
@@ -100,6 +110,8 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
     fast line, pydantic, the lenient line) starts from this dict, whichever way the
     e-mail came in (keyword, context, beacon actor, chat helpers).
     ``occurred_at`` is its wire text (the full path turns it into a datetime).
+    The publisher's numbering (``defaults.instance_id``, ``sequence``) comes last,
+    so a caller's keyword of the same name never replaces it.
     """
     event_id, time_ns, event_type, context, fields = captured
     data: dict[str, Any] = {
@@ -125,6 +137,16 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
         data["payload"] = defaults.questions.apply(payload)
     if defaults.emails is not None:  # off: one attribute read on this path
         defaults.emails.apply(data)
+    _apply_defaults(data, event_type, defaults)
+    if defaults.instance_id is not None:
+        data["publisher_instance_id"] = defaults.instance_id
+    if sequence is not None:
+        data["publisher_sequence"] = sequence
+    return data
+
+
+def _apply_defaults(data: dict[str, Any], event_type: Any, defaults: ContextDefaults) -> None:
+    """The head fields neither the context nor the call gave, from the settings."""
     if "app" not in data:
         data["app"] = defaults.app or UNKNOWN_APP
     if "environment" not in data and defaults.environment:
@@ -135,7 +157,6 @@ def envelope_fields(captured: Captured, defaults: ContextDefaults) -> dict[str, 
         data["module"] = event_type.split(".", 1)[0]
     if "source" not in data:
         data["source"] = DEFAULT_SOURCE
-    return data
 
 
 def _payload_only(fields: dict[str, Any]) -> bool:
@@ -205,8 +226,13 @@ def _head(
     return opening, app
 
 
-def _fast_event(captured: Captured, defaults: ContextDefaults) -> Encoded | None:
-    """The usual event (payload keywords only, our id and time) from its cached head."""
+def _fast_event(
+    captured: Captured, defaults: ContextDefaults, sequence: int | None
+) -> Encoded | None:
+    """The usual event (payload keywords only, our id and time) from its cached head.
+
+    The head may hold the instance id (one per ``defaults``), never the sequence.
+    """
     event_id, time_ns, event_type, context, fields = captured
     if fields and not _payload_only(fields):
         return None
@@ -217,6 +243,8 @@ def _fast_event(captured: Captured, defaults: ContextDefaults) -> Encoded | None
         return None
     opening, app = head
     stamp = f'"event_id":"{event_id}","occurred_at":"{timestamp_text(time_ns)}"'.encode()
+    if sequence is not None:
+        stamp += b',"publisher_sequence":%d' % sequence
     if fields:
         payload = fast_payload(defaults.questions.apply(fields))
         if payload is None:
@@ -227,8 +255,17 @@ def _fast_event(captured: Captured, defaults: ContextDefaults) -> Encoded | None
     return Encoded(line, event_id, app, event_type)  # encode() checks the size
 
 
-def encode(captured: Captured, defaults: ContextDefaults, *, full: bool = False) -> Encoded:
+def encode(
+    captured: Captured,
+    defaults: ContextDefaults,
+    *,
+    full: bool = False,
+    sequence: int | None = None,
+) -> Encoded:
     """Check and serialize one captured event; never raises, whatever the caller passed.
+
+    ``sequence``: the number ``emit()`` gave the event (``publisher_sequence``), on
+    every path, stand-ins included, so that a dead-lettered event is accounted for.
 
     See :func:`_encode_event` for the paths. An event whose encoding raises (a
     context of the wrong type, a value whose ``__str__`` raises) or whose line
@@ -237,21 +274,25 @@ def encode(captured: Captured, defaults: ContextDefaults, *, full: bool = False)
     ever exceeds what Pub/Sub accepts and the event is still dead-lettered.
     """
     try:
-        encoded = _encode_event(captured, defaults, full=full)
+        encoded = _encode_event(captured, defaults, full=full, sequence=sequence)
     except Exception as exc:  # noqa: BLE001 - a careless argument must not wedge the worker
-        return _stand_in(captured, defaults, unencodable_reason(exc))
+        return _stand_in(captured, defaults, unencodable_reason(exc), sequence)
     if len(encoded.line) > MAX_ENVELOPE_BYTES:
-        return _stand_in(captured, defaults, too_large_reason(len(encoded.line)))
+        return _stand_in(captured, defaults, too_large_reason(len(encoded.line)), sequence)
     return encoded
 
 
-def _stand_in(captured: Captured, defaults: ContextDefaults, reason: str) -> Encoded:
+def _stand_in(
+    captured: Captured, defaults: ContextDefaults, reason: str, sequence: int | None
+) -> Encoded:
     event_id, time_ns, event_type, context, _fields = captured
     fallbacks = {
         "app": defaults.app or UNKNOWN_APP,
         "environment": defaults.environment,
         "app_version": defaults.app_version,
         "source": DEFAULT_SOURCE,
+        "publisher_instance_id": defaults.instance_id,
+        "publisher_sequence": sequence,
     }
     line, stand_in_id, app, kind = stand_in_line(
         event_id, time_ns, event_type, context, fallbacks, reason, emails=defaults.emails
@@ -259,7 +300,9 @@ def _stand_in(captured: Captured, defaults: ContextDefaults, reason: str) -> Enc
     return Encoded(line, stand_in_id, app, kind, f"envelope: {reason}; sent as a stand-in")
 
 
-def _encode_event(captured: Captured, defaults: ContextDefaults, *, full: bool) -> Encoded:
+def _encode_event(
+    captured: Captured, defaults: ContextDefaults, *, full: bool, sequence: int | None
+) -> Encoded:
     """Check and serialize one captured event; raises only for what cannot be encoded at all.
 
     The usual event (payload keywords, the publisher's own id and time) is its
@@ -270,10 +313,10 @@ def _encode_event(captured: Captured, defaults: ContextDefaults, *, full: bool) 
     as an :class:`Envelope` model, which names what is wrong.
     """
     if not full and "event_id" not in captured[4]:
-        fast = _fast_event(captured, defaults)
+        fast = _fast_event(captured, defaults, sequence)
         if fast is not None:
             return fast
-    data = envelope_fields(captured, defaults)
+    data = envelope_fields(captured, defaults, sequence)
     fields = captured[4]
     own_time = "occurred_at" not in fields  # a caller's (a builder's) is checked in full
     if own_time and not full:

@@ -27,7 +27,7 @@ import orjson
 from il_audit.schemas.envelope import Envelope
 from il_audit.schemas.wire import SCHEMA_VERSION
 
-_SET_HERE: Final = frozenset({"schema_version", "occurred_at"})
+_SET_HERE: Final = frozenset({"schema_version", "occurred_at", "publisher_sequence"})
 """Fields the encoder itself sets, always valid."""
 _ORJSON_OPTIONS: Final = orjson.OPT_UTC_Z
 """UTC datetimes end in ``Z``, as pydantic writes them."""
@@ -42,7 +42,7 @@ def _rules() -> tuple[dict[str, StringRule], frozenset[str]]:
     strings: dict[str, StringRule] = {}
     objects = set()
     for name, field in Envelope.model_fields.items():
-        if name in ("schema_version", "occurred_at", "usage", "build_error"):
+        if name in ("schema_version", "occurred_at", "usage", "build_error", "publisher_sequence"):
             continue  # set here, or only on the full path
         if "dict" in str(field.annotation):
             objects.add(name)
@@ -104,9 +104,11 @@ def fast_line(data: dict[str, Any], *, own_id: bool = False) -> bytes | None:
         elif key in _OBJECTS:
             if type(value) is not dict:
                 return None
-        elif key not in _SET_HERE or (
+        elif (
+            key not in _SET_HERE
             # Set here, but a caller may pass its own (schema_version=2): only ours passes.
-            key == "schema_version" and (type(value) is not int or value != SCHEMA_VERSION)
+            or (key == "schema_version" and (type(value) is not int or value != SCHEMA_VERSION))
+            or (key == "publisher_sequence" and (type(value) is not int or value < 1))
         ):
             return None  # usage, build_error, a caller's schema_version: the full path
     try:

@@ -39,6 +39,8 @@ class FlushTicket(NamedTuple):
     settled_before: int
     needs_worker: bool
     """Something is queued or packed that the worker has yet to send."""
+    prepended: int = 0
+    """Items queued ahead of the others (heartbeats) so far."""
 
 
 class OutboxCounts(NamedTuple):
@@ -80,6 +82,7 @@ class Ledger:
         self._retry_heap: list[tuple[float, int, OutgoingMessage]] = []
         self._in_spool: dict[Any, int] = {}  # own spooled messages not yet drained: first_seq
         self._flush_waiters = 0
+        self._prepended = 0  # items queued at the front (offer_first)
         self._stopping = False
         self._spill_all = False  # shutting down: whatever is not published goes to the spool
         self._abandoned = False  # shutdown's deadline passed: stop, whatever is left
@@ -104,6 +107,17 @@ class Ledger:
             self._wake.set()
         return True
 
+    def offer_first(self, item: Queued) -> None:
+        """Queue an item ahead of everything queued (the heartbeat), whatever the bound.
+
+        It is drained before events a flush already counted, so every flush begun
+        earlier waits for one event more (:meth:`wait_finalized` reads ``_prepended``).
+        """
+        with self._cond:
+            self._queue.appendleft(item)
+            self._prepended += 1
+        self._wake.set()
+
     def pending(self) -> int:
         """Events accepted and held in memory: queued, or taken and not yet settled."""
         return len(self._queue) + self._held
@@ -121,17 +135,29 @@ class Ledger:
             target = self._claimed + len(self._queue)
             self._flush_waiters += 1
             waiting = target > self._sequenced or self._open is not None
-            return FlushTicket(target, self._settled(), waiting)
+            return FlushTicket(target, self._settled(), waiting, self._prepended)
 
     def end_flush(self) -> None:
         """The flush that :meth:`begin_flush` registered is over."""
         with self._cond:
             self._flush_waiters -= 1
 
-    def wait_finalized(self, target: int, deadline: float | None, gone: Callable[[], bool]) -> bool:
-        """Wait until every event up to ``target`` is final; False at ``deadline`` or ``gone()``."""
+    def wait_finalized(
+        self,
+        target: int,
+        deadline: float | None,
+        gone: Callable[[], bool],
+        prepended: int | None = None,
+    ) -> bool:
+        """Wait until every event up to ``target`` is final; False at ``deadline`` or ``gone()``.
+
+        ``prepended``: the ticket's count of items queued at the front; each one queued
+        since moved the flush's events one place back.
+        """
         with self._cond:
-            while self._finalized_through() < target:
+            while self._finalized_through() < target + (
+                0 if prepended is None else self._prepended - prepended
+            ):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if (remaining is not None and remaining <= 0) or gone():
                     return False

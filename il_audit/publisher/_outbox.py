@@ -40,6 +40,7 @@ from il_audit.config.settings import AuditSettings, Compression
 from il_audit.publisher._batch import OutgoingMessage
 from il_audit.publisher._capture import Queued, unqueue
 from il_audit.publisher._encode import ContextDefaults, encode
+from il_audit.publisher._heartbeat import HEARTBEAT
 from il_audit.publisher._ledger import Ledger
 from il_audit.publisher._spool import Spool
 from il_audit.publisher._spool_lane import DROPPED, SpoolLane
@@ -76,13 +77,18 @@ class Outbox(Ledger):
         transport_kind: str,
         report: Reporter,
         drop: DropHook,
+        instance_id: str | None = None,
+        tick: Callable[[float], float | None] | None = None,
     ) -> None:
         super().__init__(settings)
         self.settings = settings
         self.transport_kind = transport_kind
         self._report = report
         self._drop = drop
-        self._defaults = ContextDefaults.from_settings(settings)
+        self._instance_id = instance_id
+        self._tick = tick  # the heartbeat's check: run each round, returns when it is due next
+        self._tick_at: float | None = None
+        self._defaults = ContextDefaults.from_settings(settings, instance_id=instance_id)
         self._max_events = settings.max_events_per_message
         self._max_bytes = settings.max_message_bytes
         self.compress = settings.compression is Compression.GZIP and transport_kind == "pubsub"
@@ -117,6 +123,8 @@ class Outbox(Ledger):
         now = time.monotonic()
         transport = self._transport or self._open_transport(now)
         self._settle_completions()
+        if self._tick is not None:
+            self._tick_at = self._tick(now)
         lane = self._lane
         if lane is not None:
             lane.adopt_if_due(now)
@@ -160,6 +168,8 @@ class Outbox(Ledger):
             deadlines.append(self._retry_heap[0][0])
         if self._lane is not None:
             deadlines.append(now + 1.0)  # stall checks, probes and adoption
+        if self._tick_at is not None:
+            deadlines.append(self._tick_at)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - now)
@@ -178,7 +188,9 @@ class Outbox(Ledger):
         self._transport = self._opener.open(now, spooling=self._lane is not None)
         project = getattr(self._transport, "project", None)
         if isinstance(project, str) and project:  # the environment map may name it
-            self._defaults = ContextDefaults.from_settings(self.settings, project=project)
+            self._defaults = ContextDefaults.from_settings(
+                self.settings, project=project, instance_id=self._instance_id
+            )
         if self._transport is None and self._lane is not None:
             self._lane.enter_degraded("the transport cannot be created")
         return self._transport
@@ -205,7 +217,9 @@ class Outbox(Ledger):
                 self._held += 1
                 take(queue.popleft())
         for queued in batch:
-            encoded = encode(unqueue(queued), self._defaults)  # never raises: a stand-in at worst
+            captured, number = unqueue(queued)
+            # encode never raises: a stand-in at worst
+            encoded = encode(captured, self._defaults, sequence=number)
             if self._past_byte_bound(len(encoded.line)):
                 self._drop_for_bytes(encoded.event_type or "")
                 continue
@@ -220,6 +234,14 @@ class Outbox(Ledger):
                 )
                 self._report(InvalidEventError(problem, event_id=event_id, event_type=kind))
             seq = self._sequenced + 1
+            if encoded.event_type == HEARTBEAT:
+                # In a message of its own, sent now: it overtakes what it counts that is
+                # still in memory (the open message lingers on), so a crash shows as a gap.
+                solo = OutgoingMessage(seq)
+                solo.add(encoded.line, seq, encoded.app, encoded.event_type)
+                self._sequenced = seq
+                self._dispatch(transport, solo)
+                continue
             message = self._open
             if message is not None and not message.fits(
                 encoded.line, self._max_events, self._max_bytes

@@ -61,7 +61,7 @@ def stand_in_line(
     time_ns: int,
     event_type: object,
     context: object,
-    fallbacks: Mapping[str, str | None],
+    fallbacks: Mapping[str, str | int | None],
     reason: str,
     *,
     emails: EmailPseudonyms | None = None,

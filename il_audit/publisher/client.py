@@ -14,8 +14,10 @@ bounded rate and reported to ``on_drop``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -28,6 +30,7 @@ from il_audit.publisher import _lifecycle
 from il_audit.publisher._capture import capture, queue_form, queued_form
 from il_audit.publisher._drops import DropTally
 from il_audit.publisher._encode import ContextDefaults, encode
+from il_audit.publisher._heartbeat import HEARTBEAT, Heartbeat
 from il_audit.publisher._outbox import Outbox
 from il_audit.publisher._transports.base import Transport as TransportProtocol
 from il_audit.publisher._transports.factory import transport_factory
@@ -166,12 +169,19 @@ class AuditPublisher:
         self._closed = False
         self._drops = DropTally(logger, _LOG_INTERVAL_SECONDS)
         self._failed_seen_by_flush = 0
+        # Completeness (docs/completeness.md): a new instance id and numbering per process
+        # (this runs again in a forked child); next() on a count is atomic under the GIL.
+        self.instance_id = secrets.token_hex(16)
+        self._next_sequence = itertools.count(1).__next__
+        self._heartbeat = Heartbeat(self.settings.heartbeat_seconds, time.monotonic())
         self._outbox = Outbox(
             self.settings,
             make_transport=self._make_transport,
             transport_kind=self.transport_kind,
             report=self._report,
             drop=self._drop,
+            instance_id=self.instance_id,
+            tick=self._tick if self._heartbeat.due_at is not None else None,
         )
         self._offer = self._outbox.offer
 
@@ -202,7 +212,7 @@ class AuditPublisher:
         if not self._plain:
             return self._submit_slow(event_type, context, fields)
         # The hot path: one flag says "running, enabled, not strict, not closed".
-        event_id = queue_form(event_type, context, fields)
+        event_id = queue_form(event_type, context, fields, self._next_sequence())
         if not self._offer(fields):
             self._drop("queue_full", event_type)
         return event_id
@@ -227,11 +237,13 @@ class AuditPublisher:
                 )
             if full and not self._closed:
                 raise QueueFullError(f"audit queue full ({self._max_pending} events pending)")
+        # Numbered here, after strict mode's refusals: every number is accepted or dropped.
+        sequence = self._next_sequence()
         if self._closed:
             self._drop("shut_down", event_type)
             if self.strict:
                 raise PublisherError("the audit publisher is shut down")
-        elif not self._outbox.offer(queued_form(captured)):
+        elif not self._outbox.offer(queued_form(captured, sequence)):
             self._drop("queue_full", event_type)
         return captured[0]
 
@@ -272,6 +284,22 @@ class AuditPublisher:
                 logger.exception("il-audit publisher loop error; continuing")
                 time.sleep(0.05)
 
+    def _tick(self, now: float) -> float | None:
+        """The worker's heartbeat check, each round; returns when the next one is due."""
+        if self._heartbeat.is_due(now):
+            self._beat(final=False)
+        return self._heartbeat.due_at
+
+    def _beat(self, *, final: bool) -> None:
+        """Queue a heartbeat at the front, numbered after everything counted in it."""
+        payload = self._heartbeat.payload(self.stats(), final=final)
+        if payload is None:
+            return
+        sequence = self._next_sequence()
+        payload["last_sequence"] = sequence
+        queue_form(HEARTBEAT, None, payload, sequence)
+        self._outbox.offer_first(payload)
+
     def _make_transport(self) -> TransportProtocol:
         if self._transport_spec is not None:
             return self._transport_spec
@@ -310,7 +338,9 @@ class AuditPublisher:
                 if not self._running:
                     self._start()
                 outbox.wake_up()
-            reached = outbox.wait_finalized(ticket.target, deadline, self._nobody_left)
+            reached = outbox.wait_finalized(
+                ticket.target, deadline, self._nobody_left, ticket.prepended
+            )
             counts = outbox.snapshot()
         finally:
             outbox.end_flush()
@@ -335,9 +365,11 @@ class AuditPublisher:
         written to the spool before the thread stops, and the next process on
         the same spool directory publishes it; while the outbox is already
         degraded the flush is not waited for. Events emitted afterwards are
-        dropped (and counted). When events were dropped, one warning line names
-        them by reason and the fixes. Returns the flush's ``complete``: True when
-        everything was published and nothing dropped. Safe to call more than once.
+        dropped (and counted). With heartbeats on, a publisher that emitted
+        anything first queues its final heartbeat (not with ``timeout=0``). When
+        events were dropped, one warning line names them by reason and the fixes.
+        Returns the flush's ``complete``: True when everything was published and
+        nothing dropped. Safe to call more than once.
         """
         outbox = self._outbox
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
@@ -351,6 +383,9 @@ class AuditPublisher:
                 if outbox.degraded
                 else (None if timeout is None else max(0.0, timeout - reserve))
             )
+        # The instance's last word, ahead of what is still queued (shutdown(0) waits for none).
+        if self._running and not self._closed and self._heartbeat.interval > 0 and timeout != 0:
+            self._beat(final=True)
         ok = self.flush(flush_timeout).complete
         self._closed = True
         self._plain = False

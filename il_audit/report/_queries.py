@@ -196,3 +196,26 @@ def latency_buckets() -> tuple[str, ...]:
         *(span(low, high) for low, high in itertools.pairwise(edges)),
         f">= {label(edges[-1])}",
     )
+
+
+PIPELINE_COMPLETENESS: Final = """
+-- Per publisher instance that emitted in the period (an hour row of pipeline_completeness
+-- in it): its whole range's totals, the instance row (hour NULL) of the view.
+SELECT
+  t.publisher_instance_id,
+  t.app,
+  t.expected,
+  t.stored,
+  t.dead_lettered,
+  t.dropped_reported,
+  t.failed_reported,
+  t.gap,
+  t.heartbeat_final
+FROM pipeline_completeness AS t
+WHERE t.hour IS NULL
+  AND t.publisher_instance_id IN (
+    SELECT h.publisher_instance_id
+    FROM pipeline_completeness AS h
+    WHERE h.hour IS NOT NULL AND DATE(h.hour) BETWEEN @since AND @until
+  )
+"""

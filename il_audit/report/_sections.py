@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Final
 
 from il_audit.report._activity import auth_section, events_section, users_section
+from il_audit.report._completeness import completeness_section
 from il_audit.report._feedback import chat_feedback_section
 from il_audit.report._health import chat_latency_section, dead_letters_section, pipeline_section
 from il_audit.report._model import (
@@ -93,6 +94,16 @@ SECTIONS: Final[tuple[tuple[Section, Builder], ...]] = (
             "subscriber), per hour of processing (UTC).",
         ),
         pipeline_section,
+    ),
+    (
+        Section(
+            "completeness",
+            "Pipeline completeness",
+            "Did every event the publishers numbered arrive? Per publisher instance that "
+            "emitted in the period: numbers expected, stored, dead-lettered, reported dropped "
+            "or failed by its heartbeats, and the gap nothing explains (pipeline_completeness).",
+        ),
+        completeness_section,
     ),
 )
 """Each section's title and question, and the function that fills it, in page order."""

@@ -47,6 +47,10 @@ EmailPseudonym = Annotated[
     str, StringConstraints(max_length=97, pattern=r"^[A-Za-z0-9_.-]{1,32}:[0-9a-f]{64}$")
 ]
 """``<key id>:<HMAC-SHA-256 hex>`` of an e-mail (``IL_AUDIT_PSEUDONYMIZE_EMAIL``)."""
+InstanceId = Annotated[
+    str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+]
+"""A publisher instance id: 32 hex digits from the publisher, any such token accepted."""
 JsonObject = dict[str, Any]
 """A JSON object. Not ``JsonValue``: that validates every nested value through a
 Python callback, which tripled the cost of an envelope; values that are not
@@ -194,6 +198,18 @@ class Envelope(BaseModel):
         default=None,
         description="With IL_AUDIT_PSEUDONYMIZE_EMAIL, instead of actor_email: '<key id>:' and "
         "the HMAC-SHA-256 under IL_AUDIT_HASH_KEY of the trimmed, lowercased e-mail.",
+    )
+    publisher_instance_id: InstanceId | None = Field(
+        default=None,
+        description="Random id of the publisher instance (one per process, new after fork) "
+        "that numbered the event; with publisher_sequence it shows loss before ingestion.",
+    )
+    publisher_sequence: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT64_MAX,
+        description="The event's number within its publisher instance, from 1, given when "
+        "emit() took it (the pipeline_completeness view counts the numbers missing).",
     )
 
     @field_validator("occurred_at")

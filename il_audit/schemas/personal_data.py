@@ -231,6 +231,9 @@ visible_slide_index visit_session_id workflow
 prompt_parts completion_parts part_index sources
 negative feedback_comment_length text_id text_field part_count
 erasure_id subject_kind pseudonym engine rows_by_table rows_pending
+publisher_instance_id publisher_sequence first_sequence last_sequence expected stored missing
+dropped_reported failed_reported gap last_heartbeat_at heartbeat_final accepted published
+invalid failed dropped spooled drained pending final interval_seconds
 """
 
 COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {

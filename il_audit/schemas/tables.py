@@ -155,9 +155,19 @@ def table_spec_for(
     description: str,
     partition_field: str | None = None,
     clustering: tuple[str, ...] = (),
+    appended: tuple[str, ...] = (),
 ) -> TableSpec:
-    """Derive a :class:`TableSpec` from a pydantic model's fields."""
-    spec = TableSpec(name, description, _columns(model), partition_field, clustering)
+    """Derive a :class:`TableSpec` from a pydantic model's fields.
+
+    ``appended``: columns added after the table shipped, moved to its end in this
+    order. Terraform's google provider replaces a table whose columns change order
+    (hashicorp/terraform-provider-google#8337), and BigQuery's additive schema update
+    appends, so a new column goes last whatever its model's field order.
+    """
+    columns = _columns(model)
+    later = [next(column for column in columns if column.name == name) for name in appended]
+    columns = (*(column for column in columns if column.name not in appended), *later)
+    spec = TableSpec(name, description, columns, partition_field, clustering)
     for column_name in (partition_field, *clustering):
         if column_name is not None:
             spec.column(column_name)
@@ -170,6 +180,7 @@ EVENTS = table_spec_for(
     description="One row per accepted audit event (insertId = event_id).",
     partition_field="occurred_at",
     clustering=("app", "event_type"),
+    appended=("actor_email_hmac", "publisher_instance_id", "publisher_sequence"),
 )
 DEAD_LETTERS = table_spec_for(
     DeadLetterRow,

@@ -118,6 +118,9 @@ CHAT_FEEDBACK = "chat.feedback"
 """A user's verdict on one turn (``emit_chat_feedback``): a name and a number, boolean or label."""
 UI_CHAT_FEEDBACK = "ui.chat.feedback"
 """The same verdict sent by a page through the beacon router (``turn_id``, ``name``, ``value``)."""
+AUDIT_PUBLISHER_HEARTBEAT = "audit.publisher.heartbeat"
+"""A publisher instance's counters, every IL_AUDIT_HEARTBEAT_SECONDS and at shutdown; the
+``pipeline_completeness`` view reads them (``docs/completeness.md``)."""
 
 # --- il-audit's own operations (written by the operator CLI, never by apps) ---
 AUDIT_ERASURE_COMPLETED = "audit.erasure.completed"

@@ -70,6 +70,7 @@ VIEW_NAMES: Final = (
     "auth_failures",
     "ui_interactions",
     "pipeline_health",
+    "pipeline_completeness",
     "model_call_text",
     "llm_cost_by_model_tier",
     "out_of_scope_queries",

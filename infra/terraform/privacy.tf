@@ -162,7 +162,7 @@ resource "google_bigquery_table" "analyst_events_deduped" {
   labels              = local.labels
 
   view {
-    query          = "SELECT `schema_version`, `event_id`, `event_type`, `occurred_at`, `app`, `environment`, `app_version`, `module`, `trace_id`, `request_id`, `session_id`, `batch_id`, `correlation_id`, `correlation_type`, `action`, `status`, `resource_type`, `source`, `usage`, `build_error`, `ingested_at`, `publish_time`, `message_id`, `delivery_attempt`, `cost_usd`, `pricing_source`, `rate_version`, `pricing_status`, `unknown_fields` FROM `${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.${google_bigquery_table.view_events_deduped.table_id}`"
+    query          = "SELECT `schema_version`, `event_id`, `event_type`, `occurred_at`, `app`, `environment`, `app_version`, `module`, `trace_id`, `request_id`, `session_id`, `batch_id`, `correlation_id`, `correlation_type`, `action`, `status`, `resource_type`, `source`, `usage`, `build_error`, `ingested_at`, `publish_time`, `message_id`, `delivery_attempt`, `cost_usd`, `pricing_source`, `rate_version`, `pricing_status`, `unknown_fields`, `publisher_instance_id`, `publisher_sequence` FROM `${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.${google_bigquery_table.view_events_deduped.table_id}`"
     use_legacy_sql = false
   }
 }
@@ -280,6 +280,19 @@ resource "google_bigquery_table" "analyst_pipeline_health" {
 
   view {
     query          = "SELECT `hour`, `accepted_events`, `dead_lettered`, `dead_lettered_undecodable`, `dead_lettered_invalid_json`, `dead_lettered_schema_violation`, `dead_lettered_unknown_event_type`, `dead_lettered_oversize`, `dead_lettered_empty_message`, `dead_lettered_sink_rejected`, `dead_lettered_internal_error`, `dead_lettered_malformed_message`, `dead_lettered_malformed_attributes`, `dead_lettered_malformed_data`, `dead_lettered_builder_failed`, `dead_lettered_too_many_rejects`, `dead_lettered_too_many_lines`, `dead_lettered_other`, `events_with_usage`, `unpriced_events`, `partially_priced_events`, `unpriced_share`, `p50_delay_seconds`, `p99_delay_seconds` FROM `${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.${google_bigquery_table.view_pipeline_health.table_id}`"
+    use_legacy_sql = false
+  }
+}
+
+resource "google_bigquery_table" "analyst_pipeline_completeness" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.analyst.dataset_id
+  table_id            = "pipeline_completeness"
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = "SELECT `publisher_instance_id`, `app`, `hour`, `first_sequence`, `last_sequence`, `expected`, `stored`, `dead_lettered`, `missing`, `dropped_reported`, `failed_reported`, `gap`, `last_heartbeat_at`, `heartbeat_final` FROM `${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.${google_bigquery_table.view_pipeline_completeness.table_id}`"
     use_legacy_sql = false
   }
 }

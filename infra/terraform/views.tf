@@ -183,6 +183,25 @@ resource "google_bigquery_table" "view_pipeline_health" {
   ]
 }
 
+resource "google_bigquery_table" "view_pipeline_completeness" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "pipeline_completeness"
+  description         = "Was anything lost before ingestion? Each publisher instance (one per process, new after fork) numbers the events emit() takes from 1 (publisher_instance_id, publisher_sequence), and its heartbeats (audit.publisher.heartbeat, every IL_AUDIT_HEARTBEAT_SECONDS and at shutdown) carry its counters and the last number it gave. A number is accounted for when its event is stored, or was dead-lettered (read from dead_letters.raw_line: an invalid event is not a gap), or is one of the drops (dropped) and permanent failures (failed) the instance's latest heartbeat reported. The gap is what is left, over the whole range 1 .. expected, where expected is the highest number seen or announced by a heartbeat; a heartbeat travels ahead of the events still in memory, so a process killed without a spool leaves numbers below it that never arrive.  Rows: one per instance and hour (UTC) of emission, then one per instance with hour NULL, its total. The hours split the range by the first number seen in each hour (the first hour starts at 1, the last ends at expected), so `missing` on an hour row says when numbers went missing; which of them were reported as dropped is known only per instance, so dropped_reported, failed_reported and gap are on the total row. The gap is settled once the instance's final heartbeat (heartbeat_final) is in: until then, numbers dropped since its latest heartbeat count in the gap. Events of publishers that do not number (older versions, capture_events()) are not counted."
+  deletion_protection = false
+  labels              = local.labels
+
+  view {
+    query          = templatefile("${path.module}/views/pipeline_completeness.sql", local.view_template_vars)
+    use_legacy_sql = false
+  }
+
+  depends_on = [
+    google_bigquery_table.dead_letters,
+    google_bigquery_table.view_events_deduped,
+  ]
+}
+
 resource "google_bigquery_table" "view_model_call_text" {
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.audit.dataset_id

@@ -86,10 +86,23 @@ def page(request: pytest.FixtureRequest) -> Page:
 
 
 def test_every_section_has_data(page: Page) -> None:
-    """The workload fills all eight sections; none is empty or failed."""
+    """The workload fills all nine sections; none is empty or failed."""
     sections = ("events", "users", "cost", "auth", "dead_letters", "chat_latency",
-                "chat_feedback", "pipeline")  # fmt: skip
+                "chat_feedback", "pipeline", "completeness")  # fmt: skip
     assert page.sections == dict.fromkeys(sections, "ok")
+
+
+def test_completeness_matches_the_workload(page: Page, expected: Expected) -> None:
+    """Per numbered instance: a number reported dropped is no gap, a dead-lettered one is
+    accounted for, and the one nothing explains is the gap (pipeline_completeness)."""
+    keys = ("publisher_instances", "expected", "stored", "completeness_dead_lettered",
+            "dropped_reported", "gap")  # fmt: skip
+    assert {key: Decimal(page.figures[key]) for key in keys} == {
+        key: expected.figures[key] for key in keys
+    }
+    header, first, second = page.tables["completeness_instances"]
+    assert header[0] == "instance"
+    assert (first[0], first[-2], second[0], second[-2]) == ("b" * 32, "1", "a" * 32, "0")
 
 
 def test_events_per_day_match_the_workload(page: Page, expected: Expected) -> None:
@@ -199,7 +212,7 @@ def test_both_engines_draw_the_same_charts(duckdb_page: str, bigquery_page: str)
 
 
 def test_a_period_without_data_gives_empty_sections(tmp_path: Path, workload: Workload) -> None:
-    """Days without events give eight "no data" sections and exit code 0."""
+    """Days without events give nine "no data" sections and exit code 0."""
     database = load_duckdb(tmp_path / "events.duckdb", workload)
     out = tmp_path / "report.html"
     code, output = _run(
@@ -207,7 +220,7 @@ def test_a_period_without_data_gives_empty_sections(tmp_path: Path, workload: Wo
          "--until", "2025-01-31"], {}
     )  # fmt: skip
     assert code == 0, output
-    assert "8 without data" in output
+    assert "9 without data" in output
     page = parse(out.read_text("utf-8"))
     assert set(page.sections.values()) == {"empty"}
     assert page.marks == {}

@@ -36,11 +36,14 @@ def envelope_line(**overrides: Any) -> bytes:
 
 
 def make_settings(**overrides: Any) -> Any:
-    """Settings from the bundled defaults (no environment), with ``overrides`` applied."""
+    """Settings from the bundled defaults (no environment), with ``overrides`` applied;
+    heartbeats off unless ``heartbeat_seconds`` is given (as the root fixture does)."""
     from il_audit.config.settings import AuditSettings
 
     base = AuditSettings.from_env({})
-    return AuditSettings.model_validate({**base.model_dump(), "transport": "memory", **overrides})
+    return AuditSettings.model_validate(
+        {**base.model_dump(), "transport": "memory", "heartbeat_seconds": 0, **overrides}
+    )
 
 
 def seed_token_cost(

@@ -10,6 +10,7 @@ warehouse or from ``il_audit.report``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ EVE = AuditContext(app="chat", actor_uid="u-eve", actor_email="eve@example.com")
 CARL = AuditContext(app="admin", actor_uid="u-carl", actor_email="carl@example.com")
 MALLORY = AuditContext(app=HOSTILE_APP, actor_email=HOSTILE_EMAIL)
 JOB = AuditContext(app="ingest", actor_uid="u-ana", source="job")
+SYNC = AuditContext(app="ingest", source="job")
+"""A numbering publisher's events (``pipeline_completeness``), written out by hand."""
+INSTANCE_A = "a" * 32
+"""Numbers 1, 2 and its final heartbeat 4 stored; 3 reported dropped by the heartbeat: no gap."""
+INSTANCE_B = "b" * 32
+"""Numbers 1 and 4 stored, 2 dead-lettered, 3 missing and no heartbeat: a gap of 1."""
 
 LATENCY_BUCKETS = {
     # latency_ms of the fixture's chat turns -> the histogram bucket the report must use
@@ -142,6 +149,21 @@ STEPS: tuple[Step, ...] = (
                  {"service": "vertex_gemini", "model_id": "gemini-9-experimental",
                   "input_tokens": 5_000}]),
     event(D3 + 17 * HOUR, T.AUTH_LOGOUT, ANA, action="logout", status="succeeded"),
+    # D3: two numbering publisher instances (see INSTANCE_A and INSTANCE_B).
+    *(
+        event(D3 + 18 * HOUR + n * MINUTE, T.INGEST_FILE_INDEXED, SYNC,
+              publisher_instance_id=INSTANCE_A, publisher_sequence=n, status="succeeded")
+        for n in (1, 2)
+    ),
+    event(D3 + 18 * HOUR + 5 * MINUTE, T.AUDIT_PUBLISHER_HEARTBEAT, SYNC,
+          publisher_instance_id=INSTANCE_A, publisher_sequence=4, last_sequence=4,
+          accepted=3, published=2, invalid=0, failed=0, dropped=1, spooled=0, drained=0,
+          pending=1, final=True),
+    *(
+        event(D3 + 19 * HOUR + n * MINUTE, T.INGEST_FILE_INDEXED, SYNC,
+              publisher_instance_id=INSTANCE_B, publisher_sequence=n, status="succeeded")
+        for n in (1, 4)
+    ),
 )  # fmt: skip
 """The whole scenario, in emit order."""
 
@@ -153,6 +175,9 @@ REJECTED: tuple[tuple[bytes, datetime], ...] = (
      D3 + 9 * HOUR),
     (raw_line(event_type="billing.invoice.sent", app="admin", occurred_at=D3),
      D3 + 9 * HOUR + MINUTE),
+    (raw_line(event_type="no.such.type", app="ingest", occurred_at=D3 + 19 * HOUR,
+              publisher_instance_id=INSTANCE_B, publisher_sequence=2),
+     D3 + 19 * HOUR + 10 * MINUTE),
 )  # fmt: skip
 """Lines the subscriber must reject, with when it did."""
 
@@ -256,7 +281,42 @@ def expected(workload: Workload) -> Expected:
         **{("p99", hour): percentile_cont(v, 0.99) for hour, v in delays.items()},
     }
     figures["accepted_events"] = sum(len(v) for v in delays.values())
+    _completeness(workload, figures)
     return Expected(dict(marks), figures)
+
+
+def _completeness(workload: Workload, figures: dict[str, Any]) -> None:
+    """Per numbered instance: the numbers seen (stored or in a rejected line), the latest
+    heartbeat's, and what is left over (every instance here emitted in the period)."""
+    stored: dict[str, set[int]] = defaultdict(set)
+    dead: dict[str, set[int]] = defaultdict(set)
+    heartbeats: dict[str, dict[str, Any]] = {}
+    for e in workload.envelopes:
+        if e.publisher_instance_id is None or e.publisher_sequence is None:
+            continue
+        stored[e.publisher_instance_id].add(e.publisher_sequence)
+        if e.event_type == T.AUDIT_PUBLISHER_HEARTBEAT:
+            heartbeats[e.publisher_instance_id] = e.payload or {}
+    for line, _when in workload.rejected:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if "publisher_sequence" in data:
+            dead[data["publisher_instance_id"]].add(data["publisher_sequence"])
+    totals = Counter[str]()
+    for instance in stored.keys() | dead.keys():
+        beat = heartbeats.get(instance, {})
+        seen = stored[instance] | dead[instance]
+        expected = max(*seen, beat.get("last_sequence", 0))
+        lost = beat.get("dropped", 0) + beat.get("failed", 0)
+        totals["expected"] += expected
+        totals["stored"] += len(stored[instance])
+        totals["completeness_dead_lettered"] += len(dead[instance] - stored[instance])
+        totals["dropped_reported"] += beat.get("dropped", 0)
+        totals["gap"] += expected - len(seen) - lost
+    figures["publisher_instances"] = len(stored.keys() | dead.keys())
+    figures.update(totals)
 
 
 Marks = dict[str, dict[tuple[str, str], Any]]

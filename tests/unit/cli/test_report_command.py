@@ -41,7 +41,7 @@ def test_report_writes_the_page_and_prints_its_path(database: Path, tmp_path: Pa
     assert code == 0, output
     assert out.read_text("utf-8").startswith("<!DOCTYPE html>")
     assert output.strip() == (
-        f"report: 8 sections, 5 without data, 2026-11-27 to 2026-11-27, "
+        f"report: 9 sections, 6 without data, 2026-11-27 to 2026-11-27, "
         f"from DuckDB file {database} -> {out.resolve()}"
     )
 
@@ -57,8 +57,8 @@ def test_report_json_is_the_summary_as_one_object(database: Path, tmp_path: Path
         "since": "2026-11-27",
         "until": "2026-11-27",
         "source": f"DuckDB file {database}",
-        "sections": 8,
-        "empty": 5,
+        "sections": 9,
+        "empty": 6,
         "failed": [],
     }
 
@@ -73,7 +73,7 @@ def test_options_can_come_from_the_environment(database: Path, tmp_path: Path) -
         IL_AUDIT_REPORT_UNTIL="2026-11-27",
     )
     assert code == 0, output
-    assert "5 without data" in output
+    assert "6 without data" in output
     assert out.exists()
 
 

@@ -76,10 +76,10 @@ def test_every_query_gets_the_period_as_parameters() -> None:
         assert "2026-11" not in sql
 
 
-def test_no_rows_give_eight_no_data_sections() -> None:
+def test_no_rows_give_nine_no_data_sections() -> None:
     """A warehouse without rows gives a note in every section and no chart."""
     report = build_report(ScriptedWarehouse({}), PERIOD)
-    assert len(report.sections) == 8
+    assert len(report.sections) == 9
     assert all(section.empty_note and not section.charts for section in report.sections)
     assert report.failed == ()
 
@@ -150,8 +150,8 @@ def test_pipeline_hours_are_in_utc_order() -> None:
          "dead_lettered": 0, "p50_delay_seconds": 1.0, "p99_delay_seconds": 1.0},
     ]  # fmt: skip
     report = build_report(ScriptedWarehouse({"PIPELINE_DELAY": rows}), PERIOD)
-    chart = report.sections[-1].charts[0]
-    assert chart.categories == ("2026-11-23 08:00", "2026-11-23 10:00")
+    pipeline = next(section for section in report.sections if section.key == "pipeline")
+    assert pipeline.charts[0].categories == ("2026-11-23 08:00", "2026-11-23 10:00")
 
 
 def test_pivot_folds_the_smallest_series_into_other() -> None:

@@ -26,7 +26,13 @@ DESIGN_FIELDS = {
 }  # fmt: skip
 
 
-ADDED_UNDER_THE_EVOLUTION_RULE = {"app_version", "build_error", "actor_email_hmac"}
+ADDED_UNDER_THE_EVOLUTION_RULE = {
+    "app_version",
+    "build_error",
+    "actor_email_hmac",
+    "publisher_instance_id",
+    "publisher_sequence",
+}
 """Optional fields added within schema_version 1 (docs/wire-contract.md)."""
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from pydantic import AwareDatetime, BaseModel
 
 from il_audit.schemas import COST_RATES, DEAD_LETTERS, ENVELOPE_FIELDS, EVENTS, TABLES
 from il_audit.schemas.tables import table_spec_for
 from tests.support.golden import assert_matches_golden
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda table: table.name)
@@ -70,3 +75,14 @@ def test_partitioning_on_a_missing_column_is_refused() -> None:
 
     with pytest.raises(KeyError):
         table_spec_for(Row, name="t", description="d", partition_field="missing")
+
+
+def test_columns_added_since_the_last_release_go_last() -> None:
+    """Each table keeps the columns 2.0.0 shipped, in their order, as its prefix: BigQuery's
+    additive schema update appends, and Terraform's google provider replaces (drops) a table
+    whose columns change order (hashicorp/terraform-provider-google#8337). A new field in
+    the middle of a row model goes into ``table_spec_for(..., appended=...)``."""
+    released = json.loads((GOLDEN / "released_tables_2.0.0.json").read_text())["columns"]
+    for spec in TABLES:
+        names = [column.name for column in spec.columns]
+        assert names[: len(released[spec.name])] == released[spec.name], spec.name

@@ -36,9 +36,11 @@ OUR_TYPES = {
     "chat.model_call.text", "chat.model_call.text.part", "chat.retrieval.candidate",
     "chat.retrieval.chunk", "chat.retrieval.pass", "chat.feedback", "ui.chat.feedback",
     "audit.erasure.completed",
+    "audit.publisher.heartbeat",
 }  # fmt: skip
 """Types il-audit added (the seed's 1.0 wrote model-call text and retrieval rows without one;
-``chat.feedback`` is issue 22's own design; ``audit.erasure.completed`` issue 25's)."""
+``chat.feedback`` is issue 22's own design; ``audit.erasure.completed`` issue 25's, the
+heartbeat issue 26's)."""
 
 
 def test_every_design_type_is_built_in() -> None:
