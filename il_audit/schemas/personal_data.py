@@ -171,6 +171,9 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
     "actor_email_hmac": PersonalData(
         Category.DERIVED_HASH, Stored.KEYED_HASH, _PSEUDONYMIZE_EMAIL, OnErase.NULL
     ),
+    # Not personal (random bytes), but erasure removes it with the person's values: with
+    # the salt gone, nobody can confirm a guessed value by re-hashing the row.
+    "row_salt": PersonalData(Category.NONE, on_erase=OnErase.NULL),
     **_tags(
         PersonalData(Category.FREE_FORM, Stored.MIXED, on_erase=OnErase.SCRUB),
         "payload metadata before after after_json before_json metadata_json settings_json",
@@ -231,6 +234,7 @@ visible_slide_index visit_session_id workflow
 prompt_parts completion_parts part_index sources
 negative feedback_comment_length text_id text_field part_count
 erasure_id subject_kind pseudonym engine rows_by_table rows_pending
+row_hash erased_by
 """
 
 COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {
