@@ -1,0 +1,170 @@
+"""Seals and verify on the embedded DuckDB file: issue 26's scenario, late rows, tampering."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from il_audit.operations.erase import erase
+from il_audit.operations.erase_duckdb import DuckDBErasureStore
+from il_audit.operations.erase_subject import Subject
+from il_audit.operations.ledger import seal
+from il_audit.operations.ledger_duckdb import DuckDBLedgerStore
+from il_audit.operations.verify import verify
+from il_audit.subscriber_fn.sinks.duckdb import DuckDBSink, apply_retention
+from tests.support import ledger_scenario as s
+
+
+def write(path: Path, events: list[dict[str, Any]], dead: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    sink = DuckDBSink(path, hold_seconds=0)
+    try:
+        if events:
+            assert sink.write_events(events) == {}
+        if dead:
+            sink.write_dead_letters(dead)
+    finally:
+        sink.close()
+
+
+def run_seal(path: Path, now: Any = s.NOW) -> dict[str, Any]:
+    store = DuckDBLedgerStore(path)
+    try:
+        return s.as_json(seal(store, now=now))
+    finally:
+        store.close()
+
+
+def run_verify(path: Path, now: Any = s.NOW) -> dict[str, Any]:
+    store = DuckDBLedgerStore(path, read_only=True)
+    try:
+        return s.as_json(verify(store, s.POLICY, now=now))
+    finally:
+        store.close()
+
+
+def sql(path: Path, statement: str) -> None:
+    with duckdb.connect(str(path)) as db:
+        db.execute(statement)
+
+
+@pytest.fixture
+def sealed(tmp_path: Path) -> Path:
+    """The scenario's rows, sealed at NOW."""
+    path = tmp_path / "audit.duckdb"
+    write(path, s.main_rows() + s.expiring_rows(), s.dead_letter_rows())
+    first = run_seal(path)
+    assert first["rows"] == 7
+    assert first["periods"][0]["period_start"] == s.H_EXPIRING.isoformat()
+    return path
+
+
+def test_verify_names_exactly_the_deleted_and_the_changed_row(sealed: Path) -> None:
+    """After a delete, a change, an erasure and a retention expiry, verify flags the delete
+    and the change only; the erasure and the expiry are explained."""
+    assert run_verify(sealed)["ok"] is True
+    sql(sealed, f"DELETE FROM events WHERE event_id = '{s.DELETED}'")
+    sql(sealed, f"UPDATE events SET app = 'forged' WHERE event_id = '{s.CHANGED}'")
+    report = erase(DuckDBErasureStore(sealed), Subject.of(uid=s.PERSON), hash_key=s.HASH_KEY,
+                   engine="duckdb", dry_run=False, operator="test")  # fmt: skip
+    with duckdb.connect(str(sealed)) as db:
+        db.execute("SET TimeZone = 'UTC'")
+        assert apply_retention(db, s.POLICY, s.NOW)["ui"] == 2
+
+    result = run_verify(sealed)
+
+    assert result["ok"] is False
+    assert s.kinds(result, "unexplained") == s.expected_unexplained()
+    assert s.explanations(result) == {
+        s.ERASED: f"erased:{report.erasure_id}",
+        **dict.fromkeys(s.EXPIRED, "retention:ui"),
+    }
+    assert result["periods"]["expired"] == 1
+    assert result["ledger_intact"] is True
+
+
+def test_a_late_row_lands_in_the_next_seal_and_breaks_no_earlier_one(sealed: Path) -> None:
+    """A row ingested into a sealed hour is sealed in the next run's late section; the
+    earlier entries are unchanged and verify finds it intact."""
+    before = run_verify(sealed)
+    with duckdb.connect(str(sealed), read_only=True) as db:
+        chain = db.execute("SELECT seal_hash FROM audit_ledger ORDER BY 1").fetchall()
+    write(sealed, s.late_rows())
+    assert s.kinds(run_verify(sealed), "unexplained") == [
+        ("added", "01934e1a-0000-7000-8000-00000000c001")
+    ]
+
+    second = run_seal(sealed, s.NOW + timedelta(hours=2))
+
+    assert second["late_rows"] == 1
+    late = [(p["table_name"], p["late_count"]) for p in second["periods"] if p["late_count"]]
+    assert late == [("events", 1)]
+    assert (
+        second["periods"][0]["period_start"]
+        == (s.NOW - timedelta(minutes=30)).replace(minute=0).isoformat()
+    )
+    with duckdb.connect(str(sealed), read_only=True) as db:
+        kept = db.execute(
+            "SELECT seal_hash FROM audit_ledger WHERE sealed_at < ? ORDER BY 1",
+            [second["sealed_at"]],
+        ).fetchall()
+    assert kept == chain
+    after = run_verify(sealed, s.NOW + timedelta(hours=2))
+    assert after["ok"] is True
+    assert (after["rows"]["intact"], after["rows"]["late"]) == (before["rows"]["intact"] + 1, 1)
+    assert run_seal(sealed, s.NOW + timedelta(hours=2))["periods"] == []
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE audit_ledger SET row_count = row_count + 1 WHERE row_count > 0",
+        "DELETE FROM audit_ledger WHERE row_count > 0 AND table_name = 'dead_letters'",
+        "DELETE FROM audit_ledger_rows WHERE table_name = 'dead_letters'",
+    ],
+    ids=["entry-edited", "entry-deleted", "sealed-row-deleted"],
+)
+def test_an_edited_ledger_is_reported_as_changed(sealed: Path, tamper: str) -> None:
+    """Editing an entry, removing one, or removing a sealed pair breaks the chain or a
+    digest: verify says the ledger was changed and fails."""
+    sql(sealed, tamper)
+
+    result = run_verify(sealed)
+
+    assert result["ok"] is False
+    assert result["ledger_intact"] is False
+    assert result["ledger_problems"]
+
+
+def test_the_cli_seals_and_verify_exits_1_naming_a_deleted_row(tmp_path: Path) -> None:
+    """`ledger seal` then `verify` through the CLI: 0 while intact; after a delete, exit 1
+    and the JSON names the row; a missing database is exit 2 with one line."""
+    from click.testing import CliRunner
+
+    from il_audit.cli import cli
+
+    path = tmp_path / "audit.duckdb"
+    write(path, s.main_rows(), s.dead_letter_rows())
+    runner = CliRunner()
+    sealed = runner.invoke(cli, ["ledger", "seal", "--database", str(path), "--format", "json"])
+    assert sealed.exit_code == 0, sealed.output
+    assert json.loads(sealed.output)["rows"] == 5
+    ok = runner.invoke(cli, ["verify", "--database", str(path), "--format", "json"])
+    assert (ok.exit_code, json.loads(ok.output)["ok"]) == (0, True)
+    sql(path, f"DELETE FROM events WHERE event_id = '{s.DELETED}'")
+
+    failed = runner.invoke(cli, ["verify", "--database", str(path), "--format", "json"])
+    table = runner.invoke(cli, ["verify", "--database", str(path)])
+    missing = runner.invoke(cli, ["verify", "--database", str(tmp_path / "none.duckdb")])
+
+    assert failed.exit_code == 1
+    assert s.kinds(json.loads(failed.output), "unexplained") == [("missing", s.DELETED)]
+    assert table.exit_code == 1
+    assert s.DELETED in table.output
+    assert "1 missing" in table.output
+    assert missing.exit_code == 2
+    assert "found audit.duckdb: add `--database" in missing.output
