@@ -168,3 +168,24 @@ def test_the_cli_seals_and_verify_exits_1_naming_a_deleted_row(tmp_path: Path) -
     assert "1 missing" in table.output
     assert missing.exit_code == 2
     assert "found audit.duckdb: add `--database" in missing.output
+
+
+def test_a_seal_reads_events_within_the_occurred_at_bound_only(tmp_path: Path) -> None:
+    """The scan is bounded by occurred_at (the partition column): an event that occurred
+    6 days before its ingestion is sealed, one that occurred 8 days before is not."""
+    path = tmp_path / "audit.duckdb"
+    at = s.H_MAIN + timedelta(minutes=5)
+    write(
+        path,
+        s.rows_at(
+            at,
+            s.event("01934e1a-0000-7000-8000-00000000d006", at - timedelta(days=6)),
+            s.event("01934e1a-0000-7000-8000-00000000d008", at - timedelta(days=8)),
+        ),
+    )
+
+    run_seal(path)
+
+    with duckdb.connect(str(path), read_only=True) as db:
+        sealed = db.execute("SELECT row_key FROM audit_ledger_rows").fetchall()
+    assert sealed == [("01934e1a-0000-7000-8000-00000000d006",)]
