@@ -189,3 +189,30 @@ def test_a_seal_reads_events_within_the_occurred_at_bound_only(tmp_path: Path) -
     with duckdb.connect(str(path), read_only=True) as db:
         sealed = db.execute("SELECT row_key FROM audit_ledger_rows").fetchall()
     assert sealed == [("01934e1a-0000-7000-8000-00000000d006",)]
+
+
+def test_late_every_hours_looks_for_late_rows_only_when_sealing_such_an_hour(
+    sealed: Path,
+) -> None:
+    """With late_every_hours=24, a late row waits for the run that seals hour 00 UTC."""
+    write(sealed, s.late_rows())
+    store = DuckDBLedgerStore(sealed)
+    try:
+        waiting = seal(store, now=s.NOW + timedelta(hours=12), late_every_hours=24)
+        taken = seal(store, now=s.NOW + timedelta(hours=13, minutes=30), late_every_hours=24)
+    finally:
+        store.close()
+
+    assert [p.period_start.hour for p in waiting.periods][-1] == 22
+    assert waiting.as_dict()["late_rows"] == 0
+    assert [p.period_start.hour for p in taken.periods] == [23, 23, 0, 0]
+    assert taken.as_dict()["late_rows"] == 1
+    assert run_verify(sealed, s.NOW + timedelta(hours=14))["ok"] is True
+
+
+def test_the_cost_table_in_docs_is_the_models() -> None:
+    """docs/costs.md shows the bytes per sealed hour that ledger_cost computes."""
+    from il_audit.operations.ledger_cost import cost_table
+
+    text = (Path(__file__).parents[3] / "docs" / "costs.md").read_text()
+    assert cost_table() in text
