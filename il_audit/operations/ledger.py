@@ -192,8 +192,9 @@ def seal(
     """
     if late_every_hours < 1 or 24 % late_every_hours:
         raise LedgerError(f"late_every_hours must divide 24, not {late_every_hours}")
-    store.ensure()
-    entries = store.entries()
+    if not dry_run:  # a dry run creates nothing, not even the empty ledger
+        store.ensure()
+    entries = store.entries() if store.has_ledger() else []
     horizon = floor_hour(min(now - lateness, until or now))
     previous = entries[-1]["seal_hash"] if entries else GENESIS
     result = SealResult(store.description, dry_run, now, horizon, previous)

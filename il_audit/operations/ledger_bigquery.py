@@ -61,6 +61,21 @@ class BigQueryLedgerStore(SqlLedgerStore):
         job = self.client.query(sql, job_config=config, retry=self._retry(), timeout=self.timeout)
         return int(job.total_bytes_processed or 0)
 
+    def has_ledger(self) -> bool:
+        """Whether both ledger tables exist."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            for spec in LEDGER_TABLES:
+                self.client.get_table(
+                    f"{self.client.project}.{self.dataset}.{spec.name}",
+                    retry=self._retry(),
+                    timeout=self.timeout,
+                )
+        except NotFound:
+            return False
+        return True
+
     def ensure(self) -> None:
         """Create the ledger tables when missing (never expiring: no partition expiry)."""
         from il_audit.subscriber_fn.sinks.bigquery_tables import bigquery_table

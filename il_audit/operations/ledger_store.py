@@ -40,6 +40,10 @@ class LedgerStore(Protocol):
         """Create the ledger tables when missing."""
         ...
 
+    def has_ledger(self) -> bool:
+        """Whether the ledger tables exist (a warehouse never sealed has none)."""
+        ...
+
     def entries(self) -> list[Row]:
         """Every ``audit_ledger`` entry, in chain order."""
         ...

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from il_audit.operations.errors import LedgerError
 from il_audit.operations.ledger_store import LedgerStore, Row
 from il_audit.schemas.integrity import row_hash
 from il_audit.schemas.ledger import (
@@ -247,6 +248,10 @@ def verify(
 ) -> VerifyReport:
     """Check the chain, the sealed sets and the rows of the sealed periods in
     ``[since, until)`` (module doc)."""
+    if not store.has_ledger():
+        raise LedgerError(
+            f"{store.description} has no seals to verify: run `il-audit ledger seal` first"
+        )
     report = VerifyReport(store.description, since, until)
     entries = store.entries()
     report.entries = len(entries)

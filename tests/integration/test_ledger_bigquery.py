@@ -136,3 +136,17 @@ def test_sealing_an_hour_reports_the_bytes_it_read(data: Dataset) -> None:
     assert again["sealed_periods"] == 0
     assert again["previous_seal_hash"] == first["last_seal_hash"]
     assert isinstance(first["bytes_processed"], int)
+
+
+def test_a_duplicate_physical_row_is_sealed_as_a_second_pair(data: Dataset) -> None:
+    """The same event written twice (the stand-in, like the default stream, keeps both)
+    is two physical rows with two salts: the seal counts both, verify finds both intact."""
+    data.write(s.late_rows())
+    data.write(s.late_rows())
+    later = s.NOW + timedelta(hours=2)
+
+    sealed = seal(data.store(), now=later).as_dict()
+    report = verify(data.store(), s.POLICY, now=later)
+
+    assert sealed["late_rows"] == 2
+    assert (report.ok, report.rows_late) == (True, 2)

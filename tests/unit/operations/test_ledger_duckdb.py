@@ -216,3 +216,40 @@ def test_the_cost_table_in_docs_is_the_models() -> None:
 
     text = (Path(__file__).parents[3] / "docs" / "costs.md").read_text()
     assert cost_table() in text
+
+
+def runner_verify(path: Path) -> Any:
+    from click.testing import CliRunner
+
+    from il_audit.cli import cli
+
+    return CliRunner().invoke(cli, ["verify", "--database", str(path)])
+
+
+def test_a_dry_run_writes_nothing_and_orphan_pairs_are_ignored(tmp_path: Path) -> None:
+    """--dry-run computes the entries and creates nothing (verify then exits 1: no seals);
+    pairs no entry names (a run that died between its two writes) change neither verify
+    nor the next seal."""
+    path = tmp_path / "audit.duckdb"
+    write(path, s.main_rows())
+    store = DuckDBLedgerStore(path)
+    try:
+        dry = seal(store, now=s.NOW, dry_run=True)
+        assert store.has_ledger() is False
+    finally:
+        store.close()
+    never_sealed = runner_verify(path)
+    assert never_sealed.exit_code == 1
+    assert "has no seals to verify: run `il-audit ledger seal` first" in never_sealed.output
+    empty = DuckDBLedgerStore(path)
+    empty.ensure()
+    empty.close()
+    sql(path, "INSERT INTO audit_ledger_rows (period_start, table_name, row_key, row_hash, late, "
+              f"sealed_in, seal_hash) VALUES ('{s.H_MAIN.isoformat()}', 'events', 'orphan', "
+              f"'{'0' * 64}', false, '{s.H_MAIN.isoformat()}', '{'1' * 64}')")  # fmt: skip
+
+    real = run_seal(path)
+
+    assert real["last_seal_hash"] == dry.last_seal_hash
+    assert real["rows"] == dry.as_dict()["rows"] == 4
+    assert run_verify(path)["ok"] is True
