@@ -7,7 +7,8 @@ must agree although the engines hand values back in their own shapes, so the can
 form is defined on *read-back* values:
 
 - JSON columns: parsed when they come back as text (DuckDB), then written with sorted
-  keys, compact separators and UTF-8 (BigQuery re-serialises JSON its own way);
+  keys, compact separators and UTF-8 (BigQuery re-serialises JSON its own way); the
+  whole row is one such JSON object (orjson's output: floats in shortest round-trip form);
 - numbers: a float that is integral is written as an int (anywhere, JSON included); a
   NUMERIC is the normalised decimal text (``1.500000000`` and ``1.5`` are one value);
 - TIMESTAMP: UTC ISO 8601 with microseconds; DATE: ISO;
@@ -22,14 +23,17 @@ row: erasure sets ``row_salt`` to NULL together with the person's values.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import secrets
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final
+
+import orjson
 
 from il_audit.schemas.tables import DEAD_LETTERS, EVENTS, ColumnSpec, TableSpec
 
@@ -103,47 +107,75 @@ def _json_column(value: Any) -> Any:
     return _plain(value)
 
 
-def _scalar(column: ColumnSpec, value: Any) -> Any:
-    kind = column.type
-    if kind == "JSON":
-        return _json_column(value)
-    if kind == "RECORD":
-        return _record(column.fields, value)
-    if kind == "TIMESTAMP":
-        return _timestamp(value)
-    if kind == "DATE":
-        return value if isinstance(value, str) else value.isoformat()
-    if kind == "NUMERIC":
-        return _decimal(value)
-    if kind in ("FLOAT64", "INT64"):
-        return _number(value)
-    if kind == "BOOL":
-        return bool(value)
-    return str(value)
+def _text(value: Any) -> str:
+    return value if type(value) is str else str(value)
 
 
-def _value(column: ColumnSpec | None, value: Any) -> Any:
-    """The canonical value, or None when it is omitted (NULL, an empty array)."""
-    if value is None:
-        return None
-    if column is None:
-        plain = _plain(value)
-        return None if plain == [] else plain
-    if column.mode == "REPEATED":
-        items = [_scalar(column, item) for item in value if item is not None]
-        return items or None
-    return _scalar(column, value)
+def _date(value: Any) -> str:
+    return value if isinstance(value, str) else str(value.isoformat())
 
 
-def _record(fields: Iterable[ColumnSpec], row: Any) -> dict[str, Any]:
-    known = {field.name: field for field in fields}
+_SCALARS: Final[dict[str, Callable[[Any], Any]]] = {
+    "JSON": _json_column,
+    "TIMESTAMP": _timestamp,
+    "DATE": _date,
+    "NUMERIC": _decimal,
+    "FLOAT64": _number,
+    "INT64": _number,
+    "BOOL": bool,
+    "STRING": _text,
+}
+
+
+def _converter(column: ColumnSpec) -> Callable[[Any], Any]:
+    """The function that canonicalises a (non-NULL) value of ``column``; None: omitted."""
+    scalar: Callable[[Any], Any]
+    if column.type == "RECORD":
+        fields = _converters(column.fields)
+        scalar = functools.partial(_record, fields)
+    else:
+        scalar = _SCALARS[column.type]
+    if column.mode != "REPEATED":
+        return scalar
+
+    def repeated(values: Any) -> Any:
+        return [scalar(item) for item in values if item is not None] or None
+
+    return repeated
+
+
+def _converters(fields: tuple[ColumnSpec, ...]) -> dict[str, Callable[[Any], Any]]:
+    """Column name -> converter."""
+    return {field.name: _converter(field) for field in fields}
+
+
+_BUILT: Final[dict[int, tuple[TableSpec, dict[str, Callable[[Any], Any]]]]] = {}
+
+
+def _table_converters(spec: TableSpec) -> dict[str, Callable[[Any], Any]]:
+    """The converters of a table, built once per spec object: the writer runs this per row,
+    and hashing a spec's nested columns for a cache key cost more than the row itself."""
+    built = _BUILT.get(id(spec))
+    if built is None or built[0] is not spec:
+        built = _BUILT[id(spec)] = (spec, _converters(spec.columns))
+    return built[1]
+
+
+def _unknown(value: Any) -> Any:
+    """A column the spec does not know: canonicalised by its Python type."""
+    plain = _plain(value)
+    return None if plain == [] else plain
+
+
+def _record(converters: Mapping[str, Callable[[Any], Any]], row: Any) -> dict[str, Any]:
     if not isinstance(row, Mapping):  # a pydantic model (a usage item) written as it is
         row = row.model_dump() if hasattr(row, "model_dump") else dict(row)
     out: dict[str, Any] = {}
     for name, raw in row.items():
-        if name in NOT_HASHED:
+        if raw is None or name in NOT_HASHED:
             continue
-        value = _value(known.get(name), raw)
+        convert = converters.get(name)
+        value = convert(raw) if convert is not None else _unknown(raw)
         if value is not None:
             out[name] = value
     return out
@@ -158,14 +190,14 @@ def _spec(table: str | TableSpec) -> TableSpec:
 def canonical_row(table: str | TableSpec, row: Mapping[str, Any]) -> bytes:
     """The canonical bytes of one row of ``table`` (see the module doc): what is hashed."""
     spec = _spec(table)
-    body = json.dumps(
-        _record(spec.columns, row), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return b"%s\n%s\n%s" % (
-        CANONICAL_VERSION,
-        spec.name.encode(),
-        body.encode("utf-8", "surrogatepass"),
-    )
+    record = _record(_table_converters(spec), row)
+    try:
+        # orjson writes sorted keys, no spaces, UTF-8 unescaped, floats shortest round-trip.
+        body = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # a lone surrogate, an int over 64 bits
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        body = text.encode("utf-8", "surrogatepass")
+    return b"%s\n%s\n%s" % (CANONICAL_VERSION, spec.name.encode(), body)
 
 
 def row_hash(table: str | TableSpec, row: Mapping[str, Any]) -> str:
