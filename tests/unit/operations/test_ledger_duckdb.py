@@ -253,3 +253,21 @@ def test_a_dry_run_writes_nothing_and_orphan_pairs_are_ignored(tmp_path: Path) -
     assert real["last_seal_hash"] == dry.last_seal_hash
     assert real["rows"] == dry.as_dict()["rows"] == 4
     assert run_verify(path)["ok"] is True
+
+
+def test_a_catch_up_run_reads_the_late_window_apart_and_keeps_the_chain(sealed: Path) -> None:
+    """A run sealing three days at once (more hours than one read) still takes the late row
+    into its first entry, and verify finds the whole chain intact."""
+    write(sealed, s.late_rows())
+
+    catch_up = run_seal(sealed, s.NOW + timedelta(days=3))
+
+    assert catch_up["sealed_periods"] == 72
+    first = [p for p in catch_up["periods"] if p["late_count"]]
+    assert [(p["period_start"], p["table_name"]) for p in first] == [
+        (catch_up["periods"][0]["period_start"], "events")
+    ]
+    report = run_verify(sealed, s.NOW + timedelta(days=3))
+    sealed_hours = (s.NOW + timedelta(days=3, minutes=-30)).replace(minute=0) - s.H_EXPIRING
+    assert (report["ok"], report["rows"]["late"]) == (True, 1)
+    assert report["entries"] == 2 * (sealed_hours // timedelta(hours=1))
