@@ -182,7 +182,6 @@ def seal(
             late_every_hours=int(late_every_hours),
         )
         document = result.as_dict()
-        document["bytes_processed"] = getattr(store, "bytes_processed", None)
     if fmt == "json":
         click.echo(json.dumps(document, indent=2))
         return

@@ -75,6 +75,8 @@ class SealResult:
     periods: list[SealedPeriod] = field(default_factory=list)
     entries: list[Row] = field(default_factory=list, repr=False)
     """The ``audit_ledger`` rows written (or that would be), for an exporter."""
+    bytes_processed: int | None = None
+    """Bytes BigQuery reported for the run's queries (None on DuckDB)."""
 
     @property
     def last_seal_hash(self) -> str:
@@ -93,6 +95,7 @@ class SealResult:
             "sealed_periods": len({p.period_start for p in self.periods}),
             "rows": sum(p.row_count for p in self.periods),
             "late_rows": sum(p.late_count for p in self.periods),
+            "bytes_processed": self.bytes_processed,
             "periods": [period.as_dict() for period in self.periods],
             "entries": [_entry_json(entry) for entry in self.entries],
         }
@@ -198,6 +201,7 @@ def seal(
     horizon = floor_hour(min(now - lateness, until or now))
     previous = entries[-1]["seal_hash"] if entries else GENESIS
     result = SealResult(store.description, dry_run, now, horizon, previous)
+    result.bytes_processed = getattr(store, "bytes_processed", None)  # updated at the end
     if entries:
         first = entries[-1]["period_start"].astimezone(UTC) + PERIOD
     else:
@@ -225,6 +229,7 @@ def seal(
     ]
     if not dry_run:
         store.append(new_entries, new_rows)
+    result.bytes_processed = getattr(store, "bytes_processed", None)
     return result
 
 
