@@ -24,6 +24,7 @@ from il_audit.cli.erase import erase
 from il_audit.cli.errors import EXIT_CODES, BadSettingsError, expected_failure
 from il_audit.cli.function import function
 from il_audit.cli.infra import infra
+from il_audit.cli.ledger import ledger, verify
 from il_audit.cli.migrate import migrate
 from il_audit.cli.query import query
 from il_audit.cli.rates import rates
@@ -89,6 +90,7 @@ def cli(verbose: int) -> None:
       il-audit migrate from-1.0 --dry-run --format json
       il-audit rates load prices.csv --dry-run
       il-audit retention show                # days kept per event family
+      il-audit ledger seal && il-audit verify  # seal closed hours, check the seals
       il-audit subscriber pull --subscription il-audit-events-pull
     """
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -104,6 +106,7 @@ cli.add_command(doctor)
 cli.add_command(erase)
 cli.add_command(function)
 cli.add_command(infra)
+cli.add_command(ledger)
 cli.add_command(migrate)
 cli.add_command(query)
 cli.add_command(rates)
@@ -111,6 +114,7 @@ cli.add_command(report)
 cli.add_command(retention)
 cli.add_command(schema)
 cli.add_command(subscriber)
+cli.add_command(verify)
 _document_exit_codes(cli)
 
 

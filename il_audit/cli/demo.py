@@ -125,9 +125,21 @@ def demo(events: int, seed: int, database: Path, fmt: str) -> None:
     """
     for leftover in (database, database.with_name(database.name + ".wal")):
         leftover.unlink(missing_ok=True)
+    logger = logging.getLogger("il_audit")
+    level = logger.level
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         # The malformed events are deliberate; the report lists them instead.
-        logging.getLogger("il_audit").setLevel(logging.ERROR)
+        logger.setLevel(logging.ERROR)
+    try:
+        _run(events, seed, database, fmt)
+    finally:
+        # Put it back: a caller running the command in-process (a test, a notebook) keeps
+        # its own logging.
+        logger.setLevel(level)
+
+
+def _run(events: int, seed: int, database: Path, fmt: str) -> None:
+    """The demo's work, with the ``il_audit`` logger already quieted."""
     settings = get_audit_settings(strict=True).model_copy(
         update={
             "enabled": True,

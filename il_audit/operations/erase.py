@@ -43,6 +43,7 @@ from il_audit.operations.erase_subject import (
 )
 from il_audit.schemas import taxonomy
 from il_audit.schemas.errors import UntaggedColumnError
+from il_audit.schemas.integrity import ERASED_BY_COLUMN, SALT_COLUMN
 from il_audit.schemas.personal_data import OnErase, personal_data
 from il_audit.schemas.tables import KEY_COLUMNS
 
@@ -174,7 +175,12 @@ class _KeyedPlan:
 
 
 def _keyed_plan(
-    store: ErasureStore, relation: Relation, subject: Subject, alias: str, prior: str | None
+    store: ErasureStore,
+    relation: Relation,
+    subject: Subject,
+    alias: str,
+    prior: str | None,
+    erasure_id: str,
 ) -> _KeyedPlan | None:
     """The rows of a keyed table to change, each with the complete new values."""
     key = KEY_COLUMNS[relation.name][0]
@@ -185,6 +191,8 @@ def _keyed_plan(
         if relation.name == EVENTS and "correlation_id" in relation.columns
         else []
     )
+    sealed = [c for c in (SALT_COLUMN, ERASED_BY_COLUMN) if c in relation.columns]
+    extra.extend(sealed)
     wanted = list(dict.fromkeys([key, *match, *erasable, *extra]))
     found: dict[Any, tuple[dict[str, Any], bool]] = {}
     if relation.name == DEAD_LETTERS and "raw_line" in relation.columns:
@@ -203,6 +211,11 @@ def _keyed_plan(
     changed_rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for row, whole in found.values():
         changes = row_changes(relation.name, row, subject, match, alias, whole_row=whole)
+        if changes and sealed:
+            # Every changed row loses its salt (nobody can confirm a guess by re-hashing the
+            # rest) and names the erasure, which `il-audit verify` reads to explain the change.
+            changes[SALT_COLUMN] = None
+            changes[ERASED_BY_COLUMN] = erasure_id
         if changes:
             changed_rows.append((row, changes))
     if not changed_rows:
@@ -311,7 +324,7 @@ def erase(
             continue
         key = KEY_COLUMNS.get(relation.name)
         if key is not None and len(key) == 1 and not relation.name.startswith(LEGACY_PREFIX):
-            plan = _keyed_plan(store, relation, subject, alias, prior)
+            plan = _keyed_plan(store, relation, subject, alias, prior, erasure_id or "<erasure id>")
             report.tables[relation.name] = TableOutcome(rows=len(plan.rows) if plan else 0)
             if plan is not None:
                 keyed.append(plan)

@@ -38,3 +38,7 @@ class PendingRowsError(AuditError, RuntimeError):
     def __init__(self, message: str, rows: int) -> None:
         super().__init__(message)
         self.rows = rows
+
+
+class LedgerError(AuditError, RuntimeError):
+    """``il-audit ledger seal`` or ``verify`` could not proceed (a refused write, no ledger)."""

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Final
 
 from il_audit.schemas.personal_data import COLUMN_TAGS, PersonalData, personal_data
 from il_audit.schemas.tables import TABLES
@@ -94,6 +95,17 @@ def non_personal_columns(relation: str) -> tuple[str, ...]:
         for column in relation_columns()[relation]
         if not personal_data(relation, column).personal
     )
+
+
+ANALYST_HIDDEN: Final = frozenset({"row_salt"})
+"""Not personal, but kept out of the analyst views: with a row's salt and its row_hash,
+an analyst could confirm a guess at the personal columns those views hide."""
+
+
+def analyst_columns(relation: str) -> tuple[str, ...]:
+    """The columns an analyst view of ``relation`` selects: the non-personal ones but the
+    salt (:data:`ANALYST_HIDDEN`)."""
+    return tuple(c for c in non_personal_columns(relation) if c not in ANALYST_HIDDEN)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from il_audit.operations.privacy_inventory import non_personal_columns, personal_columns
+from il_audit.operations.privacy_inventory import analyst_columns, personal_columns
 from il_audit.schemas.personal_data import Category
 from il_audit.schemas.tables import TABLES
 
@@ -98,9 +98,9 @@ def _quote(value: str) -> str:
 
 
 def analyst_query(view: str) -> str | None:
-    """The analyst view of ``view`` as an HCL string: its non-personal columns (None when
-    it has none)."""
-    columns = non_personal_columns(view)
+    """The analyst view of ``view`` as an HCL string: its non-personal columns but the row
+    salt (None when it has none)."""
+    columns = analyst_columns(view)
     if not columns:
         return None
     selected = ", ".join(f"`{column}`" for column in columns)

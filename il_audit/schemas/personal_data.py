@@ -171,6 +171,9 @@ _PERSONAL: Final[dict[str, PersonalData]] = {
     "actor_email_hmac": PersonalData(
         Category.DERIVED_HASH, Stored.KEYED_HASH, _PSEUDONYMIZE_EMAIL, OnErase.NULL
     ),
+    # Not personal (random bytes), but erasure removes it with the person's values: with
+    # the salt gone, nobody can confirm a guessed value by re-hashing the row.
+    "row_salt": PersonalData(Category.NONE, on_erase=OnErase.NULL),
     **_tags(
         PersonalData(Category.FREE_FORM, Stored.MIXED, on_erase=OnErase.SCRUB),
         "payload metadata before after after_json before_json metadata_json settings_json",
@@ -234,6 +237,7 @@ erasure_id subject_kind pseudonym engine rows_by_table rows_pending
 publisher_instance_id publisher_sequence first_sequence last_sequence expected stored missing
 dropped_reported failed_reported gap last_heartbeat_at heartbeat_final accepted published
 invalid failed dropped spooled drained pending final interval_seconds
+row_hash erased_by
 """
 
 COLUMN_TAGS: Final[Mapping[str, PersonalData]] = {

@@ -88,6 +88,18 @@ class EventRow(Envelope):
         default_factory=list,
         description="Top-level fields this subscriber did not know (kept in payload).",
     )
+    row_salt: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = Field(
+        default=None,
+        description="Random salt hashed into row_hash (32 hex); NULL once the row is erased.",
+    )
+    row_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None,
+        description="SHA-256 of the row's canonical form, written at ingestion "
+        "(docs/integrity.md); null in rows written before it.",
+    )
+    erased_by: Label | None = Field(
+        default=None, description="erasure_id of the il-audit erase that last changed this row."
+    )
 
 
 class DeadLetterRow(BaseModel):
@@ -122,6 +134,18 @@ class DeadLetterRow(BaseModel):
         default=None,
         description="Size in bytes of the rejected data before any cut (null in rows written "
         "before this column).",
+    )
+    row_salt: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = Field(
+        default=None,
+        description="Random salt hashed into row_hash (32 hex); NULL once the row is erased.",
+    )
+    row_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None,
+        description="SHA-256 of the row's canonical form, written at ingestion "
+        "(docs/integrity.md); null in rows written before it.",
+    )
+    erased_by: Label | None = Field(
+        default=None, description="erasure_id of the il-audit erase that last changed this row."
     )
 
 

@@ -162,7 +162,7 @@ resource "google_bigquery_table" "analyst_events_deduped" {
   labels              = local.labels
 
   view {
-    query          = "SELECT `schema_version`, `event_id`, `event_type`, `occurred_at`, `app`, `environment`, `app_version`, `module`, `trace_id`, `request_id`, `session_id`, `batch_id`, `correlation_id`, `correlation_type`, `action`, `status`, `resource_type`, `source`, `usage`, `build_error`, `ingested_at`, `publish_time`, `message_id`, `delivery_attempt`, `cost_usd`, `pricing_source`, `rate_version`, `pricing_status`, `unknown_fields`, `publisher_instance_id`, `publisher_sequence` FROM `${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.${google_bigquery_table.view_events_deduped.table_id}`"
+    query          = "SELECT `schema_version`, `event_id`, `event_type`, `occurred_at`, `app`, `environment`, `app_version`, `module`, `trace_id`, `request_id`, `session_id`, `batch_id`, `correlation_id`, `correlation_type`, `action`, `status`, `resource_type`, `source`, `usage`, `build_error`, `ingested_at`, `publish_time`, `message_id`, `delivery_attempt`, `cost_usd`, `pricing_source`, `rate_version`, `pricing_status`, `unknown_fields`, `row_hash`, `erased_by`, `publisher_instance_id`, `publisher_sequence` FROM `${var.project_id}.${google_bigquery_dataset.audit.dataset_id}.${google_bigquery_table.view_events_deduped.table_id}`"
     use_legacy_sql = false
   }
 }

@@ -301,3 +301,19 @@ def test_an_email_stored_only_as_its_pseudonym_is_erased_by_email(tmp_path: Path
     assert rows["u-bob"] == theirs
     assert "u-ann" not in rows
     assert mine not in rows.values()
+
+
+def test_every_changed_row_loses_its_salt_and_names_the_erasure(scenario: Scenario) -> None:
+    """Each events and dead_letters row the erasure changed has row_salt NULL and erased_by
+    set to the erasure id; the other rows keep their salt."""
+    erasure_id = scenario.real_run["erasure_id"]
+    for table in ("events", "dead_letters"):
+        (changed, salted, unmarked_salted) = _query(
+            scenario.database,
+            f"SELECT COUNT(*) FILTER (WHERE erased_by = ?), "
+            f"COUNT(*) FILTER (WHERE erased_by = ? AND row_salt IS NOT NULL), "
+            f"COUNT(*) FILTER (WHERE erased_by IS NULL AND row_salt IS NULL) FROM {table}",
+            [erasure_id, erasure_id],
+        )[0]
+        assert changed == scenario.real_run["tables"][table]["changed"] > 0
+        assert (salted, unmarked_salted) == (0, 0)

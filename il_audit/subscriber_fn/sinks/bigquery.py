@@ -38,6 +38,7 @@ from google.cloud.bigquery.retry import DEFAULT_RETRY
 from il_audit._json import dumps
 from il_audit.config.settings import AuditSettings, BigQueryWriteMethod
 from il_audit.retrying import is_retryable
+from il_audit.schemas.integrity import stamp_rows
 from il_audit.schemas.tables import COST_RATES, DEAD_LETTERS, EVENTS, KEY_COLUMNS, TABLES, TableSpec
 from il_audit.subscriber_fn.errors import SinkUnavailableError, redact_values
 from il_audit.subscriber_fn.sinks.base import Row
@@ -217,6 +218,8 @@ class BigQuerySink:
         if not rows:
             return {}
         self.ensure_tables()
+        # The writer hashes the row it is about to write (docs/integrity.md).
+        rows = stamp_rows(spec, rows)
         if self._make_writer is not None:
             return self._append(spec, rows, self._make_writer)
         json_columns = _json_columns(spec)

@@ -35,6 +35,7 @@ from typing import Any, Final
 import duckdb
 
 from il_audit._json import dumps_line
+from il_audit.schemas.integrity import stamp_rows
 from il_audit.schemas.retention import DEFAULT_FAMILY, RetentionPolicy, cutoff
 from il_audit.schemas.tables import (
     COST_RATES,
@@ -285,6 +286,8 @@ class DuckDBSink:
         if not rows:
             return {}
         self.ensure_tables()
+        # The writer hashes the row it is about to write (docs/integrity.md).
+        rows = stamp_rows(spec, rows)
         sql = (
             f"INSERT OR IGNORE INTO {spec.name} BY NAME SELECT * FROM read_json(?, "
             f"format='newline_delimited', columns={_read_json_columns(spec)})"

@@ -204,25 +204,19 @@ def test_json_is_an_alias_of_format_json(monkeypatch: pytest.MonkeyPatch) -> Non
     assert documents[0]["verdict"] == documents[1]["verdict"]
 
 
-@pytest.fixture
-def il_audit_log_level() -> Iterator[None]:
-    """demo quietens the il_audit logger for its deliberate rejects (a command owns its
-    process); in this process the level goes back for the tests that read the log."""
-    logger = logging.getLogger("il_audit")
-    level = logger.level
-    yield
-    logger.setLevel(level)
-
-
-@pytest.mark.usefixtures("il_audit_log_level")
 def test_demo_json_uses_stable_snake_case_keys(tmp_path: Path) -> None:
     """`demo --json`: snake_case keys at every level of the report (no display titles), the
-    same sections as the table output, and counts that add up."""
+    same sections as the table output, and counts that add up. Run in-process, it leaves
+    the il_audit logger's level as it found it (it quietens its deliberate rejects only
+    while it runs: a test reading the log later must see it)."""
     database = tmp_path / "demo.duckdb"
+    logger = logging.getLogger("il_audit")
+    before = logger.level
     result = CliRunner().invoke(
         cli, ["demo", "--events", "120", "--json", "--database", str(database)]
     )
     assert result.exit_code == 0, result.output
+    assert logger.level == before
     document = json.loads(result.stdout)
     assert list(document) == ["events", "accepted", "dead_lettered", "dropped", "seconds",
                               "database", "html_report", "report"]  # fmt: skip
