@@ -66,7 +66,8 @@ resource "google_project_iam_member" "ledger_runs_query_jobs" {
 }
 
 # The schedule may start this one job. roles/run.invoker holds run.jobs.run ("Execute jobs
-# on a schedule", Cloud Run docs), but not runWithOverrides: it cannot change the arguments.
+# on a schedule", Cloud Run docs); run.jobs.runWithOverrides is in other roles (Jobs Executor
+# With Overrides, Developer), so the schedule cannot change the job's arguments.
 resource "google_cloud_run_v2_job_iam_member" "scheduler_runs_ledger" {
   count = local.ledger_enabled ? 1 : 0
 
