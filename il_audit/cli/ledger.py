@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -145,6 +145,15 @@ def ledger() -> None:
     "hour that starts at a multiple of this, UTC: 24 reads about a quarter of the bytes "
     "(docs/costs.md) (env IL_AUDIT_LEDGER_LATE_EVERY_HOURS).",
 )
+@click.option(
+    "--export",
+    metavar="gs://BUCKET[/PREFIX]",
+    envvar="IL_AUDIT_LEDGER_EXPORT",
+    help="Also write each seal of the last 24 hours to Cloud Storage, one object per table "
+    "and hour, never overwritten (a bucket with a locked retention policy in another "
+    "project: docs/integrity-operations.md); a seal exported before is accepted only "
+    "byte for byte (env IL_AUDIT_LEDGER_EXPORT).",
+)
 @dry_run_option("Say what would be sealed; write nothing")
 @_engine_options("IL_AUDIT_LEDGER")
 @format_option("IL_AUDIT_LEDGER_FORMAT")
@@ -154,6 +163,7 @@ def seal(
     until: datetime | None,
     lateness_minutes: int,
     late_every_hours: str,
+    export: str | None,
     dry_run: bool,
     database: Path,
     bigquery: bool,
@@ -182,6 +192,11 @@ def seal(
             late_every_hours=int(late_every_hours),
         )
         document = result.as_dict()
+        if export and not dry_run:
+            # Re-export the recent seals as read back, not only this run's: a run that
+            # stopped between storing a seal and exporting it is made good by the next.
+            recent = [e for e in store.entries() if _utc(e["period_start"]) >= now - EXPORT_WINDOW]
+            document["exported"] = _export(recent, export, timeout)
     if fmt == "json":
         click.echo(json.dumps(document, indent=2))
         return
@@ -195,6 +210,33 @@ def seal(
         f"{verb} {document['sealed_periods']} hour(s) closed before "
         f"{document['closed_before']}: {document['rows']} rows, {document['late_rows']} late"
     )
+    if "exported" in document:
+        created = sum(1 for item in document["exported"] if item["created"])
+        click.echo(
+            f"exported to {export}: {created} new, "
+            f"{len(document['exported']) - created} already there (same bytes)"
+        )
+
+
+EXPORT_WINDOW: Final = timedelta(hours=24)
+"""How far back each run (re-)exports seals."""
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored TIMESTAMP as an aware UTC datetime (a naive one is UTC already)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _export(
+    entries: list[dict[str, Any]], destination: str, timeout: float
+) -> list[dict[str, Any]]:
+    """Write ``entries`` to ``destination``; ``[{uri, created}]``. A failure is one line and
+    exit 1 (the seals themselves are stored)."""
+    from il_audit.operations.ledger_export import SealExporter
+
+    with SealExporter(destination, timeout=timeout) as exporter:
+        results = [exporter.export(entry) for entry in entries]
+    return [{"uri": item.uri, "created": item.created} for item in results]
 
 
 @click.command(epilog=_VERIFY_EXIT)

@@ -42,3 +42,22 @@ class PendingRowsError(AuditError, RuntimeError):
 
 class LedgerError(AuditError, RuntimeError):
     """``il-audit ledger seal`` or ``verify`` could not proceed (a refused write, no ledger)."""
+
+
+class LedgerExportError(LedgerError):
+    """A seal could not be written to its Cloud Storage export (the seal itself is stored)."""
+
+
+class SealConflictError(LedgerExportError):
+    """The seal's export object exists with other bytes: never overwritten, someone must look.
+
+    Either the export was tampered with (someone wrote the object first) or a seal of that
+    table and period was made twice with different contents.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(
+            f"{uri} already exists with other contents than this seal; it was not overwritten "
+            "(compare it with audit_ledger: a second seal of one period, or tampering)"
+        )

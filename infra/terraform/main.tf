@@ -38,6 +38,8 @@ locals {
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    # The hourly start of the seal job (ledger.tf).
+    "cloudscheduler.googleapis.com",
     # Data Catalog: the personal-data taxonomy and policy tags (privacy.tf); BigQuery's
     # column-level access guide enables the Data Policy API with it.
     "bigquerydatapolicy.googleapis.com",
@@ -45,6 +47,7 @@ locals {
     "iam.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
+    # Cloud Functions 2nd gen runs on Cloud Run; the seal job is a Cloud Run job (ledger.tf).
     "run.googleapis.com",
     "storage.googleapis.com",
   ]

@@ -61,3 +61,18 @@ output "alert_policies" {
     google_monitoring_alert_policy.function_error_rate.name,
   ]
 }
+
+output "ledger_job" {
+  description = "The Cloud Run job that seals (`gcloud run jobs execute` it to seal now); null without ledger_image."
+  value       = one(google_cloud_run_v2_job.ledger[*].id)
+}
+
+output "ledger_service_account" {
+  description = "Service account the seal job runs as; null without ledger_image."
+  value       = one(google_service_account.ledger[*].email)
+}
+
+output "ledger_export" {
+  description = "Where seals are exported (gs://BUCKET/PREFIX, the job's --export); null without an export project."
+  value       = local.ledger_export_uri
+}

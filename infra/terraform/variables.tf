@@ -290,3 +290,91 @@ variable "pull_failed_batches_threshold" {
   type        = number
   default     = 5
 }
+
+# --- Seals (ledger.tf) ---------------------------------------------------------------
+
+variable "ledger_image" {
+  description = "Container image of the seal job (deploy/ledger/Dockerfile, e.g. REGION-docker.pkg.dev/P/REPO/il-audit-ledger:TAG). null (the default) deploys no seal job, no schedule and no export."
+  type        = string
+  default     = null
+}
+
+variable "ledger_job_name" {
+  description = "Name of the Cloud Run job that runs `il-audit ledger seal`; its Cloud Scheduler job is NAME-hourly."
+  type        = string
+  default     = "il-audit-ledger-seal"
+}
+
+variable "ledger_schedule" {
+  description = "When the seal job starts (cron, UTC): hourly. Minute 45 seals each hour about 45 minutes after it closed, past the seal's 30-minute lateness margin."
+  type        = string
+  default     = "45 * * * *"
+
+  validation {
+    condition     = can(regex("^[0-5]?[0-9] \\* \\* \\* \\*$", var.ledger_schedule))
+    error_message = "ledger_schedule must run hourly: \"M * * * *\" with M from 0 to 59."
+  }
+}
+
+variable "ledger_timeout_seconds" {
+  description = "Longest a seal run may take (seconds). Under an hour, so that two hourly runs never overlap."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.ledger_timeout_seconds >= 60 && var.ledger_timeout_seconds <= 3300
+    error_message = "ledger_timeout_seconds must be between 60 and 3300 (under the hourly schedule)."
+  }
+}
+
+variable "ledger_memory" {
+  description = "Memory limit of the seal job's container."
+  type        = string
+  default     = "512Mi"
+}
+
+variable "ledger_export_project_id" {
+  description = "Project of the seals' export bucket: a project OTHER than project_id, administered by other people, so that the dataset's admins cannot reach the copies. null (the default) exports nothing. The identity running Terraform needs rights in both projects."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ledger_export_project_id == null ? true : var.ledger_export_project_id != var.project_id
+    error_message = "ledger_export_project_id must name another project than project_id: in the same project, the dataset's admins could reach the bucket."
+  }
+}
+
+variable "ledger_export_bucket" {
+  description = "Name of the seals' export bucket; null means EXPORT_PROJECT-il-audit-seals."
+  type        = string
+  default     = null
+}
+
+variable "ledger_export_prefix" {
+  description = "Object prefix in the export bucket: each seal is PREFIX/TABLE/PERIOD_START.json."
+  type        = string
+  default     = "seals"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][-_a-z0-9/]*[a-z0-9]$", var.ledger_export_prefix))
+    error_message = "ledger_export_prefix: lowercase letters, digits, '-', '_' and '/', without a leading or trailing '/'."
+  }
+}
+
+variable "ledger_export_location" {
+  description = "Location of the export bucket; null means dataset_location."
+  type        = string
+  default     = null
+}
+
+variable "ledger_export_retention_days" {
+  description = "Days every exported seal is kept and cannot be deleted or replaced, by anyone: the bucket's retention policy is LOCKED, so this can later be lengthened but never shortened, and the bucket cannot be deleted before its objects are this old. 400 covers a year of audits plus a month."
+  type        = number
+  default     = 400
+
+  validation {
+    # Cloud Storage: a retention period is under 2,147,483,647 seconds (24,855 days).
+    condition     = var.ledger_export_retention_days >= 1 && var.ledger_export_retention_days <= 24855
+    error_message = "ledger_export_retention_days must be between 1 and 24855."
+  }
+}

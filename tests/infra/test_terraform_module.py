@@ -35,6 +35,8 @@ FUNCTION_SA = "serviceAccount:${google_service_account.function.email}"
 PUSH_SA = "serviceAccount:${google_service_account.push.email}"
 AGENT = "${local.pubsub_service_agent}"
 RETENTION_SA = "serviceAccount:${google_service_account.retention[0].email}"
+LEDGER_SA = "serviceAccount:${google_service_account.ledger[0].email}"
+SCHEDULER_SA = "serviceAccount:${google_service_account.ledger_scheduler[0].email}"
 PUBLISHER = "roles/pubsub.publisher"
 
 # Every grant the module makes: (resource type, the resource it names, role, member).
@@ -74,6 +76,18 @@ EXPECTED_GRANTS = {
     ("google_project_iam_member", "var.project_id", "roles/bigquery.jobUser", RETENTION_SA),
     ("google_service_account_iam_member", "google_service_account.retention[0].name",
      "roles/iam.serviceAccountTokenCreator", "${local.transfer_service_agent}"),
+    # seals (ledger.tf, only with ledger_image): the job edits the dataset through an access
+    # entry (never a dataset IAM member) and runs query jobs; the schedule may start that job
+    ("google_bigquery_dataset_access", "google_bigquery_dataset.audit.dataset_id",
+     "roles/bigquery.dataEditor", LEDGER_SA),
+    ("google_project_iam_member", "var.project_id", "roles/bigquery.jobUser", LEDGER_SA),
+    ("google_cloud_run_v2_job_iam_member", "google_cloud_run_v2_job.ledger[0].name",
+     "roles/run.invoker", SCHEDULER_SA),
+    # ... and, with an export project, creates and reads objects of the export bucket only
+    ("google_storage_bucket_iam_member", "google_storage_bucket.ledger_export[0].name",
+     "roles/storage.objectCreator", LEDGER_SA),
+    ("google_storage_bucket_iam_member", "google_storage_bucket.ledger_export[0].name",
+     "roles/storage.objectViewer", LEDGER_SA),
 }  # fmt: skip
 # The attribute through which each IAM member resource names what it grants on.
 SCOPE_ATTRIBUTE = {
@@ -85,6 +99,8 @@ SCOPE_ATTRIBUTE = {
     "google_project_iam_member": "project",
     "google_data_catalog_policy_tag_iam_member": "policy_tag",
     "google_bigquery_dataset_access": "dataset_id",
+    "google_cloud_run_v2_job_iam_member": "name",
+    "google_storage_bucket_iam_member": "bucket",
 }
 
 
@@ -147,7 +163,8 @@ def test_the_only_project_wide_grant_is_job_user_for_the_function(module: Module
         if resource_type == "google_project_iam_member"
     }
     assert project_wide == {
-        ("roles/bigquery.jobUser", FUNCTION_SA), ("roles/bigquery.jobUser", RETENTION_SA)
+        ("roles/bigquery.jobUser", FUNCTION_SA), ("roles/bigquery.jobUser", RETENTION_SA),
+        ("roles/bigquery.jobUser", LEDGER_SA),
     }  # fmt: skip
     authoritative = [
         address
@@ -335,6 +352,8 @@ def test_service_accounts_are_named_from_the_prefix(module: Module) -> None:
         "function": "${var.service_account_prefix}-subscriber",
         "push": "${var.service_account_prefix}-push",
         "retention": "${var.service_account_prefix}-retention",
+        "ledger": "${var.service_account_prefix}-ledger",
+        "ledger_scheduler": "${var.service_account_prefix}-seal-cron",
     }
     assert module.variables["service_account_prefix"]["default"] == "il-audit"
 

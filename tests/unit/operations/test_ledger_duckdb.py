@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +271,43 @@ def test_a_catch_up_run_reads_the_late_window_apart_and_keeps_the_chain(sealed: 
     sealed_hours = (s.NOW + timedelta(days=3, minutes=-30)).replace(minute=0) - s.H_EXPIRING
     assert (report["ok"], report["rows"]["late"]) == (True, 1)
     assert report["entries"] == 2 * (sealed_hours // timedelta(hours=1))
+
+
+def test_seal_exports_recent_seals_once_and_refuses_a_rewritten_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ledger seal --export gs://…` writes one object per table and hour to Cloud Storage
+    (a fake JSON-API server: no GCS stand-in runs here); the next run re-exports the same
+    seals byte for byte (nothing new); an object rewritten by someone else is exit 1."""
+    from click.testing import CliRunner
+
+    from il_audit.cli import cli
+    from il_audit.operations.ledger_export import EMULATOR_VARIABLE
+    from tests.support.fake_gcs import FakeStorage
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    path = tmp_path / "audit.duckdb"
+    at = hour + timedelta(minutes=5)
+    write(path, s.rows_at(at, s.event("01934e1a-0000-7000-8000-00000000d001", at)))
+    args = ["ledger", "seal", "--database", str(path), "--format", "json",
+            "--export", "gs://seals/audit"]  # fmt: skip
+    with FakeStorage("seals") as storage:
+        monkeypatch.setenv(EMULATOR_VARIABLE, storage.url)
+        first = CliRunner().invoke(cli, args)
+        again = CliRunner().invoke(cli, args)
+        names = sorted(name for _, name in storage.objects)
+        forged_key = next(
+            k for k in storage.objects if k[1] == f"audit/events/{hour:%Y-%m-%dT%H}:00:00Z.json"
+        )
+        storage.objects[forged_key] = b'{"forged": true}\n'
+        forged = CliRunner().invoke(cli, args)
+
+    assert first.exit_code == 0, first.output
+    exported = json.loads(first.output)["exported"]
+    assert sorted(item["uri"] for item in exported) == [f"gs://seals/{n}" for n in names]
+    assert all(item["created"] for item in exported)
+    assert {name.split("/")[1] for name in names} == {"events", "dead_letters"}
+    assert again.exit_code == 0, again.output
+    assert not any(item["created"] for item in json.loads(again.output)["exported"])
+    assert forged.exit_code == 1
+    assert "not overwritten" in forged.output
