@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
-from il_audit.cli._database import require_database
-from il_audit.cli._options import dry_run_option, format_option, from_settings, shown_default
+from il_audit.cli._database import one_warehouse, require_database, warehouse_options
+from il_audit.cli._options import dry_run_option, format_option
 from il_audit.cli._output import render
 from il_audit.cli.errors import BadSettingsError, JobFailedError, bigquery_errors
 
@@ -42,29 +41,13 @@ def default_operator() -> str:
     show_default="the login name",
     help="Who runs it, recorded in the erasure event (env IL_AUDIT_OPERATOR).",
 )
-@click.option(
-    "--database",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=from_settings("duckdb_path"),
-    show_default=shown_default("duckdb_path"),
-    envvar="IL_AUDIT_DUCKDB_PATH",
-    help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
-)
-@click.option(
-    "--bigquery",
-    is_flag=True,
-    envvar="IL_AUDIT_ERASE_BIGQUERY",
-    help="Erase in BigQuery instead: the dataset IL_BQ_AUDIT_DATASET of the project "
-    "IL_BQ_LOGS_PROJECT / GOOGLE_CLOUD_PROJECT; IL_BQ_API_ENDPOINT for a local stand-in "
-    "(env IL_AUDIT_ERASE_BIGQUERY).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    envvar="IL_AUDIT_QUERY_TIMEOUT",
-    help="Seconds to wait while an app holds the embedded file, or to retry while BigQuery "
-    "does not answer (env IL_AUDIT_QUERY_TIMEOUT).",
+@warehouse_options(
+    action="Erase in",
+    bigquery_env="IL_AUDIT_ERASE_BIGQUERY",
+    timeout=30.0,
+    timeout_env="IL_AUDIT_QUERY_TIMEOUT",
+    timeout_help="Seconds to wait while an app holds the embedded file, or to retry while "
+    "BigQuery does not answer",
 )
 @format_option("IL_AUDIT_ERASE_FORMAT")
 @click.pass_context
@@ -122,8 +105,7 @@ def erase(
             "set IL_AUDIT_HASH_KEY: the erasure record names its subject only by a keyed hash"
         )
     subject = recognising_pseudonym(subject, key, settings.hash_key_id)
-    if bigquery and ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
-        raise click.UsageError("--database and --bigquery exclude each other: pick one")
+    one_warehouse(ctx, bigquery)
     store: ErasureStore
     if bigquery:
         from il_audit.operations.erase_bigquery import BigQueryErasureStore

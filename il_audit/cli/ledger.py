@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import click
-from click.core import ParameterSource
 
-from il_audit.cli._database import require_database
-from il_audit.cli._options import dry_run_option, format_option, from_settings, shown_default
+from il_audit.cli._database import one_warehouse, require_database, warehouse_options
+from il_audit.cli._options import dry_run_option, format_option
 from il_audit.cli._output import render
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,38 +45,14 @@ def _time_option(name: str, envvar: str, text: str) -> Callable[[F], F]:
 
 
 def _engine_options(prefix: str) -> Callable[[F], F]:
-    def decorate(function: F) -> F:
-        options = [
-            click.option(
-                "--database",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=from_settings("duckdb_path"),
-                show_default=shown_default("duckdb_path"),
-                envvar="IL_AUDIT_DUCKDB_PATH",
-                help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
-            ),
-            click.option(
-                "--bigquery",
-                is_flag=True,
-                envvar=f"{prefix}_BIGQUERY",
-                help="The BigQuery dataset IL_BQ_AUDIT_DATASET of IL_BQ_LOGS_PROJECT / "
-                "GOOGLE_CLOUD_PROJECT instead (IL_BQ_API_ENDPOINT for a stand-in) "
-                f"(env {prefix}_BIGQUERY).",
-            ),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(min=0.1),
-                default=60.0,
-                envvar=f"{prefix}_TIMEOUT",
-                help="Seconds each query may take, or to wait while an app writes the "
-                f"embedded file (env {prefix}_TIMEOUT).",
-            ),
-        ]
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
+    return warehouse_options(
+        action="Use",
+        bigquery_env=f"{prefix}_BIGQUERY",
+        timeout=60.0,
+        timeout_env=f"{prefix}_TIMEOUT",
+        timeout_help="Seconds each query may take, or to wait while an app writes the "
+        "embedded file",
+    )
 
 
 @contextmanager
@@ -86,8 +61,7 @@ def _store(
 ) -> Iterator[Any]:
     """The ledger store the options name, closed afterwards; errors as one line."""
     if bigquery:
-        if ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
-            raise click.UsageError("--database and --bigquery exclude each other: pick one")
+        one_warehouse(ctx, bigquery)
         from il_audit.cli.errors import bigquery_errors, needs_project
         from il_audit.config.settings import get_audit_settings
         from il_audit.operations.bigquery_resources import bigquery_client

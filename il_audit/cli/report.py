@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
-from il_audit.cli._database import require_database
-from il_audit.cli._options import format_option, from_settings, shown_default
+from il_audit.cli._database import one_warehouse, require_database, warehouse_options
+from il_audit.cli._options import format_option
 
 if TYPE_CHECKING:
     from il_audit.report import BigQueryWarehouse
@@ -48,29 +47,13 @@ def _day(value: datetime | None) -> date | None:
     envvar="IL_AUDIT_REPORT_UNTIL",
     help="Last UTC day, included; default: today (env IL_AUDIT_REPORT_UNTIL).",
 )
-@click.option(
-    "--database",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=from_settings("duckdb_path"),
-    show_default=shown_default("duckdb_path"),
-    envvar="IL_AUDIT_DUCKDB_PATH",
-    help="Embedded warehouse file to read (env IL_AUDIT_DUCKDB_PATH).",
-)
-@click.option(
-    "--bigquery",
-    is_flag=True,
-    envvar="IL_AUDIT_REPORT_BIGQUERY",
-    help="Read BigQuery instead: the dataset IL_BQ_AUDIT_DATASET of the project "
-    "IL_BQ_LOGS_PROJECT / GOOGLE_CLOUD_PROJECT; IL_BQ_API_ENDPOINT for a local stand-in "
-    "(env IL_AUDIT_REPORT_BIGQUERY).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    envvar="IL_AUDIT_QUERY_TIMEOUT",
-    help="Seconds to wait while an app is writing the embedded file, or to retry while "
-    "BigQuery does not answer (env IL_AUDIT_QUERY_TIMEOUT).",
+@warehouse_options(
+    action="Read",
+    bigquery_env="IL_AUDIT_REPORT_BIGQUERY",
+    timeout=30.0,
+    timeout_env="IL_AUDIT_QUERY_TIMEOUT",
+    timeout_help="Seconds to wait while an app is writing the embedded file, or to retry "
+    "while BigQuery does not answer",
 )
 @format_option("IL_AUDIT_REPORT_FORMAT", what="Output format of the summary")
 @click.pass_context
@@ -119,8 +102,7 @@ def report(
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     warehouse: Warehouse
     if bigquery:
-        if ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
-            raise click.UsageError("--database and --bigquery exclude each other: pick one")
+        one_warehouse(ctx, bigquery)
         warehouse = _bigquery_warehouse(timeout)
     else:
         require_database(

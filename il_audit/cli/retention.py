@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from click.core import ParameterSource
 
-from il_audit.cli._database import require_database
-from il_audit.cli._options import dry_run_option, format_option, from_settings, shown_default
+from il_audit.cli._database import one_warehouse, require_database, warehouse_options
+from il_audit.cli._options import dry_run_option, format_option
 from il_audit.cli._output import render
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _EXIT_CODES = (
     "Exit codes: 0 done (or nothing to delete), 1 a delete failed or was refused (the others "
@@ -70,36 +66,13 @@ def show(fmt: str) -> None:
     click.echo(f"partition expiry (the outer bound): {_days(policy.partition_days)}")
 
 
-def _engine_options(function: F) -> F:
-    options = [
-        click.option(
-            "--database",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=from_settings("duckdb_path"),
-            show_default=shown_default("duckdb_path"),
-            envvar="IL_AUDIT_DUCKDB_PATH",
-            help="Embedded warehouse file (env IL_AUDIT_DUCKDB_PATH).",
-        ),
-        click.option(
-            "--bigquery",
-            is_flag=True,
-            envvar="IL_AUDIT_RETENTION_BIGQUERY",
-            help="Delete in BigQuery instead: the dataset IL_BQ_AUDIT_DATASET of the project "
-            "IL_BQ_LOGS_PROJECT / GOOGLE_CLOUD_PROJECT (IL_BQ_API_ENDPOINT for a stand-in) "
-            "(env IL_AUDIT_RETENTION_BIGQUERY).",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.1),
-            default=60.0,
-            envvar="IL_AUDIT_RETENTION_TIMEOUT",
-            help="Seconds each delete may take, or to wait while an app writes the embedded "
-            "file (env IL_AUDIT_RETENTION_TIMEOUT).",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+_engine_options = warehouse_options(
+    action="Delete in",
+    bigquery_env="IL_AUDIT_RETENTION_BIGQUERY",
+    timeout=60.0,
+    timeout_env="IL_AUDIT_RETENTION_TIMEOUT",
+    timeout_help="Seconds each delete may take, or to wait while an app writes the embedded file",
+)
 
 
 @retention.command(epilog=_EXIT_CODES)
@@ -122,8 +95,7 @@ def apply(
     policy = _policy()
     now = datetime.now(UTC)
     if bigquery:
-        if ctx.get_parameter_source("database") is ParameterSource.COMMANDLINE:
-            raise click.UsageError("--database and --bigquery exclude each other: pick one")
+        one_warehouse(ctx, bigquery)
         from il_audit.cli.errors import bigquery_errors, needs_project
         from il_audit.config.settings import get_audit_settings
         from il_audit.operations.bigquery_resources import bigquery_client
