@@ -43,6 +43,9 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "HOME": str(home),
             "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),  # no gcloud credentials unless written
             "IL_AUDIT_RETRY_MAX_SECONDS": "1",
+            # The harness's rule (tests/conftest.py): no shutdown heartbeat, one event more
+            # than the test emitted.
+            "IL_AUDIT_HEARTBEAT_SECONDS": "0",
         }
     )
     env.update(extra)
