@@ -175,6 +175,12 @@ def _record(converters: Mapping[str, Callable[[Any], Any]], row: Any) -> dict[st
         if raw is None or name in NOT_HASHED:
             continue
         convert = converters.get(name)
+        kind = type(raw)
+        # The common cases, without a call: a STRING column's str, an integer's int (the
+        # writer hashes every row it writes, so this loop is on the ingestion path).
+        if (kind is str and convert is _text) or (kind is int and convert is _number):
+            out[name] = raw
+            continue
         value = convert(raw) if convert is not None else _unknown(raw)
         if value is not None:
             out[name] = value
