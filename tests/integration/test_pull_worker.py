@@ -12,7 +12,6 @@ exit summaries (messages acked) and the DuckDB row counts are checked instead.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -35,12 +34,12 @@ from il_audit.subscriber_fn.pull_worker import PullSettings, PullWorker
 from tests.support import duck
 from tests.support.cli import IL_AUDIT, ROOT
 from tests.support.factories import envelope_line, make_settings
+from tests.support.names import unique_name
 from tests.support.pubsub import PROJECT, pull_messages
 from tests.support.reliability import record
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("pubsub_emulator_host")
-_names = itertools.count(1)
 EVENTS_PER_MESSAGE = 100
 
 
@@ -118,11 +117,10 @@ def workers() -> Iterator[list[Worker]]:
 
 def make_subscription(ack_deadline_seconds: int = 10) -> tuple[str, str]:
     """A fresh topic and pull subscription: (topic path, subscription path)."""
-    suffix = f"{os.getpid()}-{next(_names)}"
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.topic_path(PROJECT, f"pull-{suffix}")
-    subscription = subscriber.subscription_path(PROJECT, f"pull-sub-{suffix}")
+    topic = publisher.topic_path(PROJECT, unique_name("pull"))
+    subscription = subscriber.subscription_path(PROJECT, unique_name("pull-sub"))
     publisher.create_topic(name=topic)
     subscriber.create_subscription(
         name=subscription, topic=topic, ack_deadline_seconds=ack_deadline_seconds

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import os
 import time
@@ -15,10 +13,10 @@ from google.cloud import pubsub_v1
 
 from il_audit.schemas.wire import MalformedBodyError, count_lines, message_body
 from il_audit.subscriber_fn.pull_client import subscriber_client
+from tests.support.names import unique_name
 from tests.support.waiting import rounds
 
 PROJECT = "il-audit-test"
-_names = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -76,20 +74,15 @@ class TopicWithSubscription:
 def create_topic_with_subscription(prefix: str = "events") -> TopicWithSubscription:
     """A topic and subscription with unique names in the emulator."""
     assert os.environ.get("PUBSUB_EMULATOR_HOST"), "the emulator fixture must be active"
-    suffix = f"{os.getpid()}-{next(_names)}"
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
-    topic_id = f"{prefix}-{suffix}"
+    topic_id = unique_name(prefix)
     topic_path = publisher.topic_path(PROJECT, topic_id)
-    subscription_path = subscriber.subscription_path(PROJECT, f"{prefix}-sub-{suffix}")
-    # The names are this process's own, so AlreadyExists can only be the client's retry of
-    # a create whose first answer was lost (seen on a loaded CI machine): the one we want.
-    with contextlib.suppress(core_exceptions.AlreadyExists):
-        publisher.create_topic(name=topic_path)
-    with contextlib.suppress(core_exceptions.AlreadyExists):
-        subscriber.create_subscription(
-            name=subscription_path, topic=topic_path, ack_deadline_seconds=60
-        )
+    subscription_path = subscriber.subscription_path(PROJECT, unique_name(f"{prefix}-sub"))
+    publisher.create_topic(name=topic_path)
+    subscriber.create_subscription(
+        name=subscription_path, topic=topic_path, ack_deadline_seconds=60
+    )
     subscriber.close()
     return TopicWithSubscription(PROJECT, topic_id, topic_path, subscription_path)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,10 @@ from il_audit.publisher import AuditPublisher
 from tests.support import duck
 from tests.support.cli import ROOT, run_cli
 from tests.support.factories import make_settings
+from tests.support.names import unique_name
 from tests.support.pubsub import PROJECT
 from tests.support.waiting import wait_until  # re-exported: its home is tests.support.waiting
 
-_names = itertools.count(1)
 __all__ = ["ROOT", "Stack", "wait_until"]
 DLQ_PULL_TIMEOUT = {"IL_AUDIT_DLQ_PULL_TIMEOUT": "0.5"}
 """For the ``dlq`` commands: the emulator holds an empty pull for its deadline less a second,
@@ -36,7 +34,7 @@ class Stack:
     def __init__(self, emulator_host: str, directory: Path, prefix: str = "stack") -> None:
         self.emulator_host = emulator_host
         self.database = directory / "stack.duckdb"
-        self.layout = PubSubLayout.for_topic(PROJECT, f"{prefix}-{os.getpid()}-{next(_names)}")
+        self.layout = PubSubLayout.for_topic(PROJECT, unique_name(prefix))
         self.server: FunctionServer | None = None
         self.port: int | None = None
 

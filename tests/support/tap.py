@@ -7,17 +7,14 @@ receives what is published after it exists).
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 
 from google.cloud import pubsub_v1
 from google.protobuf import timestamp_pb2
 
+from tests.support.names import unique_name
 from tests.support.pubsub import ReceivedMessage, pull_messages
-
-_names = itertools.count(1)
 
 
 @dataclass
@@ -32,9 +29,7 @@ class Tap:
         """A new tap on ``topic_id``."""
         subscriber = pubsub_v1.SubscriberClient()
         try:
-            path = subscriber.subscription_path(
-                project, f"{topic_id}-tap-{os.getpid()}-{next(_names)}"
-            )
+            path = subscriber.subscription_path(project, unique_name(f"{topic_id}-tap"))
             subscriber.create_subscription(
                 name=path,
                 topic=pubsub_v1.PublisherClient.topic_path(project, topic_id),
