@@ -23,6 +23,7 @@ from il_audit.cli._output import plain, render
 from il_audit.config.settings import Transport, get_audit_settings
 from il_audit.devtools.demo_workload import generate
 from il_audit.publisher.client import AuditPublisher
+from il_audit.schemas.taxonomy import AUDIT_PUBLISHER_HEARTBEAT
 
 
 class Section(NamedTuple):
@@ -172,9 +173,8 @@ def _run(events: int, seed: int, database: Path, fmt: str) -> None:
     from il_audit.cli.query import run_query
 
     sections = {key: run_query(section.sql, database) for key, section in REPORT_QUERIES.items()}
-    accepted = run_query(
-        "SELECT COUNT(*) FROM events WHERE event_type != 'audit.publisher.heartbeat'", database
-    )[1][0][0]
+    own = f"SELECT COUNT(*) FROM events WHERE event_type != '{AUDIT_PUBLISHER_HEARTBEAT}'"  # noqa: S608 - a constant
+    accepted = run_query(own, database)[1][0][0]
     dead = run_query("SELECT COUNT(*) FROM dead_letters", database)[1][0][0]
     html_report = _write_html_report(database, now)
     if as_json:

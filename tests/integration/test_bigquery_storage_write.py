@@ -19,28 +19,14 @@ from google.cloud import bigquery
 
 from il_audit.config.settings import BigQueryWriteMethod
 from il_audit.sql import for_bigquery, view
-from il_audit.subscriber_fn.core import MessageMeta, dead_letter_row, process_message
+from il_audit.subscriber_fn.core import dead_letter_row, process_message
 from il_audit.subscriber_fn.pipeline import build_pipeline
 from il_audit.subscriber_fn.pricing import seed_catalog
 from il_audit.subscriber_fn.sinks.bigquery import BigQuerySink
 from tests.support import bigquery_standin
 from tests.support.factories import envelope_line, make_settings
+from tests.support.integrity_rows import GEMINI, META, NOW
 
-NOW = datetime(2026, 11, 27, 12, 31, 2, 654321, tzinfo=UTC)
-META = MessageMeta(
-    message_id="17000000000001",
-    publish_time=datetime(2026, 11, 27, 12, 31, 1, 250000, tzinfo=UTC),
-    delivery_attempt=1,
-)
-GEMINI = {
-    "service": "vertex_gemini",
-    "operation": "generate_content",
-    "model_id": "gemini-2.0-flash",
-    "input_tokens": 1200,
-    "output_tokens": 300,
-    "tokens_estimated": True,
-    "latency_ms": 812.25,
-}
 CPU = {"service": "cloud_run", "model_id": "cpu_second", "quantity": 12.5, "unit": "vCPU_second"}
 
 
